@@ -1,0 +1,93 @@
+/**
+ * Environment → typed configuration (DESIGN §9). Every value is validated once at start; a bad
+ * value stops the process with a message that names the variable and the expected form.
+ * @module
+ */
+import { z } from "zod";
+import { GRAPH_NAME_RE } from "./events.ts";
+
+/** The product's version, reported by `/health`. */
+export const VERSION = "0.1.0";
+
+const int = (min: number, max: number) =>
+  z.string().trim().regex(/^\d+$/, "an integer").transform(Number).pipe(
+    z.number().int().min(min).max(max),
+  );
+
+const httpUrl = z.string().trim().url().refine(
+  (u) => /^https?:$/.test(new URL(u).protocol),
+  "an http(s) URL",
+);
+
+const schema = z.object({
+  PORT: int(0, 65535).default(8000),
+  WORKFLOW_PORT: int(0, 65535).default(8001),
+  WORKFLOW_SERVICE_URL: httpUrl.optional(),
+  WORKFLOW_SERVICE_TOKEN: z.string().min(1).optional(),
+  WORKFLOW_STEP_DELAY_MS: int(0, 60_000).default(400),
+  HEARTBEAT_MS: int(10, 15_000).default(15_000),
+  GATEWAY_TOKEN: z.string().min(16, "at least 16 characters").optional(),
+  ALLOWED_ORIGINS: z.string().optional().transform((v) =>
+    (v ?? "").split(",").map((s) => s.trim()).filter(Boolean)
+  ).pipe(z.array(z.union([z.literal("*"), httpUrl.transform((u) => new URL(u).origin)]))),
+  KV_PATH: z.string().min(1).optional(),
+  RUN_TTL_HOURS: int(1, 24 * 365).default(24),
+  MAX_BODY_BYTES: int(256, 16 * 1024 * 1024).default(65_536),
+  MAX_STREAMS: int(1, 1_000_000).default(10_000),
+  UPSTREAM_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).default(60),
+  DEFAULT_GRAPH: z.string().regex(GRAPH_NAME_RE, "lower snake case").default("hotel_o2c"),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+});
+
+/** The validated configuration. */
+export type Config = z.output<typeof schema> & {
+  /** `built-in` when `WORKFLOW_SERVICE_URL` is unset (LangGraph runs in-process). */
+  mode: "built-in" | "external";
+};
+
+/** Raised when an environment variable is invalid; `message` names the variable. */
+export class ConfigError extends Error {
+  /** The offending variable names. */
+  readonly variables: string[];
+  constructor(message: string, variables: string[]) {
+    super(message);
+    this.name = "ConfigError";
+    this.variables = variables;
+  }
+}
+
+/**
+ * Reads the configuration from `env` (default: the process environment). Empty strings count as
+ * unset, so `.env` templates with blank values keep defaults.
+ * @throws {ConfigError} naming every invalid variable and the expected form.
+ */
+export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v.trim() !== "") input[key] = v;
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const names = [...new Set(parsed.error.issues.map((i) => String(i.path[0])))];
+    const lines = parsed.error.issues.map((i) => {
+      const name = String(i.path[0]);
+      return `${name}=${JSON.stringify(input[name] ?? "")}: expected ${i.message}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join("\n  ")}`, names);
+  }
+  return { ...parsed.data, mode: parsed.data.WORKFLOW_SERVICE_URL ? "external" : "built-in" };
+}
+
+/** A URL with any user name, password or query token removed, safe to show in `/health`. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = "";
+    u.password = "";
+    return u.origin + (u.pathname === "/" ? "" : u.pathname);
+  } catch {
+    return "(invalid url)";
+  }
+}

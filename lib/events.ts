@@ -1,0 +1,203 @@
+/**
+ * The one source of truth for every wire contract: workflow events (DESIGN §5), the gateway's
+ * request bodies (DESIGN §4) and the workflow service contract (DESIGN §6). Server code validates
+ * with these schemas; the browser imports only their types (`import type`), so zod never ships.
+ * @module
+ */
+import { z } from "zod";
+import { RUN_STATUSES, type WorkflowEventType } from "./event_names.ts";
+
+export * from "./event_names.ts";
+
+/** Graph names: lower snake case, 1–64 characters. */
+export const GRAPH_NAME_RE = /^[a-z][a-z0-9_]{0,63}$/;
+/** Run ids: letters, digits, `_` and `-`, 1–128 characters (also used as upstream thread ids). */
+export const RUN_ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
+
+const json = z.record(z.string(), z.unknown());
+/** Timestamps: ISO 8601 text (what we emit) or epoch milliseconds (tolerated from upstreams). */
+const ts = z.union([z.string().min(1), z.number()]);
+const base = { workflowId: z.string().min(1), ts };
+
+/** Data schemas of the known workflow events; unknown fields are kept (forward compatible). */
+export const eventDataSchemas = {
+  workflow_initialized: z.looseObject({ ...base, graph: z.string().min(1) }),
+  workflow_reconnecting: z.looseObject({
+    ...base,
+    attempt: z.number().int().min(1),
+    maxRetries: z.number().int().min(1),
+  }),
+  step_started: z.looseObject({ ...base, step: z.string().min(1) }),
+  step_completed: z.looseObject({ ...base, step: z.string().min(1), result: z.unknown() }),
+  approval_required: z.looseObject({
+    ...base,
+    stepId: z.string().min(1),
+    message: z.string(),
+    options: z.array(z.string()).optional(),
+    payloadSchema: json.optional(),
+  }),
+  approval_resolved: z.looseObject({
+    ...base,
+    stepId: z.string().min(1),
+    decision: z.enum(["approve", "reject"]),
+    comment: z.string().optional(),
+  }),
+  artifact: z.looseObject({
+    ...base,
+    name: z.string().min(1),
+    mime: z.string().min(1),
+    content: z.unknown(),
+  }),
+  workflow_complete: z.looseObject({ ...base, status: z.string().min(1), result: z.unknown() }),
+  workflow_error: z.looseObject({
+    ...base,
+    message: z.string(),
+    retries: z.number().int().min(0),
+    code: z.string().min(1),
+  }),
+  workflow_aborted: z.looseObject({ ...base }),
+} satisfies Record<WorkflowEventType, z.ZodType>;
+
+/** Data of a known event type, as the schemas define it. */
+export type EventData<T extends WorkflowEventType> = z.infer<typeof eventDataSchemas[T]>;
+
+/** Any event: a type and its JSON data. Unknown types carry any JSON object. */
+export interface WorkflowEvent {
+  /** The SSE `event:` name. */
+  type: string;
+  /** The parsed `data:` JSON. */
+  data: Record<string, unknown>;
+}
+
+/** An event as the run log stores and replays it: a sequence number and the data's JSON text. */
+export interface StoredEvent {
+  /** 1-based position in the run; the SSE `id:`. */
+  seq: number;
+  /** The event type. */
+  type: string;
+  /** The data as JSON text (kept as text so replay never re-serializes). */
+  data: string;
+}
+
+/** The result of validating one upstream frame. */
+export type EventCheck =
+  | { ok: true; event: WorkflowEvent; known: boolean }
+  | { ok: false; reason: string };
+
+/**
+ * Validates one event: the data must be a JSON object; a known type must match its schema;
+ * an unknown type passes as it is (forward compatibility, DESIGN §5).
+ */
+export function checkEvent(type: string, dataText: string): EventCheck {
+  let data: unknown;
+  try {
+    data = JSON.parse(dataText);
+  } catch {
+    return { ok: false, reason: "data is not JSON" };
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    return { ok: false, reason: "data is not a JSON object" };
+  }
+  const schema = (eventDataSchemas as Record<string, z.ZodType>)[type];
+  if (!schema) {
+    return { ok: true, event: { type, data: data as Record<string, unknown> }, known: false };
+  }
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      reason: `${type}: ${z.prettifyError(parsed.error).replaceAll("\n", "; ")}`,
+    };
+  }
+  return { ok: true, event: { type, data: parsed.data as Record<string, unknown> }, known: true };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gateway request bodies (DESIGN §4)
+
+/** `POST /agui`, workflow dialect. */
+export const startRunSchema = z.object({
+  graph_name: z.string().regex(GRAPH_NAME_RE, "lower snake case, 1–64 characters"),
+  initial_state: json,
+  run_id: z.string().regex(RUN_ID_RE, "letters, digits, _ and -, 1–128 characters").optional(),
+});
+/** A parsed `POST /agui` workflow-dialect body. */
+export type StartRunRequest = z.infer<typeof startRunSchema>;
+
+/** A human decision on an approval gate. */
+export const decisionSchema = z.enum(["approve", "reject"]);
+/** `approve` or `reject`. */
+export type Decision = z.infer<typeof decisionSchema>;
+
+/** `POST /agui/runs/:id/approval`. */
+export const approvalSchema = z.object({
+  stepId: z.string().min(1).max(200),
+  decision: decisionSchema,
+  comment: z.string().max(2000).optional(),
+});
+/** A parsed approval body. */
+export type ApprovalRequest = z.infer<typeof approvalSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Workflow service contract (DESIGN §6)
+
+/** `POST /execute` on the workflow service. */
+export const executeSchema = z.object({
+  graph_name: z.string().regex(GRAPH_NAME_RE),
+  initial_state: json.default({}),
+  thread_id: z.string().regex(RUN_ID_RE),
+  resume: approvalSchema.optional(),
+});
+/** A parsed `/execute` body. */
+export type ExecuteRequest = z.infer<typeof executeSchema>;
+
+/** `POST /abort` on the workflow service. */
+export const abortSchema = z.object({ thread_id: z.string().regex(RUN_ID_RE) });
+
+/** One entry of `GET /graphs`. */
+export const graphInfoSchema = z.object({
+  name: z.string().regex(GRAPH_NAME_RE),
+  title: z.string(),
+  domain: z.string(),
+  description: z.string(),
+  example_prompt: z.string().optional(),
+});
+/** A graph the workflow service offers. */
+export type GraphInfo = z.infer<typeof graphInfoSchema>;
+
+/** `GET /graphs` answer. */
+export const graphListSchema = z.object({ graphs: z.array(graphInfoSchema) });
+
+// ---------------------------------------------------------------------------------------------
+// Run summaries (DESIGN §7)
+
+/** The dialect a run was started with; its resume endpoint serves the same one. */
+export type Dialect = "workflow" | "agui";
+
+/** A run's status. */
+export const runStatusSchema = z.enum(RUN_STATUSES);
+
+/** A run's summary as `GET /agui/runs/:id` returns it and the run log stores it. */
+export interface RunSummary {
+  id: string;
+  graph: string;
+  dialect: Dialect;
+  status: z.infer<typeof runStatusSchema>;
+  /** ISO timestamps. */
+  createdAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+  /** The head sequence number: how many events the run holds. */
+  eventCount: number;
+  pendingApproval?: { stepId: string; message: string; since: string; options?: string[] };
+  error?: { code: string; message: string };
+  /** The prompt, for lists (truncated). */
+  prompt?: string;
+}
+
+/** The JSON error body every endpoint answers with. */
+export interface ErrorBody {
+  error: string;
+  message: string;
+  details?: unknown;
+}
