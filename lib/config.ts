@@ -35,6 +35,7 @@ const schema = z.object({
   MAX_BODY_BYTES: int(256, 16 * 1024 * 1024).default(65_536),
   MAX_STREAMS: int(1, 1_000_000).default(10_000),
   UPSTREAM_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  RELAY_LEASE_MS: int(100, 600_000).default(30_000),
   RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).default(60),
   DEFAULT_GRAPH: z.string().regex(GRAPH_NAME_RE, "lower snake case").default("hotel_o2c"),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),

@@ -193,6 +193,11 @@ export interface RunSummary {
   error?: { code: string; message: string };
   /** The prompt, for lists (truncated). */
   prompt?: string;
+  /**
+   * Which gateway process reads the run's upstream stream, and until when its lease holds. A
+   * running run whose lease has lapsed has lost its relay (the process died or was evicted).
+   */
+  relay?: { owner: string; leaseUntil: number };
 }
 
 /** The JSON error body every endpoint answers with. */

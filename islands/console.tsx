@@ -1,0 +1,251 @@
+import { Component, createRef } from "preact";
+import { type StreamRun, streamRun } from "../lib/client/stream_client.ts";
+import {
+  applyEvent,
+  type ConnectionState,
+  emptyRun,
+  isFinished,
+  type RunView,
+  statusText,
+} from "../lib/console/run_state.ts";
+import { WorkflowStreamPanel } from "../components/workflow_stream_panel.tsx";
+
+/** A graph the picker offers. */
+export interface ConsoleGraph {
+  name: string;
+  title: string;
+  domain: string;
+}
+
+/** An example prompt and the graph it is meant for. */
+export interface ConsoleExample {
+  graph: string;
+  prompt: string;
+}
+
+/** Props of the console island. */
+export interface ConsoleProps {
+  /** The workflow service's graphs (read by the server at render time). */
+  graphs: ConsoleGraph[];
+  /** Example prompts shown as chips. */
+  examples: ConsoleExample[];
+}
+
+/** Where the gateway token lives: this tab only, gone when it closes. */
+const TOKEN_KEY = "workflow-stream.token";
+
+interface ConsoleState {
+  graph: string;
+  prompt: string;
+  view: RunView | null;
+  conn: ConnectionState;
+  askToken: boolean;
+  /** The action in flight: `approve`, `reject` or `abort`. */
+  busy: string;
+  /** Why the last action failed. */
+  problem: string;
+  /** True once mounted in the browser (`data-ready` tells tests and scripts it is live). */
+  ready?: boolean;
+}
+
+/**
+ * The copilot sidebar: graph picker, prompt box, example prompts and the live
+ * WorkflowStreamPanel. One run at a time; its id goes into `?run=` so a reload re-attaches.
+ * A class component: it keeps `preact/hooks` out of the page's JavaScript (the budget is 15 KB).
+ */
+export default class Console extends Component<ConsoleProps, ConsoleState> {
+  #run: StreamRun | null = null;
+  #box = createRef<HTMLTextAreaElement>();
+
+  constructor(props: ConsoleProps) {
+    super(props);
+    this.state = {
+      graph: props.graphs[0]?.name ?? "",
+      prompt: "",
+      view: null,
+      conn: "idle",
+      askToken: false,
+      busy: "",
+      problem: "",
+    };
+  }
+
+  /** Re-attaches to the run named in `?run=` (a reload, or a link from the run page). */
+  override componentDidMount(): void {
+    this.setState({ ready: true });
+    const id = new URLSearchParams(location.search).get("run");
+    if (id) this.start(id);
+  }
+
+  /** Stops reading; the run itself goes on on the server. */
+  override componentWillUnmount(): void {
+    this.#run?.close();
+  }
+
+  /** Starts a run from the form, or attaches to `attachTo`. */
+  start(attachTo?: string): void {
+    this.#run?.close();
+    const { graph, prompt } = this.state;
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    // The client reports its first status synchronously, before `streamRun` has returned.
+    let r: StreamRun | undefined = undefined;
+    r = streamRun({
+      runId: attachTo,
+      body: attachTo ? undefined : {
+        graph_name: graph,
+        initial_state: {
+          prompt: prompt.trim(),
+          app_context: {
+            appType: this.props.graphs.find((g) => g.name === graph)?.domain,
+            currentPage: "console",
+          },
+        },
+      },
+      headers: token ? { authorization: `Bearer ${token}` } : undefined,
+      onEvent: (ev) => {
+        if (!r || this.#run !== r) return;
+        const runId = r.runId;
+        this.setState((s) => ({
+          view: applyEvent(s.view ?? emptyRun(runId), ev),
+          askToken: s.askToken || (ev.type === "workflow_error" && ev.data.status === 401),
+          busy: ev.type === "workflow_aborted" ? "" : s.busy,
+        }));
+      },
+      onStatus: (conn) => {
+        if (r && this.#run === r) this.setState({ conn });
+      },
+    });
+    this.#run = r;
+    this.setState({
+      view: emptyRun(r.runId),
+      conn: "connecting",
+      askToken: false,
+      busy: "",
+      problem: "",
+    });
+    history.replaceState(null, "", `?run=${encodeURIComponent(r.runId)}`);
+  }
+
+  async act(
+    what: string,
+    send: (r: StreamRun) => Promise<{ ok: boolean; message?: string }>,
+  ): Promise<void> {
+    const r = this.#run;
+    if (!r) return;
+    this.setState({ busy: what, problem: "" });
+    const res = await send(r);
+    if (this.#run !== r) return;
+    // An accepted abort stays busy until `workflow_aborted` arrives.
+    if (!res.ok || what !== "abort") this.setState({ busy: "" });
+    if (!res.ok) this.setState({ problem: res.message ?? "The gateway did not accept that." });
+  }
+
+  override render() {
+    const { graphs, examples } = this.props;
+    const { graph, prompt, view: v, conn, askToken, busy, problem, ready } = this.state;
+    const active = v !== null && !isFinished(v.phase) && conn !== "closed";
+    const domainOf = (name?: string) => graphs.find((g) => g.name === name)?.domain;
+    return (
+      <div class="console" data-ready={ready}>
+        <form
+          class="composer"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (prompt.trim() && graph) this.start();
+          }}
+        >
+          <label for="graph">Workflow</label>
+          <select
+            id="graph"
+            name="graph_name"
+            value={graph}
+            onChange={(e) => this.setState({ graph: e.currentTarget.value })}
+          >
+            {graphs.map((g) => <option key={g.name} value={g.name}>{g.title}</option>)}
+          </select>
+          <label for="prompt">Request</label>
+          <textarea
+            id="prompt"
+            name="prompt"
+            ref={this.#box}
+            rows={3}
+            required
+            placeholder="Create a hotel reservation for John Doe"
+            value={prompt}
+            onInput={(e) => this.setState({ prompt: e.currentTarget.value })}
+            onKeyDown={(e) => {
+              // Enter sends, Shift+Enter is a new line (as in chat tools).
+              if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+                e.preventDefault();
+                e.currentTarget.form?.requestSubmit();
+              }
+            }}
+          />
+          <div class="row">
+            <button type="submit" class="btn primary" disabled={!graphs.length}>
+              {active ? "Start new run" : "Run workflow"}
+            </button>
+            <span class="hint">Enter to run · Shift+Enter for a new line</span>
+          </div>
+        </form>
+
+        {examples.length > 0 && (
+          <div class="examples" role="group" aria-label="Example prompts">
+            {examples.map((ex) => (
+              <button
+                key={ex.prompt}
+                type="button"
+                class="chip-btn"
+                onClick={() => {
+                  this.setState({ graph: ex.graph, prompt: ex.prompt });
+                  this.#box.current?.focus();
+                }}
+              >
+                {ex.prompt}
+              </button>
+            ))}
+          </div>
+        )}
+
+        {askToken && (
+          <form
+            class="token"
+            onSubmit={(e) => {
+              e.preventDefault();
+              const input = e.currentTarget.elements.namedItem("token") as HTMLInputElement;
+              sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+              this.start();
+            }}
+          >
+            <label for="token">This gateway needs an access token</label>
+            <div class="row">
+              <input id="token" name="token" type="password" autocomplete="off" required />
+              <button type="submit" class="btn primary">Use token</button>
+            </div>
+            <p class="hint">Kept in this tab only (session storage).</p>
+          </form>
+        )}
+
+        {v
+          ? (
+            <WorkflowStreamPanel
+              view={v}
+              status={statusText(v, conn)}
+              domain={domainOf(v.graph) ?? domainOf(graph)}
+              onDecide={(d, c) =>
+                this.act(d, (r) => r.approve(v.approval!.stepId, d, c || undefined))}
+              onAbort={() => this.act("abort", (r) => r.abort())}
+              busy={busy}
+              problem={problem}
+            />
+          )
+          : (
+            <div class="empty">
+              <p class="empty-title">No run yet</p>
+              <p>Pick a workflow, describe the job, and watch each step stream in here.</p>
+            </div>
+          )}
+      </div>
+    );
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Builds the application: services first, then static files, then the routes and islands of
+ * `fresh.gen.ts`. `main.ts` serves it; tests build their own with other services.
+ * @module
+ */
+import { App, type BuildInfo, type ErrorLogger, type Manifest, staticFiles } from "fresh";
+import manifest from "../fresh.gen.ts";
+import type { State } from "./define.ts";
+import type { Services } from "./services.ts";
+
+/** Options of `createApp`. */
+export interface CreateAppOptions {
+  /** Put on `ctx.state.services` for every request. */
+  services?: Services;
+  /** Routes and islands (default: the project's `fresh.gen.ts`). */
+  manifest?: Manifest;
+  /** Directory of static files and build output (default: `<project>/static`). */
+  staticDir?: string;
+  /** The island build (default: read from `static/_fresh/build.json`). */
+  build?: BuildInfo | null;
+  /** Receives unexpected errors. */
+  logger?: ErrorLogger;
+}
+
+/** The project root (the folder above `lib/`). */
+export const PROJECT_ROOT: URL = new URL("../", import.meta.url);
+
+/** Creates the app. Middleware order: services → static files → route middleware → routes. */
+export function createApp(opts: CreateAppOptions = {}): App<State> {
+  const app = new App<State>({
+    root: PROJECT_ROOT,
+    staticDir: opts.staticDir,
+    build: opts.build,
+    logger: opts.logger,
+  });
+  const services = opts.services;
+  // First, so every later middleware, route and error page can rely on the services.
+  app.use(function services_(ctx) {
+    if (services !== undefined) ctx.state.services = services;
+    return ctx.next();
+  });
+  app.use(staticFiles());
+  app.fsRoutes(opts.manifest ?? manifest);
+  return app;
+}

@@ -1,0 +1,131 @@
+/**
+ * Turns an artifact's JSON into the parts of a business document: a title and number, labelled
+ * fields, tables (line items), lists and a totals block. Known names (reservation, invoice,
+ * payment receipt, admission record, purchase order, goods receipt, match report) are laid out
+ * as documents; anything else gets `null` and is shown as JSON. A known document whose content
+ * breaks its contract throws `DocumentError`: the panel's error boundary shows that, and the
+ * stream goes on.
+ * @module
+ */
+import { humanize, money } from "./format.ts";
+
+/** How a known artifact is titled. */
+interface DocKind {
+  title: string;
+  /** The field holding the document's number. */
+  id: string;
+  /** A field that must be a list of rows when present (e.g. `line_items`). */
+  rows?: string;
+}
+
+/** The documents the built-in workflows produce, by artifact name. */
+export const DOCUMENT_KINDS: Record<string, DocKind> = {
+  reservation: { title: "Reservation", id: "confirmation" },
+  invoice: { title: "Invoice", id: "invoice_number", rows: "line_items" },
+  payment_receipt: { title: "Payment receipt", id: "reference" },
+  admission_record: { title: "Admission record", id: "admission_number" },
+  purchase_order: { title: "Purchase order", id: "po_number", rows: "line_items" },
+  goods_receipt: { title: "Goods receipt", id: "receipt_number", rows: "lines" },
+  match_report: { title: "Three-way match", id: "po_number", rows: "checks" },
+};
+
+/** A known document whose content does not have the shape its kind promises. */
+export class DocumentError extends Error {
+  override name = "DocumentError";
+}
+
+/** A table: column keys, their labels, and one row of display strings per item. */
+export interface DocTable {
+  key: string;
+  label: string;
+  columns: string[];
+  rows: string[][];
+}
+
+/** A document laid out for display. */
+export interface DocLayout {
+  title: string;
+  number?: string;
+  status?: string;
+  fields: [string, string][];
+  tables: DocTable[];
+  lists: [string, string[]][];
+  totals: [string, string][];
+}
+
+const MONEY_KEYS =
+  /(^|_)(amount|total|subtotal|price|shipping|base|budget|committed|available|requested|remaining_after|rate_per_night)$/;
+const TOTAL_KEYS = ["subtotal", "shipping", "tax_total", "total"];
+const DATE_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d/;
+
+/** Formats one field's value for a person (money, rates, times, yes/no, nested objects). */
+export function fieldValue(key: string, value: unknown, currency = "USD"): string {
+  if (typeof value === "number") {
+    if (MONEY_KEYS.test(key) || key === "tax_total") return money(value, currency);
+    if (key === "rate" && value < 1) return `${Math.round(value * 1000) / 10}%`;
+    return String(value);
+  }
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  if (typeof value === "string") {
+    return DATE_TIME.test(value) ? value.slice(0, 16).replace("T", " ") + " UTC" : value;
+  }
+  if (Array.isArray(value)) {
+    return value.length ? value.map((v) => fieldValue(key, v, currency)).join(", ") : "none";
+  }
+  if (value && typeof value === "object") {
+    return Object.entries(value).map(([k, v]) => `${humanize(k)}: ${fieldValue(k, v, currency)}`)
+      .join(" · ");
+  }
+  return value === null || value === undefined ? "—" : String(value);
+}
+
+const isRow = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Lays a known artifact out as a document; `null` for unknown names or non-object content. */
+export function layoutDocument(name: string, content: unknown): DocLayout | null {
+  const kind = DOCUMENT_KINDS[name];
+  if (!kind || !isRow(content)) return null;
+  const c = content as Record<string, unknown>;
+  if (kind.rows && kind.rows in c && !Array.isArray(c[kind.rows])) {
+    throw new DocumentError(`${kind.title}: ${kind.rows} is not a list`);
+  }
+  const currency = typeof c.currency === "string" ? c.currency : "USD";
+  const doc: DocLayout = {
+    title: kind.title,
+    number: c[kind.id] === undefined ? undefined : String(c[kind.id]),
+    status: typeof c.status === "string" ? c.status.replace(/_/g, " ") : undefined,
+    fields: [],
+    tables: [],
+    lists: [],
+    totals: [],
+  };
+  for (const [key, value] of Object.entries(c)) {
+    if (key === kind.id || key === "status" || key === "currency" || key === "taxes") continue;
+    if (TOTAL_KEYS.includes(key)) continue;
+    if (Array.isArray(value) && value.length && value.every(isRow)) {
+      const items = value as Record<string, unknown>[];
+      const columns = [...new Set(items.flatMap(Object.keys))].filter((k) => k !== "line");
+      doc.tables.push({
+        key,
+        label: humanize(key),
+        columns: columns.map(humanize),
+        rows: items.map((item) => columns.map((k) => fieldValue(k, item[k], currency))),
+      });
+    } else if (Array.isArray(value) && value.length > 1) {
+      doc.lists.push([humanize(key), value.map((v) => fieldValue(key, v, currency))]);
+    } else {
+      doc.fields.push([humanize(key), fieldValue(key, value, currency)]);
+    }
+  }
+  for (const key of TOTAL_KEYS) {
+    if (key === "tax_total" && Array.isArray(c.taxes)) {
+      for (const t of c.taxes.filter(isRow) as Record<string, unknown>[]) {
+        const rate = typeof t.rate === "number" ? ` (${fieldValue("rate", t.rate)})` : "";
+        doc.totals.push([`${t.name ?? "Tax"}${rate}`, money(t.amount, currency)]);
+      }
+    } else if (typeof c[key] === "number") {
+      doc.totals.push([humanize(key), money(c[key], currency)]);
+    }
+  }
+  return doc;
+}

@@ -1,0 +1,464 @@
+/**
+ * The AG-UI dialect (DESIGN §5): turns a run log's workflow events into AG-UI events that
+ * `@ag-ui/client` 1.0 and the 0.0.x client CopilotKit pins both accept, and frames them.
+ *
+ * One translator serves one AG-UI run (one POST). It keeps the run's AG-UI state, the steps it
+ * has opened and whether the run has ended, so that whatever the log holds it never emits an
+ * unknown type, a `null` optional field, an `outcome` other than `interrupt`, anything after a
+ * terminal, a STEP_FINISHED without its STEP_STARTED, or RUN_FINISHED while a step is open.
+ * @module
+ */
+import { ERROR_CODES, type StoredEvent, UPSTREAM_HEARTBEAT_TYPES } from "../../events.ts";
+import { encodeInterruptId } from "./agui_input.ts";
+import {
+  type AguiPendingApproval,
+  type AguiRunState,
+  initialAguiState,
+  type JsonPatchOp,
+  stateKey,
+  StateRecorder,
+  withoutNulls,
+} from "./agui_state.ts";
+
+export * from "./agui_input.ts";
+export type {
+  AguiApprovalState,
+  AguiArtifactState,
+  AguiPendingApproval,
+  AguiRunState,
+  AguiStepState,
+  JsonPatchOp,
+} from "./agui_state.ts";
+
+/** Fields every emitted event may carry. */
+interface AguiBase {
+  /** Epoch milliseconds of the workflow event that caused it, when it had a usable `ts`. */
+  timestamp?: number;
+}
+
+/** One approval the run waits for, as RUN_FINISHED's interrupt outcome lists it. */
+export interface AguiInterrupt {
+  id: string;
+  reason: "approval";
+  message: string;
+  /** What a resume payload may look like (the upstream's `payloadSchema`, or the default). */
+  responseSchema: Record<string, unknown>;
+  metadata: { runId: string; stepId: string; options?: string[] };
+}
+
+/** Every AG-UI event this dialect emits (a subset of AG-UI 1.0 that 0.0.x also knows). */
+export type AguiEvent =
+  | AguiBase & { type: "RUN_STARTED"; threadId: string; runId: string }
+  | AguiBase & { type: "STATE_SNAPSHOT"; snapshot: AguiRunState }
+  | AguiBase & { type: "STATE_DELTA"; delta: JsonPatchOp[] }
+  | AguiBase & { type: "STEP_STARTED"; stepName: string }
+  | AguiBase & { type: "STEP_FINISHED"; stepName: string }
+  | AguiBase & { type: "CUSTOM"; name: string; value: unknown }
+  | AguiRunFinished
+  | AguiBase & { type: "RUN_ERROR"; message: string; code?: string };
+
+/** RUN_FINISHED as this dialect emits it: a result, or an interrupt outcome (never `cancelled`). */
+export interface AguiRunFinished extends AguiBase {
+  type: "RUN_FINISHED";
+  threadId: string;
+  runId: string;
+  result?: unknown;
+  outcome?: { type: "interrupt"; interrupts: AguiInterrupt[] };
+}
+
+/** The ids an AG-UI run's RUN_STARTED / RUN_FINISHED carry: those of the POST it answers. */
+export interface AguiTranslatorOptions {
+  threadId: string;
+  runId: string;
+}
+
+/** A stateful workflow → AG-UI translator for one AG-UI run. */
+export interface AguiTranslator {
+  /**
+   * Rebuilds the state from events that happened before this AG-UI run (a resume or an attach),
+   * emitting nothing: the run's first emission is then RUN_STARTED and a snapshot of that state.
+   * @throws {Error} after the first `push` (the client would miss the change).
+   */
+  prime(events: Iterable<StoredEvent>): void;
+  /** The AG-UI events for the next log event; `[]` once the AG-UI run has ended. */
+  push(ev: StoredEvent): AguiEvent[];
+  /**
+   * Ends the AG-UI run when the log has nothing more for it: a run that never started starts
+   * (with a snapshot), open steps close, and the run ends as its state says (waiting on an
+   * approval: the interrupt; complete: RUN_FINISHED; error/aborted: RUN_ERROR; still running:
+   * RUN_ERROR `upstream_ended`). `[]` when the run has already ended.
+   */
+  finish(): AguiEvent[];
+  /** True once RUN_FINISHED or RUN_ERROR went out. */
+  readonly done: boolean;
+  /** The current state (read only; a copy is what snapshots carry). */
+  readonly state: Readonly<AguiRunState>;
+}
+
+/** The resume payload schema clients are told about when the upstream gave none. */
+export const DEFAULT_RESPONSE_SCHEMA: Readonly<Record<string, unknown>> = Object.freeze({
+  type: "object",
+  properties: {
+    decision: { type: "string", enum: ["approve", "reject"] },
+    comment: { type: "string" },
+  },
+  required: ["decision"],
+});
+
+/** Frames one AG-UI event for the wire: `data: <json>\n\n` (LF only, no `id:`/`event:`). */
+export function encodeAguiEvent(ev: AguiEvent): string {
+  return `data: ${JSON.stringify(ev)}\n\n`;
+}
+
+type Data = Record<string, unknown>;
+
+/** What a workflow event means on the AG-UI side (anything else is forwarded as CUSTOM). */
+type Effect =
+  | "initialized"
+  | "step_started"
+  | "step_completed"
+  | "interrupt"
+  | "complete"
+  | "error"
+  | "aborted"
+  | "custom";
+
+function parseData(text: string): { data: Data; raw?: string } {
+  try {
+    const v = JSON.parse(text);
+    if (typeof v === "object" && v !== null && !Array.isArray(v)) return { data: v as Data };
+  } catch {
+    // fall through: a CUSTOM event then carries the text as it is
+  }
+  return { data: {}, raw: text };
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === "string" && v !== "" ? v : undefined;
+}
+
+function timestampOf(data: Data): number | undefined {
+  const ts = data.ts;
+  const ms = typeof ts === "number" ? ts : typeof ts === "string" ? Date.parse(ts) : NaN;
+  return Number.isSafeInteger(ms) ? ms : undefined;
+}
+
+function stringList(v: unknown): string[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  const out = v.filter((x): x is string => typeof x === "string");
+  return out.length > 0 ? out : undefined;
+}
+
+/** Creates the translator for one AG-UI run answering the POST `{threadId, runId}`. */
+export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslator {
+  const state = initialAguiState();
+  const rec = new StateRecorder(state);
+  /** Steps opened with STEP_STARTED in this AG-UI run and not yet finished, in order. */
+  const open = new Set<string>();
+  let started = false;
+  let done = false;
+  let pushed = false;
+
+  // --- state changes (shared by prime and push) --------------------------------------------
+
+  function logRunId(data: Data): string {
+    return str(data.workflowId) ?? state.runId ?? opts.runId;
+  }
+
+  function pendingFrom(data: Data): AguiPendingApproval | undefined {
+    const stepId = str(data.stepId);
+    if (!stepId) return undefined;
+    const p: AguiPendingApproval = {
+      interruptId: encodeInterruptId(logRunId(data), stepId),
+      stepId,
+      message: typeof data.message === "string" ? data.message : "",
+    };
+    const options = stringList(data.options);
+    if (options) p.options = options;
+    return p;
+  }
+
+  /**
+   * Applies one workflow event to the state through the recorder. Returns what the event is for
+   * the AG-UI side, so `push` knows which events to add around the delta.
+   */
+  function apply(type: string, data: Data): Effect {
+    switch (type) {
+      case "workflow_initialized": {
+        const graph = str(data.graph);
+        if (graph) rec.set(["graph"], graph);
+        const id = str(data.workflowId);
+        if (id) rec.set(["runId"], id);
+        rec.set(["status"], "running");
+        return "initialized";
+      }
+      case "step_started": {
+        const step = str(data.step);
+        if (!step) return "custom";
+        rec.set(["steps", stateKey(step)], { status: "running" });
+        return "step_started";
+      }
+      case "step_completed": {
+        const step = str(data.step);
+        if (!step) return "custom";
+        rec.set(["steps", stateKey(step)], { status: "done", result: data.result });
+        return "step_completed";
+      }
+      case "artifact": {
+        const name = str(data.name);
+        if (!name) return "custom";
+        rec.set(["artifacts", stateKey(name)], {
+          mime: str(data.mime) ?? "application/octet-stream",
+          content: data.content,
+        });
+        return "custom";
+      }
+      case "approval_required": {
+        const pending = pendingFrom(data);
+        if (!pending) return "custom";
+        rec.set(["pendingApproval"], pending);
+        rec.set(["status"], "waiting_approval");
+        return "interrupt";
+      }
+      case "approval_resolved": {
+        const stepId = str(data.stepId);
+        const decision = data.decision;
+        if (!stepId || (decision !== "approve" && decision !== "reject")) return "custom";
+        rec.remove(["pendingApproval"]);
+        rec.set(["approvals", stateKey(stepId)], {
+          decision,
+          comment: typeof data.comment === "string" ? data.comment : undefined,
+        });
+        rec.set(["status"], "running");
+        return "custom";
+      }
+      case "workflow_complete": {
+        rec.remove(["pendingApproval"]);
+        rec.set(["status"], data.status === "rejected" ? "rejected" : "complete");
+        rec.set(["result"], data.result);
+        return "complete";
+      }
+      case "workflow_error": {
+        rec.remove(["pendingApproval"]);
+        rec.set(["status"], "error");
+        rec.set(["error"], {
+          code: str(data.code) ?? ERROR_CODES.upstreamError,
+          message: typeof data.message === "string" ? data.message : "workflow error",
+        });
+        return "error";
+      }
+      case "workflow_aborted": {
+        rec.remove(["pendingApproval"]);
+        rec.set(["status"], "aborted");
+        return "aborted";
+      }
+      default:
+        return "custom";
+    }
+  }
+
+  // --- AG-UI event builders -----------------------------------------------------------------
+
+  function stamp<E extends AguiEvent>(ev: E, ts: number | undefined): E {
+    if (ts !== undefined) ev.timestamp = ts;
+    return ev;
+  }
+
+  function startRun(out: AguiEvent[], ts: number | undefined): void {
+    if (started) return;
+    started = true;
+    // The snapshot replaces whatever the client held, so changes recorded so far are in it.
+    rec.take();
+    out.push(stamp({ type: "RUN_STARTED", threadId: opts.threadId, runId: opts.runId }, ts));
+    out.push(stamp({ type: "STATE_SNAPSHOT", snapshot: structuredClone(state) }, ts));
+  }
+
+  function flushDelta(out: AguiEvent[], ts: number | undefined): void {
+    const delta = rec.take();
+    if (delta.length > 0) out.push(stamp({ type: "STATE_DELTA", delta }, ts));
+  }
+
+  function openStep(out: AguiEvent[], step: string, ts: number | undefined): void {
+    // A step already open (a loop, a replayed start) is closed first: the clients reject a
+    // second STEP_STARTED for an active step.
+    if (open.has(step)) closeStep(out, step, ts);
+    open.add(step);
+    out.push(stamp({ type: "STEP_STARTED", stepName: step }, ts));
+  }
+
+  function closeStep(out: AguiEvent[], step: string, ts: number | undefined): void {
+    open.delete(step);
+    out.push(stamp({ type: "STEP_FINISHED", stepName: step }, ts));
+  }
+
+  function closeAllSteps(out: AguiEvent[], ts: number | undefined): void {
+    for (const step of [...open]) closeStep(out, step, ts);
+  }
+
+  function interrupt(out: AguiEvent[], pending: AguiPendingApproval, data: Data, ts?: number) {
+    closeAllSteps(out, ts);
+    const runId = logRunId(data);
+    const legacy: Record<string, unknown> = {
+      interruptId: pending.interruptId,
+      runId,
+      stepId: pending.stepId,
+      message: pending.message,
+    };
+    if (pending.options) legacy.options = pending.options;
+    // The LangGraph integrations send on_interrupt's value as JSON text, and CopilotKit's
+    // interrupt hooks parse it as such.
+    out.push(stamp({ type: "CUSTOM", name: "on_interrupt", value: JSON.stringify(legacy) }, ts));
+    const schema = withoutNulls(data.payloadSchema);
+    const metadata: AguiInterrupt["metadata"] = { runId, stepId: pending.stepId };
+    if (pending.options) metadata.options = pending.options;
+    const item: AguiInterrupt = {
+      id: pending.interruptId,
+      reason: "approval",
+      message: pending.message,
+      responseSchema: typeof schema === "object" && !Array.isArray(schema)
+        ? schema as Record<string, unknown>
+        : structuredClone(DEFAULT_RESPONSE_SCHEMA) as Record<string, unknown>,
+      metadata,
+    };
+    finishRun(out, { outcome: { type: "interrupt", interrupts: [item] } }, ts);
+  }
+
+  function finishRun(
+    out: AguiEvent[],
+    extra: Pick<AguiRunFinished, "result" | "outcome">,
+    ts: number | undefined,
+  ): void {
+    closeAllSteps(out, ts);
+    const ev: AguiRunFinished = {
+      type: "RUN_FINISHED",
+      threadId: opts.threadId,
+      runId: opts.runId,
+    };
+    const result = withoutNulls(extra.result);
+    if (result !== undefined) ev.result = result;
+    if (extra.outcome) ev.outcome = extra.outcome;
+    out.push(stamp(ev, ts));
+    done = true;
+  }
+
+  function failRun(out: AguiEvent[], message: string, code: string, ts: number | undefined) {
+    closeAllSteps(out, ts);
+    out.push(stamp({ type: "RUN_ERROR", message, code }, ts));
+    done = true;
+  }
+
+  function endAsStateSays(out: AguiEvent[], data: Data, ts: number | undefined): void {
+    switch (state.status) {
+      case "waiting_approval":
+        if (state.pendingApproval) return interrupt(out, state.pendingApproval, data, ts);
+        return failRun(out, "the run waits on an unknown approval", ERROR_CODES.upstreamEnded, ts);
+      case "complete":
+      case "rejected":
+        return finishRun(out, { result: state.result }, ts);
+      case "error":
+        return failRun(
+          out,
+          state.error?.message ?? "workflow error",
+          state.error?.code ?? ERROR_CODES.upstreamError,
+          ts,
+        );
+      case "aborted":
+        return failRun(out, "aborted", "aborted", ts);
+      default:
+        return failRun(
+          out,
+          "the run's event log ended without a terminal event",
+          ERROR_CODES.upstreamEnded,
+          ts,
+        );
+    }
+  }
+
+  // --- the translator --------------------------------------------------------------------------
+
+  return {
+    get done() {
+      return done;
+    },
+    get state() {
+      return state;
+    },
+
+    prime(events) {
+      if (pushed) throw new Error("prime() must come before the first push()");
+      for (const ev of events) {
+        if (UPSTREAM_HEARTBEAT_TYPES.has(ev.type)) continue;
+        apply(ev.type, parseData(ev.data).data);
+      }
+      rec.take();
+    },
+
+    push(ev) {
+      pushed = true;
+      if (done || UPSTREAM_HEARTBEAT_TYPES.has(ev.type)) return [];
+      const { data, raw } = parseData(ev.data);
+      const ts = timestampOf(data);
+      const out: AguiEvent[] = [];
+
+      if (!started && ev.type === "workflow_initialized") {
+        apply(ev.type, data);
+        startRun(out, ts);
+        return out;
+      }
+      startRun(out, ts);
+      const kind = apply(ev.type, data);
+
+      switch (kind) {
+        case "initialized":
+          flushDelta(out, ts);
+          break;
+        case "step_started": {
+          const step = str(data.step)!;
+          openStep(out, step, ts);
+          flushDelta(out, ts);
+          break;
+        }
+        case "step_completed": {
+          const step = str(data.step)!;
+          // A completion whose start this AG-UI run never saw (it came before a resume, or the
+          // upstream skipped it) gets a synthetic start: STEP_FINISHED needs its STEP_STARTED.
+          if (!open.has(step)) openStep(out, step, ts);
+          flushDelta(out, ts);
+          closeStep(out, step, ts);
+          break;
+        }
+        case "interrupt":
+          flushDelta(out, ts);
+          interrupt(out, state.pendingApproval!, data, ts);
+          break;
+        case "complete":
+          flushDelta(out, ts);
+          finishRun(out, { result: data.result }, ts);
+          break;
+        case "error":
+          flushDelta(out, ts);
+          failRun(out, state.error!.message, state.error!.code, ts);
+          break;
+        case "aborted":
+          flushDelta(out, ts);
+          failRun(out, "aborted", "aborted", ts);
+          break;
+        default: {
+          flushDelta(out, ts);
+          const value = raw !== undefined ? raw : withoutNulls(data) ?? {};
+          out.push(stamp({ type: "CUSTOM", name: ev.type, value }, ts));
+        }
+      }
+      return out;
+    },
+
+    finish() {
+      if (done) return [];
+      const out: AguiEvent[] = [];
+      startRun(out, undefined);
+      flushDelta(out, undefined);
+      endAsStateSays(out, {}, undefined);
+      return out;
+    },
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * `POST /agui` in the AG-UI dialect: a `RunAgentInput` starts a workflow run (or attaches to the
+ * run its `runId` names) or resumes an interrupted one, and the answer streams the run log
+ * through the AG-UI translator: `data: <json>\n\n` frames, exactly one terminal per AG-UI run.
+ * @module
+ */
+import { RUN_ID_RE, type StoredEvent } from "../../events.ts";
+import { ApiError } from "../../http/errors.ts";
+import type { Services } from "../../services.ts";
+import type { EventEncoder } from "../http.ts";
+import { streamRun } from "../http.ts";
+import {
+  type AguiTranslator,
+  createAguiTranslator,
+  encodeAguiEvent,
+  interpretRunInput,
+} from "./agui.ts";
+
+/** True when a `POST /agui` body is an AG-UI `RunAgentInput` rather than a workflow-dialect body. */
+export function isAguiInput(body: unknown): body is Record<string, unknown> {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return false;
+  if ("graph_name" in body) return false;
+  return "threadId" in body || "runId" in body || "messages" in body;
+}
+
+/** Encodes log events through an AG-UI translator. */
+export function aguiEncoder(tr: AguiTranslator): EventEncoder {
+  const join = (evs: ReturnType<AguiTranslator["push"]>) => {
+    let out = "";
+    for (const ev of evs) out += encodeAguiEvent(ev);
+    return out;
+  };
+  return {
+    encode: (ev: StoredEvent) => join(tr.push(ev)),
+    get done() {
+      return tr.done;
+    },
+    finish: () => join(tr.finish()),
+  };
+}
+
+function checkRunId(id: string): string {
+  if (!RUN_ID_RE.test(id)) {
+    throw new ApiError(400, "invalid_request", "runId must be 1–128 letters, digits, _ or -");
+  }
+  return id;
+}
+
+/** Handles a parsed AG-UI body (validated here). */
+export async function handleAguiRun(
+  _req: Request,
+  body: Record<string, unknown>,
+  services: Services,
+): Promise<Response> {
+  const plan = interpretRunInput(body, services.config.DEFAULT_GRAPH);
+  if (plan.kind === "invalid") {
+    throw new ApiError(400, plan.error.error, plan.error.message, plan.error.details);
+  }
+  if (plan.kind === "start") {
+    const runId = checkRunId(plan.runId);
+    try {
+      await services.gateway.start({
+        runId,
+        graph: plan.graph_name,
+        initialState: plan.initial_state,
+        dialect: "agui",
+      });
+    } catch (err) {
+      // An upstream fault (5xx) is recorded in the run's log: AG-UI clients get it as RUN_ERROR
+      // in the stream, where they look for it, rather than as an HTTP failure. Bad input (4xx)
+      // stays a JSON error before streaming.
+      if (!(err instanceof ApiError) || err.status < 500 || !(await services.store.get(runId))) {
+        throw err;
+      }
+    }
+    const tr = createAguiTranslator({ threadId: plan.threadId, runId: plan.runId });
+    return streamRun(services, runId, 0, aguiEncoder(tr), { dialect: "agui" });
+  }
+
+  // A resume: find the approval gate in the log, record the decision (unless this is a retry of a
+  // resume already taken), then stream what follows the gate as a new AG-UI run.
+  const runId = checkRunId(plan.runId);
+  const run = await services.store.get(runId);
+  if (!run) throw new ApiError(404, "run_not_found", `No run with id ${runId}`);
+  const stepId = plan.decision.stepId ?? run.pendingApproval?.stepId;
+  if (!stepId) throw new ApiError(409, "not_waiting", `Run ${runId} is not waiting for approval`);
+  const log = await services.store.read(runId, 0);
+  let gate = -1;
+  for (let i = log.length - 1; i >= 0; i--) {
+    if (log[i].type === "approval_required" && JSON.parse(log[i].data).stepId === stepId) {
+      gate = i;
+      break;
+    }
+  }
+  if (gate < 0) throw new ApiError(409, "not_waiting", `Step ${stepId} never waited for approval`);
+  const waiting = run.status === "waiting_approval" && run.pendingApproval?.stepId === stepId;
+  if (waiting) {
+    await services.gateway.approve(runId, {
+      stepId,
+      decision: plan.decision.decision,
+      ...(plan.decision.comment ? { comment: plan.decision.comment } : {}),
+    });
+  } else {
+    const resolved = log.slice(gate + 1).some((e) =>
+      e.type === "approval_resolved" && JSON.parse(e.data).stepId === stepId
+    );
+    if (!resolved) {
+      throw new ApiError(409, "not_waiting", `Step ${stepId} is not waiting for approval`);
+    }
+  }
+  const tr = createAguiTranslator({ threadId: plan.threadId, runId: plan.requestRunId });
+  tr.prime(log.slice(0, gate + 1));
+  return streamRun(services, runId, log[gate].seq, aguiEncoder(tr), { dialect: "agui" });
+}

@@ -1,0 +1,672 @@
+/**
+ * The relay: one direction of flow, upstream → run log → subscribers (DESIGN §1).
+ *
+ * A {@link Gateway} starts runs on the workflow service and pumps each upstream stream into the
+ * run log; client connections never read the upstream, they subscribe to the log. That one rule
+ * gives resume (replay after `Last-Event-ID`), many viewers per run, approvals handled by another
+ * process, and no duplicate launches (a run id names one log, created atomically once).
+ * @module
+ */
+import {
+  checkEvent,
+  type Decision,
+  ERROR_CODES,
+  isTerminalType,
+  type RunSummary,
+  type StoredEvent,
+  UPSTREAM_HEARTBEAT_TYPES,
+} from "../events.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import { ApiError } from "../http/errors.ts";
+import type { RunStore } from "../runs/store.ts";
+import { createFrameParser } from "../sse/parse.ts";
+import { type Upstream, UpstreamError } from "./upstream.ts";
+
+/** What the gateway needs; everything is injected so tests run it against real parts. */
+export interface GatewayDeps {
+  store: RunStore;
+  upstream: Upstream;
+  metrics: Metrics;
+  logger: Logger;
+  /** How long a relay's lease on a run lasts without renewal (ms). */
+  leaseMs?: number;
+  /** Clock (ms since epoch). */
+  now?: () => number;
+  /** This process's identity in run leases. */
+  instanceId?: string;
+}
+
+/** Input of {@link Gateway.start}. */
+export interface StartInput {
+  runId?: string;
+  graph: string;
+  initialState: Record<string, unknown>;
+  dialect: RunSummary["dialect"];
+}
+
+/** One unit of the log: an event type and its data as JSON text. */
+interface PendingEvent {
+  type: string;
+  data: string;
+}
+
+const TERMINAL_STATUSES: ReadonlySet<string> = new Set([
+  "complete",
+  "rejected",
+  "error",
+  "aborted",
+]);
+/** Events per append: keeps one KV atomic operation well inside its limits. */
+const MAX_BATCH = 128;
+/** Past this many unwritten events the pump stops reading the upstream until the log catches up. */
+const MAX_BACKLOG = 4096;
+
+/** True when a run summary's status is final. */
+export function isFinished(run: Pick<RunSummary, "status">): boolean {
+  return TERMINAL_STATUSES.has(run.status);
+}
+
+function nowIso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/**
+ * The summary change a batch of events implies: approval gates, resumes and terminal events move
+ * the run's status; everything else only counts.
+ */
+export function summaryPatch(batch: PendingEvent[], now: number): Partial<RunSummary> {
+  const patch: Partial<RunSummary> = {};
+  for (const ev of batch) {
+    switch (ev.type) {
+      case "approval_required": {
+        const d = JSON.parse(ev.data);
+        patch.status = "waiting_approval";
+        patch.pendingApproval = {
+          stepId: String(d.stepId),
+          message: String(d.message ?? ""),
+          since: nowIso(now),
+          ...(Array.isArray(d.options) ? { options: d.options.map(String) } : {}),
+        };
+        break;
+      }
+      case "approval_resolved":
+      case "step_started":
+        if (patch.status === "waiting_approval") break;
+        patch.status = "running";
+        patch.pendingApproval = undefined;
+        break;
+      case "workflow_complete": {
+        const d = JSON.parse(ev.data);
+        patch.status = d.status === "rejected" ? "rejected" : "complete";
+        patch.finishedAt = nowIso(now);
+        patch.pendingApproval = undefined;
+        break;
+      }
+      case "workflow_error": {
+        const d = JSON.parse(ev.data);
+        patch.status = "error";
+        patch.error = { code: String(d.code), message: String(d.message) };
+        patch.finishedAt = nowIso(now);
+        patch.pendingApproval = undefined;
+        break;
+      }
+      case "workflow_aborted":
+        patch.status = "aborted";
+        patch.finishedAt = nowIso(now);
+        patch.pendingApproval = undefined;
+        break;
+    }
+  }
+  return patch;
+}
+
+/** The data JSON of a gateway-made event. */
+function eventData(runId: string, ts: number, fields: Record<string, unknown>): string {
+  return JSON.stringify({ workflowId: runId, ts: nowIso(ts), ...fields });
+}
+
+/**
+ * Starts runs, pumps upstream streams into the run log, and serves the log to subscribers.
+ */
+export class Gateway {
+  readonly #store: RunStore;
+  readonly #upstream: Upstream;
+  readonly #metrics: Metrics;
+  readonly #log: Logger;
+  readonly #leaseMs: number;
+  readonly #now: () => number;
+  readonly #owner: string;
+  /** Runs whose upstream this process is reading, and the pump's completion. */
+  readonly #pumps = new Map<string, Promise<void>>();
+  /** The upstream readers of those pumps, cancelled on shutdown. */
+  readonly #readers = new Map<string, ReadableStreamDefaultReader<Uint8Array>>();
+  /** Known graph names from the workflow service, refreshed at most once a minute. */
+  #graphs?: { names: Set<string>; at: number };
+  #closing = false;
+
+  constructor(deps: GatewayDeps) {
+    this.#store = deps.store;
+    this.#upstream = deps.upstream;
+    this.#metrics = deps.metrics;
+    this.#log = deps.logger;
+    this.#leaseMs = deps.leaseMs ?? 30_000;
+    this.#now = deps.now ?? Date.now;
+    this.#owner = deps.instanceId ?? crypto.randomUUID();
+  }
+
+  /** The run store (read access for routes). */
+  get store(): RunStore {
+    return this.#store;
+  }
+
+  /** Run ids this process is relaying now. */
+  get activeRelays(): number {
+    return this.#pumps.size;
+  }
+
+  /**
+   * Starts a run, or attaches to it when `runId` names an existing run (never a second launch).
+   * Pre-stream failures throw {@link ApiError} (404 unknown graph, 502/504 upstream faults); the
+   * run log then records the failure as the run's `workflow_error`.
+   */
+  async start(input: StartInput): Promise<{ run: RunSummary; created: boolean }> {
+    if (this.#closing) throw new ApiError(503, "shutting_down", "The gateway is shutting down");
+    const runId = input.runId ?? crypto.randomUUID();
+    const existing = await this.#store.get(runId);
+    if (existing) return { run: existing, created: false };
+    await this.#checkGraph(input.graph);
+
+    const now = this.#now();
+    const prompt = typeof input.initialState.prompt === "string"
+      ? input.initialState.prompt.slice(0, 200)
+      : undefined;
+    const summary: RunSummary = {
+      id: runId,
+      graph: input.graph,
+      dialect: input.dialect,
+      status: "running",
+      createdAt: nowIso(now),
+      updatedAt: nowIso(now),
+      eventCount: 0,
+      ...(prompt !== undefined ? { prompt } : {}),
+      relay: { owner: this.#owner, leaseUntil: now + this.#leaseMs },
+    };
+    if (!(await this.#store.create(summary))) {
+      // Lost a race with a concurrent start of the same id: attach to the winner's run.
+      const run = await this.#store.get(runId);
+      if (run) return { run, created: false };
+      throw new ApiError(409, "conflict", "The run was created and removed concurrently");
+    }
+    this.#metrics.runsStarted.inc({ graph: input.graph });
+    const log = this.#log.child({ run_id: runId, graph: input.graph });
+
+    let body: ReadableStream<Uint8Array>;
+    try {
+      body = await this.#upstream.execute({
+        graph_name: input.graph,
+        initial_state: input.initialState,
+        thread_id: runId,
+      });
+    } catch (err) {
+      const e = asUpstreamError(err);
+      this.#metrics.upstreamErrors.inc({ code: e.code });
+      log.error("upstream refused the run", { code: e.code, error: e.message });
+      await this.#appendSafe(
+        runId,
+        [{
+          type: "workflow_error",
+          data: eventData(runId, this.#now(), { message: e.message, retries: 0, code: e.code }),
+        }],
+        graphOf(summary),
+        log,
+      );
+      throw toApiError(e);
+    }
+    this.#launch(runId, input.graph, body, log, false);
+    return { run: summary, created: true };
+  }
+
+  /**
+   * Records a human decision and resumes the upstream thread; the continuation's events append
+   * to the same run. 404 unknown run; 409 when `stepId` is not the step waiting.
+   */
+  async approve(
+    runId: string,
+    decision: { stepId: string; decision: Decision; comment?: string },
+  ): Promise<RunSummary> {
+    if (this.#closing) throw new ApiError(503, "shutting_down", "The gateway is shutting down");
+    const run = await this.#requireRun(runId);
+    if (run.status !== "waiting_approval" || run.pendingApproval?.stepId !== decision.stepId) {
+      throw new ApiError(
+        409,
+        "not_waiting",
+        `Step ${decision.stepId} is not waiting for approval`,
+        {
+          status: run.status,
+          ...(run.pendingApproval ? { waiting: run.pendingApproval.stepId } : {}),
+        },
+      );
+    }
+    const log = this.#log.child({ run_id: runId, graph: run.graph });
+    let body: ReadableStream<Uint8Array>;
+    try {
+      body = await this.#upstream.execute({
+        graph_name: run.graph,
+        initial_state: {},
+        thread_id: runId,
+        resume: decision,
+      });
+    } catch (err) {
+      const e = asUpstreamError(err);
+      this.#metrics.upstreamErrors.inc({ code: e.code });
+      log.error("upstream refused the resume", { code: e.code, error: e.message });
+      throw toApiError(e);
+    }
+    const now = this.#now();
+    const resolved: PendingEvent = {
+      type: "approval_resolved",
+      data: eventData(runId, now, {
+        stepId: decision.stepId,
+        decision: decision.decision,
+        ...(decision.comment ? { comment: decision.comment } : {}),
+      }),
+    };
+    const [stored] = await this.#store.append(runId, [resolved], {
+      status: "running",
+      pendingApproval: undefined,
+      updatedAt: nowIso(now),
+      relay: { owner: this.#owner, leaseUntil: now + this.#leaseMs },
+    });
+    log.info("approval recorded", { step: decision.stepId, decision: decision.decision });
+    this.#launch(runId, run.graph, body, log, true, decision.stepId);
+    return { ...run, status: "running", pendingApproval: undefined, eventCount: stored.seq };
+  }
+
+  /**
+   * Aborts a run: asks the upstream to stop the thread, waits briefly for its `workflow_aborted`,
+   * and records one itself when the upstream did not (a paused run has no upstream stream).
+   */
+  async abort(runId: string): Promise<RunSummary> {
+    const run = await this.#requireRun(runId);
+    if (isFinished(run)) {
+      throw new ApiError(409, "run_finished", `Run ${runId} has already finished (${run.status})`);
+    }
+    const log = this.#log.child({ run_id: runId, graph: run.graph });
+    try {
+      await this.#upstream.abort(runId);
+    } catch (err) {
+      log.warn("upstream abort failed; recording the abort locally", { error: err });
+    }
+    const pump = this.#pumps.get(runId);
+    if (pump) await settleWithin(pump, 5_000);
+    const after = await this.#store.get(runId);
+    if (after && !isFinished(after)) {
+      await this.#appendSafe(
+        runId,
+        [{
+          type: "workflow_aborted",
+          data: eventData(runId, this.#now(), {}),
+        }],
+        after.graph,
+        log,
+      );
+    }
+    log.info("run aborted");
+    return (await this.#store.get(runId)) ?? run;
+  }
+
+  /**
+   * The run's events after `afterSeq`: replay, then live tail until the terminal event. When the
+   * run is `running` but no live relay holds its lease, a `workflow_error {code: relay_lost}` is
+   * recorded so the subscriber is told plainly instead of waiting forever.
+   */
+  async *events(
+    runId: string,
+    afterSeq: number,
+    signal?: AbortSignal,
+  ): AsyncGenerator<StoredEvent> {
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const watchdog = setInterval(() => this.#checkRelay(runId), Math.max(50, this.#leaseMs / 2));
+    try {
+      await this.#checkRelay(runId);
+      for await (const ev of this.#store.subscribe(runId, afterSeq, stop.signal)) {
+        yield ev;
+        if (isTerminalType(ev.type)) return;
+      }
+    } finally {
+      clearInterval(watchdog);
+      signal?.removeEventListener("abort", onAbort);
+      stop.abort();
+    }
+  }
+
+  /** Graph names the upstream offers, or null when it cannot say (then execute decides). */
+  async #checkGraph(graph: string): Promise<void> {
+    const now = this.#now();
+    if (!this.#graphs || now - this.#graphs.at > 60_000) {
+      try {
+        const list = await this.#upstream.graphs();
+        this.#graphs = { names: new Set(list.map((g) => g.name)), at: now };
+      } catch {
+        return;
+      }
+    }
+    if (!this.#graphs.names.has(graph)) {
+      throw new ApiError(404, "unknown_graph", `Unknown graph: ${graph}`, {
+        graphs: [...this.#graphs.names],
+      });
+    }
+  }
+
+  async #requireRun(runId: string): Promise<RunSummary> {
+    const run = await this.#store.get(runId);
+    if (!run) throw new ApiError(404, "run_not_found", `No run with id ${runId}`);
+    return run;
+  }
+
+  /** Records relay_lost for a running run whose relay lease lapsed and that no local pump reads. */
+  async #checkRelay(runId: string): Promise<void> {
+    if (this.#pumps.has(runId)) return;
+    try {
+      const run = await this.#store.get(runId);
+      if (!run || run.status !== "running") return;
+      if (run.relay && run.relay.leaseUntil > this.#now()) return;
+      const log = this.#log.child({ run_id: runId, graph: run.graph });
+      log.error("relay lost: no process reads this run's upstream stream any more");
+      this.#metrics.upstreamErrors.inc({ code: ERROR_CODES.relayLost });
+      await this.#appendSafe(
+        runId,
+        [{
+          type: "workflow_error",
+          data: eventData(runId, this.#now(), {
+            message: "The gateway relaying this run stopped before the run ended; " +
+              "the workflow's further progress is unknown",
+            retries: 0,
+            code: ERROR_CODES.relayLost,
+          }),
+        }],
+        run.graph,
+        log,
+      );
+    } catch (err) {
+      this.#log.warn("relay check failed", { run_id: runId, error: err });
+    }
+  }
+
+  /** Appends gateway-made events unless the run already ended (one terminal per run). */
+  async #appendSafe(
+    runId: string,
+    events: PendingEvent[],
+    graph: string,
+    log: Logger,
+  ): Promise<void> {
+    try {
+      const run = await this.#store.get(runId);
+      if (!run || isFinished(run)) return;
+      const now = this.#now();
+      const patch = { ...summaryPatch(events, now), updatedAt: nowIso(now) };
+      await this.#store.append(runId, events, patch);
+      this.#countFinished(events, graph);
+    } catch (err) {
+      log.error("could not record a gateway event", { error: err });
+    }
+  }
+
+  #countFinished(events: PendingEvent[], graph: string): void {
+    for (const ev of events) {
+      if (!isTerminalType(ev.type)) continue;
+      const status = ev.type === "workflow_complete"
+        ? (JSON.parse(ev.data).status === "rejected" ? "rejected" : "complete")
+        : ev.type === "workflow_error"
+        ? "error"
+        : "aborted";
+      this.#metrics.runsFinished.inc({ graph, status });
+    }
+  }
+
+  #launch(
+    runId: string,
+    graph: string,
+    body: ReadableStream<Uint8Array>,
+    log: Logger,
+    resumed: boolean,
+    resumedStep?: string,
+  ): void {
+    const done = this.#pump(runId, graph, body, log, resumed ? resumedStep : undefined)
+      .catch((err) => log.error("relay failed", { error: err }))
+      .finally(() => {
+        if (this.#pumps.get(runId) === done) this.#pumps.delete(runId);
+      });
+    this.#pumps.set(runId, done);
+  }
+
+  /**
+   * Reads one upstream stream to its end, whether or not anyone is watching (a workflow is
+   * business work, not a view of it). Frames are parsed and validated as they arrive and
+   * appended in batches: one log write per upstream read, more under load (group commit).
+   */
+  async #pump(
+    runId: string,
+    graph: string,
+    body: ReadableStream<Uint8Array>,
+    log: Logger,
+    resumedStep: string | undefined,
+  ): Promise<void> {
+    let pending: PendingEvent[] = [];
+    let lastType: string | undefined;
+    let terminal = false;
+    let first = true;
+    let writing: Promise<void> | null = null;
+    let writeError: unknown = null;
+    let readAt = 0;
+
+    const onFrame = (f: { event: string; data: string }) => {
+      if (terminal) return;
+      const type = f.event;
+      if (UPSTREAM_HEARTBEAT_TYPES.has(type)) return;
+      const check = checkEvent(type, f.data);
+      if (!check.ok) {
+        this.#metrics.malformedFrames.inc();
+        log.warn("malformed upstream frame skipped", { event: type, reason: check.reason });
+        return;
+      }
+      const wasFirst = first;
+      first = false;
+      // The gateway records its own approval_resolved when it accepts the decision.
+      if (
+        wasFirst && type === "approval_resolved" && resumedStep !== undefined &&
+        check.event.data.stepId === resumedStep
+      ) return;
+      let data = f.data;
+      if (check.event.data.workflowId !== runId || data.includes("\n")) {
+        // Keep the upstream's bytes when they are already what we store; rewrite only if not.
+        data = JSON.stringify({ ...check.event.data, workflowId: runId });
+      }
+      pending.push({ type, data });
+      lastType = type;
+      if (isTerminalType(type)) terminal = true;
+    };
+    const parser = createFrameParser(onFrame);
+
+    const flush = async () => {
+      while (pending.length > 0) {
+        const batch = pending.length <= MAX_BATCH ? pending : pending.slice(0, MAX_BATCH);
+        pending = pending.length <= MAX_BATCH ? [] : pending.slice(MAX_BATCH);
+        const now = this.#now();
+        const patch: Partial<RunSummary> = {
+          ...summaryPatch(batch, now),
+          updatedAt: nowIso(now),
+          relay: { owner: this.#owner, leaseUntil: now + this.#leaseMs },
+        };
+        await this.#appendWithRetry(runId, batch, patch, log);
+        this.#metrics.eventsRelayed.inc(undefined, batch.length);
+        this.#countFinished(batch, graph);
+        if (readAt) this.#metrics.relayLatency.observe((performance.now() - readAt) / 1000);
+      }
+    };
+    const kick = () => {
+      if (writing || pending.length === 0) return;
+      writing = flush().catch((err) => {
+        writeError = err;
+      }).finally(() => {
+        writing = null;
+        if (pending.length > 0 && !writeError) kick();
+      });
+    };
+
+    const lease = setInterval(() => {
+      const now = this.#now();
+      this.#store.update(runId, { relay: { owner: this.#owner, leaseUntil: now + this.#leaseMs } })
+        .catch((err) => log.warn("lease renewal failed", { error: err }));
+    }, Math.max(50, Math.floor(this.#leaseMs / 3)));
+
+    const reader = body.getReader();
+    this.#readers.set(runId, reader);
+    let failure: { code: string; message: string } | null = null;
+    try {
+      while (!terminal) {
+        const { done, value } = await reader.read();
+        if (done) {
+          parser.end();
+          break;
+        }
+        readAt = performance.now();
+        parser.feed(value);
+        kick();
+        if (pending.length > MAX_BACKLOG && writing) await writing;
+        if (writeError) throw writeError;
+      }
+    } catch (err) {
+      if (!terminal) {
+        const e = err instanceof UpstreamError ? err : null;
+        failure = {
+          code: e?.code ?? ERROR_CODES.upstreamError,
+          message: `Upstream stream failed: ${err instanceof Error ? err.message : String(err)}`,
+        };
+      }
+    } finally {
+      clearInterval(lease);
+      this.#readers.delete(runId);
+      // Ends the upstream request in every case (a no-op when the body already ended).
+      reader.cancel().catch(() => {});
+    }
+    while (writing) await writing;
+    if (writeError) {
+      log.error("run log append failed; events after this point are lost", { error: writeError });
+    }
+    kick();
+    while (writing) await writing;
+
+    if (terminal) {
+      log.info("run finished", { last: lastType });
+      return;
+    }
+    if (this.#closing) {
+      // Shutting down mid-run: the lease is given up, so whoever resumes learns relay_lost.
+      log.warn("relay stopped by shutdown before the run ended");
+      return;
+    }
+    if (!failure && lastType === "approval_required") {
+      // A stream that ends right after an approval gate is a pause, not a fault.
+      log.info("run paused for approval");
+      return;
+    }
+    failure ??= {
+      code: ERROR_CODES.upstreamEnded,
+      message: "The workflow service ended the stream without a terminal event",
+    };
+    this.#metrics.upstreamErrors.inc({ code: failure.code });
+    log.error("upstream stream ended badly", failure);
+    await this.#appendSafe(
+      runId,
+      [{
+        type: "workflow_error",
+        data: eventData(runId, this.#now(), { ...failure, retries: 0 }),
+      }],
+      graph,
+      log,
+    );
+  }
+
+  async #appendWithRetry(
+    runId: string,
+    batch: PendingEvent[],
+    patch: Partial<RunSummary>,
+    log: Logger,
+  ): Promise<void> {
+    for (let attempt = 0;; attempt++) {
+      try {
+        await this.#store.append(runId, batch, patch);
+        return;
+      } catch (err) {
+        if (attempt >= 4) throw err;
+        log.warn("run log append failed, retrying", { attempt: attempt + 1, error: err });
+        await delay(50 * 2 ** attempt);
+      }
+    }
+  }
+
+  /**
+   * Graceful shutdown: refuse new work and give up the leases of the runs this process relays,
+   * so a client resuming on another instance learns at once that the relay is gone.
+   */
+  async shutdown(): Promise<void> {
+    this.#closing = true;
+    await Promise.all(
+      [...this.#pumps.keys()].map((id) =>
+        this.#store.update(id, { relay: { owner: this.#owner, leaseUntil: 0 } }).catch(() => {})
+      ),
+    );
+    for (const reader of this.#readers.values()) reader.cancel("shutdown").catch(() => {});
+  }
+
+  /** Waits for every local pump to finish (tests, shutdown). */
+  async drain(): Promise<void> {
+    while (this.#pumps.size > 0) await Promise.allSettled([...this.#pumps.values()]);
+  }
+}
+
+function graphOf(run: RunSummary): string {
+  return run.graph;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Waits for `p` to settle, but at most `ms`; never leaves a timer behind. */
+async function settleWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      p.catch(() => {}),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function asUpstreamError(err: unknown): UpstreamError {
+  if (err instanceof UpstreamError) return err;
+  return new UpstreamError(err instanceof Error ? err.message : String(err), {
+    code: "upstream_error",
+    cause: err,
+  });
+}
+
+function toApiError(e: UpstreamError): ApiError {
+  const body = e.body as { error?: unknown; message?: unknown } | undefined;
+  if (e.status < 500 && typeof body?.error === "string") {
+    // A 4xx the client can act on (unknown graph, conflict): keep the service's own words.
+    const message = typeof body.message === "string" ? body.message : e.message;
+    return new ApiError(e.status, body.error, message);
+  }
+  const { error, message, details } = e.toErrorBody();
+  return new ApiError(e.status, error, message, details);
+}

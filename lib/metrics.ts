@@ -1,0 +1,152 @@
+/**
+ * Process metrics in Prometheus text format (exposition format 0.0.4): counters, gauges and one
+ * histogram, kept as plain numbers so recording costs next to nothing on the relay's hot path.
+ * @module
+ */
+
+type Labels = Record<string, string>;
+
+function labelKey(labels?: Labels): string {
+  if (!labels) return "";
+  const keys = Object.keys(labels).sort();
+  if (keys.length === 0) return "";
+  return "{" +
+    keys.map((k) =>
+      `${k}="${labels[k].replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`
+    )
+      .join(",") +
+    "}";
+}
+
+/** A monotonically increasing counter with optional labels. */
+export class Counter {
+  readonly #values = new Map<string, number>();
+  constructor(readonly name: string, readonly help: string) {}
+  /** Adds `n` (default 1) for `labels`. */
+  inc(labels?: Labels, n = 1): void {
+    const k = labelKey(labels);
+    this.#values.set(k, (this.#values.get(k) ?? 0) + n);
+  }
+  /** The current value for `labels`. */
+  get(labels?: Labels): number {
+    return this.#values.get(labelKey(labels)) ?? 0;
+  }
+  /** Prometheus text lines. */
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    if (this.#values.size === 0) lines.push(`${this.name} 0`);
+    for (const [k, v] of this.#values) lines.push(`${this.name}${k} ${v}`);
+    return lines.join("\n");
+  }
+}
+
+/** A gauge read from a callback when metrics are rendered. */
+export class Gauge {
+  constructor(readonly name: string, readonly help: string, readonly read: () => number) {}
+  /** Prometheus text lines. */
+  render(): string {
+    return `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} gauge\n${this.name} ${this.read()}`;
+  }
+}
+
+/** A histogram with fixed buckets (upper bounds, ascending). */
+export class Histogram {
+  readonly #counts: number[];
+  #sum = 0;
+  #count = 0;
+  constructor(readonly name: string, readonly help: string, readonly buckets: number[]) {
+    this.#counts = new Array(buckets.length).fill(0);
+  }
+  /** Records one observation. */
+  observe(v: number): void {
+    this.#sum += v;
+    this.#count++;
+    for (let i = 0; i < this.buckets.length; i++) {
+      if (v <= this.buckets[i]) {
+        this.#counts[i]++;
+        break;
+      }
+    }
+  }
+  /** Number of observations. */
+  get count(): number {
+    return this.#count;
+  }
+  /** Prometheus text lines (cumulative buckets). */
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    let acc = 0;
+    for (let i = 0; i < this.buckets.length; i++) {
+      acc += this.#counts[i];
+      lines.push(`${this.name}_bucket{le="${this.buckets[i]}"} ${acc}`);
+    }
+    lines.push(`${this.name}_bucket{le="+Inf"} ${this.#count}`);
+    lines.push(`${this.name}_sum ${this.#sum}`, `${this.name}_count ${this.#count}`);
+    return lines.join("\n");
+  }
+}
+
+/** The gateway's metrics. */
+export class Metrics {
+  /** Open SSE streams to clients (set by the gateway). */
+  openStreams = 0;
+  readonly runsStarted = new Counter("workflow_runs_started_total", "Runs started, by graph.");
+  readonly runsFinished = new Counter(
+    "workflow_runs_finished_total",
+    "Runs that reached a terminal event, by graph and status.",
+  );
+  readonly eventsRelayed = new Counter(
+    "workflow_events_relayed_total",
+    "Upstream events accepted into run logs.",
+  );
+  readonly eventsSent = new Counter(
+    "workflow_events_sent_total",
+    "Events written to client streams, by dialect.",
+  );
+  readonly malformedFrames = new Counter(
+    "workflow_upstream_malformed_frames_total",
+    "Upstream frames skipped as malformed.",
+  );
+  readonly upstreamErrors = new Counter(
+    "workflow_upstream_errors_total",
+    "Upstream failures, by code.",
+  );
+  /** Counters the SSE streams increment directly (no call per heartbeat). */
+  readonly sse = { heartbeats: 0, overflows: 0 };
+  readonly rejected = new Counter(
+    "workflow_requests_rejected_total",
+    "Requests refused before streaming, by status.",
+  );
+  /** Seconds from an upstream read to the log append that made its events visible. */
+  readonly relayLatency = new Histogram(
+    "workflow_relay_latency_seconds",
+    "Time from an upstream read to its events being appended to the run log.",
+    [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+  );
+  readonly #gauges: Gauge[] = [
+    new Gauge("workflow_open_streams", "Client SSE streams open now.", () => this.openStreams),
+  ];
+
+  /** Adds a gauge read at render time (e.g. runs by status from the store). */
+  addGauge(g: Gauge): void {
+    this.#gauges.push(g);
+  }
+
+  /** The whole exposition text. */
+  render(extra: string[] = []): string {
+    return [
+      ...this.#gauges.map((g) => g.render()),
+      this.runsStarted.render(),
+      this.runsFinished.render(),
+      this.eventsRelayed.render(),
+      this.eventsSent.render(),
+      this.malformedFrames.render(),
+      this.upstreamErrors.render(),
+      `# HELP workflow_heartbeats_total Heartbeat comments sent.\n# TYPE workflow_heartbeats_total counter\nworkflow_heartbeats_total ${this.sse.heartbeats}`,
+      `# HELP workflow_slow_client_disconnects_total Client streams ended because the client fell behind.\n# TYPE workflow_slow_client_disconnects_total counter\nworkflow_slow_client_disconnects_total ${this.sse.overflows}`,
+      this.rejected.render(),
+      this.relayLatency.render(),
+      ...extra,
+    ].join("\n") + "\n";
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Typed failures of the run log. Callers branch on the class (`instanceof`) or on `name`, never
+ * on message text.
+ * @module
+ */
+
+/** The run does not exist (never created, or expired after `RUN_TTL_HOURS`). */
+export class RunNotFoundError extends Error {
+  /** The run id asked for. */
+  readonly runId: string;
+  constructor(runId: string, detail = "no such run") {
+    super(`Run ${runId}: ${detail}`);
+    this.name = "RunNotFoundError";
+    this.runId = runId;
+  }
+}
+
+/**
+ * The run already holds its terminal event, so nothing more may be appended: exactly one
+ * terminal event closes every run, even when two processes race to write one. Also raised when a
+ * batch puts events after a terminal event.
+ */
+export class RunClosedError extends Error {
+  /** The run id. */
+  readonly runId: string;
+  constructor(runId: string, detail = "the run already ended; its log is closed") {
+    super(`Run ${runId}: ${detail}`);
+    this.name = "RunClosedError";
+    this.runId = runId;
+  }
+}
+
+/**
+ * One event is too big to be stored in one atomic write. Such an event is refused before
+ * anything of its batch is written, never dropped silently.
+ */
+export class EventTooLargeError extends Error {
+  /** The run id. */
+  readonly runId: string;
+  /** The event's type. */
+  readonly type: string;
+  /** The event's size in UTF-8 bytes (type and data). */
+  readonly bytes: number;
+  /** The largest size accepted, in UTF-8 bytes. */
+  readonly limit: number;
+  constructor(runId: string, type: string, bytes: number, limit: number) {
+    super(
+      `Run ${runId}: event "${type.slice(0, 64)}" is ${bytes} bytes, more than the ${limit} ` +
+        "bytes one atomic run-log write can hold; it was not stored",
+    );
+    this.name = "EventTooLargeError";
+    this.runId = runId;
+    this.type = type;
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}
+
+/** Other writers kept winning the version check; the write was given up after several tries. */
+export class AppendConflictError extends Error {
+  /** The run id. */
+  readonly runId: string;
+  /** How many times the write was tried. */
+  readonly attempts: number;
+  constructor(runId: string, attempts: number) {
+    super(`Run ${runId}: gave up after ${attempts} conflicting concurrent writes`);
+    this.name = "AppendConflictError";
+    this.runId = runId;
+    this.attempts = attempts;
+  }
+}
+
+/** A `list` cursor that this store did not issue. */
+export class InvalidCursorError extends Error {
+  constructor(message = "invalid run list cursor") {
+    super(message);
+    this.name = "InvalidCursorError";
+  }
+}

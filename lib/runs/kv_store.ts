@@ -1,0 +1,654 @@
+/**
+ * The run log on Deno KV (DESIGN §7). Layout (see `kv_codec.ts`): `["runs", id]` summary,
+ * `["head", id]` head seq, `["events", id, seq]` events, `["event_parts", id, seq, i]` parts of
+ * events over 64 KiB, `["runs_by_time", newestFirst, id]` the run list index. Every key expires
+ * at the run's deadline (creation + `RUN_TTL_HOURS`), so a run disappears whole.
+ *
+ * Writes: one atomic operation per appended batch writes the events, the head and the summary,
+ * guarded by version checks on the head and the summary. The writer keeps both (and their
+ * versionstamps) cached, so a steady relay appends without reading anything; a write from
+ * another process (an approval handled elsewhere) fails the check, and the append re-reads and
+ * retries.
+ *
+ * Live tail: this process's appends wake its subscribers directly (`live_tail.ts`). Writes from
+ * elsewhere arrive through one `kv.watch` of the head per subscribed run (Deno Deploy; other
+ * handles in this process) and, for a local KV file, a poll of the subscribed runs' heads: Deno's
+ * SQLite backend does not notify watches across processes (denoland/deno#21640).
+ * @module
+ */
+import type { RunSummary, StoredEvent } from "../events.ts";
+import { isTerminalType } from "../event_names.ts";
+import { type Logger, silentLogger } from "../log.ts";
+import {
+  AppendConflictError,
+  InvalidCursorError,
+  RunClosedError,
+  RunNotFoundError,
+} from "./errors.ts";
+import {
+  decodeCursor,
+  encodeCursor,
+  encodeEvent,
+  type EventValue,
+  type HeadValue,
+  idKeyBytes,
+  isInline,
+  joinParts,
+  keys,
+  planWrites,
+  type RunRecord,
+} from "./kv_codec.ts";
+import { type HeadState, LiveTail } from "./live_tail.ts";
+import type { NewEvent, RunListPage, RunListQuery, RunStore, SummaryPatch } from "./store.ts";
+
+/** Where the run log lives when `KV_PATH` is unset outside Deno Deploy. */
+export const DEFAULT_KV_PATH = "./data/runs.kv";
+/** Default head poll interval for a local KV file (other processes' appends). */
+export const DEFAULT_POLL_MS = 500;
+
+/** Options of {@link KvRunStore}. */
+export interface KvRunStoreOptions {
+  /** Hours a run is kept after its creation (`RUN_TTL_HOURS`). */
+  ttlHours: number;
+  /** Clock (ms since epoch); tests inject one. */
+  now?: () => number;
+  /** Follow subscribed runs with `kv.watch` (default true). */
+  watch?: boolean;
+  /** Poll subscribed runs' heads every this many ms; 0 = never (default 0). */
+  pollMs?: number;
+  /** Where watch and poll failures are reported. */
+  logger?: Logger;
+  /** Close the `Deno.Kv` in {@link KvRunStore.close} (default false). */
+  ownsKv?: boolean;
+}
+
+/** Options of {@link openKvRunStore}. */
+export interface OpenKvRunStoreOptions extends Omit<KvRunStoreOptions, "ownsKv"> {
+  /**
+   * A KV file (its directory is created), `":memory:"` (tests), or undefined for
+   * `Deno.openKv()` with no argument (Deno Deploy). Callers apply `KV_PATH`'s default,
+   * {@link DEFAULT_KV_PATH}.
+   */
+  path?: string;
+}
+
+/**
+ * Opens the run log. Defaults: no watch and no poll for `":memory:"` (no other process can write
+ * it); watch and a {@link DEFAULT_POLL_MS} poll for a file; watch only on Deno Deploy.
+ */
+export async function openKvRunStore(opts: OpenKvRunStoreOptions): Promise<KvRunStore> {
+  const { path } = opts;
+  const memory = path === ":memory:";
+  if (path !== undefined && !memory) await Deno.mkdir(dirname(path), { recursive: true });
+  const kv = path === undefined ? await Deno.openKv() : await Deno.openKv(path);
+  const local = path !== undefined || !onDeploy();
+  return new KvRunStore(kv, {
+    ...opts,
+    watch: opts.watch ?? !memory,
+    pollMs: opts.pollMs ?? (memory || !local ? 0 : DEFAULT_POLL_MS),
+    ownsKv: true,
+  });
+}
+
+/** What the writer of a run keeps between appends. */
+interface WriterState {
+  seq: number;
+  done: boolean;
+  exp: number;
+  headVs: string;
+  summary: RunSummary;
+  runVs: string;
+}
+
+const MAX_ATTEMPTS = 8;
+const MAX_WRITERS = 1024;
+const READ_BATCH = 500;
+const DELETE_BATCH = 200;
+/** Retries of a write SQLite refused as locked (~1.5 s in all). */
+const BUSY_RETRIES = 40;
+
+/** The {@link RunStore} on Deno KV. */
+export class KvRunStore implements RunStore {
+  readonly #kv: Deno.Kv;
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+  readonly #watch: boolean;
+  readonly #pollMs: number;
+  readonly #log: Logger;
+  readonly #ownsKv: boolean;
+  readonly #tail: LiveTail;
+  /** Runs this process wrote lately: head, summary and their versionstamps (LRU). */
+  readonly #writers = new Map<string, WriterState>();
+  /** Per-run queue so this process's own writes to one run never conflict with each other. */
+  readonly #locks = new Map<string, Promise<void>>();
+  #openRuns = 0;
+  #pollTimer: ReturnType<typeof setTimeout> | undefined;
+  #polling: Promise<void> | undefined;
+  #closed = false;
+
+  /** Wraps an open `Deno.Kv` (see {@link openKvRunStore} for the usual way in). */
+  constructor(kv: Deno.Kv, opts: KvRunStoreOptions) {
+    if (!(opts.ttlHours > 0)) throw new RangeError("ttlHours must be positive");
+    this.#kv = kv;
+    this.#ttlMs = Math.round(opts.ttlHours * 3_600_000);
+    this.#now = opts.now ?? Date.now;
+    this.#watch = opts.watch ?? true;
+    this.#pollMs = opts.pollMs ?? 0;
+    this.#log = opts.logger ?? silentLogger;
+    this.#ownsKv = opts.ownsKv ?? false;
+    this.#tail = new LiveTail({
+      readHead: (id) => this.#readHead(id),
+      read: (id, after, limit) => this.read(id, after, limit),
+      open: (id) => this.#openRun(id),
+    });
+  }
+
+  /** Subscriptions open in this process (for `/health` and `/metrics`). */
+  get subscriberCount(): number {
+    return this.#tail.subscriberCount;
+  }
+
+  async create(summary: RunSummary): Promise<boolean> {
+    this.#assertOpen();
+    const id = summary.id;
+    return await this.#withLock(id, async () => {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const now = this.#now();
+        const exp = now + this.#ttlMs;
+        const createdMs = Date.parse(summary.createdAt);
+        const record: RunRecord = { summary: { ...summary, eventCount: 0 }, exp };
+        const head: HeadValue = { seq: 0, done: false, exp };
+        const expireIn = this.#ttlMs;
+        const res = await commit(() =>
+          this.#kv.atomic()
+            .check({ key: keys.run(id), versionstamp: null })
+            .check({ key: keys.head(id), versionstamp: null })
+            .set(keys.run(id), record, { expireIn })
+            .set(keys.head(id), head, { expireIn })
+            .set(keys.index(Number.isFinite(createdMs) ? createdMs : now, id), exp, { expireIn })
+        );
+        if (res.ok) {
+          this.#remember(id, {
+            seq: 0,
+            done: false,
+            exp,
+            headVs: res.versionstamp,
+            summary: record.summary,
+            runVs: res.versionstamp,
+          });
+          return true;
+        }
+        // The id exists. Deno KV deletes expired keys lazily, so an expired run may still be
+        // there: clear it out and create again; a live run means "already started".
+        if (!(await this.#purgeIfExpired(id))) return false;
+      }
+      return false;
+    });
+  }
+
+  async get(id: string): Promise<RunSummary | null> {
+    this.#assertOpen();
+    const entry = await this.#kv.get<RunRecord>(keys.run(id));
+    const rec = entry.value;
+    if (!rec || rec.exp <= this.#now()) return null;
+    return rec.summary;
+  }
+
+  async append(
+    id: string,
+    events: readonly NewEvent[],
+    patch?: SummaryPatch,
+  ): Promise<StoredEvent[]> {
+    this.#assertOpen();
+    if (events.length === 0) {
+      if (patch) await this.update(id, patch);
+      return [];
+    }
+    for (let i = 0; i < events.length - 1; i++) {
+      if (isTerminalType(events[i].type)) {
+        throw new RunClosedError(id, `the batch has events after its terminal ${events[i].type}`);
+      }
+    }
+    // Size everything first: an event too big for one write refuses the batch before any write.
+    const idBytes = idKeyBytes(id);
+    const encoded = events.map((ev) => encodeEvent(id, idBytes, ev));
+    const ranges = planWrites(encoded);
+    return await this.#withLock(id, async () => {
+      const out: StoredEvent[] = [];
+      for (let r = 0; r < ranges.length; r++) {
+        const [start, end] = ranges[r];
+        const last = r === ranges.length - 1;
+        const stored = await this.#appendRange(
+          id,
+          encoded.slice(start, end),
+          last ? patch : undefined,
+        );
+        for (const ev of stored) out.push(ev);
+      }
+      return out;
+    });
+  }
+
+  async update(id: string, patch: SummaryPatch): Promise<RunSummary> {
+    this.#assertOpen();
+    return await this.#withLock(id, async () => {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const st = this.#writers.get(id) ?? await this.#load(id);
+        const now = this.#now();
+        if (now >= st.exp) throw new RunNotFoundError(id, "the run has expired");
+        const summary = applyPatch(st.summary, patch);
+        const res = await commit(() =>
+          this.#kv.atomic()
+            .check({ key: keys.run(id), versionstamp: st.runVs })
+            .set(keys.run(id), { summary, exp: st.exp } satisfies RunRecord, {
+              expireIn: st.exp - now,
+            })
+        );
+        if (res.ok) {
+          st.summary = summary;
+          st.runVs = res.versionstamp;
+          this.#remember(id, st);
+          return summary;
+        }
+        this.#writers.delete(id);
+      }
+      throw new AppendConflictError(id, MAX_ATTEMPTS);
+    });
+  }
+
+  async read(id: string, afterSeq: number, limit?: number): Promise<StoredEvent[]> {
+    this.#assertOpen();
+    const after = Number.isFinite(afterSeq) ? Math.max(0, Math.floor(afterSeq)) : 0;
+    const max = limit === undefined ? Infinity : Math.floor(limit);
+    if (!(max > 0)) return [];
+    const out: StoredEvent[] = [];
+    const iter = this.#kv.list<EventValue>(
+      { prefix: keys.events(id), start: keys.event(id, after + 1) },
+      Number.isFinite(max)
+        ? { limit: max, batchSize: Math.min(max, READ_BATCH) }
+        : { batchSize: READ_BATCH },
+    );
+    for await (const entry of iter) {
+      const seq = entry.key[2] as number;
+      const value = entry.value;
+      if (isInline(value)) {
+        out.push({ seq, type: value.t, data: value.d });
+        continue;
+      }
+      const chunks: Uint8Array[] = [];
+      for await (const part of this.#kv.list<Uint8Array>({ prefix: keys.parts(id, seq) })) {
+        chunks.push(part.value);
+      }
+      out.push({ seq, type: value.t, data: joinParts(id, seq, value, chunks) });
+    }
+    return out;
+  }
+
+  subscribe(
+    id: string,
+    afterSeq: number,
+    signal?: AbortSignal,
+  ): AsyncIterableIterator<StoredEvent> {
+    return this.#tail.subscribe(id, afterSeq, signal);
+  }
+
+  async list(query: RunListQuery = {}): Promise<RunListPage> {
+    this.#assertOpen();
+    const limit = Math.min(500, Math.max(1, Math.floor(query.limit ?? 50)));
+    // A rare filter must not scan the whole history in one request: stop after this many index
+    // entries and hand back a cursor (a short page with a cursor means "keep going").
+    const maxScan = Math.max(1_000, limit * 20);
+    let after: [number, string] | null = null;
+    if (query.cursor !== undefined) {
+      after = decodeCursor(query.cursor);
+      if (!after) throw new InvalidCursorError();
+    }
+    const selector: Deno.KvListSelector = after
+      ? { prefix: keys.indexAll, start: [...keys.indexAll, after[0], after[1]] }
+      : { prefix: keys.indexAll };
+    const iter = this.#kv.list<number>(selector, { batchSize: Math.min(limit + 10, 500) })[
+      Symbol.asyncIterator
+    ]();
+    const now = this.#now();
+    const runs: RunSummary[] = [];
+    let scanned = 0;
+    let exhausted = false;
+    let leftover = false;
+    let lastPos: [number, string] | null = null;
+
+    scan: while (runs.length < limit && scanned < maxScan) {
+      // Up to ten index entries, then one getMany for the live ones (Deno KV's getMany limit).
+      const chunk: Array<{ pos: [number, string]; live: boolean }> = [];
+      while (chunk.length < 10 && scanned < maxScan) {
+        const next = await iter.next();
+        if (next.done) {
+          exhausted = true;
+          break;
+        }
+        const pos: [number, string] = [next.value.key[1] as number, next.value.key[2] as string];
+        if (after && pos[0] === after[0] && pos[1] === after[1]) continue;
+        scanned++;
+        chunk.push({ pos, live: next.value.value > now });
+      }
+      if (chunk.length === 0) break;
+      const live = chunk.filter((c) => c.live);
+      const recs = live.length > 0
+        ? await this.#kv.getMany<RunRecord[]>(live.map((c) => keys.run(c.pos[1])))
+        : [];
+      let r = 0;
+      for (let i = 0; i < chunk.length; i++) {
+        lastPos = chunk[i].pos;
+        if (!chunk[i].live) continue;
+        const rec = recs[r++].value;
+        if (!rec || rec.exp <= now) continue;
+        const s = rec.summary;
+        if (query.status !== undefined && s.status !== query.status) continue;
+        if (query.graph !== undefined && s.graph !== query.graph) continue;
+        runs.push(s);
+        if (runs.length === limit) {
+          leftover = i < chunk.length - 1;
+          break scan;
+        }
+      }
+      if (exhausted) break;
+    }
+    let more = leftover;
+    if (!more && !exhausted && lastPos) more = !(await iter.next()).done;
+    const pos = lastPos as [number, string] | null;
+    return more && pos ? { runs, cursor: encodeCursor(pos[0], pos[1]) } : { runs };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#tail.close();
+    this.#stopPoll();
+    await this.#polling;
+    this.#writers.clear();
+    if (this.#ownsKv) this.#kv.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  /** One atomic write of consecutive events; re-reads and retries when another writer won. */
+  async #appendRange(
+    id: string,
+    events: ReturnType<typeof encodeEvent>[],
+    patch: SummaryPatch | undefined,
+  ): Promise<StoredEvent[]> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const st = this.#writers.get(id) ?? await this.#load(id);
+      if (st.done) throw new RunClosedError(id);
+      const now = this.#now();
+      if (now >= st.exp) throw new RunNotFoundError(id, "the run has expired");
+      const expireIn = st.exp - now;
+      let seq = st.seq;
+      const stored: StoredEvent[] = [];
+      for (const ev of events) stored.push({ seq: ++seq, type: ev.type, data: ev.data });
+      const done = isTerminalType(events[events.length - 1].type);
+      const summary = applyPatch(
+        { ...st.summary, updatedAt: new Date(now).toISOString() },
+        patch,
+      );
+      summary.eventCount = seq;
+      const build = () => {
+        const op = this.#kv.atomic()
+          .check({ key: keys.head(id), versionstamp: st.headVs })
+          .check({ key: keys.run(id), versionstamp: st.runVs });
+        for (let k = 0; k < events.length; k++) {
+          const ev = events[k];
+          const at = st.seq + 1 + k;
+          op.set(keys.event(id, at), ev.value, { expireIn });
+          for (let i = 0; i < ev.parts.length; i++) {
+            op.set(keys.part(id, at, i), ev.parts[i], { expireIn });
+          }
+        }
+        op.set(keys.head(id), { seq, done, exp: st.exp } satisfies HeadValue, { expireIn });
+        op.set(keys.run(id), { summary, exp: st.exp } satisfies RunRecord, { expireIn });
+        return op;
+      };
+      let res: Deno.KvCommitResult | Deno.KvCommitError;
+      try {
+        res = await commit(build);
+      } catch (err) {
+        this.#writers.delete(id);
+        throw err;
+      }
+      if (!res.ok) {
+        this.#writers.delete(id);
+        continue;
+      }
+      this.#remember(id, {
+        seq,
+        done,
+        exp: st.exp,
+        headVs: res.versionstamp,
+        summary,
+        runVs: res.versionstamp,
+      });
+      this.#tail.publish(id, stored, { seq, done });
+      return stored;
+    }
+    throw new AppendConflictError(id, MAX_ATTEMPTS);
+  }
+
+  /** Reads a run's head and summary for writing. */
+  async #load(id: string): Promise<WriterState> {
+    const [head, run] = await this.#kv.getMany<[HeadValue, RunRecord]>([
+      keys.head(id),
+      keys.run(id),
+    ]);
+    if (!head.value || !run.value) throw new RunNotFoundError(id);
+    if (head.value.exp <= this.#now()) throw new RunNotFoundError(id, "the run has expired");
+    const st: WriterState = {
+      seq: head.value.seq,
+      done: head.value.done,
+      exp: head.value.exp,
+      headVs: head.versionstamp!,
+      summary: run.value.summary,
+      runVs: run.versionstamp!,
+    };
+    this.#remember(id, st);
+    return st;
+  }
+
+  #remember(id: string, st: WriterState): void {
+    this.#writers.delete(id);
+    this.#writers.set(id, st);
+    if (this.#writers.size > MAX_WRITERS) {
+      this.#writers.delete(this.#writers.keys().next().value!);
+    }
+  }
+
+  async #readHead(id: string): Promise<HeadState | null> {
+    const entry = await this.#kv.get<HeadValue>(keys.head(id));
+    return headState(entry.value, this.#now());
+  }
+
+  /**
+   * Deletes what is left of an expired run (all its keys) so its id can be used again; false
+   * when the run is still alive.
+   */
+  async #purgeIfExpired(id: string): Promise<boolean> {
+    const now = this.#now();
+    const [head, run] = await this.#kv.getMany<[HeadValue, RunRecord]>([
+      keys.head(id),
+      keys.run(id),
+    ]);
+    if ((head.value && head.value.exp > now) || (run.value && run.value.exp > now)) return false;
+    this.#writers.delete(id);
+    for (const prefix of [keys.events(id), keys.runParts(id)]) {
+      let batch: Deno.KvKey[] = [];
+      for await (const entry of this.#kv.list({ prefix })) {
+        batch.push(entry.key);
+        if (batch.length === DELETE_BATCH) {
+          await deleteAll(this.#kv, batch);
+          batch = [];
+        }
+      }
+      if (batch.length > 0) await deleteAll(this.#kv, batch);
+    }
+    await commit(() =>
+      this.#kv.atomic()
+        .check(head)
+        .check(run)
+        .delete(keys.head(id))
+        .delete(keys.run(id))
+    );
+    return true;
+  }
+
+  /** A run got its first subscriber here: follow its head until the last one leaves. */
+  #openRun(id: string): () => Promise<void> {
+    this.#openRuns++;
+    this.#schedulePoll();
+    const stopWatch = this.#watch ? this.#startWatch(id) : undefined;
+    return async () => {
+      this.#openRuns--;
+      if (this.#openRuns === 0) this.#stopPoll();
+      await stopWatch?.();
+    };
+  }
+
+  #startWatch(id: string): () => Promise<void> {
+    const reader = this.#kv.watch<[HeadValue]>([keys.head(id)]).getReader();
+    let stopped = false;
+    const task = (async () => {
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return;
+          this.#tail.advance(id, headState(value[0].value, this.#now()));
+        }
+      } catch (err) {
+        if (!stopped && !this.#closed) {
+          this.#log.warn("run head watch failed", { run_id: id, error: err });
+        }
+      }
+    })();
+    return async () => {
+      stopped = true;
+      await reader.cancel().catch(() => {});
+      await task;
+    };
+  }
+
+  #schedulePoll(): void {
+    if (this.#pollMs <= 0 || this.#closed || this.#pollTimer || this.#polling) return;
+    if (this.#openRuns === 0) return;
+    this.#pollTimer = setTimeout(() => {
+      this.#pollTimer = undefined;
+      this.#polling = this.#pollOnce().finally(() => {
+        this.#polling = undefined;
+        this.#schedulePoll();
+      });
+    }, this.#pollMs);
+  }
+
+  #stopPoll(): void {
+    clearTimeout(this.#pollTimer);
+    this.#pollTimer = undefined;
+  }
+
+  /** Reads the heads of the subscribed runs, ten per read (Deno KV's getMany limit). */
+  async #pollOnce(): Promise<void> {
+    const ids = this.#tail.runIds();
+    try {
+      for (let i = 0; i < ids.length && !this.#closed; i += 10) {
+        const slice = ids.slice(i, i + 10);
+        const entries = await this.#kv.getMany<HeadValue[]>(slice.map((id) => keys.head(id)));
+        const now = this.#now();
+        for (let j = 0; j < slice.length; j++) {
+          this.#tail.advance(slice[j], headState(entries[j].value, now));
+        }
+      }
+    } catch (err) {
+      if (!this.#closed) this.#log.warn("run head poll failed", { error: err });
+    }
+  }
+
+  async #withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(id);
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const tail = prev ? prev.then(() => mine) : mine;
+    this.#locks.set(id, tail);
+    try {
+      if (prev) await prev;
+      return await fn();
+    } finally {
+      release();
+      if (this.#locks.get(id) === tail) this.#locks.delete(id);
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error("The run store is closed");
+  }
+}
+
+/** The head as the live tail sees it; null when missing or past its deadline. */
+function headState(value: HeadValue | null, now: number): HeadState | null {
+  if (!value || value.exp <= now) return null;
+  return { seq: value.seq, done: value.done };
+}
+
+/** The summary with `patch` applied; `id` and `eventCount` are the log's own. */
+function applyPatch(summary: RunSummary, patch: SummaryPatch | undefined): RunSummary {
+  const out = { ...summary } as Record<string, unknown>;
+  if (patch) {
+    for (const [key, value] of Object.entries(patch)) {
+      if (key === "id" || key === "eventCount") continue;
+      if (value === undefined) delete out[key];
+      else out[key] = value;
+    }
+  }
+  return out as unknown as RunSummary;
+}
+
+async function deleteAll(kv: Deno.Kv, batch: Deno.KvKey[]): Promise<void> {
+  await commit(() => {
+    const op = kv.atomic();
+    for (const key of batch) op.delete(key);
+    return op;
+  });
+}
+
+/**
+ * Commits an atomic operation built by `build`, retrying SQLite's "database is locked": with a
+ * KV file shared by processes, a write whose version checks read first cannot upgrade its lock
+ * while another process writes, and SQLite fails it at once instead of waiting.
+ */
+async function commit(
+  build: () => Deno.AtomicOperation,
+): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await build().commit();
+    } catch (err) {
+      if (attempt >= BUSY_RETRIES || !isBusy(err)) throw err;
+      const ms = Math.min(50, 2 ** attempt) * (0.5 + Math.random());
+      await new Promise((resolve) => setTimeout(resolve, ms));
+    }
+  }
+}
+
+function isBusy(err: unknown): boolean {
+  return err instanceof Error && /database is locked|database is busy/i.test(err.message);
+}
+
+function dirname(path: string): string {
+  const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+  if (cut < 0) return ".";
+  return cut === 0 ? path.slice(0, 1) : path.slice(0, cut);
+}
+
+function onDeploy(): boolean {
+  try {
+    return Deno.env.get("DENO_DEPLOYMENT_ID") !== undefined;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The run log's contract (DESIGN §7), independent of where it is stored. One direction of flow:
+ * the relay appends what the upstream says; every client connection subscribes (replay, then
+ * live tail). The Deno KV implementation is `kv_store.ts`.
+ * @module
+ */
+import type { RunSummary, StoredEvent } from "../events.ts";
+
+export * from "./errors.ts";
+
+/** An event to append: its type and its data as JSON text (stored as is, never re-serialized). */
+export interface NewEvent {
+  /** The SSE event name. */
+  type: string;
+  /** The data's JSON text. */
+  data: string;
+}
+
+/**
+ * A change to a run's summary. `id` and `eventCount` belong to the log and are ignored; a key
+ * present with the value `undefined` removes that field (e.g. `pendingApproval: undefined`).
+ */
+export type SummaryPatch = Partial<RunSummary>;
+
+/** Filters and page of {@link RunStore.list}. */
+export interface RunListQuery {
+  /** Only runs with this status. */
+  status?: RunSummary["status"];
+  /** Only runs of this graph. */
+  graph?: string;
+  /** Page size (default 50, at most 500). */
+  limit?: number;
+  /** The `cursor` of the previous page. */
+  cursor?: string;
+}
+
+/** One page of runs, newest first. */
+export interface RunListPage {
+  /** The runs of this page. */
+  runs: RunSummary[];
+  /** Present when more runs may follow: pass it back to get the next page. */
+  cursor?: string;
+}
+
+/** The run log: summaries, the ordered events of each run, and live subscriptions. */
+export interface RunStore {
+  /**
+   * Creates a run with `eventCount` 0. Atomic and idempotent: false when the id already exists,
+   * and of two concurrent creates of one id exactly one returns true.
+   */
+  create(summary: RunSummary): Promise<boolean>;
+
+  /** The run's summary, or null when it does not exist (or has expired). */
+  get(id: string): Promise<RunSummary | null>;
+
+  /**
+   * Appends events with seq = head+1, head+2 … and, in the same atomic write, the new head and
+   * the summary (`eventCount`, `updatedAt`, then `patch`). Call it once per upstream read (a
+   * batch), not per event. A batch larger than one atomic write is split into consecutive
+   * atomic writes (each a whole prefix; the patch lands with the last one).
+   * @throws {RunNotFoundError} the run does not exist.
+   * @throws {RunClosedError} the run already holds its terminal event, or the batch has events
+   *   after a terminal one.
+   * @throws {EventTooLargeError} one event cannot fit one atomic write (nothing is written).
+   * @throws {AppendConflictError} other writers kept winning (rare; safe to retry).
+   */
+  append(id: string, events: readonly NewEvent[], patch?: SummaryPatch): Promise<StoredEvent[]>;
+
+  /**
+   * Changes only the summary, atomically (a version check; retried on conflict). Allowed after
+   * the run ended. Returns the new summary.
+   * @throws {RunNotFoundError} the run does not exist.
+   */
+  update(id: string, patch: SummaryPatch): Promise<RunSummary>;
+
+  /** The run's events with seq > `afterSeq`, ascending, at most `limit` (default: all). */
+  read(id: string, afterSeq: number, limit?: number): Promise<StoredEvent[]>;
+
+  /**
+   * Replays the events after `afterSeq`, then tails appends live, from this process or any other
+   * sharing the storage. Never skips or repeats an event. Ends after yielding the terminal event,
+   * at once when the run already ended before `afterSeq`, when `signal` aborts, on `return()`,
+   * or when the store closes. The first `next()` rejects with {@link RunNotFoundError} when the
+   * run does not exist.
+   */
+  subscribe(id: string, afterSeq: number, signal?: AbortSignal): AsyncIterableIterator<StoredEvent>;
+
+  /** Runs newest first, filtered and paginated. */
+  list(query?: RunListQuery): Promise<RunListPage>;
+
+  /** Ends every subscription and releases the storage. Idempotent. */
+  close(): Promise<void>;
+}

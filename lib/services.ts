@@ -1,0 +1,106 @@
+/**
+ * The process's services, built once from the configuration: logger, metrics, run store,
+ * workflow service client and gateway. Routes reach them through `ctx.state.services`; tests
+ * build their own with another config (port 0, `:memory:` KV, a fake upstream).
+ * @module
+ */
+import type { Config } from "./config.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { DEFAULT_KV_PATH, openKvRunStore } from "./runs/kv_store.ts";
+import type { RunStore } from "./runs/store.ts";
+import { createUpstream, type Upstream } from "./gateway/upstream.ts";
+import { Gateway } from "./gateway/relay.ts";
+import { StreamRegistry } from "./gateway/streams.ts";
+import { RateLimiter } from "./http/rate_limit.ts";
+
+/** Everything a request handler may need. */
+export interface Services {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  store: RunStore;
+  upstream: Upstream;
+  gateway: Gateway;
+  streams: StreamRegistry;
+  /** Per-client limit on starting runs (`RATE_LIMIT_PER_MINUTE`). */
+  rateLimiter: RateLimiter;
+  /** When the process started (ms), for `/health`. */
+  startedAt: number;
+  /** Graceful shutdown: close client streams with a final comment, release leases, close KV. */
+  close(): Promise<void>;
+}
+
+/** Options beyond the configuration (tests). */
+export interface ServiceOptions {
+  logger?: Logger;
+  /** A relay lease length other than the default 30 s (tests of relay_lost use a short one). */
+  leaseMs?: number;
+  /** Replaces the run store (e.g. a second process view on the same KV file). */
+  store?: RunStore;
+}
+
+/**
+ * Builds the services. In built-in mode the LangGraph workflow service is imported dynamically
+ * and called in-process (no socket); with `WORKFLOW_SERVICE_URL` set it is never loaded.
+ */
+export async function createServices(config: Config, opts: ServiceOptions = {}): Promise<Services> {
+  const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
+  const metrics = new Metrics();
+  const store = opts.store ?? await openKvRunStore({
+    path: config.KV_PATH ?? (Deno.env.get("DENO_DEPLOYMENT_ID") ? undefined : DEFAULT_KV_PATH),
+    ttlHours: config.RUN_TTL_HOURS,
+  });
+
+  let closeBuiltIn: () => Promise<void> = () => Promise.resolve();
+  let upstream: Upstream;
+  if (config.WORKFLOW_SERVICE_URL) {
+    upstream = createUpstream({
+      url: config.WORKFLOW_SERVICE_URL,
+      token: config.WORKFLOW_SERVICE_TOKEN,
+      timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    });
+  } else {
+    const { createWorkflowService } = await import("./workflow_service/mod.ts");
+    const service = createWorkflowService({
+      stepDelayMs: config.WORKFLOW_STEP_DELAY_MS,
+      logger: logger.child({ component: "workflow_service" }),
+    });
+    closeBuiltIn = () => service.close();
+    upstream = createUpstream({
+      inProcess: (req) => service.handler(req),
+      timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    });
+  }
+
+  const gateway = new Gateway({
+    store,
+    upstream,
+    metrics,
+    logger: logger.child({ component: "gateway" }),
+    leaseMs: opts.leaseMs ?? config.RELAY_LEASE_MS,
+  });
+  const streams = new StreamRegistry(metrics, config.MAX_STREAMS);
+
+  let closed = false;
+  return {
+    config,
+    logger,
+    metrics,
+    store,
+    upstream,
+    gateway,
+    streams,
+    rateLimiter: new RateLimiter(config.RATE_LIMIT_PER_MINUTE),
+    startedAt: Date.now(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await gateway.shutdown();
+      streams.closeAll("shutdown");
+      await closeBuiltIn();
+      await gateway.drain();
+      if (!opts.store) await store.close();
+    },
+  };
+}

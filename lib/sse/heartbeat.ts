@@ -1,0 +1,310 @@
+/**
+ * The body of one subscriber's SSE response: the relay pushes whole frames in, the stream adds
+ * heartbeat comments after `intervalMs` of silence, bounds what a slow client can make us queue,
+ * and reports the client leaving. Built for many idle streams: one object, one controller, at
+ * most one timer per stream, and no per-stream closures (the ReadableStream's source is a tiny
+ * object pointing back at the stream, and the timer callback is one shared function that
+ * receives the stream as an argument).
+ * @module
+ */
+import {
+  encodeComment,
+  encodeEvent,
+  encodeRetry,
+  SSE_HEADERS,
+  type SseEventInit,
+  textEncoder,
+} from "./encode.ts";
+
+/** Opaque timer handle of a {@link Scheduler}. */
+export type TimerHandle = unknown;
+
+/** Time source and one-shot timers; tests inject a manual one. */
+export interface Scheduler {
+  /** Milliseconds on a monotonic clock. */
+  now(): number;
+  /** Calls `callback(arg)` once after `ms`. */
+  setTimer<T>(callback: (arg: T) => void, ms: number, arg: T): TimerHandle;
+  /** Cancels a pending timer (a no-op for one that already fired). */
+  clearTimer(handle: TimerHandle): void;
+}
+
+/** The real clock and timers. */
+export const realScheduler: Scheduler = {
+  now: () => performance.now(),
+  setTimer: (callback, ms, arg) => setTimeout(callback, ms, arg),
+  clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/** Counters shared by many streams (the `/metrics` page reads them). */
+export interface SseStreamCounters {
+  /** Heartbeat comments sent. */
+  heartbeats: number;
+  /** Streams ended because their client fell too far behind. */
+  overflows: number;
+}
+
+/** Why a subscriber stream ended without `close()`. */
+export type SseStreamEnd = "cancel" | "overflow";
+
+/** Options of {@link SseResponseStream}. */
+export interface SseStreamOptions {
+  /** Silence before a heartbeat (`HEARTBEAT_MS`); default 15000. */
+  intervalMs?: number;
+  /** The heartbeat comment text; default `heartbeat` (sent as `: heartbeat\n\n`). */
+  heartbeatText?: string;
+  /** Comment sent right after the headers; default `ok`; `false` for none. */
+  openComment?: string | false;
+  /**
+   * When set, a `retry: <ms>` block follows the opening comment (workflow dialect).
+   * A non-negative integer (the constructor throws a RangeError otherwise).
+   */
+  retryMs?: number;
+  /**
+   * The most bytes the stream may hold for a client that does not read. A write beyond it ends
+   * the stream with an error, so the client reconnects with `Last-Event-ID` and replays from the
+   * run log instead of us buffering without bound. A single frame bigger than the limit still
+   * goes through when nothing is queued. Default 256 KiB.
+   */
+  maxQueuedBytes?: number;
+  /** Clock and timers; default real ones. */
+  scheduler?: Scheduler;
+  /**
+   * Called once when the stream ends other than by `close()`/`error()`: `cancel` when the client
+   * disconnected (the body was cancelled), `overflow` when it fell behind. The relay
+   * unsubscribes here.
+   */
+  onEnd?: (why: SseStreamEnd, reason: unknown) => void;
+  /** Shared counters to increment. */
+  counters?: SseStreamCounters;
+}
+
+/** The error a too-slow subscriber's stream ends with. */
+export class SlowSubscriberError extends Error {
+  /** Bytes that were waiting for the client. */
+  readonly queuedBytes: number;
+  /** @param queuedBytes what was waiting for the client when it gave up on it */
+  constructor(queuedBytes: number) {
+    super(`subscriber fell behind: ${queuedBytes} bytes queued`);
+    this.name = "SlowSubscriberError";
+    this.queuedBytes = queuedBytes;
+  }
+}
+
+/** Default heartbeat interval (`HEARTBEAT_MS`). */
+export const DEFAULT_HEARTBEAT_MS = 15_000;
+/** Default bound on bytes queued for one client. */
+export const DEFAULT_MAX_QUEUED_BYTES = 256 * 1024;
+
+const DEFAULT_HEARTBEAT = textEncoder.encode(encodeComment("heartbeat"));
+const LF = 10;
+
+function byteSize(chunk: Uint8Array): number {
+  return chunk.byteLength;
+}
+
+// Module-private hooks into the class, set by its static block: one shared timer callback (so
+// arming a timer allocates no closure) and the source's cancel, without public methods for them.
+let onTimer: (stream: SseResponseStream) => void;
+let onCancel: (stream: SseResponseStream, reason: unknown) => void;
+
+/** The ReadableStream source: one small object per stream, no closures. */
+class Source implements UnderlyingDefaultSource<Uint8Array> {
+  controller!: ReadableStreamDefaultController<Uint8Array>;
+  constructor(readonly owner: SseResponseStream) {}
+  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    this.controller = controller;
+  }
+  cancel(reason?: unknown): void {
+    onCancel(this.owner, reason);
+  }
+}
+
+function endsWithBlankLine(frame: string | Uint8Array): boolean {
+  if (typeof frame === "string") return frame.endsWith("\n\n");
+  const n = frame.byteLength;
+  return n >= 2 && frame[n - 1] === LF && frame[n - 2] === LF;
+}
+
+/**
+ * A subscriber's SSE response body. Write whole frames with {@link write} (pre-encoded, possibly
+ * several at once) or {@link writeEvent}; serve {@link readable} (or {@link toResponse}).
+ *
+ * Only whole frames can be written: `write` refuses text that does not end with a blank line, and
+ * with LF-only framing a chunk ending in `\n\n` always ends on a frame boundary. So a heartbeat,
+ * queued between two writes, can never land inside a frame.
+ */
+export class SseResponseStream {
+  /** The response body. */
+  readonly readable: ReadableStream<Uint8Array>;
+  #heartbeats = 0;
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #state: "open" | "closed" = "open";
+  #timer: TimerHandle = undefined;
+  #lastWrite: number;
+  readonly #interval: number;
+  readonly #max: number;
+  readonly #heartbeat: Uint8Array;
+  readonly #scheduler: Scheduler;
+  readonly #onEnd: SseStreamOptions["onEnd"];
+  readonly #counters: SseStreamCounters | undefined;
+
+  /** Opens the stream: queues the opening comment / retry block and arms the heartbeat timer. */
+  constructor(options: SseStreamOptions = {}) {
+    this.#interval = options.intervalMs ?? DEFAULT_HEARTBEAT_MS;
+    if (!(this.#interval > 0)) throw new RangeError("intervalMs must be positive");
+    this.#max = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    this.#heartbeat = options.heartbeatText === undefined
+      ? DEFAULT_HEARTBEAT
+      : textEncoder.encode(encodeComment(options.heartbeatText));
+    this.#scheduler = options.scheduler ?? realScheduler;
+    this.#onEnd = options.onEnd;
+    this.#counters = options.counters;
+    this.#lastWrite = this.#scheduler.now();
+    const source = new Source(this);
+    // start() runs synchronously inside the constructor, so the controller is there right after.
+    this.readable = new ReadableStream<Uint8Array>(source, {
+      highWaterMark: this.#max,
+      size: byteSize,
+    });
+    this.#controller = source.controller;
+    const open = options.openComment ?? "ok";
+    let first = open === false ? "" : encodeComment(open);
+    if (options.retryMs !== undefined) {
+      first += encodeRetry(options.retryMs);
+    }
+    if (first !== "") this.#controller.enqueue(textEncoder.encode(first));
+    this.#arm(this.#interval);
+  }
+
+  static {
+    onTimer = (stream) => stream.#tick();
+    onCancel = (stream, reason) => stream.#cancelled(reason);
+  }
+
+  #cancelled(reason: unknown): void {
+    if (this.#state === "closed") return;
+    this.#finish();
+    this.#onEnd?.("cancel", reason);
+  }
+
+  /** True once the stream was closed, errored, cancelled or overflowed. */
+  get closed(): boolean {
+    return this.#state === "closed";
+  }
+
+  /** Heartbeats this stream sent. */
+  get heartbeats(): number {
+    return this.#heartbeats;
+  }
+
+  /** Bytes written but not yet taken by the client (0 once the stream is no longer open). */
+  get queuedBytes(): number {
+    const d = this.#state === "open" ? this.#controller.desiredSize : null;
+    return d === null ? 0 : this.#max - d;
+  }
+
+  /**
+   * Queues one or more whole, already encoded frames (each ending with a blank line).
+   * @returns false when the stream is no longer open (the frame is dropped) or it just
+   *   overflowed and ended.
+   * @throws {TypeError} when `frames` does not end on a frame boundary.
+   */
+  write(frames: string | Uint8Array): boolean {
+    if (!endsWithBlankLine(frames)) {
+      throw new TypeError("SseResponseStream.write takes whole frames ending with a blank line");
+    }
+    if (this.#state === "closed") return false;
+    return this.#push(typeof frames === "string" ? textEncoder.encode(frames) : frames);
+  }
+
+  /** Encodes and queues one event. @returns like {@link write}. */
+  writeEvent(event: SseEventInit): boolean {
+    if (this.#state === "closed") return false;
+    return this.#push(textEncoder.encode(encodeEvent(event)));
+  }
+
+  /** Queues a comment block. @returns like {@link write}. */
+  writeComment(text: string): boolean {
+    if (this.#state === "closed") return false;
+    return this.#push(textEncoder.encode(encodeComment(text)));
+  }
+
+  /**
+   * Ends the response gracefully after what is queued, optionally with a last comment (a
+   * shutdown notice). Idempotent; does not call `onEnd`.
+   */
+  close(finalComment?: string): void {
+    if (this.#state === "closed") return;
+    if (finalComment !== undefined) {
+      this.#controller.enqueue(textEncoder.encode(encodeComment(finalComment)));
+    }
+    this.#finish();
+    this.#controller.close();
+  }
+
+  /**
+   * Ends the response abruptly: the client sees a network error and reconnects (queued bytes
+   * are dropped). Idempotent; does not call `onEnd`.
+   */
+  error(reason?: unknown): void {
+    if (this.#state === "closed") return;
+    this.#finish();
+    this.#controller.error(reason);
+  }
+
+  /** A `Response` serving this stream with the SSE headers (plus `headers`). */
+  toResponse(headers?: HeadersInit): Response {
+    const h = new Headers(SSE_HEADERS);
+    if (headers) new Headers(headers).forEach((v, k) => h.set(k, v));
+    return new Response(this.readable, { status: 200, headers: h });
+  }
+
+  #tick(): void {
+    this.#timer = undefined;
+    if (this.#state === "closed") return;
+    // Writes do not re-arm the timer (that would cost a clear + set per event); instead the
+    // timer, when it fires, sleeps again for whatever is left since the last write.
+    const idle = this.#scheduler.now() - this.#lastWrite;
+    if (idle < this.#interval) {
+      this.#arm(this.#interval - idle);
+      return;
+    }
+    if (!this.#push(this.#heartbeat.slice())) return;
+    this.#heartbeats++;
+    if (this.#counters) this.#counters.heartbeats++;
+  }
+
+  #push(chunk: Uint8Array): boolean {
+    const queued = this.queuedBytes;
+    if (queued > 0 && queued + chunk.byteLength > this.#max) {
+      const error = new SlowSubscriberError(queued + chunk.byteLength);
+      this.#finish();
+      this.#controller.error(error);
+      if (this.#counters) this.#counters.overflows++;
+      this.#onEnd?.("overflow", error);
+      return false;
+    }
+    this.#controller.enqueue(chunk);
+    this.#lastWrite = this.#scheduler.now();
+    if (this.#timer === undefined) this.#arm(this.#interval);
+    return true;
+  }
+
+  #arm(ms: number): void {
+    this.#timer = this.#scheduler.setTimer(onTimer, ms, this);
+  }
+
+  #finish(): void {
+    this.#state = "closed";
+    if (this.#timer !== undefined) {
+      this.#scheduler.clearTimer(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+}
+
+/** Creates a subscriber stream; see {@link SseResponseStream}. */
+export function createSseResponseStream(options?: SseStreamOptions): SseResponseStream {
+  return new SseResponseStream(options);
+}

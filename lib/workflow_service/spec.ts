@@ -1,0 +1,78 @@
+/**
+ * The declarative shape of a built-in workflow: a domain module lists its steps (business tasks
+ * and human approval gates) as plain functions, and `runner.ts` turns the list into a LangGraph
+ * StateGraph. Keeping the business logic free of LangGraph types makes it unit-testable and cheap
+ * to import (the graph catalog is served without loading LangGraph).
+ * @module
+ */
+import type { GraphInfo } from "../events.ts";
+
+/** A JSON object (what steps return and artifacts carry). */
+export type JsonObject = Record<string, unknown>;
+
+/** Results of the steps that already ran, by step name. */
+export type StepResults = Record<string, JsonObject>;
+
+/** What a step may know about the run besides the state. */
+export interface StepContext {
+  /** The thread (= workflow) id; part of every generated document number. */
+  threadId: string;
+  /** The service clock at the moment the step runs. */
+  now: Date;
+}
+
+/** A business task: a pure function of the extracted input and the earlier results. */
+export interface TaskStep<I> {
+  kind: "task";
+  /** Node name and the `step` of step events; must not be `input`, `options`, `results` or `decision`. */
+  name: string;
+  /** Human label for the UI. */
+  title: string;
+  /** When set, the step's result is also emitted as an `artifact` with this stable name. */
+  artifact?: string;
+  /** Computes the step's result; throwing fails the run with `workflow_error`. */
+  run(input: I, results: StepResults, ctx: StepContext): JsonObject;
+}
+
+/** A human approval gate: the run pauses with `approval_required` until a decision arrives. */
+export interface GateStep<I> {
+  kind: "gate";
+  /** Node name, the `step` of step events and the `stepId` of the approval. */
+  name: string;
+  /** Human label for the UI. */
+  title: string;
+  /** The question shown to the approver, built from what the run knows so far. */
+  message(input: I, results: StepResults): string;
+}
+
+/** One step of a workflow. */
+export type StepSpec<I> = TaskStep<I> | GateStep<I>;
+
+/** Options that steer a run for demos and tests, taken from `initial_state` as they are. */
+export interface RunOptions {
+  /** Name of a step that throws instead of running (exercises the `workflow_error` path). */
+  simulateFailure?: string;
+}
+
+/** A complete workflow definition. */
+export interface WorkflowSpec<I = unknown> {
+  /** What `GET /graphs` lists. */
+  info: GraphInfo;
+  /**
+   * Turns `initial_state` (`prompt`, `app_context`) into the typed input. Deterministic given
+   * `now`; never throws: missing facts get documented defaults.
+   */
+  extract(initialState: JsonObject, now: Date): I;
+  /** Steps in order; a rejected gate ends the run and skips the rest. */
+  steps: StepSpec<I>[];
+  /** The `result` of `workflow_complete` when every step ran. */
+  summarize(input: I, results: StepResults): JsonObject;
+}
+
+/** A gate's decision as it is stored in the graph state. */
+export interface GateDecision {
+  stepId: string;
+  decision: "approve" | "reject";
+  comment?: string;
+  decided_at: string;
+}

@@ -1,0 +1,54 @@
+/**
+ * `deno task workflow`: serves the built-in workflow service alone on `WORKFLOW_PORT` (default
+ * 8001), with `WORKFLOW_SERVICE_TOKEN` as its bearer token and `WORKFLOW_STEP_DELAY_MS` between
+ * steps. Point the gateway at it with `WORKFLOW_SERVICE_URL=http://127.0.0.1:8001`.
+ * Logs one JSON line when listening; SIGINT/SIGTERM end running threads and exit cleanly.
+ * @module
+ */
+import { ConfigError, loadConfig } from "../lib/config.ts";
+import { createLogger } from "../lib/log.ts";
+import { createWorkflowService } from "../lib/workflow_service/mod.ts";
+
+let config;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(err.message);
+  Deno.exit(2);
+}
+
+const log = createLogger(config.LOG_LEVEL, undefined, { service: "workflow" });
+const service = createWorkflowService({
+  stepDelayMs: config.WORKFLOW_STEP_DELAY_MS,
+  token: config.WORKFLOW_SERVICE_TOKEN,
+  logger: log,
+});
+
+const server = Deno.serve({
+  port: config.WORKFLOW_PORT,
+  onListen({ hostname, port }) {
+    log.info("workflow service listening", {
+      url: `http://${hostname === "0.0.0.0" ? "127.0.0.1" : hostname}:${port}`,
+      auth: config.WORKFLOW_SERVICE_TOKEN ? "bearer" : "none",
+      step_delay_ms: config.WORKFLOW_STEP_DELAY_MS,
+    });
+  },
+}, (req) => service.handler(req));
+
+let stopping = false;
+async function stop(signal: Deno.Signal): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info("workflow service stopping", { signal });
+  // Threads first, so their streams end with a terminal event before the sockets close.
+  await service.close();
+  await server.shutdown();
+  Deno.removeSignalListener("SIGINT", onInt);
+  Deno.removeSignalListener("SIGTERM", onTerm);
+  log.info("workflow service stopped");
+}
+const onInt = () => void stop("SIGINT");
+const onTerm = () => void stop("SIGTERM");
+Deno.addSignalListener("SIGINT", onInt);
+Deno.addSignalListener("SIGTERM", onTerm);

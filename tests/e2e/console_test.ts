@@ -1,0 +1,332 @@
+/**
+ * The console in real Chromium against the real app (in-process gateway, built-in LangGraph
+ * service or the scripted fake upstream): the approve, reject and abort paths, a stream cut by a
+ * TCP proxy, a renderer that throws, an upstream failure, and screenshots at 1280 and 360 px.
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
+import { buildIslands } from "../../lib/fresh/dev/build.ts";
+import { startGateway, type TestGateway } from "../fixtures/gateway.ts";
+import { FAKE_TS, type Script, startFakeUpstream } from "../fixtures/fake_upstream.ts";
+import { startTcpProxy } from "../fixtures/tcp_proxy.ts";
+import { browserTest } from "./browser.ts";
+
+const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname).replace(/\/$/, "");
+const HOTEL_PROMPT = "Create a hotel reservation for John Doe";
+
+// The pages need the island bundle of the current sources.
+await buildIslands({ root: ROOT, ifMissing: true });
+
+/** Page errors and console lines, collected for assertions. */
+function watch(page: Page): { errors: string[]; logs: string[] } {
+  const errors: string[] = [];
+  const logs: string[] = [];
+  page.on("pageerror", (err) => errors.push(err.message));
+  page.on("console", (msg) => {
+    logs.push(msg.text());
+    if (msg.type() === "error" && !msg.location().url.endsWith("/favicon.ico")) {
+      errors.push(msg.text());
+    }
+  });
+  return { errors, logs };
+}
+
+async function openConsole(page: Page, base: string): Promise<void> {
+  await page.goto(`${base}/`);
+  // The page's CSP forbids eval, so no string predicates: the island marks itself ready.
+  await page.waitForSelector(".console[data-ready]");
+}
+
+async function run(page: Page, prompt: string): Promise<void> {
+  await page.fill("#prompt", prompt);
+  await page.getByRole("button", { name: "Run workflow" }).click();
+}
+
+async function waitStatus(page: Page, text: string): Promise<void> {
+  const exact = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
+  await page.getByTestId("status").filter({ hasText: exact }).waitFor();
+}
+
+function rowTypes(page: Page): Promise<string[]> {
+  return page.locator("[data-testid=events] > li").evaluateAll((els) =>
+    els.map((e) => e.getAttribute("data-type") ?? "")
+  );
+}
+
+function rowSeqs(page: Page): Promise<number[]> {
+  return page.locator("[data-testid=events] > li").evaluateAll((els) =>
+    els.map((e) => Number(e.getAttribute("data-seq")))
+  );
+}
+
+/** Records every text the status line shows, from now on (a MutationObserver in the page). */
+async function recordStatuses(page: Page): Promise<void> {
+  await page.evaluate(`(() => {
+    const el = document.querySelector('[data-testid=status]');
+    globalThis.__statuses = [el.textContent];
+    new MutationObserver(() => {
+      const t = document.querySelector('[data-testid=status]')?.textContent;
+      if (t !== globalThis.__statuses.at(-1)) globalThis.__statuses.push(t);
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  })()`);
+}
+
+async function withGateway(
+  env: Record<string, string>,
+  fn: (gw: TestGateway) => Promise<void>,
+): Promise<void> {
+  const gw = await startGateway(env);
+  try {
+    await fn(gw);
+  } finally {
+    await gw.close();
+  }
+}
+
+const PRE_GATE = [
+  "workflow_initialized",
+  "step_started",
+  "step_completed",
+  "artifact",
+  "step_started",
+  "step_completed",
+  "step_started",
+  "approval_required",
+];
+
+browserTest("console: hotel run, approve, invoice, screenshots", async ({ page }) => {
+  await withGateway({}, async (gw) => {
+    const { errors, logs } = watch(page);
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await openConsole(page, gw.url);
+    // The picker is fed by the workflow service's graphs, rendered on the server.
+    const options = await page.locator("#graph option").evaluateAll((els) =>
+      els.map((e) => (e as HTMLOptionElement).value)
+    );
+    assert.deepEqual(options, ["hotel_o2c", "hospital_admission", "purchase_order"]);
+    await page.getByRole("button", { name: HOTEL_PROMPT, exact: true }).click();
+    assert.equal(await page.inputValue("#prompt"), HOTEL_PROMPT);
+    await page.getByRole("button", { name: "Run workflow" }).click();
+
+    await waitStatus(page, "waiting for approval");
+    assert.deepEqual(await rowTypes(page), PRE_GATE);
+    assert.equal(await page.locator(".approval h3").textContent(), "Approval needed");
+    assert.match(await page.locator(".approval-message").textContent() ?? "", /John Doe/);
+    assert.equal(
+      await page.locator(".step[data-step=manager_approval]").getAttribute("data-state"),
+      "waiting",
+    );
+    assert.equal(
+      await page.locator(".step[data-step=invoice]").getAttribute("data-state"),
+      "pending",
+    );
+    const runId = await page.locator(".panel").getAttribute("data-run");
+    assert.ok(runId);
+    assert.equal(new URL(page.url()).searchParams.get("run"), runId, "the run id is in the URL");
+
+    await page.fill(".approval textarea", "VIP guest");
+    await page.getByRole("button", { name: "Approve" }).click();
+    await waitStatus(page, "complete");
+
+    assert.match(await page.getByTestId("decision").textContent() ?? "", /Approved — “VIP guest”/);
+    const states = await page.locator(".step").evaluateAll((els) =>
+      els.map((e) => e.getAttribute("data-state"))
+    );
+    assert.deepEqual(states, ["done", "done", "done", "done", "done", "done"]);
+    // The invoice as a document: line items and totals.
+    const invoice = page.locator("[data-artifact=invoice]");
+    assert.match(await invoice.locator(".doc-meta").textContent() ?? "", /^INV-/);
+    assert.deepEqual(
+      await invoice.locator(".doc-table tbody tr td:first-child").allTextContents(),
+      ["Double room, 1 night", "City tourism fee"],
+    );
+    assert.deepEqual(
+      await invoice.locator(".doc-totals dt").allTextContents(),
+      ["Subtotal", "Occupancy tax (12%)", "Total"],
+    );
+    assert.equal(await invoice.locator(".doc-totals div:last-child dd").textContent(), "$203.98");
+    // The hotel summary: guest, room, dates, amount.
+    const summary = await page.locator(".panel .summary dt").allTextContents();
+    assert.deepEqual(summary, ["Guest", "Room", "Dates", "Amount"]);
+    assert.equal(await page.locator(".panel .summary dd").first().textContent(), "John Doe");
+
+    // The log keeps the newest 20 rows of a longer run, without heartbeats.
+    const types = await rowTypes(page);
+    const run = await gw.services.store.get(runId);
+    assert.ok(run && run.eventCount > 20, `the run has ${run?.eventCount} events`);
+    assert.equal(types.length, 20);
+    assert.equal(types.at(-1), "workflow_complete");
+    assert.ok(logs.includes("[workflow] event: workflow_initialized"));
+    assert.ok(logs.includes("[workflow] event: workflow_complete"));
+    assert.deepEqual(errors, []);
+
+    await Deno.mkdir(`${ROOT}/test-results`, { recursive: true });
+    await page.screenshot({ path: `${ROOT}/test-results/console-1280.png`, fullPage: true });
+    await page.setViewportSize({ width: 360, height: 780 });
+    const overflow = await page.evaluate(
+      "document.documentElement.scrollWidth - document.documentElement.clientWidth",
+    );
+    assert.equal(overflow, 0, "no horizontal scrolling at 360 px");
+    await page.screenshot({ path: `${ROOT}/test-results/console-360.png`, fullPage: true });
+
+    // The full timeline, server-rendered without any script.
+    await page.getByRole("link", { name: "Full timeline →" }).click();
+    await page.waitForURL(`**/runs/${runId}`);
+    assert.equal(await page.locator("script").count(), 0);
+    assert.equal(await page.locator(".events-full > li").count(), run.eventCount);
+    assert.equal(await page.getByTestId("status").textContent(), "complete");
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.screenshot({ path: `${ROOT}/test-results/run-page-1280.png`, fullPage: true });
+  });
+});
+
+browserTest("console: reject ends the run as rejected", async ({ page }) => {
+  await withGateway({}, async (gw) => {
+    await openConsole(page, gw.url);
+    await run(page, HOTEL_PROMPT);
+    await waitStatus(page, "waiting for approval");
+    await page.getByRole("button", { name: "Reject" }).click();
+    await waitStatus(page, "rejected");
+    assert.match(await page.getByTestId("decision").textContent() ?? "", /^Rejected/);
+    assert.equal(
+      await page.locator(".step[data-step=check_in]").getAttribute("data-state"),
+      "skipped",
+    );
+    assert.equal(await page.locator("[data-artifact=invoice]").count(), 0);
+    assert.equal(await page.getByRole("button", { name: "Abort run" }).count(), 0);
+  });
+});
+
+browserTest("console: Abort stops a running workflow", async ({ page }) => {
+  await withGateway({ WORKFLOW_STEP_DELAY_MS: "400" }, async (gw) => {
+    await openConsole(page, gw.url);
+    await run(page, HOTEL_PROMPT);
+    await page.waitForSelector(".step[data-step=reservation][data-state=running]");
+    await page.getByRole("button", { name: "Abort run" }).click();
+    await waitStatus(page, "aborted");
+    assert.equal((await rowTypes(page)).at(-1), "workflow_aborted");
+    const runId = await page.locator(".panel").getAttribute("data-run");
+    assert.equal((await gw.services.store.get(runId!))?.status, "aborted");
+  });
+});
+
+browserTest(
+  "console: a cut stream reconnects (1/3) and goes on without duplicates",
+  async ({ page }) => {
+    await withGateway({ WORKFLOW_STEP_DELAY_MS: "150" }, async (gw) => {
+      const proxy = startTcpProxy(gw.port);
+      try {
+        await openConsole(page, proxy.url);
+        await recordStatuses(page);
+        await run(page, HOTEL_PROMPT);
+        await page.waitForSelector(".step[data-step=reservation][data-state=done]");
+        assert.ok(proxy.cutAll() >= 1, "a live connection was cut");
+        await waitStatus(page, "waiting for approval");
+        const statuses = await page.evaluate("globalThis.__statuses") as string[];
+        assert.ok(statuses.includes("reconnecting 1/3"), `statuses: ${statuses.join(", ")}`);
+        assert.ok((await rowTypes(page)).includes("workflow_reconnecting"));
+        await page.getByRole("button", { name: "Approve" }).click();
+        await waitStatus(page, "complete");
+        const seqs = (await rowSeqs(page)).filter((n) => n > 0);
+        assert.equal(new Set(seqs).size, seqs.length, `no duplicate rows: ${seqs.join(",")}`);
+        assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), "rows in order");
+        assert.equal(
+          seqs.at(-1),
+          (await gw.services.store.get(
+            (await page.locator(".panel").getAttribute("data-run"))!,
+          ))?.eventCount,
+        );
+      } finally {
+        await proxy.close();
+      }
+    });
+  },
+);
+
+/** An invoice whose `line_items` is not a list: its renderer throws. */
+const throwingInvoice: Script = (w, ctx) => {
+  const base = { workflowId: ctx.request.thread_id, ts: FAKE_TS };
+  w.frame("workflow_initialized", { ...base, graph: ctx.request.graph_name });
+  w.frame("step_started", { ...base, step: "invoice" });
+  w.frame("artifact", {
+    ...base,
+    name: "invoice",
+    mime: "application/json",
+    content: { invoice_number: "INV-BAD", line_items: "not a list", total: 10 },
+  });
+  w.frame("artifact", {
+    ...base,
+    name: "loyalty_card",
+    mime: "application/json",
+    content: { tier: "gold" },
+  });
+  w.frame("step_completed", { ...base, step: "invoice", result: {} });
+  w.frame("workflow_complete", { ...base, status: "complete", result: { ok: true } });
+};
+
+browserTest(
+  "console: a renderer that throws shows a fallback and the stream goes on",
+  async ({ page }) => {
+    const fake = await startFakeUpstream({ script: throwingInvoice });
+    try {
+      await withGateway({ WORKFLOW_SERVICE_URL: fake.url }, async (gw) => {
+        const { errors } = watch(page);
+        await openConsole(page, gw.url);
+        await run(page, HOTEL_PROMPT);
+        await waitStatus(page, "complete");
+        assert.match(
+          await page.locator(".docs .fallback").textContent() ?? "",
+          /Could not display the invoice document: Invoice: line_items is not a list/,
+        );
+        // Events after the broken one still arrived, and unknown documents show as JSON.
+        assert.deepEqual((await rowTypes(page)).slice(-2), ["step_completed", "workflow_complete"]);
+        assert.match(
+          await page.locator("[data-artifact=loyalty_card] pre").textContent() ?? "",
+          /gold/,
+        );
+        assert.deepEqual(errors, [], "the error was caught, not thrown to the page");
+      });
+    } finally {
+      await fake.close();
+    }
+  },
+);
+
+browserTest("console: an upstream failure shows a clear error state", async ({ page }) => {
+  const fake = await startFakeUpstream({ script: "broken" });
+  try {
+    await withGateway({ WORKFLOW_SERVICE_URL: fake.url }, async (gw) => {
+      await openConsole(page, gw.url);
+      await run(page, HOTEL_PROMPT);
+      await waitStatus(page, "error");
+      assert.match(await page.getByTestId("run-error").textContent() ?? "", /^Run failed — \S/);
+      assert.equal(await page.getByRole("button", { name: "Abort run" }).count(), 0);
+    });
+  } finally {
+    await fake.close();
+  }
+});
+
+browserTest("console: a gateway token is asked for once and kept for the tab", async ({ page }) => {
+  const token = "console-test-token-0123456789";
+  await withGateway({ GATEWAY_TOKEN: token }, async (gw) => {
+    await openConsole(page, gw.url);
+    await run(page, HOTEL_PROMPT);
+    await page.waitForSelector("#token");
+    await page.fill("#token", token);
+    await page.getByRole("button", { name: "Use token" }).click();
+    await waitStatus(page, "waiting for approval");
+    assert.equal(await page.evaluate("sessionStorage.getItem('workflow-stream.token')"), token);
+    assert.equal(await page.locator("#token").count(), 0);
+  });
+});
+
+browserTest("run page: an unknown id is a 404 page", async ({ page }) => {
+  await withGateway({}, async (gw) => {
+    const res = await page.goto(`${gw.url}/runs/no-such-run`);
+    assert.equal(res?.status(), 404);
+    assert.equal(await page.locator("h1").textContent(), "No run with this id");
+    assert.equal(await page.locator("script").count(), 0);
+  });
+});

@@ -1,0 +1,218 @@
+/**
+ * The AG-UI dialect end to end: the real `HttpAgent` of `@ag-ui/client` 1.0.0 and of 0.0.59 (the
+ * version CopilotKit pins) drive a whole `hotel_o2c` run on the built-in LangGraph service through
+ * the gateway, across the approval interrupt and the resume; every event on the wire is checked
+ * against both versions' schemas. Upstream faults become RUN_ERROR; bad input is a 400.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { EventSchemas as schemas10 } from "@ag-ui/core/schemas";
+import { EventSchemas as schemas0059 } from "@ag-ui/core-0.0.59";
+import { HttpAgent as HttpAgent10 } from "@ag-ui/client";
+import { HttpAgent as HttpAgent0059 } from "@ag-ui/client-0.0.59";
+import { decodeInterruptId } from "../../lib/gateway/dialects/agui.ts";
+import { type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.ts";
+import { postJson, startGateway, type TestGateway } from "../fixtures/gateway.ts";
+
+interface AgentUnderTest {
+  state: Record<string, unknown>;
+  pendingInterrupts: { id: string; message?: string }[];
+  runAgent(params: Record<string, unknown>): Promise<unknown>;
+}
+
+type AnyEvent = Record<string, unknown> & { type: string };
+
+/** A fetch that records every SSE body it passes on, split into AG-UI events. */
+function teeFetch() {
+  const streams: AnyEvent[][] = [];
+  const raws: string[] = [];
+  const fetchFn = async (url: string, init: RequestInit) => {
+    const res = await fetch(url, init);
+    const [a, b] = res.body!.tee();
+    const events: AnyEvent[] = [];
+    streams.push(events);
+    const idx = raws.push("") - 1;
+    (async () => {
+      const text = await new Response(b).text();
+      raws[idx] = text;
+      for (const block of text.split("\n\n")) {
+        const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6));
+        if (data.length) events.push(JSON.parse(data.join("\n")));
+      }
+    })();
+    return new Response(a, { status: res.status, headers: res.headers });
+  };
+  return { fetchFn, streams, raws };
+}
+
+function assertNoNull(value: unknown, path = "$"): void {
+  assert.notEqual(value, null, `null at ${path}`);
+  if (Array.isArray(value)) value.forEach((v, i) => assertNoNull(v, `${path}[${i}]`));
+  else if (typeof value === "object" && value) {
+    for (const [k, v] of Object.entries(value)) assertNoNull(v, `${path}.${k}`);
+  }
+}
+
+/** Both schema versions accept every event, nothing is null, and the stream is well ordered. */
+function checkStream(events: AnyEvent[]): void {
+  assert.ok(events.length > 0);
+  assert.equal(events[0].type, "RUN_STARTED");
+  const terminals = events.filter((e) => e.type === "RUN_FINISHED" || e.type === "RUN_ERROR");
+  assert.equal(terminals.length, 1, "exactly one terminal");
+  assert.equal(terminals[0], events.at(-1), "nothing after the terminal");
+  const open = new Set<string>();
+  for (const ev of events) {
+    schemas10.parse(ev);
+    schemas0059.parse(ev);
+    assertNoNull(ev);
+    if (ev.type === "STEP_STARTED") open.add(String(ev.stepName));
+    if (ev.type === "STEP_FINISHED") {
+      assert.ok(open.delete(String(ev.stepName)), "finish without start");
+    }
+    if (ev.type === "RUN_FINISHED") assert.equal(open.size, 0, "RUN_FINISHED with an open step");
+  }
+}
+
+const CLIENTS = [
+  { name: "@ag-ui/client 1.0.0", make: (o: object) => new HttpAgent10(o as never) },
+  { name: "@ag-ui/client 0.0.59", make: (o: object) => new HttpAgent0059(o as never) },
+];
+
+describe("AG-UI dialect with the built-in LangGraph service", () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ HEARTBEAT_MS: "1000" });
+  });
+  after(() => gw.close());
+
+  for (const client of CLIENTS) {
+    it(`${client.name} runs hotel_o2c through the interrupt and the resume`, async () => {
+      const { fetchFn, streams, raws } = teeFetch();
+      const agent = client.make({
+        url: `${gw.url}/agui`,
+        fetch: fetchFn,
+        threadId: `thread-${crypto.randomUUID()}`,
+        initialMessages: [{
+          id: "m1",
+          role: "user",
+          content: "Create a hotel reservation for John Doe",
+        }],
+      }) as unknown as AgentUnderTest;
+      const runId = crypto.randomUUID();
+      await agent.runAgent({ runId, forwardedProps: { graph_name: "hotel_o2c" } });
+      assert.equal(agent.pendingInterrupts.length, 1, "the run stopped at the approval gate");
+      const interrupt = agent.pendingInterrupts[0];
+      assert.equal(decodeInterruptId(interrupt.id)?.runId, runId);
+      const summary = await (await fetch(`${gw.url}/agui/runs/${runId}`)).json();
+      assert.equal(summary.run.status, "waiting_approval");
+      assert.equal(summary.run.dialect, "agui");
+
+      await agent.runAgent({
+        resume: [{
+          interruptId: interrupt.id,
+          status: "resolved",
+          payload: { decision: "approve" },
+        }],
+      });
+      assert.deepEqual(agent.pendingInterrupts, []);
+      await new Promise((r) => setTimeout(r, 20)); // let the tee finish reading
+      assert.equal(streams.length, 2);
+      for (const s of streams) checkStream(s);
+      for (const raw of raws) assert.ok(!raw.includes("\r"), "LF only");
+      const first = streams[0];
+      const outcome = first.at(-1)!.outcome as {
+        type: string;
+        interrupts: { id: string; reason: string; message: string }[];
+      };
+      assert.equal(outcome.type, "interrupt");
+      assert.equal(outcome.interrupts.length, 1);
+      assert.equal(outcome.interrupts[0].id, interrupt.id);
+      assert.equal(outcome.interrupts[0].reason, "approval");
+      assert.match(outcome.interrupts[0].message, /John Doe/);
+      assert.ok(first.some((e) => e.type === "CUSTOM" && e.name === "on_interrupt"));
+      const second = streams[1];
+      assert.equal(second.at(-1)!.type, "RUN_FINISHED");
+      assert.ok(
+        second.some((e) =>
+          e.type === "CUSTOM" && e.name === "artifact" &&
+          (e.value as { name?: string }).name === "invoice"
+        ),
+        "the invoice artifact reaches the client",
+      );
+      const done = await (await fetch(`${gw.url}/agui/runs/${runId}`)).json();
+      assert.equal(done.run.status, "complete");
+    });
+  }
+
+  it("takes CopilotKit's legacy resume (same runId, forwardedProps.command.resume) as a resume", async () => {
+    const runId = crypto.randomUUID();
+    const start = await postJson(`${gw.url}/agui`, {
+      threadId: "t-legacy",
+      runId,
+      messages: [{ id: "m1", role: "user", content: "Admit patient Jane Roe, chest pain" }],
+      forwardedProps: { graph_name: "hospital_admission" },
+    });
+    assert.equal(start.status, 200);
+    const firstText = await start.text();
+    assert.match(firstText, /"type":"RUN_FINISHED".*"interrupt"/s);
+    const again = await postJson(`${gw.url}/agui`, {
+      threadId: "t-legacy",
+      runId,
+      messages: [],
+      forwardedProps: { command: { resume: { decision: "reject", comment: "no beds" } } },
+    });
+    assert.equal(again.status, 200);
+    const text = await again.text();
+    const events = text.split("\n\n").filter((b) => b.startsWith("data: ")).map((b) =>
+      JSON.parse(b.slice(6))
+    );
+    checkStream(events);
+    const summary = await (await fetch(`${gw.url}/agui/runs/${runId}`)).json();
+    assert.equal(summary.run.status, "rejected");
+  });
+
+  it("answers a bad RunAgentInput with 400 JSON before streaming", async () => {
+    for (
+      const body of [{ threadId: 5, runId: "r", messages: [] }, { runId: "bad id!", messages: [] }]
+    ) {
+      const res = await postJson(`${gw.url}/agui`, body);
+      assert.equal(res.status, 400);
+      assert.match(res.headers.get("content-type")!, /json/);
+      assert.equal(typeof (await res.json()).message, "string");
+    }
+  });
+});
+
+describe("AG-UI dialect with a failing upstream", () => {
+  let fake: FakeUpstream;
+  let gw: TestGateway;
+  before(async () => {
+    fake = await startFakeUpstream();
+    gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url });
+  });
+  after(async () => {
+    await gw.close();
+    await fake.close();
+  });
+
+  for (
+    const [script, code] of [["error500", "upstream_status"], ["early_close", "upstream_ended"]]
+  ) {
+    it(`ends in RUN_ERROR (${code}) when the upstream ${script === "error500" ? "fails" : "is truncated"}`, async () => {
+      fake.setScript(script as "error500");
+      const res = await postJson(`${gw.url}/agui`, {
+        threadId: "t",
+        runId: crypto.randomUUID(),
+        messages: [],
+        forwardedProps: { graph_name: "hotel_o2c" },
+      });
+      assert.equal(res.status, 200);
+      const events = (await res.text()).split("\n\n").filter((b) => b.startsWith("data: ")).map((
+        b,
+      ) => JSON.parse(b.slice(6)));
+      checkStream(events);
+      assert.equal(events.at(-1).type, "RUN_ERROR");
+      assert.equal(events.at(-1).code, code);
+    });
+  }
+});

@@ -1,0 +1,228 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  ChunkedDecoder,
+  http1Fetch,
+  Http1ProtocolError,
+} from "../../lib/gateway/upstream_http1.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function decodeAll(decoder: ChunkedDecoder, parts: Uint8Array[]): string {
+  let out = "";
+  for (const p of parts) out += dec.decode(decoder.decode(p), { stream: true });
+  return out + dec.decode();
+}
+
+const CHUNKED =
+  "5;ext=1\r\nhello\r\n1\r\n \r\nA\r\nwörld!!\r\n\r\n0\r\nx-trailer: 1\r\n\r\nIGNORED";
+const CHUNKED_PAYLOAD = "hello wörld!!\r\n";
+
+describe("ChunkedDecoder", () => {
+  it("decodes chunks, extensions and trailers, split at every byte offset", () => {
+    const bytes = enc.encode(CHUNKED);
+    const whole = new ChunkedDecoder();
+    assert.equal(decodeAll(whole, [bytes]), CHUNKED_PAYLOAD);
+    assert.equal(whole.done, true);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      for (const cut2 of [cut + 1, cut + 7]) {
+        const d = new ChunkedDecoder();
+        const text = decodeAll(d, [
+          bytes.subarray(0, cut),
+          bytes.subarray(cut, cut2),
+          bytes.subarray(cut2),
+        ]);
+        assert.equal(text, CHUNKED_PAYLOAD, `cuts ${cut}/${cut2}`);
+        assert.equal(d.done, true);
+      }
+    }
+  });
+
+  it("coalesces the payload of many chunks in one input into one array", () => {
+    const d = new ChunkedDecoder();
+    const out = d.decode(enc.encode("3\r\nabc\r\n3\r\ndef\r\n3\r\nghi\r\n"));
+    assert.equal(dec.decode(out), "abcdefghi");
+    assert.equal(d.done, false);
+  });
+
+  it("refuses malformed framing", () => {
+    assert.throws(() => new ChunkedDecoder().decode(enc.encode("zz\r\n")), Http1ProtocolError);
+    assert.throws(
+      () => new ChunkedDecoder().decode(enc.encode("2\r\nabX\r\n")),
+      Http1ProtocolError,
+    );
+  });
+});
+
+/** A raw TCP server answering each connection with `answer(requestText, conn)`. */
+function rawServer(answer: (request: string, conn: Deno.Conn) => Promise<void>) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const requests: string[] = [];
+  const handlers: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      handlers.push((async () => {
+        const buf = new Uint8Array(65536);
+        let text = "";
+        try {
+          while (!/\r\n\r\n/.test(text) || !requestComplete(text)) {
+            const n = await conn.read(buf);
+            if (n === null) break;
+            text += dec.decode(buf.subarray(0, n));
+          }
+          requests.push(text);
+          await answer(text, conn);
+        } catch {
+          // the client went away
+        } finally {
+          try {
+            conn.close();
+          } catch {
+            // closed by the answer
+          }
+        }
+      })());
+    }
+  })();
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    requests,
+    async close() {
+      listener.close();
+      await accepting.catch(() => {});
+      await Promise.all(handlers);
+    },
+  };
+}
+
+function requestComplete(text: string): boolean {
+  const [head, body = ""] = text.split("\r\n\r\n", 2);
+  const m = /content-length: (\d+)/i.exec(head);
+  return !m || enc.encode(body).length >= Number(m[1]);
+}
+
+async function write(conn: Deno.Conn, text: string) {
+  const b = enc.encode(text);
+  for (let at = 0; at < b.length;) at += await conn.write(b.subarray(at));
+}
+
+describe("http1Fetch", () => {
+  it("sends method, path, host, headers and body; reads a chunked body", async () => {
+    const server = rawServer(async (_req, conn) => {
+      await write(
+        conn,
+        "HTTP/1.1 100 Continue\r\n\r\n" +
+          "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n" +
+          "8\r\ndata: 1\n\r\n",
+      );
+      await write(conn, "1\r\n\n\r\n0\r\n\r\n");
+    });
+    try {
+      const res = await http1Fetch(`${server.url}/svc/execute?x=1`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: "Bearer t" },
+        body: '{"a":"é"}',
+      });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("content-type"), "text/event-stream");
+      assert.equal(await res.text(), "data: 1\n\n");
+      const req = server.requests[0];
+      assert.match(req, /^POST \/svc\/execute\?x=1 HTTP\/1\.1\r\n/);
+      assert.match(req, new RegExp(`\r\nhost: ${new URL(server.url).host}\r\n`));
+      assert.match(req, /\r\nauthorization: Bearer t\r\n/);
+      assert.match(req, /\r\ncontent-length: 10\r\n/);
+      assert.match(req, /\r\nconnection: close\r\n/);
+      assert.ok(req.endsWith('\r\n\r\n{"a":"é"}'));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("reads content-length and close-delimited bodies", async () => {
+    const server = rawServer(async (req, conn) => {
+      if (req.startsWith("GET /len")) {
+        await write(conn, "HTTP/1.1 404 Not Found\r\ncontent-length: 5\r\n\r\nabcdeEXTRA");
+      } else {
+        await write(conn, "HTTP/1.0 200 OK\r\n\r\nuntil ");
+        await write(conn, "close");
+      }
+    });
+    try {
+      const a = await http1Fetch(`${server.url}/len`);
+      assert.equal(a.status, 404);
+      assert.equal(a.statusText, "Not Found");
+      assert.equal(await a.text(), "abcde");
+      const b = await http1Fetch(`${server.url}/close`);
+      assert.equal(await b.text(), "until close");
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("fails on a malformed answer or a body cut short", async () => {
+    const server = rawServer(async (req, conn) => {
+      if (req.startsWith("GET /garbage")) await write(conn, "SSH-2.0-OpenSSH\r\n\r\n");
+      else {
+        await write(conn, "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nab");
+      }
+    });
+    try {
+      await assert.rejects(http1Fetch(`${server.url}/garbage`), Http1ProtocolError);
+      const res = await http1Fetch(`${server.url}/cut`);
+      await assert.rejects(res.text(), Http1ProtocolError);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("refuses oversized headers", async () => {
+    const server = rawServer(async (_req, conn) => {
+      await write(conn, "HTTP/1.1 200 OK\r\nx-big: " + "a".repeat(70_000) + "\r\n\r\n");
+    });
+    try {
+      await assert.rejects(http1Fetch(`${server.url}/`), /too large/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("aborting the signal closes the connection, before and after the headers", async () => {
+    const { promise: gotRequest, resolve } = Promise.withResolvers<void>();
+    const release = Promise.withResolvers<void>();
+    const server = rawServer(async (req, conn) => {
+      if (req.startsWith("GET /headers")) {
+        await write(conn, "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n");
+      }
+      resolve();
+      // Wait until the client closes: a read returns null (or fails) when it does.
+      await conn.read(new Uint8Array(16)).catch(() => null);
+      release.resolve();
+    });
+    try {
+      const ac = new AbortController();
+      const pending = http1Fetch(`${server.url}/silent`, { signal: ac.signal });
+      await gotRequest;
+      ac.abort(new Error("stop"));
+      await assert.rejects(pending, /stop/);
+      await release.promise;
+
+      const ac2 = new AbortController();
+      const res = await http1Fetch(`${server.url}/headers`, { signal: ac2.signal });
+      const reader = res.body!.getReader();
+      assert.equal(dec.decode((await reader.read()).value), "abc");
+      const next = reader.read();
+      ac2.abort();
+      await assert.rejects(next);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a closed port is a TypeError, like fetch", async () => {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    await assert.rejects(http1Fetch(`http://127.0.0.1:${port}/`), TypeError);
+  });
+});
