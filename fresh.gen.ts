@@ -17,6 +17,7 @@ import * as $routes_health from "./routes/health.ts";
 import * as $routes_index from "./routes/index.tsx";
 import * as $routes_metrics from "./routes/metrics.ts";
 import * as $routes_runs__id_ from "./routes/runs/[id].tsx";
+import * as $routes_runs_index from "./routes/runs/index.tsx";
 import * as $islands_console from "./islands/console.tsx";
 
 import type { Manifest } from "fresh";
@@ -39,6 +40,7 @@ const manifest = {
     "./routes/index.tsx": $routes_index,
     "./routes/metrics.ts": $routes_metrics,
     "./routes/runs/[id].tsx": $routes_runs__id_,
+    "./routes/runs/index.tsx": $routes_runs_index,
   },
   islands: {
     "./islands/console.tsx": $islands_console,

@@ -189,7 +189,7 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
           </div>
         </form>
 
-        {examples.length > 0 && (
+        {!v && examples.length > 0 && (
           <div class="examples" role="group" aria-label="Example prompts">
             {examples.map((ex) => (
               <button

@@ -1,8 +1,15 @@
 /**
  * JSON-lines logging with `LOG_LEVEL`. One object per line on stderr, with the time, level,
  * message and fields (request id, run id …) so lines can be filtered by any of them.
+ *
+ * Request scope: {@link withLogContext} binds fields (the request id) to everything that runs
+ * inside a call, through `AsyncLocalStorage`, so every line any logger writes while serving a
+ * request carries them, without threading a logger through every function signature. Work a
+ * request starts that outlives it (a run's relay) keeps the request id of the request that
+ * started it, next to its own `run_id`.
  * @module
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 
 /** Log levels in increasing severity. */
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
@@ -23,6 +30,22 @@ export interface Logger {
 
 /** Where lines go; tests pass an array's `push`. */
 export type LogSink = (line: string) => void;
+
+const context = new AsyncLocalStorage<LogFields>();
+
+/**
+ * Runs `fn` with `fields` added to every log line written inside it (and inside the async work
+ * it starts). Nested calls merge, inner fields winning.
+ */
+export function withLogContext<T>(fields: LogFields, fn: () => T): T {
+  const outer = context.getStore();
+  return context.run(outer ? { ...outer, ...fields } : fields, fn);
+}
+
+/** The fields bound by the enclosing {@link withLogContext}, if any. */
+export function logContext(): LogFields | undefined {
+  return context.getStore();
+}
 
 const encoder = new TextEncoder();
 const stderrSink: LogSink = (line) => {
@@ -47,7 +70,13 @@ export function createLogger(
   const min = RANK[level];
   const write = (lvl: Exclude<LogLevel, "silent">, msg: string, fields?: LogFields) => {
     if (RANK[lvl] < min) return;
-    const line: LogFields = { time: new Date().toISOString(), level: lvl, msg, ...base };
+    const line: LogFields = {
+      time: new Date().toISOString(),
+      level: lvl,
+      msg,
+      ...context.getStore(),
+      ...base,
+    };
     if (fields) { for (const [k, v] of Object.entries(fields)) line[k] = errorFields(v); }
     let text: string;
     try {

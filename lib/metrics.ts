@@ -31,6 +31,12 @@ export class Counter {
   get(labels?: Labels): number {
     return this.#values.get(labelKey(labels)) ?? 0;
   }
+  /** The sum over every label set (cheap change detection). */
+  total(): number {
+    let sum = 0;
+    for (const v of this.#values.values()) sum += v;
+    return sum;
+  }
   /** Prometheus text lines. */
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
@@ -38,6 +44,17 @@ export class Counter {
     for (const [k, v] of this.#values) lines.push(`${this.name}${k} ${v}`);
     return lines.join("\n");
   }
+}
+
+/** Prometheus text of a gauge with one sample per label set. */
+export function renderLabeledGauge(
+  name: string,
+  help: string,
+  samples: ReadonlyArray<[Labels, number]>,
+): string {
+  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} gauge`];
+  for (const [labels, v] of samples) lines.push(`${name}${labelKey(labels)} ${v}`);
+  return lines.join("\n");
 }
 
 /** A gauge read from a callback when metrics are rendered. */

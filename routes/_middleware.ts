@@ -1,30 +1,71 @@
 import { define } from "../lib/define.ts";
+import { errorResponse } from "../lib/http/errors.ts";
 import { securityHeaders } from "../lib/http/security.ts";
+import { withLogContext } from "../lib/log.ts";
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
+/** Paths polled by monitors: logged at debug so they do not drown the request log. */
+const QUIET = /^\/(health|metrics)$|^\/_fresh\/|\.(css|js|svg|png|ico|woff2?)$/;
+
+/**
+ * The framework answers a known path with a method it has no handler for as plain text; API
+ * clients get the JSON error body every other failure has (with the `allow` header kept).
+ */
+function jsonMethodNotAllowed(req: Request, res: Response, path: string): Response {
+  if (res.status !== 405 || !(res.headers.get("content-type") ?? "").startsWith("text/plain")) {
+    return res;
+  }
+  if ((req.headers.get("accept") ?? "").includes("text/html") && !path.startsWith("/agui")) {
+    return res;
+  }
+  const allow = res.headers.get("allow");
+  return errorResponse(
+    405,
+    "method_not_allowed",
+    `${req.method} is not allowed on ${path}`,
+    undefined,
+    allow ? { allow } : undefined,
+  );
+}
 
 /**
  * Every request: a request id (the caller's `x-request-id` when it is sane, else a new one) in
- * the state, the logs and the response; the client's address for rate limiting; a CSP nonce for
- * pages; and the usual security headers on every answer.
+ * the state, in every log line written while serving it (lib/log.ts `withLogContext`) and in
+ * the response; one access-log line; the client's address for rate limiting; a CSP nonce for
+ * pages; and the usual security headers on every answer, errors included.
  */
-export const handler = define.middleware(async (ctx) => {
+export const handler = define.middleware((ctx) => {
   const given = ctx.req.headers.get("x-request-id");
   const requestId = given && REQUEST_ID_RE.test(given) ? given : crypto.randomUUID();
   ctx.state.requestId = requestId;
   const addr = ctx.info?.remoteAddr;
   ctx.state.clientIp = addr && "hostname" in addr ? addr.hostname : undefined;
   ctx.state.nonce = crypto.randomUUID().replaceAll("-", "");
-  let res = await ctx.next();
-  try {
-    res.headers.set("x-request-id", requestId);
-  } catch {
-    // Immutable headers (a Response.redirect): copy into a mutable response.
-    res = new Response(res.body, res);
-    res.headers.set("x-request-id", requestId);
-  }
-  for (const [k, v] of Object.entries(securityHeaders(ctx.state.nonce, res))) {
-    if (!res.headers.has(k)) res.headers.set(k, v);
-  }
-  return res;
+  return withLogContext({ request_id: requestId }, async () => {
+    const started = performance.now();
+    const path = ctx.url.pathname;
+    let res = jsonMethodNotAllowed(ctx.req, await ctx.next(), path);
+    try {
+      res.headers.set("x-request-id", requestId);
+    } catch {
+      // Immutable headers (a Response.redirect): copy into a mutable response.
+      res = new Response(res.body, res);
+      res.headers.set("x-request-id", requestId);
+    }
+    for (const [k, v] of Object.entries(securityHeaders(ctx.state.nonce, res))) {
+      if (!res.headers.has(k)) res.headers.set(k, v);
+    }
+    const log = ctx.state.services?.logger;
+    if (log) {
+      const fields = {
+        method: ctx.req.method,
+        path,
+        status: res.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      };
+      if (QUIET.test(path) && res.status < 400) log.debug("request", fields);
+      else log.info("request", fields);
+    }
+    return res;
+  });
 });

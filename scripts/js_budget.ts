@@ -51,8 +51,12 @@ function importsOf(code: string, re: RegExp): string[] {
 /** Loads `baseUrl + path` and measures every script it loads (see the module doc). */
 export async function measurePageJs(baseUrl: string, path = "/"): Promise<PageJs> {
   const pageUrl = new URL(path, baseUrl);
+  // Error pages (a 404) are pages too: measure whatever HTML came back.
   const res = await fetch(pageUrl);
-  if (!res.ok) throw new Error(`GET ${pageUrl} answered ${res.status}`);
+  if (!(res.headers.get("content-type") ?? "").startsWith("text/html")) {
+    await res.body?.cancel();
+    throw new Error(`GET ${pageUrl} answered ${res.status} without HTML`);
+  }
   const html = await res.text();
 
   const scripts: ScriptSize[] = [];

@@ -9,25 +9,19 @@
  */
 import { humanize, money } from "./format.ts";
 
-/** How a known artifact is titled. */
-interface DocKind {
-  title: string;
-  /** The field holding the document's number. */
-  id: string;
-  /** A field that must be a list of rows when present (e.g. `line_items`). */
-  rows?: string;
-}
-
-/** The documents the built-in workflows produce, by artifact name. */
-export const DOCUMENT_KINDS: Record<string, DocKind> = {
-  reservation: { title: "Reservation", id: "confirmation" },
-  invoice: { title: "Invoice", id: "invoice_number", rows: "line_items" },
-  payment_receipt: { title: "Payment receipt", id: "reference" },
-  admission_record: { title: "Admission record", id: "admission_number" },
-  purchase_order: { title: "Purchase order", id: "po_number", rows: "line_items" },
-  goods_receipt: { title: "Goods receipt", id: "receipt_number", rows: "lines" },
-  match_report: { title: "Three-way match", id: "po_number", rows: "checks" },
+/** The documents the built-in workflows produce: artifact name → the field with its number. */
+export const DOCUMENT_NUMBERS: Record<string, string> = {
+  reservation: "confirmation",
+  invoice: "invoice_number",
+  payment_receipt: "reference",
+  admission_record: "admission_number",
+  purchase_order: "po_number",
+  goods_receipt: "receipt_number",
+  match_report: "po_number",
 };
+
+/** Fields that hold a document's rows (line items…): when present they must be lists. */
+const ROW_FIELDS = ["line_items", "lines", "checks", "taxes"];
 
 /** A known document whose content does not have the shape its kind promises. */
 export class DocumentError extends Error {
@@ -83,16 +77,19 @@ const isRow = (v: unknown) => typeof v === "object" && v !== null && !Array.isAr
 
 /** Lays a known artifact out as a document; `null` for unknown names or non-object content. */
 export function layoutDocument(name: string, content: unknown): DocLayout | null {
-  const kind = DOCUMENT_KINDS[name];
-  if (!kind || !isRow(content)) return null;
+  const id = DOCUMENT_NUMBERS[name];
+  if (!id || !isRow(content)) return null;
   const c = content as Record<string, unknown>;
-  if (kind.rows && kind.rows in c && !Array.isArray(c[kind.rows])) {
-    throw new DocumentError(`${kind.title}: ${kind.rows} is not a list`);
+  const title = humanize(name);
+  for (const key of ROW_FIELDS) {
+    if (key in c && !Array.isArray(c[key])) {
+      throw new DocumentError(`${title}: ${key} is not a list`);
+    }
   }
   const currency = typeof c.currency === "string" ? c.currency : "USD";
   const doc: DocLayout = {
-    title: kind.title,
-    number: c[kind.id] === undefined ? undefined : String(c[kind.id]),
+    title,
+    number: c[id] === undefined ? undefined : String(c[id]),
     status: typeof c.status === "string" ? c.status.replace(/_/g, " ") : undefined,
     fields: [],
     tables: [],
@@ -100,7 +97,7 @@ export function layoutDocument(name: string, content: unknown): DocLayout | null
     totals: [],
   };
   for (const [key, value] of Object.entries(c)) {
-    if (key === kind.id || key === "status" || key === "currency" || key === "taxes") continue;
+    if (key === id || key === "status" || key === "currency" || key === "taxes") continue;
     if (TOTAL_KEYS.includes(key)) continue;
     if (Array.isArray(value) && value.length && value.every(isRow)) {
       const items = value as Record<string, unknown>[];

@@ -60,6 +60,13 @@ export const keys = {
   index: (createdMs: number, id: string): Deno.KvKey => ["runs_by_time", indexTime(createdMs), id],
   /** The whole run list index. */
   indexAll: ["runs_by_time"] as Deno.KvKey,
+  /**
+   * A writer process's append clock, rewritten by each of its appends: a poller learns from
+   * these few keys whether any other process appended since its last look.
+   */
+  clock: (instance: string): Deno.KvKey => ["log_clock", instance],
+  /** All append clocks. */
+  clocks: ["log_clock"] as Deno.KvKey,
 };
 
 /** The index's sort number for a creation time (ms). */

@@ -12,8 +12,11 @@
  *
  * Live tail: this process's appends wake its subscribers directly (`live_tail.ts`). Writes from
  * elsewhere arrive through one `kv.watch` of the head per subscribed run (Deno Deploy; other
- * handles in this process) and, for a local KV file, a poll of the subscribed runs' heads: Deno's
- * SQLite backend does not notify watches across processes (denoland/deno#21640).
+ * handles in this process) and, for a local KV file, a poll: Deno's SQLite backend does not notify
+ * watches across processes (denoland/deno#21640). To keep the poll cheap with thousands of idle
+ * subscribers, every append also rewrites its process's `["log_clock", instance]` key; a poll
+ * lists those few keys and re-reads the subscribed runs' heads only when another process's
+ * clock moved.
  * @module
  */
 import type { RunSummary, StoredEvent } from "../events.ts";
@@ -122,6 +125,10 @@ export class KvRunStore implements RunStore {
   /** Per-run queue so this process's own writes to one run never conflict with each other. */
   readonly #locks = new Map<string, Promise<void>>();
   #openRuns = 0;
+  /** This process's append clock key (see `keys.clock`). */
+  readonly #clockKey: Deno.KvKey = keys.clock(crypto.randomUUID());
+  /** Other processes' append clocks as last seen by the poll: instance → versionstamp. */
+  readonly #clocksSeen = new Map<string, string>();
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
   #polling: Promise<void> | undefined;
   #closed = false;
@@ -405,6 +412,7 @@ export class KvRunStore implements RunStore {
         }
         op.set(keys.head(id), { seq, done, exp: st.exp } satisfies HeadValue, { expireIn });
         op.set(keys.run(id), { summary, exp: st.exp } satisfies RunRecord, { expireIn });
+        op.set(this.#clockKey, seq, { expireIn: this.#ttlMs });
         return op;
       };
       let res: Deno.KvCommitResult | Deno.KvCommitError;
@@ -550,10 +558,24 @@ export class KvRunStore implements RunStore {
     this.#pollTimer = undefined;
   }
 
-  /** Reads the heads of the subscribed runs, ten per read (Deno KV's getMany limit). */
+  /**
+   * One poll: when another process's append clock moved since the last poll, re-read the heads
+   * of the subscribed runs, ten per read (Deno KV's getMany limit). So thousands of idle
+   * subscribers cost one small list per tick while only this process writes.
+   */
   async #pollOnce(): Promise<void> {
-    const ids = this.#tail.runIds();
     try {
+      let moved = false;
+      for await (const entry of this.#kv.list({ prefix: keys.clocks })) {
+        const instance = String(entry.key[1]);
+        if (instance === this.#clockKey[1]) continue;
+        if (this.#clocksSeen.get(instance) !== entry.versionstamp) {
+          this.#clocksSeen.set(instance, entry.versionstamp);
+          moved = true;
+        }
+      }
+      if (!moved) return;
+      const ids = this.#tail.runIds();
       for (let i = 0; i < ids.length && !this.#closed; i += 10) {
         const slice = ids.slice(i, i + 10);
         const entries = await this.#kv.getMany<HeadValue[]>(slice.map((id) => keys.head(id)));
@@ -563,6 +585,8 @@ export class KvRunStore implements RunStore {
         }
       }
     } catch (err) {
+      // Forget what was seen so the next poll re-reads every head instead of missing a move.
+      this.#clocksSeen.clear();
       if (!this.#closed) this.#log.warn("run head poll failed", { error: err });
     }
   }

@@ -63,11 +63,10 @@ function rowSeqs(page: Page): Promise<number[]> {
 /** Records every text the status line shows, from now on (a MutationObserver in the page). */
 async function recordStatuses(page: Page): Promise<void> {
   await page.evaluate(`(() => {
-    const el = document.querySelector('[data-testid=status]');
-    globalThis.__statuses = [el.textContent];
+    globalThis.__statuses = [];
     new MutationObserver(() => {
       const t = document.querySelector('[data-testid=status]')?.textContent;
-      if (t !== globalThis.__statuses.at(-1)) globalThis.__statuses.push(t);
+      if (t && t !== globalThis.__statuses.at(-1)) globalThis.__statuses.push(t);
     }).observe(document.body, { subtree: true, childList: true, characterData: true });
   })()`);
 }
@@ -151,12 +150,11 @@ browserTest("console: hotel run, approve, invoice, screenshots", async ({ page }
     assert.deepEqual(summary, ["Guest", "Room", "Dates", "Amount"]);
     assert.equal(await page.locator(".panel .summary dd").first().textContent(), "John Doe");
 
-    // The log keeps the newest 20 rows of a longer run, without heartbeats.
-    const types = await rowTypes(page);
+    // One row per event of the run, in order.
     const run = await gw.services.store.get(runId);
-    assert.ok(run && run.eventCount > 20, `the run has ${run?.eventCount} events`);
-    assert.equal(types.length, 20);
-    assert.equal(types.at(-1), "workflow_complete");
+    assert.ok(run);
+    assert.deepEqual(await rowSeqs(page), Array.from({ length: run.eventCount }, (_, i) => i + 1));
+    assert.equal((await rowTypes(page)).at(-1), "workflow_complete");
     assert.ok(logs.includes("[workflow] event: workflow_initialized"));
     assert.ok(logs.includes("[workflow] event: workflow_complete"));
     assert.deepEqual(errors, []);
@@ -262,6 +260,8 @@ const throwingInvoice: Script = (w, ctx) => {
     content: { tier: "gold" },
   });
   w.frame("step_completed", { ...base, step: "invoice", result: {} });
+  // A chatty run: more events than the panel keeps.
+  for (let i = 1; i <= 25; i++) w.frame("progress", { ...base, percent: i * 4 });
   w.frame("workflow_complete", { ...base, status: "complete", result: { ok: true } });
 };
 
@@ -279,8 +279,17 @@ browserTest(
           await page.locator(".docs .fallback").textContent() ?? "",
           /Could not display the invoice document: Invoice: line_items is not a list/,
         );
-        // Events after the broken one still arrived, and unknown documents show as JSON.
-        assert.deepEqual((await rowTypes(page)).slice(-2), ["step_completed", "workflow_complete"]);
+        // Events after the broken one still arrived; the log keeps only the newest 20.
+        const types = await rowTypes(page);
+        assert.equal(types.length, 20);
+        assert.deepEqual(types.slice(-2), ["progress", "workflow_complete"]);
+        assert.deepEqual(await rowSeqs(page), Array.from({ length: 20 }, (_, i) => i + 12));
+        assert.match(await page.locator(".panel .muted").textContent() ?? "", /^11 earlier events/);
+        // Unknown event types get a generic row; unknown documents show as JSON.
+        assert.match(
+          await page.locator("li[data-seq='30'] .ev-text").textContent() ?? "",
+          /"percent":100/,
+        );
         assert.match(
           await page.locator("[data-artifact=loyalty_card] pre").textContent() ?? "",
           /gold/,

@@ -1,0 +1,367 @@
+/**
+ * History and analytics over the run log, framework-free: runs per graph and status, success
+ * rate, duration percentiles, pending approvals and their age, recent failures and a time series.
+ *
+ * The work is bounded: {@link collectRuns} reads at most `maxRuns` summaries, newest first, and
+ * stops at the first run older than the range (the store lists by creation time), so a long
+ * history never turns one page view into a scan of the whole log.
+ * @module
+ */
+import { RUN_STATUSES, type RunStatus } from "./event_names.ts";
+import type { RunSummary } from "./events.ts";
+import type { RunListQuery, RunListPage } from "./runs/store.ts";
+
+/** Time ranges the history page offers; `all` is bounded only by `maxRuns` and the TTL. */
+export const RANGES = {
+  "1h": { label: "Last hour", ms: 3_600_000, buckets: 12 },
+  "24h": { label: "Last 24 hours", ms: 86_400_000, buckets: 24 },
+  "7d": { label: "Last 7 days", ms: 7 * 86_400_000, buckets: 28 },
+  "all": { label: "Everything kept", ms: Infinity, buckets: 24 },
+} as const;
+
+/** A key of {@link RANGES}. */
+export type RangeKey = keyof typeof RANGES;
+
+/** The default range when the query names none. */
+export const DEFAULT_RANGE: RangeKey = "24h";
+
+/** Default cap on the summaries one analytics view reads. */
+export const DEFAULT_MAX_RUNS = 1_000;
+
+/** Statuses of runs that ended. */
+const FINISHED: ReadonlySet<RunStatus> = new Set(["complete", "rejected", "error", "aborted"]);
+/** Ended as the workflow meant to: a rejection is a human decision, not a fault. */
+const SUCCEEDED: ReadonlySet<RunStatus> = new Set(["complete", "rejected"]);
+/** Ended by a fault or by someone stopping it. */
+const FAILED: ReadonlySet<RunStatus> = new Set(["error", "aborted"]);
+
+/** What to aggregate. */
+export interface AnalyticsQuery {
+  /** Only runs of this graph. */
+  graph?: string;
+  /** Only runs with this status. */
+  status?: RunStatus;
+  /** The time range (by creation time), ending now. */
+  range?: RangeKey;
+  /** Read at most this many summaries (default {@link DEFAULT_MAX_RUNS}). */
+  maxRuns?: number;
+}
+
+/** The part of the run store analytics reads. */
+export interface RunLister {
+  /** Runs newest first, filtered and paginated (the run store's `list`). */
+  list(query?: RunListQuery): Promise<RunListPage>;
+}
+
+/** Counts per status, every status present. */
+export type StatusCounts = Record<RunStatus, number>;
+
+/** Duration statistics over finished runs (creation to terminal event, approval waits included). */
+export interface DurationStats {
+  /** Finished runs with both timestamps. */
+  count: number;
+  /** Median in ms, null when `count` is 0. */
+  p50Ms: number | null;
+  /** 95th percentile in ms, null when `count` is 0. */
+  p95Ms: number | null;
+}
+
+/** One graph's line. */
+export interface GraphStats {
+  graph: string;
+  total: number;
+  byStatus: StatusCounts;
+  /** Succeeded / finished, or null when nothing finished. */
+  successRate: number | null;
+  duration: DurationStats;
+}
+
+/** A run waiting for a human decision. */
+export interface PendingApproval {
+  id: string;
+  graph: string;
+  stepId: string;
+  message: string;
+  /** When the gate opened (ISO). */
+  since: string;
+  /** How long it has waited, ms (≥ 0). */
+  ageMs: number;
+}
+
+/** A run that ended with an error. */
+export interface Failure {
+  id: string;
+  graph: string;
+  code: string;
+  message: string;
+  /** When it ended (ISO). */
+  at: string;
+}
+
+/** Runs created in one slice of the range, by outcome. */
+export interface SeriesBucket {
+  /** Slice start and end, ms since epoch (end exclusive). */
+  start: number;
+  end: number;
+  succeeded: number;
+  failed: number;
+  /** Still running or waiting for approval. */
+  open: number;
+}
+
+/** Everything the history page shows. */
+export interface Analytics {
+  /** Runs aggregated. */
+  total: number;
+  /** True when `maxRuns` stopped the read: older runs in the range were not counted. */
+  truncated: boolean;
+  /** Range start (ms since epoch, or null for `all`) and the time of the aggregation. */
+  from: number | null;
+  now: number;
+  byStatus: StatusCounts;
+  /** Succeeded / finished over all runs, or null when nothing finished. */
+  successRate: number | null;
+  duration: DurationStats;
+  /** One line per graph, most runs first. */
+  graphs: GraphStats[];
+  /** Oldest first (the longest wait is the most urgent). */
+  pendingApprovals: PendingApproval[];
+  /** Newest first, at most 10. */
+  recentFailures: Failure[];
+  series: SeriesBucket[];
+  /** The newest runs (at most 50), for the list. */
+  recent: RunSummary[];
+}
+
+/**
+ * The `p`-th percentile (0–100) of ascending `sorted` values by the nearest-rank method: the
+ * smallest value with at least `p` % of the values at or below it, so the answer is always an
+ * observed value. Null for an empty list.
+ */
+export function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  if (!(p >= 0 && p <= 100)) throw new RangeError(`percentile must be 0–100, got ${p}`);
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[rank - 1];
+}
+
+/** Every status with 0. */
+export function emptyStatusCounts(): StatusCounts {
+  return Object.fromEntries(RUN_STATUSES.map((s) => [s, 0])) as StatusCounts;
+}
+
+/** A run's duration in ms (finished runs only), or null. */
+export function runDurationMs(run: RunSummary): number | null {
+  if (!run.finishedAt || !FINISHED.has(run.status)) return null;
+  const d = Date.parse(run.finishedAt) - Date.parse(run.createdAt);
+  return Number.isFinite(d) && d >= 0 ? d : null;
+}
+
+function durationStats(runs: readonly RunSummary[]): DurationStats {
+  const ds = runs.map(runDurationMs).filter((d): d is number => d !== null).sort((a, b) => a - b);
+  return { count: ds.length, p50Ms: percentile(ds, 50), p95Ms: percentile(ds, 95) };
+}
+
+function successRate(counts: StatusCounts): number | null {
+  let finished = 0;
+  let ok = 0;
+  for (const s of RUN_STATUSES) {
+    if (FINISHED.has(s)) finished += counts[s];
+    if (SUCCEEDED.has(s)) ok += counts[s];
+  }
+  return finished === 0 ? null : ok / finished;
+}
+
+/**
+ * Reads the newest runs matching `query`, page by page, until `maxRuns`, the end of the log, or
+ * the first run created before `from`.
+ */
+export async function collectRuns(
+  store: RunLister,
+  query: { graph?: string; status?: RunStatus; from: number | null; maxRuns: number },
+): Promise<{ runs: RunSummary[]; truncated: boolean }> {
+  const runs: RunSummary[] = [];
+  let cursor: string | undefined;
+  while (true) {
+    const page = await store.list({
+      graph: query.graph,
+      status: query.status,
+      limit: Math.min(500, query.maxRuns - runs.length + 1),
+      cursor,
+    });
+    for (const run of page.runs) {
+      if (query.from !== null && Date.parse(run.createdAt) < query.from) {
+        return { runs, truncated: false };
+      }
+      if (runs.length === query.maxRuns) return { runs, truncated: true };
+      runs.push(run);
+    }
+    if (!page.cursor) return { runs, truncated: false };
+    cursor = page.cursor;
+  }
+}
+
+/** Aggregates `runs` (newest first) for the range starting at `from` (null: the runs' span). */
+export function summarize(
+  runs: readonly RunSummary[],
+  opts: { now: number; from: number | null; buckets: number; truncated?: boolean },
+): Analytics {
+  const { now } = opts;
+  const byStatus = emptyStatusCounts();
+  const perGraph = new Map<string, RunSummary[]>();
+  const pendingApprovals: PendingApproval[] = [];
+  const failures: Failure[] = [];
+  for (const run of runs) {
+    byStatus[run.status] = (byStatus[run.status] ?? 0) + 1;
+    let list = perGraph.get(run.graph);
+    if (!list) perGraph.set(run.graph, list = []);
+    list.push(run);
+    if (run.status === "waiting_approval" && run.pendingApproval) {
+      const since = run.pendingApproval.since;
+      pendingApprovals.push({
+        id: run.id,
+        graph: run.graph,
+        stepId: run.pendingApproval.stepId,
+        message: run.pendingApproval.message,
+        since,
+        ageMs: Math.max(0, now - (Date.parse(since) || now)),
+      });
+    }
+    if (run.status === "error") {
+      failures.push({
+        id: run.id,
+        graph: run.graph,
+        code: run.error?.code ?? "unknown",
+        message: run.error?.message ?? "(no message recorded)",
+        at: run.finishedAt ?? run.updatedAt,
+      });
+    }
+  }
+  pendingApprovals.sort((a, b) => b.ageMs - a.ageMs);
+  failures.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+
+  const graphs: GraphStats[] = [...perGraph].map(([graph, list]) => {
+    const counts = emptyStatusCounts();
+    for (const r of list) counts[r.status]++;
+    return {
+      graph,
+      total: list.length,
+      byStatus: counts,
+      successRate: successRate(counts),
+      duration: durationStats(list),
+    };
+  }).sort((a, b) => b.total - a.total || a.graph.localeCompare(b.graph));
+
+  return {
+    total: runs.length,
+    truncated: opts.truncated ?? false,
+    from: opts.from,
+    now,
+    byStatus,
+    successRate: successRate(byStatus),
+    duration: durationStats(runs),
+    graphs,
+    pendingApprovals,
+    recentFailures: failures.slice(0, 10),
+    series: series(runs, opts),
+    recent: runs.slice(0, 50),
+  };
+}
+
+/** Runs per time slice by outcome; the range is `[from, now]`, or the runs' own span. */
+export function series(
+  runs: readonly RunSummary[],
+  opts: { now: number; from: number | null; buckets: number },
+): SeriesBucket[] {
+  const n = Math.max(1, Math.floor(opts.buckets));
+  const times = runs.map((r) => Date.parse(r.createdAt)).filter(Number.isFinite);
+  let start = opts.from ?? (times.length > 0 ? Math.min(...times) : opts.now - 3_600_000);
+  // One extra ms so the newest run (created at `now`) falls inside the last slice.
+  const end = Math.max(opts.now + 1, start + n);
+  if (start >= end) start = end - n;
+  const width = (end - start) / n;
+  const out: SeriesBucket[] = Array.from({ length: n }, (_, i) => ({
+    start: Math.round(start + i * width),
+    end: Math.round(start + (i + 1) * width),
+    succeeded: 0,
+    failed: 0,
+    open: 0,
+  }));
+  for (const run of runs) {
+    const t = Date.parse(run.createdAt);
+    if (!Number.isFinite(t) || t < start || t >= end) continue;
+    const b = out[Math.min(n - 1, Math.floor((t - start) / width))];
+    if (SUCCEEDED.has(run.status)) b.succeeded++;
+    else if (FAILED.has(run.status)) b.failed++;
+    else b.open++;
+  }
+  return out;
+}
+
+/** Reads and aggregates: what `/runs` renders. */
+export async function loadAnalytics(
+  store: RunLister,
+  query: AnalyticsQuery = {},
+  now: number = Date.now(),
+): Promise<Analytics> {
+  const range = RANGES[query.range ?? DEFAULT_RANGE];
+  const from = Number.isFinite(range.ms) ? now - range.ms : null;
+  const { runs, truncated } = await collectRuns(store, {
+    graph: query.graph,
+    status: query.status,
+    from,
+    maxRuns: query.maxRuns ?? DEFAULT_MAX_RUNS,
+  });
+  return summarize(runs, { now, from, buckets: range.buckets, truncated });
+}
+
+/** Parses the page's query string; unknown or malformed values fall back to "no filter". */
+export function parseAnalyticsQuery(params: URLSearchParams): {
+  graph?: string;
+  status?: RunStatus;
+  range: RangeKey;
+} {
+  const graph = params.get("graph") ?? "";
+  const status = params.get("status") ?? "";
+  const range = params.get("range") ?? "";
+  return {
+    ...(/^[a-z][a-z0-9_]{0,63}$/.test(graph) ? { graph } : {}),
+    ...((RUN_STATUSES as readonly string[]).includes(status)
+      ? { status: status as RunStatus }
+      : {}),
+    range: Object.hasOwn(RANGES, range) ? range as RangeKey : DEFAULT_RANGE,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting for the history page (en-US, so output is stable)
+
+/** `1234` → `1.2 s`, `95000` → `1 min 35 s`, `null` → `–`. */
+export function formatDuration(ms: number | null): string {
+  if (ms === null || !Number.isFinite(ms)) return "–";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const totalS = Math.round(ms / 1000);
+  if (totalS < 3600) {
+    const s = totalS % 60;
+    return `${Math.floor(totalS / 60)} min${s ? ` ${s} s` : ""}`;
+  }
+  const totalM = Math.round(ms / 60_000);
+  if (totalM < 48 * 60) {
+    const m = totalM % 60;
+    return `${Math.floor(totalM / 60)} h${m ? ` ${m} min` : ""}`;
+  }
+  return `${Math.round(ms / 86_400_000)} d`;
+}
+
+/** `0.875` → `87.5 %`, `null` → `–`. */
+export function formatRate(rate: number | null): string {
+  if (rate === null) return "–";
+  const pct = rate * 100;
+  return `${Number.isInteger(pct) ? pct : pct.toFixed(1)} %`;
+}
+
+/** An ISO timestamp as `YYYY-MM-DD HH:MM UTC`. */
+export function formatTime(iso: string): string {
+  return iso.length >= 16 ? `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC` : iso;
+}
