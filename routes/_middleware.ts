@@ -1,5 +1,5 @@
 import { define } from "../lib/define.ts";
-import { errorResponse } from "../lib/http/errors.ts";
+import { jsonMethodNotAllowed } from "../lib/gateway/guard.ts";
 import { securityHeaders } from "../lib/http/security.ts";
 import { withLogContext } from "../lib/log.ts";
 
@@ -7,25 +7,12 @@ const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 /** Paths polled by monitors: logged at debug so they do not drown the request log. */
 const QUIET = /^\/(health|metrics)$|^\/_fresh\/|\.(css|js|svg|png|ico|woff2?)$/;
 
-/**
- * The framework answers a known path with a method it has no handler for as plain text; API
- * clients get the JSON error body every other failure has (with the `allow` header kept).
- */
-function jsonMethodNotAllowed(req: Request, res: Response, path: string): Response {
-  if (res.status !== 405 || !(res.headers.get("content-type") ?? "").startsWith("text/plain")) {
-    return res;
-  }
+/** Page requests from a browser keep the framework's answer; everything else gets JSON. */
+function apiAnswer(req: Request, res: Response, path: string): Response {
   if ((req.headers.get("accept") ?? "").includes("text/html") && !path.startsWith("/agui")) {
     return res;
   }
-  const allow = res.headers.get("allow");
-  return errorResponse(
-    405,
-    "method_not_allowed",
-    `${req.method} is not allowed on ${path}`,
-    undefined,
-    allow ? { allow } : undefined,
-  );
+  return jsonMethodNotAllowed(req, res);
 }
 
 /**
@@ -44,7 +31,7 @@ export const handler = define.middleware((ctx) => {
   return withLogContext({ request_id: requestId }, async () => {
     const started = performance.now();
     const path = ctx.url.pathname;
-    let res = jsonMethodNotAllowed(ctx.req, await ctx.next(), path);
+    let res = apiAnswer(ctx.req, await ctx.next(), path);
     try {
       res.headers.set("x-request-id", requestId);
     } catch {

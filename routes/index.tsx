@@ -29,13 +29,15 @@ export const handler = define.handlers({
   },
 });
 
+/** One example per graph: the classic hotel prompt, else the graph's own example. */
 function examplesFor(graphs: GraphInfo[]): ConsoleExample[] {
-  const out: ConsoleExample[] = [];
-  if (graphs.some((g) => g.name === HOTEL_EXAMPLE.graph)) out.push(HOTEL_EXAMPLE);
-  for (const g of graphs) {
-    if (g.example_prompt) out.push({ graph: g.name, prompt: g.example_prompt });
-  }
-  return out;
+  return graphs.flatMap((g) =>
+    g.name === HOTEL_EXAMPLE.graph
+      ? [HOTEL_EXAMPLE]
+      : g.example_prompt
+      ? [{ graph: g.name, prompt: g.example_prompt }]
+      : []
+  );
 }
 
 /**

@@ -9,14 +9,37 @@ import type { Services } from "../services.ts";
 
 const te = new TextEncoder();
 
-/** Compares two secrets in time that depends only on their lengths. */
+/**
+ * Compares two secrets in time that depends only on their lengths, never on where they differ:
+ * every byte position up to the longer length is visited, and a length mismatch is folded into
+ * the result instead of returning early.
+ */
 export function timingSafeEqual(a: string, b: string): boolean {
   const x = te.encode(a);
   const y = te.encode(b);
   let diff = x.length ^ y.length;
   const n = Math.max(x.length, y.length);
-  for (let i = 0; i < n; i++) diff |= (x[i % (x.length || 1)] ?? 0) ^ (y[i % (y.length || 1)] ?? 0);
+  for (let i = 0; i < n; i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
   return diff === 0;
+}
+
+/**
+ * The framework answers a route's unsupported method with a plain-text 405; API clients get
+ * the JSON error body every other failure has, with the `allow` header kept. Other answers
+ * pass through unchanged.
+ */
+export function jsonMethodNotAllowed(req: Request, res: Response): Response {
+  if (res.status !== 405 || !(res.headers.get("content-type") ?? "").startsWith("text/plain")) {
+    return res;
+  }
+  const allow = res.headers.get("allow");
+  return errorResponse(
+    405,
+    "method_not_allowed",
+    `${req.method} is not allowed on ${new URL(req.url).pathname}`,
+    undefined,
+    allow ? { allow } : undefined,
+  );
 }
 
 /** What the guard needs from the request's state. */
@@ -89,7 +112,7 @@ export async function guardApi(
         });
       }
     }
-    res = await next();
+    res = jsonMethodNotAllowed(req, await next());
   } catch (err) {
     res = toErrorResponse(err);
     if (res.status >= 500 && !(err instanceof ApiError)) {

@@ -15,6 +15,7 @@ import { readJson, validate } from "../http/body.ts";
 import { ApiError, jsonResponse } from "../http/errors.ts";
 import type { Services } from "../services.ts";
 import { encodeWorkflowEvent } from "./dialects/workflow.ts";
+import { isFinished } from "./relay.ts";
 import { handleAguiRun, isAguiInput } from "./dialects/agui_http.ts";
 
 /** Encodes stored events for one client; `done` ends the stream early (AG-UI interrupts). */
@@ -136,6 +137,11 @@ export async function handleEvents(
   const after = lastEventId(req, url);
   const run = await services.store.get(runId);
   if (!run) throw new ApiError(404, "run_not_found", `No run with id ${runId}`);
+  if (isFinished(run) && after >= run.eventCount) {
+    // Nothing more will ever come. 204 is how SSE tells a client (the browser's EventSource
+    // included) to stop reconnecting, where an empty 200 stream would make it retry forever.
+    return new Response(null, { status: 204, headers: { "x-workflow-id": runId } });
+  }
   return streamRun(services, runId, after, workflowEncoder(), {
     retryMs: 2_000,
     dialect: "workflow",

@@ -103,11 +103,12 @@ interface WriterState {
   runVs: string;
 }
 
-const MAX_ATTEMPTS = 8;
+/** Tries of a write that lost a version check (another writer won), with jittered backoff. */
+const MAX_ATTEMPTS = 30;
 const MAX_WRITERS = 1024;
 const READ_BATCH = 500;
 const DELETE_BATCH = 200;
-/** Retries of a write SQLite refused as locked (~1.5 s in all). */
+/** Retries of a write SQLite refused as locked (about a second in all). */
 const BUSY_RETRIES = 40;
 
 /** The {@link RunStore} on Deno KV. */
@@ -258,6 +259,7 @@ export class KvRunStore implements RunStore {
           return summary;
         }
         this.#writers.delete(id);
+        await backoff(attempt);
       }
       throw new AppendConflictError(id, MAX_ATTEMPTS);
     });
@@ -424,6 +426,7 @@ export class KvRunStore implements RunStore {
       }
       if (!res.ok) {
         this.#writers.delete(id);
+        await backoff(attempt);
         continue;
       }
       this.#remember(id, {
@@ -653,10 +656,18 @@ async function commit(
       return await build().commit();
     } catch (err) {
       if (attempt >= BUSY_RETRIES || !isBusy(err)) throw err;
-      const ms = Math.min(50, 2 ** attempt) * (0.5 + Math.random());
-      await new Promise((resolve) => setTimeout(resolve, ms));
+      await backoff(attempt + 1);
     }
   }
+}
+
+/**
+ * A random pause after losing a version check: a writer whose cache is always fresh (it just
+ * wrote) would otherwise win every race against one that must re-read first.
+ */
+function backoff(attempt: number): Promise<void> {
+  const ms = Math.random() * Math.min(64, 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function isBusy(err: unknown): boolean {

@@ -65,6 +65,12 @@ describe("run log: replay, attach, approvals, listing", () => {
     const byQuery = await readSse(await fetch(`${gw.url}/agui/runs/${runId}/events?after=3`));
     assert.deepEqual(types(byQuery), ["workflow_complete"]);
 
+    // Past the end of a finished run: 204, which stops an EventSource's reconnect loop.
+    const past = await fetch(`${gw.url}/agui/runs/${runId}/events`, {
+      headers: { "last-event-id": "4" },
+    });
+    assert.equal(past.status, 204);
+
     const unknown = await fetch(`${gw.url}/agui/runs/nope/events`);
     assert.equal(unknown.status, 404);
     assert.equal((await unknown.json()).error, "run_not_found");
