@@ -74,7 +74,12 @@ export function RunsChart({ series, width = 720, height = 180 }: RunsChartProps)
               </title>
               {parts}
               {i % tickEvery === 0 && (
-                <text class="an-tick" x={(x + barW / 2).toFixed(1)} y={height - 6} text-anchor="middle">
+                <text
+                  class="an-tick"
+                  x={(x + barW / 2).toFixed(1)}
+                  y={height - 6}
+                  text-anchor="middle"
+                >
                   {label(b.start, span)}
                 </text>
               )}

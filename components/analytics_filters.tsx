@@ -1,4 +1,4 @@
-import { RANGES, type RangeKey } from "../lib/analytics.ts";
+import { type RangeKey, RANGES } from "../lib/analytics.ts";
 import { RUN_STATUSES, type RunStatus } from "../lib/event_names.ts";
 
 /** Props of {@link AnalyticsFilters}. */

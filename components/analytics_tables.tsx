@@ -135,8 +135,7 @@ export function RecentFailures({ a }: { a: Analytics }) {
     <ul class="an-list" data-testid="failures">
       {a.recentFailures.map((f) => (
         <li key={f.id}>
-          <RunLink id={f.id} /> <code>{f.graph}</code>{" "}
-          <span class="muted">{formatTime(f.at)}</span>
+          <RunLink id={f.id} /> <code>{f.graph}</code> <span class="muted">{formatTime(f.at)}</span>
           <br />
           <strong>{f.code}</strong> — {f.message}
         </li>

@@ -13,6 +13,7 @@ import {
 } from "../events.ts";
 import { readJson, validate } from "../http/body.ts";
 import { ApiError, jsonResponse } from "../http/errors.ts";
+import { InvalidCursorError } from "../runs/store.ts";
 import type { Services } from "../services.ts";
 import { encodeWorkflowEvent } from "./dialects/workflow.ts";
 import { isFinished } from "./relay.ts";
@@ -196,12 +197,18 @@ export async function handleListRuns(url: URL, services: Services): Promise<Resp
   if (cursor !== undefined && cursor.length > 512) {
     throw new ApiError(400, "bad_cursor", "Invalid cursor");
   }
-  const page = await services.store.list({
-    status: status as RunSummary["status"] | undefined,
-    graph,
-    limit,
-    cursor,
-  });
+  let page;
+  try {
+    page = await services.store.list({
+      status: status as RunSummary["status"] | undefined,
+      graph,
+      limit,
+      cursor,
+    });
+  } catch (err) {
+    if (err instanceof InvalidCursorError) throw new ApiError(400, "bad_cursor", "Invalid cursor");
+    throw err;
+  }
   return jsonResponse({
     runs: page.runs.map(publicSummary),
     ...(page.cursor ? { cursor: page.cursor } : {}),

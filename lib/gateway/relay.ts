@@ -19,7 +19,7 @@ import {
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { ApiError } from "../http/errors.ts";
-import type { RunStore } from "../runs/store.ts";
+import { RunClosedError, RunNotFoundError, type RunStore } from "../runs/store.ts";
 import { createFrameParser } from "../sse/parse.ts";
 import { type Upstream, UpstreamError } from "./upstream.ts";
 
@@ -602,7 +602,10 @@ export class Gateway {
         await this.#store.append(runId, batch, patch);
         return;
       } catch (err) {
-        if (attempt >= 4) throw err;
+        // A closed run (its terminal is already logged) or a vanished one: retrying cannot help.
+        if (attempt >= 4 || err instanceof RunClosedError || err instanceof RunNotFoundError) {
+          throw err;
+        }
         log.warn("run log append failed, retrying", { attempt: attempt + 1, error: err });
         await delay(50 * 2 ** attempt);
       }

@@ -41,6 +41,7 @@ import {
   planWrites,
   type RunRecord,
 } from "./kv_codec.ts";
+import { type Contribution, GroupCommitter } from "./group_commit.ts";
 import { type HeadState, LiveTail } from "./live_tail.ts";
 import type { NewEvent, RunListPage, RunListQuery, RunStore, SummaryPatch } from "./store.ts";
 
@@ -130,6 +131,9 @@ export class KvRunStore implements RunStore {
   readonly #clockKey: Deno.KvKey = keys.clock(crypto.randomUUID());
   /** Other processes' append clocks as last seen by the poll: instance → versionstamp. */
   readonly #clocksSeen = new Map<string, string>();
+  /** Merges appends of different runs into shared commits (see `group_commit.ts`). */
+  readonly #committer: GroupCommitter;
+  #clockTick = 0;
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
   #polling: Promise<void> | undefined;
   #closed = false;
@@ -144,6 +148,13 @@ export class KvRunStore implements RunStore {
     this.#pollMs = opts.pollMs ?? 0;
     this.#log = opts.logger ?? silentLogger;
     this.#ownsKv = opts.ownsKv ?? false;
+    this.#committer = new GroupCommitter({
+      commit,
+      atomic: () => this.#kv.atomic(),
+      finish: (op) => {
+        op.set(this.#clockKey, ++this.#clockTick, { expireIn: this.#ttlMs });
+      },
+    });
     this.#tail = new LiveTail({
       readHead: (id) => this.#readHead(id),
       read: (id, after, limit) => this.read(id, after, limit),
@@ -400,26 +411,39 @@ export class KvRunStore implements RunStore {
         patch,
       );
       summary.eventCount = seq;
-      const build = () => {
-        const op = this.#kv.atomic()
-          .check({ key: keys.head(id), versionstamp: st.headVs })
-          .check({ key: keys.run(id), versionstamp: st.runVs });
-        for (let k = 0; k < events.length; k++) {
-          const ev = events[k];
-          const at = st.seq + 1 + k;
-          op.set(keys.event(id, at), ev.value, { expireIn });
-          for (let i = 0; i < ev.parts.length; i++) {
-            op.set(keys.part(id, at, i), ev.parts[i], { expireIn });
+      let mutations = 2;
+      let bytes = 512 + JSON.stringify(summary).length * 2;
+      let keyBytes = 256;
+      for (const ev of events) {
+        mutations += ev.mutations;
+        bytes += ev.bytes;
+        keyBytes += ev.keyBytes;
+      }
+      const contribution: Contribution = {
+        checks: [
+          { key: keys.head(id), versionstamp: st.headVs },
+          { key: keys.run(id), versionstamp: st.runVs },
+        ],
+        apply: (op) => {
+          for (let k = 0; k < events.length; k++) {
+            const ev = events[k];
+            const at = st.seq + 1 + k;
+            op.set(keys.event(id, at), ev.value, { expireIn });
+            for (let i = 0; i < ev.parts.length; i++) {
+              op.set(keys.part(id, at, i), ev.parts[i], { expireIn });
+            }
           }
-        }
-        op.set(keys.head(id), { seq, done, exp: st.exp } satisfies HeadValue, { expireIn });
-        op.set(keys.run(id), { summary, exp: st.exp } satisfies RunRecord, { expireIn });
-        op.set(this.#clockKey, seq, { expireIn: this.#ttlMs });
-        return op;
+          op.set(keys.head(id), { seq, done, exp: st.exp } satisfies HeadValue, { expireIn });
+          op.set(keys.run(id), { summary, exp: st.exp } satisfies RunRecord, { expireIn });
+        },
+        mutations,
+        bytes,
+        keyBytes,
       };
       let res: Deno.KvCommitResult | Deno.KvCommitError;
       try {
-        res = await commit(build);
+        // Shared with other runs' appends waiting at the same time: one fsync for all of them.
+        res = await this.#committer.submit(contribution);
       } catch (err) {
         this.#writers.delete(id);
         throw err;

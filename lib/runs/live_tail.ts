@@ -171,6 +171,21 @@ class Subscription implements AsyncIterableIterator<StoredEvent> {
     this.#known = events[events.length - 1].seq;
   }
 
+  /**
+   * Takes, without waiting, the events already buffered after what `next()` returned (local
+   * appends arrive as whole batches): a reader can then write a batch as one chunk instead of
+   * one per event. Call it only between `next()` calls, never while one is pending.
+   */
+  takeBuffered(): StoredEvent[] {
+    if (this.#pos >= this.#buf.length) return NO_EVENTS;
+    const out = this.#pos === 0 ? this.#buf : this.#buf.slice(this.#pos);
+    this.#buf = NO_EVENTS;
+    this.#pos = 0;
+    // The terminal event is always the log's last one, so it can only end the batch.
+    if (isTerminalType(out[out.length - 1].type)) this.#finish();
+    return out;
+  }
+
   /** Ends the subscription (abort, return, store closing, terminal event). */
   finish(): void {
     this.#finish();

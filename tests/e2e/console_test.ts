@@ -160,7 +160,9 @@ browserTest("console: hotel run, approve, invoice, screenshots", async ({ page }
     assert.deepEqual(errors, []);
 
     await Deno.mkdir(`${ROOT}/test-results`, { recursive: true });
-    await page.screenshot({ path: `${ROOT}/test-results/console-1280.png`, fullPage: true });
+    // Tall enough for the whole sticky sidebar (it scrolls on its own in a normal window).
+    await page.setViewportSize({ width: 1280, height: 1800 });
+    await page.screenshot({ path: `${ROOT}/test-results/console-1280.png` });
     await page.setViewportSize({ width: 360, height: 780 });
     const overflow = await page.evaluate(
       "document.documentElement.scrollWidth - document.documentElement.clientWidth",

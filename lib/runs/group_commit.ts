@@ -1,0 +1,162 @@
+/**
+ * Group commit across runs. A Deno KV commit on a local file costs one fsync (~1–2 ms on this
+ * kind of disk, measured in docs/performance.md) whatever it holds, and Deno KV does not merge
+ * concurrent commits: 200 runs each appending one event per upstream read would need 200 fsyncs
+ * per round. The committer merges every append submitted while a commit is in flight into the
+ * next atomic operation (within Deno KV's limits), so the commit rate follows the disk while
+ * each commit carries as many runs as are waiting.
+ *
+ * All or nothing per operation: when a merged operation fails a version check, which member's
+ * check failed is unknown, so each member is committed again on its own and gets its own answer.
+ * @module
+ */
+
+/** One append's share of an atomic operation. */
+export interface Contribution {
+  /** Version checks (each run's head and summary). */
+  checks: Deno.AtomicCheck[];
+  /** Adds the contribution's mutations to `op`. */
+  apply(op: Deno.AtomicOperation): void;
+  /** Mutations it adds. */
+  mutations: number;
+  /** Estimated bytes of its keys and values. */
+  bytes: number;
+  /** Bytes of its keys. */
+  keyBytes: number;
+}
+
+/** Deno KV's limits on one atomic operation, less what {@link GroupCommitOptions.finish} adds. */
+export interface CommitLimits {
+  checks: number;
+  mutations: number;
+  bytes: number;
+  keyBytes: number;
+}
+
+/** Deno KV's documented per-operation limits, with room for the shared clock mutation. */
+export const KV_LIMITS: CommitLimits = {
+  checks: 100,
+  mutations: 999,
+  bytes: 800 * 1024,
+  keyBytes: 78 * 1024,
+};
+
+/** Options of a {@link GroupCommitter}. */
+export interface GroupCommitOptions {
+  /** Commits an operation built by `build` (may retry transient failures). */
+  commit(build: () => Deno.AtomicOperation): Promise<Deno.KvCommitResult | Deno.KvCommitError>;
+  /** A fresh atomic operation. */
+  atomic(): Deno.AtomicOperation;
+  /** Adds mutations every operation carries once (e.g. the writer's append clock). */
+  finish?(op: Deno.AtomicOperation): void;
+  /** Limits of one operation (default {@link KV_LIMITS}). */
+  limits?: CommitLimits;
+}
+
+interface Pending {
+  c: Contribution;
+  resolve(r: Deno.KvCommitResult | Deno.KvCommitError): void;
+  reject(err: unknown): void;
+}
+
+/** Merges concurrent appends into shared atomic operations (see the module doc). */
+export class GroupCommitter {
+  readonly #opts: GroupCommitOptions;
+  readonly #limits: CommitLimits;
+  #queue: Pending[] = [];
+  #running = false;
+  /** Operations committed, and contributions they carried (for tests and tuning). */
+  readonly stats = { commits: 0, contributions: 0, splits: 0 };
+
+  constructor(opts: GroupCommitOptions) {
+    this.#opts = opts;
+    this.#limits = opts.limits ?? KV_LIMITS;
+  }
+
+  /**
+   * Commits `c` with whatever else is waiting. Resolves with the result of the operation that
+   * carried it (`ok: false` when one of its own checks failed); rejects when its commit threw.
+   */
+  submit(c: Contribution): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ c, resolve, reject });
+      if (!this.#running) this.#run();
+    });
+  }
+
+  async #run(): Promise<void> {
+    this.#running = true;
+    try {
+      while (this.#queue.length > 0) {
+        const group = this.#take();
+        if (group.length === 1) {
+          await this.#single(group[0]);
+          continue;
+        }
+        let res: Deno.KvCommitResult | Deno.KvCommitError | undefined;
+        try {
+          res = await this.#opts.commit(() => this.#build(group));
+        } catch {
+          res = undefined;
+        }
+        if (res?.ok) {
+          this.stats.commits++;
+          this.stats.contributions += group.length;
+          for (const p of group) p.resolve(res);
+          continue;
+        }
+        // A check failed (or the merged operation was refused): each member on its own.
+        this.stats.splits++;
+        for (const p of group) await this.#single(p);
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #single(p: Pending): Promise<void> {
+    try {
+      const res = await this.#opts.commit(() => this.#build([p]));
+      this.stats.commits++;
+      this.stats.contributions++;
+      p.resolve(res);
+    } catch (err) {
+      p.reject(err);
+    }
+  }
+
+  /** The longest prefix of the queue that fits one operation (always at least one). */
+  #take(): Pending[] {
+    const l = this.#limits;
+    let checks = 0;
+    let mutations = 0;
+    let bytes = 0;
+    let keyBytes = 0;
+    let n = 0;
+    for (const p of this.#queue) {
+      const c = p.c;
+      if (
+        n > 0 && (
+          checks + c.checks.length > l.checks || mutations + c.mutations > l.mutations ||
+          bytes + c.bytes > l.bytes || keyBytes + c.keyBytes > l.keyBytes
+        )
+      ) break;
+      checks += c.checks.length;
+      mutations += c.mutations;
+      bytes += c.bytes;
+      keyBytes += c.keyBytes;
+      n++;
+    }
+    return this.#queue.splice(0, n);
+  }
+
+  #build(group: Pending[]): Deno.AtomicOperation {
+    const op = this.#opts.atomic();
+    for (const p of group) {
+      for (const check of p.c.checks) op.check(check);
+      p.c.apply(op);
+    }
+    this.#opts.finish?.(op);
+    return op;
+  }
+}

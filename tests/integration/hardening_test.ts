@@ -1,0 +1,275 @@
+/**
+ * Hardening of the gateway against a fake workflow service, both on real `Deno.serve` port 0:
+ * MAX_STREAMS → 503, the rate limit → 429, the CORS allowlist and preflight, the bearer check,
+ * the CSP nonce on pages, and the request id in responses and log lines.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.ts";
+import { postJson, startGateway, type TestGateway } from "../fixtures/gateway.ts";
+import { readSse } from "../fixtures/sse_reader.ts";
+
+const BODY = { graph_name: "hotel_o2c", initial_state: { prompt: "Two nights" } };
+const TOKEN = "gateway-token-0123456789";
+const APP = "https://app.example";
+
+async function expectJsonError(res: Response, status: number, code: string) {
+  assert.equal(res.status, status);
+  assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
+  const body = await res.json();
+  assert.equal(body.error, code);
+  assert.equal(typeof body.message, "string");
+  assert.ok(res.headers.get("x-request-id"), "errors carry the request id");
+}
+
+describe("hardening", () => {
+  let fake: FakeUpstream;
+  before(async () => {
+    fake = await startFakeUpstream({ script: "idle" });
+  });
+  after(async () => {
+    await fake.close();
+  });
+
+  describe("MAX_STREAMS", () => {
+    let gw: TestGateway;
+    before(async () => {
+      gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url, MAX_STREAMS: "1" });
+    });
+    after(async () => {
+      await gw.close();
+    });
+
+    it("answers 503 JSON with Retry-After past the limit, and takes streams again after", async () => {
+      const first = await postJson(`${gw.url}/agui`, { ...BODY, run_id: "cap-1" });
+      assert.equal(first.status, 200);
+      const runId = first.headers.get("x-workflow-id")!;
+      const reader = first.body!.getReader();
+      await reader.read(); // the stream is open
+
+      const second = await postJson(`${gw.url}/agui`, BODY);
+      assert.equal(second.headers.get("retry-after"), "5");
+      await expectJsonError(second, 503, "too_many_streams");
+      const replay = await fetch(`${gw.url}/agui/runs/${runId}/events`);
+      assert.equal(replay.headers.get("retry-after"), "5");
+      await expectJsonError(replay, 503, "too_many_streams");
+      // Non-streaming endpoints are not counted.
+      const list = await fetch(`${gw.url}/agui/runs`);
+      assert.equal(list.status, 200);
+      await list.body?.cancel();
+
+      await reader.cancel();
+      for (let i = 0; i < 100 && gw.services.streams.size > 0; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(gw.services.streams.size, 0);
+      const again = await fetch(`${gw.url}/agui/runs/${runId}/events`);
+      assert.equal(again.status, 200);
+      await again.body?.cancel();
+      await gw.services.gateway.abort(runId);
+    });
+  });
+
+  describe("rate limit on POST /agui", () => {
+    let gw: TestGateway;
+    before(async () => {
+      gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url, RATE_LIMIT_PER_MINUTE: "1" });
+    });
+    after(async () => {
+      await gw.close();
+    });
+
+    it("answers 429 JSON with Retry-After once a client's bucket is empty", async () => {
+      const ok = await postJson(`${gw.url}/agui`, { ...BODY, run_id: "rl-1" });
+      assert.equal(ok.status, 200);
+      await ok.body?.cancel();
+      const limited = await postJson(`${gw.url}/agui`, BODY);
+      assert.equal(limited.headers.get("retry-after"), "60");
+      await expectJsonError(limited, 429, "rate_limited");
+      // Reading is not limited.
+      for (let i = 0; i < 3; i++) {
+        const r = await fetch(`${gw.url}/agui/runs/rl-1`);
+        assert.equal(r.status, 200);
+        await r.body?.cancel();
+      }
+      await gw.services.gateway.abort("rl-1");
+      const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+      assert.match(metrics, /workflow_requests_rejected_total\{status="429"\} 1/);
+    });
+  });
+
+  describe("CORS allowlist and bearer token", () => {
+    let gw: TestGateway;
+    before(async () => {
+      gw = await startGateway({
+        WORKFLOW_SERVICE_URL: fake.url,
+        ALLOWED_ORIGINS: `${APP}, https://other.example`,
+        GATEWAY_TOKEN: TOKEN,
+      });
+    });
+    after(async () => {
+      await gw.close();
+    });
+    const auth = { authorization: `Bearer ${TOKEN}` };
+
+    it("answers an allowed origin with its CORS headers", async () => {
+      const res = await fetch(`${gw.url}/agui/runs`, { headers: { origin: APP, ...auth } });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("access-control-allow-origin"), APP);
+      assert.match(res.headers.get("access-control-expose-headers") ?? "", /x-workflow-id/);
+      assert.match(res.headers.get("vary") ?? "", /origin/i);
+      await res.body?.cancel();
+    });
+
+    it("refuses another origin with 403 JSON and no CORS headers", async () => {
+      const res = await fetch(`${gw.url}/agui/runs`, {
+        headers: { origin: "https://evil.example", ...auth },
+      });
+      assert.equal(res.headers.get("access-control-allow-origin"), null);
+      await expectJsonError(res, 403, "origin_not_allowed");
+    });
+
+    it("answers preflights: 204 with methods and headers for an allowed origin, 403 otherwise", async () => {
+      const ok = await fetch(`${gw.url}/agui`, {
+        method: "OPTIONS",
+        headers: {
+          origin: APP,
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "authorization, content-type",
+        },
+      });
+      assert.equal(ok.status, 204, "a preflight needs no token");
+      assert.equal(ok.headers.get("access-control-allow-origin"), APP);
+      assert.match(ok.headers.get("access-control-allow-methods") ?? "", /POST/);
+      assert.match(ok.headers.get("access-control-allow-headers") ?? "", /authorization/);
+      assert.match(ok.headers.get("access-control-allow-headers") ?? "", /last-event-id/);
+      await ok.body?.cancel();
+      const denied = await fetch(`${gw.url}/agui`, {
+        method: "OPTIONS",
+        headers: { origin: "https://evil.example", "access-control-request-method": "POST" },
+      });
+      await expectJsonError(denied, 403, "origin_not_allowed");
+    });
+
+    it("requires the bearer token, compared exactly, with a JSON 401", async () => {
+      const none = await fetch(`${gw.url}/agui/runs`);
+      assert.equal(none.headers.get("www-authenticate"), 'Bearer realm="agui"');
+      await expectJsonError(none, 401, "unauthorized");
+      for (const bad of [`Bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(0, -1)}`, `Basic ${TOKEN}`, TOKEN]) {
+        const res = await fetch(`${gw.url}/agui/runs`, { headers: { authorization: bad } });
+        await expectJsonError(res, 401, "unauthorized");
+      }
+      const ok = await fetch(`${gw.url}/agui/runs`, { headers: auth });
+      assert.equal(ok.status, 200);
+      await ok.body?.cancel();
+      // Pages, health and metrics are not behind the token.
+      const health = await fetch(`${gw.url}/health`);
+      assert.equal(health.status, 200);
+      await health.body?.cancel();
+    });
+  });
+
+  describe("CORS with *", () => {
+    let gw: TestGateway;
+    before(async () => {
+      gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url, ALLOWED_ORIGINS: "*" });
+    });
+    after(async () => {
+      await gw.close();
+    });
+
+    it("allows any origin", async () => {
+      const res = await fetch(`${gw.url}/agui/runs`, { headers: { origin: "https://any.example" } });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("access-control-allow-origin"), "*");
+      await res.body?.cancel();
+      const pre = await fetch(`${gw.url}/agui/runs/x/events`, {
+        method: "OPTIONS",
+        headers: { origin: "https://any.example", "access-control-request-method": "GET" },
+      });
+      assert.equal(pre.status, 204);
+      assert.equal(pre.headers.get("access-control-allow-origin"), "*");
+      await pre.body?.cancel();
+    });
+  });
+
+  describe("pages, CSP and request ids", () => {
+    let gw: TestGateway;
+    before(async () => {
+      gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url });
+    });
+    after(async () => {
+      await gw.close();
+    });
+
+    it("gives the island boot script the nonce of the page's CSP", async () => {
+      const res = await fetch(`${gw.url}/`, { headers: { accept: "text/html" } });
+      assert.equal(res.status, 200);
+      const csp = res.headers.get("content-security-policy") ?? "";
+      const nonce = /'nonce-([^']+)'/.exec(csp)?.[1];
+      assert.ok(nonce, csp);
+      assert.doesNotMatch(csp, /unsafe-inline/);
+      const html = await res.text();
+      const scripts = [...html.matchAll(/<script\b([^>]*)>/g)].map((m) => m[1]);
+      assert.ok(scripts.length >= 1, "the console has islands");
+      for (const attrs of scripts) {
+        // Inline scripts need the nonce; a script with src is allowed by 'self'.
+        if (!/\bsrc=/.test(attrs)) assert.match(attrs, new RegExp(`nonce="${nonce}"`));
+      }
+      for (const h of ["x-content-type-options", "x-frame-options", "referrer-policy"]) {
+        assert.ok(res.headers.get(h), h);
+      }
+      // A new nonce per response.
+      const again = await fetch(`${gw.url}/`, { headers: { accept: "text/html" } });
+      await again.body?.cancel();
+      assert.notEqual(/'nonce-([^']+)'/.exec(again.headers.get("content-security-policy")!)?.[1], nonce);
+    });
+
+    it("ships no script on pages without islands", async () => {
+      for (const path of ["/runs", "/runs/nope", "/no-such-page"]) {
+        const res = await fetch(`${gw.url}${path}`, { headers: { accept: "text/html" } });
+        assert.match(res.headers.get("content-type") ?? "", /^text\/html/, path);
+        assert.ok(res.headers.get("content-security-policy"), path);
+        assert.doesNotMatch(await res.text(), /<script/i, path);
+      }
+    });
+
+    it("echoes a sane x-request-id, replaces a hostile one, and logs every request with it", async () => {
+      const given = await fetch(`${gw.url}/agui`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-request-id": "test-req-0001" },
+        body: "{not json",
+      });
+      assert.equal(given.headers.get("x-request-id"), "test-req-0001");
+      await expectJsonError(given, 400, "bad_json");
+      const line = gw.logs.find((l) => l.request_id === "test-req-0001" && l.msg === "request");
+      assert.ok(line, "an access log line with the request id");
+      assert.equal(line.status, 400);
+      assert.equal(line.path, "/agui");
+
+      const hostile = await fetch(`${gw.url}/health`, {
+        headers: { "x-request-id": "a b\"<script>" + "x".repeat(100) },
+      });
+      await hostile.body?.cancel();
+      assert.match(hostile.headers.get("x-request-id")!, /^[0-9a-f-]{36}$/);
+    });
+
+    it("puts the request id on the relay's lines for the run it started", async () => {
+      const res = await postJson(`${gw.url}/agui`, { ...BODY, run_id: "rid-run" }, {
+        "x-request-id": "req-starts-run",
+      });
+      assert.equal(res.status, 200);
+      await readSse(res, (r) => r.frames.length >= 1);
+      await gw.services.gateway.abort("rid-run");
+      const runLines = gw.logs.filter((l) => l.run_id === "rid-run");
+      assert.ok(runLines.length > 0);
+      assert.ok(
+        runLines.some((l) => l.request_id === "req-starts-run"),
+        JSON.stringify(runLines),
+      );
+      for (const l of gw.logs) {
+        if (l.msg === "request") assert.ok(l.request_id, JSON.stringify(l));
+      }
+    });
+  });
+});
