@@ -103,8 +103,9 @@ export class FrameChecker {
         continue;
       }
       comment = false;
-      if (line.startsWith("data: ")) data = data === undefined ? line.slice(6) : data + "\n" + line.slice(6);
-      else if (line.startsWith("event: ")) type = line.slice(7);
+      if (line.startsWith("data: ")) {
+        data = data === undefined ? line.slice(6) : data + "\n" + line.slice(6);
+      } else if (line.startsWith("event: ")) type = line.slice(7);
       else if (line.startsWith("id: ")) id = line.slice(4);
       else if (line.startsWith("retry: ")) continue;
       else if (line !== "") {

@@ -188,7 +188,10 @@ async function handle(req: Request): Promise<Response> {
     return Response.json({ ok: true });
   }
   if (req.method === "POST" && url.pathname === "/execute") {
-    const body = await req.json() as { thread_id?: string; initial_state?: Record<string, unknown> };
+    const body = await req.json() as {
+      thread_id?: string;
+      initial_state?: Record<string, unknown>;
+    };
     const id = String(body.thread_id ?? crypto.randomUUID());
     const stream = execute(id, parsePlan(body.initial_state ?? {}));
     return new Response(stream, {

@@ -36,6 +36,7 @@ const { values: flags } = parseArgs({
     "hold-heartbeat-ms": { type: "string", default: "1000" },
     "start-runs": { type: "string", default: "5" },
     only: { type: "string", default: "s1,s2,s3,hold,start,js" },
+    "kv-dir": { type: "string" },
   },
 });
 const num = (name: keyof typeof flags) => Number(flags[name]);
@@ -119,9 +120,7 @@ async function round(
     malformed: results.reduce((s, r) => s + r.malformed, 0),
     errors: errors.length,
     // Frames per stream: the step events plus workflow_initialized and the terminal event.
-    cpuUsPerEvent: target === "gateway"
-      ? cpu / 1000 / (events + 2 * plan.streams)
-      : NaN,
+    cpuUsPerEvent: target === "gateway" ? cpu / 1000 / (events + 2 * plan.streams) : NaN,
     peakRssKb: peak,
   };
 }
@@ -310,6 +309,10 @@ function clean(s: Summary): boolean {
   return g.lost + g.duplicated + g.malformed + g.errors === 0;
 }
 
+async function loadAvg(): Promise<string> {
+  return (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")[0];
+}
+
 async function machine(): Promise<string> {
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
   const model = /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? "unknown CPU";
@@ -318,7 +321,9 @@ async function machine(): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "wfs-bench-" });
+  // --kv-dir=/dev/shm shows what the disk's fsync per commit costs (the default is a temp dir).
+  const dir = await Deno.makeTempDir({ prefix: "wfs-bench-", dir: flags["kv-dir"] });
+  const loadBefore = await loadAvg();
   const fake = await spawnFake();
   const rows: string[] = [];
   const started = performance.now();
@@ -334,11 +339,9 @@ async function main(): Promise<void> {
       );
       const ratio = s.gateway.throughput / s.direct.throughput;
       rows.push(
-        `| S1 1 stream × ${events} events, full speed | throughput ${
-          f(s.direct.throughput, 0)
-        } → ${f(s.gateway.throughput, 0)} ev/s | **${f(ratio)}× direct** | ≥ 0.9× | ${
-          mark(ratio >= 0.9)
-        } |`,
+        `| S1 1 stream × ${events} events, full speed | throughput ${f(s.direct.throughput, 0)} → ${
+          f(s.gateway.throughput, 0)
+        } ev/s | **${f(ratio)}× direct** | ≥ 0.9× | ${mark(ratio >= 0.9)} |`,
         `| S1 | added latency p50 / p99 (queueing at full speed) | ${
           f(s.gateway.p50 - s.direct.p50)
         } / ${f(s.gateway.p99 - s.direct.p99)} ms | – | |`,
@@ -375,9 +378,9 @@ async function main(): Promise<void> {
       rows.push(
         `| S3 ${streams} streams × ${rate} ev/s, ${secs} s | added latency p50 / p99 | ${
           f(s.gateway.p50 - s.direct.p50)
-        } / **${f(added99)}** ms (direct ${f(s.direct.p50)} / ${
-          f(s.direct.p99)
-        }) | p99 ≤ 2 ms | ${mark(added99 <= 2)} |`,
+        } / **${f(added99)}** ms (direct ${f(s.direct.p50)} / ${f(s.direct.p99)}) | p99 ≤ 2 ms | ${
+          mark(added99 <= 2)
+        } |`,
         `| S3 | throughput | ${f(s.gateway.throughput / s.direct.throughput, 3)}× direct | – | |`,
         `| S3 | gateway CPU per event | ${f(s.gateway.cpuUsPerEvent)} µs | – | |`,
         `| S3 | lost / dup / malformed | ${integrity(s)} | 0 | ${mark(clean(s))} |`,
@@ -387,11 +390,11 @@ async function main(): Promise<void> {
       log("hold: opening streams");
       const h = await hold(fake, dir);
       rows.push(
-        `| Hold ${h.streams} idle streams, heartbeat ${num("hold-heartbeat-ms")} ms | RSS per stream | **${
-          f(h.rssPerStreamKb, 1)
-        } KB** (${f(h.baseRssKb / 1024, 0)} → ${f(h.heldRssKb / 1024, 0)} MB) | ≤ 20 KB | ${
-          mark(h.rssPerStreamKb <= 20)
-        } |`,
+        `| Hold ${h.streams} idle streams, heartbeat ${
+          num("hold-heartbeat-ms")
+        } ms | RSS per stream | **${f(h.rssPerStreamKb, 1)} KB** (${f(h.baseRssKb / 1024, 0)} → ${
+          f(h.heldRssKb / 1024, 0)
+        } MB) | ≤ 20 KB | ${mark(h.rssPerStreamKb <= 20)} |`,
         `| Hold | heartbeats per stream; CPU per stream-second; open time | ${
           f(h.heartbeatsPerStream, 1)
         }; ${f(h.cpuUsPerStreamSecond)} µs; ${f(h.openMs, 0)} ms | – | |`,
@@ -424,6 +427,7 @@ async function main(): Promise<void> {
   console.log(
     [
       `Machine: ${await machine()}`,
+      `Load average (1 min) before / after: ${loadBefore} / ${await loadAvg()} (other work on the box skews results)`,
       `Command: deno task bench ${Deno.args.join(" ")}`.trimEnd(),
       `Rounds: ${ROUNDS} per target, interleaved D G D G …; medians; took ${
         ((performance.now() - started) / 1000).toFixed(0)

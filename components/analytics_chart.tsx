@@ -14,7 +14,7 @@ const PAD = { top: 8, right: 8, bottom: 22, left: 30 };
 function label(ms: number, span: number): string {
   const iso = new Date(ms).toISOString();
   // Hours matter within a day, dates beyond it.
-  return span <= 86_400_000 ? iso.slice(11, 16) : iso.slice(5, 10);
+  return span <= 86_400_000 + 60_000 ? iso.slice(11, 16) : iso.slice(5, 10);
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 import { RUN_STATUSES, type RunStatus } from "./event_names.ts";
 import type { RunSummary } from "./events.ts";
-import type { RunListQuery, RunListPage } from "./runs/store.ts";
+import type { RunListPage, RunListQuery } from "./runs/store.ts";
 
 /** Time ranges the history page offers; `all` is bounded only by `maxRuns` and the TTL. */
 export const RANGES = {

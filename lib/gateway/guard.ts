@@ -5,7 +5,6 @@
  * @module
  */
 import { ApiError, errorResponse, toErrorResponse } from "../http/errors.ts";
-import { InvalidCursorError, RunNotFoundError } from "../runs/errors.ts";
 import type { Services } from "../services.ts";
 
 const te = new TextEncoder();
@@ -41,20 +40,6 @@ export function jsonMethodNotAllowed(req: Request, res: Response): Response {
     undefined,
     allow ? { allow } : undefined,
   );
-}
-
-/**
- * The run store's typed failures that are the client's doing, as the API errors they mean, so
- * a handler that lets one escape still answers 4xx JSON instead of a 500.
- */
-function clientError(err: unknown): unknown {
-  if (err instanceof InvalidCursorError) {
-    return new ApiError(400, "bad_cursor", "Invalid cursor");
-  }
-  if (err instanceof RunNotFoundError) {
-    return new ApiError(404, "run_not_found", err.message);
-  }
-  return err;
 }
 
 /** What the guard needs from the request's state. */
@@ -128,8 +113,7 @@ export async function guardApi(
       }
     }
     res = jsonMethodNotAllowed(req, await next());
-  } catch (thrown) {
-    const err = clientError(thrown);
+  } catch (err) {
     res = toErrorResponse(err);
     if (res.status >= 500 && !(err instanceof ApiError)) {
       logger.error("request failed", {

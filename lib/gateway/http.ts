@@ -68,14 +68,23 @@ export function streamRun(
   (async () => {
     let terminal = false;
     try {
-      for await (const ev of services.gateway.events(runId, afterSeq, stop.signal)) {
-        const frames = encoder.encode(ev);
-        if (frames && !stream.write(frames)) break;
-        sent.inc(labels);
-        if (encoder.done) {
-          terminal = true;
-          break;
+      batches: for await (
+        const batch of services.gateway.eventBatches(runId, afterSeq, stop.signal)
+      ) {
+        // One write per batch: a chunk per event would cost a socket write per event.
+        let frames = "";
+        let n = 0;
+        for (const ev of batch) {
+          frames += encoder.encode(ev);
+          n++;
+          if (encoder.done) {
+            terminal = true;
+            break;
+          }
         }
+        if (frames && !stream.write(frames)) break batches;
+        sent.inc(labels, n);
+        if (terminal) break;
       }
       terminal ||= encoder.done;
       if (!terminal && !stream.closed && encoder.finish) stream.write(encoder.finish());

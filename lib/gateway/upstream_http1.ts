@@ -18,6 +18,12 @@
 export const MAX_HEADER_BYTES = 64 * 1024;
 /** Size of each socket read. */
 const READ_SIZE = 64 * 1024;
+/**
+ * First read size of a body. A body read waits with its buffer allocated, and most upstream
+ * streams are idle most of the time (a run waiting on a slow step): starting small keeps an idle
+ * stream cheap; reads that fill the buffer double it up to READ_SIZE for fast streams.
+ */
+const MIN_READ_SIZE = 2 * 1024;
 
 const CR = 13;
 const LF = 10;
@@ -119,6 +125,7 @@ type Framing = { kind: "chunked"; decoder: ChunkedDecoder } | { kind: "length"; 
 /** The response body: reads the socket on demand (high-water mark 0), closes it at the end. */
 class SocketBody implements UnderlyingDefaultSource<Uint8Array> {
   #closed = false;
+  #readSize = MIN_READ_SIZE;
   constructor(
     private readonly conn: Deno.Conn,
     private leftover: Uint8Array | undefined,
@@ -134,7 +141,7 @@ class SocketBody implements UnderlyingDefaultSource<Uint8Array> {
         input = this.leftover;
         this.leftover = undefined;
       } else {
-        const buf = new Uint8Array(READ_SIZE);
+        const buf = new Uint8Array(this.#readSize);
         let got: number | null;
         try {
           got = await this.conn.read(buf);
@@ -142,6 +149,10 @@ class SocketBody implements UnderlyingDefaultSource<Uint8Array> {
           this.#close();
           c.error(error);
           return;
+        }
+        if (got === buf.length && this.#readSize < READ_SIZE) this.#readSize *= 2;
+        else if (got !== null && got < buf.length / 8 && this.#readSize > MIN_READ_SIZE) {
+          this.#readSize /= 2;
         }
         input = got === null ? null : buf.subarray(0, got);
       }

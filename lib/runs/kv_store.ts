@@ -78,7 +78,7 @@ export interface OpenKvRunStoreOptions extends Omit<KvRunStoreOptions, "ownsKv">
 
 /**
  * Opens the run log. Defaults: no watch and no poll for `":memory:"` (no other process can write
- * it); watch and a {@link DEFAULT_POLL_MS} poll for a file; watch only on Deno Deploy.
+ * it); a {@link DEFAULT_POLL_MS} poll for a file; watch only on Deno Deploy.
  */
 export async function openKvRunStore(opts: OpenKvRunStoreOptions): Promise<KvRunStore> {
   const { path } = opts;
@@ -88,7 +88,10 @@ export async function openKvRunStore(opts: OpenKvRunStoreOptions): Promise<KvRun
   const local = path !== undefined || !onDeploy();
   return new KvRunStore(kv, {
     ...opts,
-    watch: opts.watch ?? !memory,
+    // A local file needs no watch: this process's appends reach its subscribers directly and
+    // Deno's SQLite backend does not notify other processes (the poll does). A watch per
+    // subscribed run cost a head read per append per run (measured: docs/performance.md).
+    watch: opts.watch ?? path === undefined,
     pollMs: opts.pollMs ?? (memory || !local ? 0 : DEFAULT_POLL_MS),
     ownsKv: true,
   });

@@ -5,8 +5,8 @@ import {
   type Analytics,
   loadAnalytics,
   parseAnalyticsQuery,
-  RANGES,
   type RangeKey,
+  RANGES,
 } from "../../lib/analytics.ts";
 import type { RunStatus } from "../../lib/event_names.ts";
 import { SiteHeader } from "../../components/site_header.tsx";
@@ -19,6 +19,24 @@ import {
   RecentFailures,
   RunList,
 } from "../../components/analytics_tables.tsx";
+
+/** How long the graph picker waits for the workflow service before rendering without it. */
+const GRAPHS_WAIT_MS = 1_000;
+
+/** The workflow service's graph names, or none when it is down or slow (never fails the page). */
+async function offeredGraphs(list: () => Promise<{ name: string }[]>): Promise<string[]> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      list().then((gs) => gs.map((g) => g.name), () => []),
+      new Promise<string[]>((resolve) => {
+        timer = setTimeout(() => resolve([]), GRAPHS_WAIT_MS);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 interface RunsPageData {
   a: Analytics;
@@ -39,8 +57,8 @@ export const handler = define.handlers({
     const q = parseAnalyticsQuery(ctx.url.searchParams);
     const [a, offered] = await Promise.all([
       loadAnalytics(store, q),
-      // The picker is a convenience: a workflow service that is down costs nothing here.
-      upstream.graphs().then((gs) => gs.map((g) => g.name), () => [] as string[]),
+      // The picker is a convenience: a workflow service that is down costs (almost) nothing.
+      offeredGraphs(() => upstream.graphs()),
     ]);
     const graphs = [...new Set([...offered, ...a.graphs.map((g) => g.graph)])].sort();
     if (q.graph && !graphs.includes(q.graph)) graphs.push(q.graph);

@@ -112,8 +112,15 @@ function generate(seed: number, n: number): Case[] {
     }),
     () => {
       // Invalid UTF-8: a lone continuation byte or a truncated sequence inside a JSON string.
-      const prefix = new TextEncoder().encode('{"graph_name": "hotel_o2c", "initial_state": {"p": "');
-      const bad = pick([[0x80], [0xc3], [0xed, 0xa0, 0x80], [0xff, 0xfe], [0xf4, 0x90, 0x80, 0x80]]);
+      const prefix = new TextEncoder().encode(
+        '{"graph_name": "hotel_o2c", "initial_state": {"p": "',
+      );
+      const bad = pick([[0x80], [0xc3], [0xed, 0xa0, 0x80], [0xff, 0xfe], [
+        0xf4,
+        0x90,
+        0x80,
+        0x80,
+      ]]);
       const suffix = new TextEncoder().encode('"}}');
       return {
         kind: "invalid utf-8",
@@ -290,38 +297,42 @@ describe("fuzz: malformed requests", () => {
     const failures: string[] = [];
     const kinds = new Map<string, number>();
     for (let i = 0; i < cases.length; i += 8) {
-      await Promise.all(cases.slice(i, i + 8).map(async (c) => {
-        kinds.set(c.kind, (kinds.get(c.kind) ?? 0) + 1);
-        const label = `${c.kind}: ${c.init.method} ${c.path.slice(0, 80)}`;
-        let res: Response;
-        try {
-          res = await fetch(`${gw.url}${c.path}`, c.init);
-        } catch (err) {
-          failures.push(`${label} → fetch failed: ${err}`);
-          return;
-        }
-        const text = await res.text();
-        if (c.serverLevel && (res.status === 400 || res.status === 431) && text === "") return;
-        if (res.status < 400 || res.status > 499) {
-          failures.push(`${label} → ${res.status} ${text.slice(0, 120)}`);
-          return;
-        }
-        if (!/^application\/json/.test(res.headers.get("content-type") ?? "")) {
-          failures.push(`${label} → ${res.status} content-type ${res.headers.get("content-type")}`);
-          return;
-        }
-        try {
-          const body = JSON.parse(text);
-          if (typeof body.error !== "string" || typeof body.message !== "string") {
-            failures.push(`${label} → ${res.status} body ${text.slice(0, 120)}`);
+      await Promise.all(
+        cases.slice(i, i + 8).map(async (c) => {
+          kinds.set(c.kind, (kinds.get(c.kind) ?? 0) + 1);
+          const label = `${c.kind}: ${c.init.method} ${c.path.slice(0, 80)}`;
+          let res: Response;
+          try {
+            res = await fetch(`${gw.url}${c.path}`, c.init);
+          } catch (err) {
+            failures.push(`${label} → fetch failed: ${err}`);
+            return;
           }
-        } catch {
-          failures.push(`${label} → ${res.status} unparsable ${text.slice(0, 120)}`);
-        }
-        if (!res.headers.get("x-request-id") && !c.serverLevel) {
-          failures.push(`${label} → no x-request-id`);
-        }
-      }));
+          const text = await res.text();
+          if (c.serverLevel && (res.status === 400 || res.status === 431) && text === "") return;
+          if (res.status < 400 || res.status > 499) {
+            failures.push(`${label} → ${res.status} ${text.slice(0, 120)}`);
+            return;
+          }
+          if (!/^application\/json/.test(res.headers.get("content-type") ?? "")) {
+            failures.push(
+              `${label} → ${res.status} content-type ${res.headers.get("content-type")}`,
+            );
+            return;
+          }
+          try {
+            const body = JSON.parse(text);
+            if (typeof body.error !== "string" || typeof body.message !== "string") {
+              failures.push(`${label} → ${res.status} body ${text.slice(0, 120)}`);
+            }
+          } catch {
+            failures.push(`${label} → ${res.status} unparsable ${text.slice(0, 120)}`);
+          }
+          if (!res.headers.get("x-request-id") && !c.serverLevel) {
+            failures.push(`${label} → no x-request-id`);
+          }
+        }),
+      );
     }
     assert.deepEqual(failures, [], failures.join("\n"));
     assert.ok(kinds.size >= 15, [...kinds.keys()].join(", "));

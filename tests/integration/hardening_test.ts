@@ -155,7 +155,9 @@ describe("hardening", () => {
       const none = await fetch(`${gw.url}/agui/runs`);
       assert.equal(none.headers.get("www-authenticate"), 'Bearer realm="agui"');
       await expectJsonError(none, 401, "unauthorized");
-      for (const bad of [`Bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(0, -1)}`, `Basic ${TOKEN}`, TOKEN]) {
+      for (
+        const bad of [`Bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(0, -1)}`, `Basic ${TOKEN}`, TOKEN]
+      ) {
         const res = await fetch(`${gw.url}/agui/runs`, { headers: { authorization: bad } });
         await expectJsonError(res, 401, "unauthorized");
       }
@@ -179,7 +181,9 @@ describe("hardening", () => {
     });
 
     it("allows any origin", async () => {
-      const res = await fetch(`${gw.url}/agui/runs`, { headers: { origin: "https://any.example" } });
+      const res = await fetch(`${gw.url}/agui/runs`, {
+        headers: { origin: "https://any.example" },
+      });
       assert.equal(res.status, 200);
       assert.equal(res.headers.get("access-control-allow-origin"), "*");
       await res.body?.cancel();
@@ -222,7 +226,10 @@ describe("hardening", () => {
       // A new nonce per response.
       const again = await fetch(`${gw.url}/`, { headers: { accept: "text/html" } });
       await again.body?.cancel();
-      assert.notEqual(/'nonce-([^']+)'/.exec(again.headers.get("content-security-policy")!)?.[1], nonce);
+      assert.notEqual(
+        /'nonce-([^']+)'/.exec(again.headers.get("content-security-policy")!)?.[1],
+        nonce,
+      );
     });
 
     it("ships no script on pages without islands", async () => {
@@ -248,7 +255,7 @@ describe("hardening", () => {
       assert.equal(line.path, "/agui");
 
       const hostile = await fetch(`${gw.url}/health`, {
-        headers: { "x-request-id": "a b\"<script>" + "x".repeat(100) },
+        headers: { "x-request-id": 'a b"<script>' + "x".repeat(100) },
       });
       await hostile.body?.cancel();
       assert.match(hostile.headers.get("x-request-id")!, /^[0-9a-f-]{36}$/);

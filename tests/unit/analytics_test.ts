@@ -127,8 +127,11 @@ describe("summarize", () => {
     // finished: 2 complete, 1 rejected, 2 error, 1 aborted = 6; succeeded 3.
     assert.equal(a.successRate, 0.5);
     assert.equal(a.graphs[1].successRate, 0.5);
-    assert.equal(summarize([run(0, { status: "running" })], { now: NOW, from: null, buckets: 4 })
-      .successRate, null);
+    assert.equal(
+      summarize([run(0, { status: "running" })], { now: NOW, from: null, buckets: 4 })
+        .successRate,
+      null,
+    );
   });
 
   it("computes duration percentiles over finished runs only", () => {

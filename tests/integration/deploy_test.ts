@@ -1,0 +1,188 @@
+/**
+ * Deno Deploy readiness, with the real `main.ts` in a child process:
+ * - eviction: SIGINT ends open client streams with a final comment and the process exits well
+ *   inside Deploy's 5 s grace period;
+ * - nothing at run time needs a file write, a subprocess or a native library: the gateway
+ *   serves pages and a whole built-in (LangGraph) run with writes, `run` and `ffi` denied;
+ * - esbuild (the island build, a native binary) is not in the server's module graph;
+ * - deno.json's `deploy` settings are the current Deploy's form.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.ts";
+import { postJson } from "../fixtures/gateway.ts";
+import { spawnGateway } from "../fixtures/process.ts";
+import { readSse } from "../fixtures/sse_reader.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/** Resolves with `p`, or rejects after `ms` (the timer is always cleared). */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe("Deno Deploy readiness", () => {
+  let fake: FakeUpstream;
+  before(async () => {
+    fake = await startFakeUpstream({ script: "idle" });
+  });
+  after(async () => {
+    await fake.close();
+  });
+
+  it("on SIGINT ends open streams with a final comment and exits within 5 s", async () => {
+    const gw = await spawnGateway({
+      WORKFLOW_SERVICE_URL: fake.url,
+      KV_PATH: ":memory:",
+      HEARTBEAT_MS: "15000",
+    });
+    try {
+      const res = await postJson(`${gw.url}/agui`, {
+        graph_name: "hotel_o2c",
+        initial_state: {},
+        run_id: "evicted",
+      });
+      assert.equal(res.status, 200);
+      const body = readSse(res, undefined, 8_000);
+      // Wait until the run is live (its first event relayed), then evict.
+      await fake.waitFor((f) => f.executeCalls.length > 0);
+      const started = performance.now();
+      gw.kill("SIGINT");
+      const read = await body;
+      assert.equal(read.ended, true, "the stream ends instead of being cut");
+      assert.ok(read.comments.includes("shutdown"), JSON.stringify(read.raw.slice(-200)));
+      assert.equal(read.frames[0]?.event, "workflow_initialized");
+      const status = await within(gw.status, 5_000, "process exit after SIGINT");
+      assert.equal(status.code, 0);
+      assert.ok(performance.now() - started < 5_000);
+      assert.ok(
+        !gw.logs.some((l) => l.level === "error"),
+        JSON.stringify(gw.logs.filter((l) => l.level === "error")),
+      );
+    } finally {
+      gw.kill("SIGKILL");
+      await gw.status;
+    }
+  });
+
+  it("needs no file write, subprocess or FFI at run time (built-in LangGraph mode)", async () => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-env",
+        "--allow-read",
+        "--allow-sys",
+        "--deny-write",
+        "--deny-run",
+        "--deny-ffi",
+        MAIN,
+      ],
+      cwd: ROOT,
+      env: { PORT: "0", KV_PATH: ":memory:", WORKFLOW_STEP_DELAY_MS: "0", LOG_LEVEL: "info" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const lines: string[] = [];
+    let url = "";
+    const stderr = (async () => {
+      const dec = new TextDecoder();
+      let buf = "";
+      for await (const chunk of child.stderr) {
+        buf += dec.decode(chunk, { stream: true });
+        let nl;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          lines.push(line);
+          try {
+            const o = JSON.parse(line);
+            if (o.msg === "listening") url = String(o.url).replace(/\/$/, "");
+          } catch { /* not JSON */ }
+        }
+      }
+    })();
+    try {
+      for (let i = 0; i < 400 && !url; i++) await new Promise((r) => setTimeout(r, 25));
+      assert.ok(url, `did not listen: ${lines.slice(-5).join("\n")}`);
+      url = url.replace("0.0.0.0", "127.0.0.1");
+      for (const path of ["/", "/runs", "/health", "/metrics"]) {
+        const res = await fetch(`${url}${path}`, { headers: { accept: "text/html" } });
+        assert.equal(res.status, 200, path);
+        await res.body?.cancel();
+      }
+      // A whole run of the built-in service, through its approval gate.
+      const res = await postJson(`${url}/agui`, {
+        graph_name: "hotel_o2c",
+        initial_state: { prompt: "Two nights for Ada Lovelace from 2026-05-01, standard room" },
+        run_id: "no-writes",
+      });
+      assert.equal(res.status, 200);
+      const first = await readSse(
+        res,
+        (r) => r.frames.some((f) => f.event === "approval_required"),
+      );
+      const gate = JSON.parse(first.frames.at(-1)!.data);
+      const ok = await postJson(`${url}/agui/runs/no-writes/approval`, {
+        stepId: gate.stepId,
+        decision: "approve",
+      });
+      assert.equal(ok.status, 202);
+      await ok.body?.cancel();
+      const rest = await readSse(await fetch(`${url}/agui/runs/no-writes/events?after=0`));
+      assert.equal(rest.frames.at(-1)?.event, "workflow_complete");
+      assert.ok(
+        !lines.some((l) => /PermissionDenied|NotCapable|Requires (write|run|ffi) access/i.test(l)),
+        lines.join("\n"),
+      );
+    } finally {
+      child.kill("SIGINT");
+      await within(child.status, 5_000, "exit after SIGINT").catch(() => child.kill("SIGKILL"));
+      await child.status;
+      await stderr;
+    }
+  });
+
+  it("keeps esbuild and the dev tools out of the server's module graph", async () => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", MAIN],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const info = JSON.parse(new TextDecoder().decode(out.stdout));
+    // `modules` is the graph itself, npm entry points included (`npmPackages` lists every
+    // package of the lock file, used or not).
+    const specifiers: string[] = info.modules.map((m: { specifier: string }) => m.specifier);
+    assert.ok(specifiers.some((s) => s.startsWith("npm:")), "npm modules are listed");
+    assert.ok(specifiers.some((s) => s.endsWith("/main.ts")));
+    assert.ok(specifiers.some((s) => s.includes("/lib/fresh/app.ts")), "the graph was read");
+    const offending = specifiers.filter((s) => /esbuild|\/lib\/fresh\/dev\/|\/scripts\//.test(s));
+    assert.deepEqual(offending, []);
+  });
+
+  it("declares the current Deploy's build and runtime in deno.json", async () => {
+    const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
+    assert.deepEqual(config.deploy.runtime, { type: "dynamic", entrypoint: "./main.ts" });
+    assert.match(config.deploy.build, /deno task build/);
+    // Classic's keys must not be mixed in.
+    for (const key of ["project", "entrypoint", "include", "exclude"]) {
+      assert.equal(config.deploy[key], undefined, key);
+    }
+    assert.ok(config.unstable.includes("kv"), "KV comes from deno.json (Deploy takes no flags)");
+    assert.match(config.tasks.build, /scripts\/build\.ts/);
+  });
+});
