@@ -195,6 +195,8 @@ interface HoldResult {
   streams: number;
   openMs: number;
   rssPerStreamKb: number;
+  /** Growth of the V8 heap per stream (from the gateway's /metrics), the JS share of the RSS. */
+  heapPerStreamKb: number;
   baseRssKb: number;
   heldRssKb: number;
   heartbeatsPerStream: number;
@@ -203,6 +205,12 @@ interface HoldResult {
   duplicated: number;
   malformed: number;
   errors: number;
+}
+
+/** The gateway's V8 heap in use, read from its `/metrics`. */
+async function heapBytes(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^process_heap_used_bytes (\d+)/m.exec(text)?.[1] ?? NaN);
 }
 
 async function hold(fake: Child, dir: string): Promise<HoldResult> {
@@ -215,6 +223,7 @@ async function hold(fake: Child, dir: string): Promise<HoldResult> {
     await round("gateway", { streams: 10, count: 100, rate: 0 }, fake, gw);
     await new Promise((r) => setTimeout(r, 500));
     const base = rssKb(gw.pid);
+    const heap0 = await heapBytes(gw.url);
     const t0 = performance.now();
     let opened = 0;
     let allOpen!: () => void;
@@ -244,6 +253,7 @@ async function hold(fake: Child, dir: string): Promise<HoldResult> {
     await new Promise((r) => setTimeout(r, holdMs));
     const cpu = cpuNs(gw.pid) - cpu0;
     const held = rssKb(gw.pid);
+    const heapPerStreamKb = (await heapBytes(gw.url) - heap0) / 1024 / n;
     const res = await fetch(`${fake.url}/release?spread=1000`, { method: "POST" });
     await res.body?.cancel();
     const results = await Promise.all(tasks);
@@ -253,6 +263,7 @@ async function hold(fake: Child, dir: string): Promise<HoldResult> {
       streams: n,
       openMs,
       rssPerStreamKb: (held - base) / n,
+      heapPerStreamKb,
       baseRssKb: base,
       heldRssKb: held,
       heartbeatsPerStream: results.reduce((s, r) => s + r.heartbeats, 0) / n,
@@ -395,6 +406,9 @@ async function main(): Promise<void> {
         } ms | RSS per stream | **${f(h.rssPerStreamKb, 1)} KB** (${f(h.baseRssKb / 1024, 0)} → ${
           f(h.heldRssKb / 1024, 0)
         } MB) | ≤ 20 KB | ${mark(h.rssPerStreamKb <= 20)} |`,
+        `| Hold | V8 heap per stream (the JS share of the RSS) | ${
+          f(h.heapPerStreamKb, 1)
+        } KB | – | |`,
         `| Hold | heartbeats per stream; CPU per stream-second; open time | ${
           f(h.heartbeatsPerStream, 1)
         }; ${f(h.cpuUsPerStreamSecond)} µs; ${f(h.openMs, 0)} ms | – | |`,

@@ -25,7 +25,11 @@ export interface CreateAppOptions {
 /** The project root (the folder above `lib/`). */
 export const PROJECT_ROOT: URL = new URL("../", import.meta.url);
 
-/** Creates the app. Middleware order: services → static files → route middleware → routes. */
+/**
+ * Creates the app. Middleware order: services → route middleware (`_middleware` files: request
+ * id, security headers, access log) → static files → routes, so static answers carry the same
+ * headers as pages.
+ */
 export function createApp(opts: CreateAppOptions = {}): App<State> {
   const app = new App<State>({
     root: PROJECT_ROOT,
@@ -39,7 +43,7 @@ export function createApp(opts: CreateAppOptions = {}): App<State> {
     if (services !== undefined) ctx.state.services = services;
     return ctx.next();
   });
-  app.use(staticFiles());
   app.fsRoutes(opts.manifest ?? manifest);
+  app.use(staticFiles());
   return app;
 }

@@ -142,6 +142,8 @@ export class Metrics {
   );
   readonly #gauges: Gauge[] = [
     new Gauge("workflow_open_streams", "Client SSE streams open now.", () => this.openStreams),
+    new Gauge("process_resident_memory_bytes", "Resident set size.", () => Deno.memoryUsage().rss),
+    new Gauge("process_heap_used_bytes", "V8 heap in use.", () => Deno.memoryUsage().heapUsed),
   ];
 
   /** Adds a gauge read at render time (e.g. runs by status from the store). */

@@ -232,6 +232,14 @@ describe("hardening", () => {
       );
     });
 
+    it("gives static files the request id and security headers too", async () => {
+      const res = await fetch(`${gw.url}/styles.css`);
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+      assert.ok(res.headers.get("x-request-id"));
+      assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+    });
+
     it("ships no script on pages without islands", async () => {
       for (const path of ["/runs", "/runs/nope", "/no-such-page"]) {
         const res = await fetch(`${gw.url}${path}`, { headers: { accept: "text/html" } });
