@@ -182,6 +182,11 @@ export class Gateway {
   readonly #owner: string;
   /** Runs whose upstream this process is reading, and the pump's completion. */
   readonly #pumps = new Map<string, Promise<void>>();
+  /** Relay-lease watchdogs of runs that have subscribers here: one timer per run. */
+  readonly #watchdogs = new Map<
+    string,
+    { count: number; timer: ReturnType<typeof setInterval> }
+  >();
   /** The upstream readers of those pumps, cancelled on shutdown. */
   readonly #readers = new Map<string, ReadableStreamDefaultReader<Uint8Array>>();
   /** Known graph names from the workflow service, refreshed at most once a minute. */
@@ -385,7 +390,7 @@ export class Gateway {
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     signal?.addEventListener("abort", onAbort, { once: true });
-    const watchdog = setInterval(() => this.#checkRelay(runId), Math.max(50, this.#leaseMs / 2));
+    const unwatch = this.#watchRelay(runId);
     try {
       await this.#checkRelay(runId);
       const sub = this.#store.subscribe(runId, afterSeq, stop.signal) as BatchingIterator;
@@ -407,7 +412,7 @@ export class Gateway {
         if (isTerminalType(batch[batch.length - 1].type)) return;
       }
     } finally {
-      clearInterval(watchdog);
+      unwatch();
       signal?.removeEventListener("abort", onAbort);
       stop.abort();
     }
@@ -438,6 +443,31 @@ export class Gateway {
   }
 
   /** Records relay_lost for a running run whose relay lease lapsed and that no local pump reads. */
+  /**
+   * Checks a run's relay now and every half lease while anyone watches the run: one timer per
+   * run, however many subscribers (thousands of viewers must not mean thousands of KV reads).
+   * Returns the function that stops watching.
+   */
+  #watchRelay(runId: string): () => void {
+    let w = this.#watchdogs.get(runId);
+    if (!w) {
+      const timer = setInterval(() => this.#checkRelay(runId), Math.max(50, this.#leaseMs / 2));
+      w = { count: 0, timer };
+      this.#watchdogs.set(runId, w);
+    }
+    w.count++;
+    const entry = w;
+    let stopped = false;
+    return () => {
+      if (stopped) return;
+      stopped = true;
+      if (--entry.count === 0) {
+        clearInterval(entry.timer);
+        if (this.#watchdogs.get(runId) === entry) this.#watchdogs.delete(runId);
+      }
+    };
+  }
+
   async #checkRelay(runId: string): Promise<void> {
     if (this.#pumps.has(runId)) return;
     try {
