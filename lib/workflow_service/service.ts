@@ -15,7 +15,7 @@ import { str } from "./extract.ts";
 import { listGraphs, WORKFLOWS } from "./graphs.ts";
 import type { RunRequest, WorkflowRuntime } from "./runner.ts";
 import type { WorkflowSpec } from "./spec.ts";
-import { encodeFrame } from "./sse_frame.ts";
+import { encodeEvent, frameBytes } from "../sse/encode.ts";
 import { type ThreadRecord, ThreadTable, type ThreadTableOptions } from "./threads.ts";
 
 /** Settings of a workflow service. */
@@ -183,11 +183,11 @@ export function createWorkflowService(opts: WorkflowServiceOptions = {}): Workfl
       emit(type, data) {
         record.seq += 1;
         if (!attached) return;
-        write(encodeFrame(record.seq, type, {
-          ...data,
-          workflowId: record.id,
-          ts: now().toISOString(),
-        }));
+        write(frameBytes(encodeEvent({
+          id: record.seq,
+          event: type,
+          data: JSON.stringify({ ...data, workflowId: record.id, ts: now().toISOString() }),
+        })));
       },
       end() {
         if (!attached) return;

@@ -77,9 +77,9 @@ describe("Deno Deploy readiness", () => {
   });
 
   it("needs no file write, subprocess or FFI at run time (built-in LangGraph mode)", async () => {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
+    const child = await spawnGateway(
+      { KV_PATH: ":memory:", WORKFLOW_STEP_DELAY_MS: "0", LOG_LEVEL: "info" },
+      [
         "--allow-net",
         "--allow-env",
         "--allow-read",
@@ -87,37 +87,12 @@ describe("Deno Deploy readiness", () => {
         "--deny-write",
         "--deny-run",
         "--deny-ffi",
-        MAIN,
       ],
-      cwd: ROOT,
-      env: { PORT: "0", KV_PATH: ":memory:", WORKFLOW_STEP_DELAY_MS: "0", LOG_LEVEL: "info" },
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const lines: string[] = [];
-    let url = "";
-    const stderr = (async () => {
-      const dec = new TextDecoder();
-      let buf = "";
-      for await (const chunk of child.stderr) {
-        buf += dec.decode(chunk, { stream: true });
-        let nl;
-        while ((nl = buf.indexOf("\n")) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          lines.push(line);
-          try {
-            const o = JSON.parse(line);
-            if (o.msg === "listening") url = String(o.url).replace(/\/$/, "");
-          } catch { /* not JSON */ }
-        }
-      }
-    })();
+    );
+    const url = child.url;
+    const lines = () =>
+      child.logs.map((l) => typeof l.raw === "string" ? l.raw : JSON.stringify(l));
     try {
-      for (let i = 0; i < 400 && !url; i++) await new Promise((r) => setTimeout(r, 25));
-      assert.ok(url, `did not listen: ${lines.slice(-5).join("\n")}`);
-      url = url.replace("0.0.0.0", "127.0.0.1");
       for (const path of ["/", "/runs", "/health", "/metrics"]) {
         const res = await fetch(`${url}${path}`, { headers: { accept: "text/html" } });
         assert.equal(res.status, 200, path);
@@ -144,14 +119,15 @@ describe("Deno Deploy readiness", () => {
       const rest = await readSse(await fetch(`${url}/agui/runs/no-writes/events?after=0`));
       assert.equal(rest.frames.at(-1)?.event, "workflow_complete");
       assert.ok(
-        !lines.some((l) => /PermissionDenied|NotCapable|Requires (write|run|ffi) access/i.test(l)),
-        lines.join("\n"),
+        !lines().some((l) =>
+          /PermissionDenied|NotCapable|Requires (write|run|ffi) access/i.test(l)
+        ),
+        lines().join("\n"),
       );
     } finally {
       child.kill("SIGINT");
       await within(child.status, 5_000, "exit after SIGINT").catch(() => child.kill("SIGKILL"));
       await child.status;
-      await stderr;
     }
   });
 

@@ -8,7 +8,7 @@
 import * as esbuild from "esbuild";
 import { BUILD_INFO_FILE, type BuildInfo } from "../build_info.ts";
 import { listModules } from "./modules.ts";
-import { denoResolverPlugin, readImportMap } from "./resolver.ts";
+import { denoResolverPlugin, exists, readImportMap } from "./resolver.ts";
 
 /** Options of `buildIslands`. */
 export interface BuildOptions {
@@ -41,15 +41,6 @@ async function sha256Hex(data: Uint8Array | string): Promise<string> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The entry name (and output file prefix) of an island module key. */

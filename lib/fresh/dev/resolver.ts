@@ -4,7 +4,8 @@
  */
 import type * as esbuild from "esbuild";
 
-async function exists(path: string): Promise<boolean> {
+/** True when `path` exists (file or directory). */
+export async function exists(path: string): Promise<boolean> {
   try {
     await Deno.stat(path);
     return true;
