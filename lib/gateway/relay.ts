@@ -483,13 +483,18 @@ export class Gateway {
           type: "workflow_error",
           data: eventData(runId, this.#now(), {
             message: "The gateway relaying this run stopped before the run ended; " +
-              "the workflow's further progress is unknown",
+              "the run was stopped at the workflow service",
             retries: 0,
             code: ERROR_CODES.relayLost,
           }),
         }],
         run.graph,
         log,
+      );
+      // Nobody can watch or steer the thread any more (its stream is gone): stop it, so the
+      // workflow does no business work behind a run the log already calls failed.
+      await this.#upstream.abort(runId).catch((err) =>
+        log.warn("could not stop the orphaned upstream thread", { error: err })
       );
     } catch (err) {
       this.#log.warn("relay check failed", { run_id: runId, error: err });

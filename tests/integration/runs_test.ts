@@ -314,6 +314,7 @@ describe("across processes on one KV file", () => {
       assert.equal(resumed.frames.at(-1)!.event, "workflow_error");
       assert.equal(JSON.parse(resumed.frames.at(-1)!.data).code, "relay_lost");
       assert.equal(resumed.ended, true, "never left hanging");
+      await fake.waitFor((f) => f.abortCalls.includes(runId));
     } finally {
       victim.kill();
       await survivor?.close();
