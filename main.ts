@@ -48,7 +48,12 @@ if (import.meta.main) {
   // `deno serve` sets import.meta.main too; it starts its own server (calling onListen) as soon
   // as this module has been evaluated, so look once that has had its chance.
   setTimeout(() => {
-    const server = servedByDenoServe ? null : app.listen({ port: config.PORT, onListen });
+    // Deno Deploy serves the default export itself (as Fresh 2 apps rely on), so never bind a
+    // second server there even if it does not call onListen.
+    const onDeploy = Deno.env.get("DENO_DEPLOYMENT_ID") !== undefined;
+    const server = servedByDenoServe || onDeploy
+      ? null
+      : app.listen({ port: config.PORT, onListen });
     // Deploy stops instances with SIGINT: end client streams cleanly before exiting.
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       Deno.addSignalListener(signal, () => shutdown(server));
