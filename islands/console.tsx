@@ -29,6 +29,11 @@ export interface ConsoleProps {
   graphs: ConsoleGraph[];
   /** Example prompts shown as chips. */
   examples: ConsoleExample[];
+  /**
+   * The gateway's `HEARTBEAT_MS`: three of them without a byte mean a dead connection. Absent:
+   * the client's default (15 s, the largest the gateway allows).
+   */
+  heartbeatMs?: number;
 }
 
 /** Where the gateway token lives: this tab only, gone when it closes. */
@@ -102,6 +107,7 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
         },
       },
       headers: token ? { authorization: `Bearer ${token}` } : undefined,
+      heartbeatMs: this.props.heartbeatMs,
       onEvent: (ev) => {
         if (!r || this.#run !== r) return;
         const runId = r.runId;

@@ -44,7 +44,7 @@ function examplesFor(graphs: GraphInfo[]): ConsoleExample[] {
  * The console: a catalog of workflows (static HTML) and the copilot sidebar (the only island)
  * with the prompt box, graph picker, examples and the live WorkflowStreamPanel.
  */
-export default define.page<typeof handler>(({ data }) => {
+export default define.page<typeof handler>(({ data, state }) => {
   const { graphs, graphsError } = data;
   return (
     <>
@@ -58,6 +58,7 @@ export default define.page<typeof handler>(({ data }) => {
           <Console
             graphs={graphs.map(({ name, title, domain }) => ({ name, title, domain }))}
             examples={examplesFor(graphs)}
+            heartbeatMs={state.services.config.HEARTBEAT_MS}
           />
           <noscript>
             <p class="alert">

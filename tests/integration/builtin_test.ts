@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { checkEvent } from "../../lib/events.ts";
+import { deserialize } from "../../lib/fresh/deserialize.ts";
 import { postJson, startGateway, type TestGateway } from "../fixtures/gateway.ts";
 import { datas, readSse, types } from "../fixtures/sse_reader.ts";
 
@@ -26,6 +27,18 @@ describe("built-in mode", () => {
     for (const g of ["hotel_o2c", "hospital_admission", "purchase_order"]) {
       assert.ok(names.includes(g));
     }
+  });
+
+  it("hands the console island the graphs and the gateway's HEARTBEAT_MS", async () => {
+    const html = await (await fetch(`${gw.url}/`, { headers: { accept: "text/html" } })).text();
+    const boot = /boot\(\[[^\]]*\],\[\[0,"default"\]\],("(?:[^"\\]|\\.)*")/.exec(html);
+    assert.ok(boot, "the page boots one island");
+    const [props] = deserialize(JSON.parse(boot[1])) as [{
+      graphs: { name: string }[];
+      heartbeatMs: number;
+    }];
+    assert.equal(props.heartbeatMs, 200, "3 × HEARTBEAT_MS without a byte = a dead connection");
+    assert.ok(props.graphs.some((g) => g.name === "hotel_o2c"));
   });
 
   it("runs the seed's hotel prompt to an invoice through the approval gate", async () => {
