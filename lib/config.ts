@@ -11,13 +11,23 @@ export const VERSION = "0.1.0";
 
 const int = (min: number, max: number) =>
   z.string().trim().regex(/^\d+$/, "an integer").transform(Number).pipe(
-    z.number().int().min(min).max(max),
+    z.number().int().min(min, `an integer from ${min} to ${max}`).max(
+      max,
+      `an integer from ${min} to ${max}`,
+    ),
   );
 
-const httpUrl = z.string().trim().url().refine(
-  (u) => /^https?:$/.test(new URL(u).protocol),
-  "an http(s) URL",
-);
+/** One of `values`, with a message that lists them. */
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { message: `one of ${values.join(", ")}` });
+
+const httpUrl = z.string().trim().refine((u) => {
+  try {
+    return /^https?:$/.test(new URL(u).protocol);
+  } catch {
+    return false;
+  }
+}, "an http(s) URL");
 
 const schema = z.object({
   PORT: int(0, 65535).default(8000),
@@ -29,16 +39,23 @@ const schema = z.object({
   GATEWAY_TOKEN: z.string().min(16, "at least 16 characters").optional(),
   ALLOWED_ORIGINS: z.string().optional().transform((v) =>
     (v ?? "").split(",").map((s) => s.trim()).filter(Boolean)
-  ).pipe(z.array(z.union([z.literal("*"), httpUrl.transform((u) => new URL(u).origin)]))),
+  ).pipe(
+    z.array(
+      z.union([z.literal("*"), httpUrl.transform((u) => new URL(u).origin)], {
+        message: "comma-separated http(s) origins, or *",
+      }),
+    ),
+  ),
   KV_PATH: z.string().min(1).optional(),
   RUN_TTL_HOURS: int(1, 24 * 365).default(24),
   MAX_BODY_BYTES: int(256, 16 * 1024 * 1024).default(65_536),
   MAX_STREAMS: int(1, 1_000_000).default(10_000),
   UPSTREAM_TIMEOUT_MS: int(100, 600_000).default(30_000),
   RELAY_LEASE_MS: int(100, 600_000).default(30_000),
+  UPSTREAM_TRANSPORT: oneOf(["auto", "socket", "fetch"]).default("auto"),
   RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).default(60),
   DEFAULT_GRAPH: z.string().regex(GRAPH_NAME_RE, "lower snake case").default("hotel_o2c"),
-  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  LOG_LEVEL: oneOf(["debug", "info", "warn", "error", "silent"]).default("info"),
 });
 
 /** The validated configuration. */

@@ -59,6 +59,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
       url: config.WORKFLOW_SERVICE_URL,
       token: config.WORKFLOW_SERVICE_TOKEN,
       timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+      transport: config.UPSTREAM_TRANSPORT === "auto" ? undefined : config.UPSTREAM_TRANSPORT,
     });
   } else {
     const { createWorkflowService } = await import("./workflow_service/mod.ts");

@@ -128,9 +128,11 @@ export interface UpstreamOptions {
   /** The built-in service's handler, used when `url` is not set. */
   inProcess?: (req: Request) => Promise<Response>;
   /**
-   * How to reach `url`: `socket` (default) is the small HTTP/1.1 client of
-   * `upstream_http1.ts`, much cheaper per streamed chunk than Deno's fetch; `fetch` uses
-   * `fetch` (needed behind an HTTP proxy or for an HTTP/2-only service).
+   * How to reach `url`: `socket` is the small HTTP/1.1 client of `upstream_http1.ts`, much
+   * cheaper per streamed chunk than Deno's fetch; `fetch` uses `fetch` (needed behind an HTTP
+   * proxy or for an HTTP/2-only service). Default: `socket` for `http:` URLs (a service next to
+   * the gateway, where the per-chunk cost matters), `fetch` for `https:` (a remote service: TLS,
+   * proxies and HTTP/2 are fetch's strengths, and the socket client's TLS path has no test here).
    */
   transport?: "socket" | "fetch";
   /** A fetch to use for `url` instead of either transport (tests). */
@@ -302,8 +304,8 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
     u.search = "";
     u.hash = "";
     base = u.href;
-    const doFetch: FetchLike = opts.fetch ??
-      (opts.transport === "fetch" ? fetch : http1Fetch);
+    const transport = opts.transport ?? (u.protocol === "http:" ? "socket" : "fetch");
+    const doFetch: FetchLike = opts.fetch ?? (transport === "fetch" ? fetch : http1Fetch);
     mode = "external";
     // A redirect is an error, not followed: following it could carry the bearer token elsewhere.
     send = (path, init) => doFetch(new URL(path, base), { ...init, redirect: "manual" });
