@@ -58,6 +58,9 @@ const schema = z.object({
   LOG_LEVEL: oneOf(["debug", "info", "warn", "error", "silent"]).default("info"),
 });
 
+/** Every environment variable the configuration reads. */
+export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(schema.shape));
+
 /** The validated configuration. */
 export type Config = z.output<typeof schema> & {
   /** `built-in` when `WORKFLOW_SERVICE_URL` is unset (LangGraph runs in-process). */

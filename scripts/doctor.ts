@@ -12,7 +12,7 @@
  * checked (send `GATEWAY_TOKEN` from the environment when it has one).
  * @module
  */
-import { type Config, ConfigError, loadConfig } from "../lib/config.ts";
+import { type Config, CONFIG_VARIABLES, ConfigError, loadConfig } from "../lib/config.ts";
 import { createFrameParser, type SseFrame } from "../lib/sse/parse.ts";
 
 /** One check's outcome. */
@@ -68,27 +68,9 @@ export function parseDotEnv(text: string): Record<string, string> {
   return out;
 }
 
-/** Keys `loadConfig` reads (DESIGN §9, `.env.example`); a unit test keeps the list in step. */
+/** Keys `loadConfig` reads (DESIGN §9, `.env.example`), from the config schema itself. */
 export function knownKeys(): Set<string> {
-  return new Set([
-    "PORT",
-    "WORKFLOW_PORT",
-    "WORKFLOW_SERVICE_URL",
-    "WORKFLOW_SERVICE_TOKEN",
-    "WORKFLOW_STEP_DELAY_MS",
-    "HEARTBEAT_MS",
-    "GATEWAY_TOKEN",
-    "ALLOWED_ORIGINS",
-    "KV_PATH",
-    "RUN_TTL_HOURS",
-    "MAX_BODY_BYTES",
-    "MAX_STREAMS",
-    "UPSTREAM_TIMEOUT_MS",
-    "RELAY_LEASE_MS",
-    "RATE_LIMIT_PER_MINUTE",
-    "DEFAULT_GRAPH",
-    "LOG_LEVEL",
-  ]);
+  return new Set(CONFIG_VARIABLES);
 }
 
 /** Reads an SSE body with a deadline, reporting frames and comments as they come. */
