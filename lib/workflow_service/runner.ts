@@ -130,6 +130,8 @@ export interface WorkflowRuntime {
   run(req: RunRequest): Promise<RunOutcome>;
   /** Drops a thread's checkpoints (eviction). */
   forget(threadId: string): Promise<void>;
+  /** How many threads hold checkpoints now (running or waiting ones should; finished none). */
+  checkpointedThreads(): number;
 }
 
 /** Runtime settings. */
@@ -295,6 +297,9 @@ export function createRuntime(
     },
     async forget(threadId) {
       await checkpointer.deleteThread(threadId);
+    },
+    checkpointedThreads() {
+      return Object.keys(checkpointer.storage).length;
     },
   };
 }

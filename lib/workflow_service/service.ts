@@ -147,7 +147,7 @@ export function createWorkflowService(opts: WorkflowServiceOptions = {}): Workfl
     for (const id of ids) {
       runtimeReady.forget(id).catch((err) => log.warn("forget failed", { thread_id: id, err }));
     }
-    log.debug("threads evicted", { count: ids.length });
+    log.debug("thread checkpoints dropped", { count: ids.length });
   }
 
   function openSink(record: ThreadRecord): EventSink {
@@ -215,6 +215,9 @@ export function createWorkflowService(opts: WorkflowServiceOptions = {}): Workfl
       record.status = status;
       record.updatedAt = now().getTime();
       record.controller = undefined;
+      // A finished thread can never resume: drop its checkpoints now and keep only the small
+      // record (for 404-vs-409 answers) until it is evicted.
+      if (status !== "waiting" && status !== "running") forget([record.id]);
     };
     try {
       if (run.resume) {
@@ -371,6 +374,7 @@ export function createWorkflowService(opts: WorkflowServiceOptions = {}): Workfl
       record.status = "aborted";
       record.pending = undefined;
       record.updatedAt = now().getTime();
+      forget([record.id]);
       log.info("waiting run aborted", { thread_id: record.id });
     }
     if (record.status !== "aborted") {
@@ -404,6 +408,7 @@ export function createWorkflowService(opts: WorkflowServiceOptions = {}): Workfl
               running: all.filter((t) => t.status === "running").length,
               waiting: all.filter((t) => t.status === "waiting").length,
               total: all.length,
+              checkpointed: runtimeReady?.checkpointedThreads() ?? 0,
             },
             engine: runtimeReady ? "loaded" : "not loaded",
           });

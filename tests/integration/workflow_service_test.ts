@@ -454,6 +454,10 @@ Deno.test("workflow service over HTTP", async (t) => {
       const health = await (await fetch(`${fast.url}/health`)).json();
       assert.equal(health.status, "ok");
       assert.equal(health.graphs, 3);
+      // Only threads that can still continue keep LangGraph checkpoints: finished ones drop
+      // theirs at once (a long-lived service must not hold every past run's state).
+      assert.ok(health.threads.total > health.threads.running + health.threads.waiting);
+      assert.equal(health.threads.checkpointed, health.threads.running + health.threads.waiting);
       const graphs = graphListSchema.parse(await (await fetch(`${fast.url}/graphs`)).json());
       assert.deepEqual(graphs.graphs.map((g) => g.name), CASES.map((c) => c.graph));
       for (const g of graphs.graphs) assert.ok(g.example_prompt && g.title && g.description);
