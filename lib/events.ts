@@ -193,6 +193,8 @@ export interface RunSummary {
   error?: { code: string; message: string };
   /** The prompt, for lists (truncated). */
   prompt?: string;
+  /** AG-UI runs: the conversation (`threadId`) the run belongs to, echoed in its events. */
+  threadId?: string;
   /**
    * Which gateway process reads the run's upstream stream, and until when its lease holds. A
    * running run whose lease has lapsed has lost its relay (the process died or was evicted).

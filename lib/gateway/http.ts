@@ -17,7 +17,8 @@ import { InvalidCursorError } from "../runs/store.ts";
 import type { Services } from "../services.ts";
 import { encodeWorkflowEvent } from "./dialects/workflow.ts";
 import { isFinished } from "./relay.ts";
-import { handleAguiRun, isAguiInput } from "./dialects/agui_http.ts";
+import { createAguiTranslator } from "./dialects/agui.ts";
+import { aguiEncoder, handleAguiRun, isAguiInput } from "./dialects/agui_http.ts";
 
 /** Encodes stored events for one client; `done` ends the stream early (AG-UI interrupts). */
 export interface EventEncoder {
@@ -151,6 +152,18 @@ export async function handleEvents(
     // Nothing more will ever come. 204 is how SSE tells a client (the browser's EventSource
     // included) to stop reconnecting, where an empty 200 stream would make it retry forever.
     return new Response(null, { status: 204, headers: { "x-workflow-id": runId } });
+  }
+  // A run is served in the dialect it was started with, unless the client asks for the other.
+  const dialect = url.searchParams.get("dialect") ?? run.dialect;
+  if (dialect !== "workflow" && dialect !== "agui") {
+    throw new ApiError(400, "bad_dialect", "dialect must be workflow or agui");
+  }
+  if (dialect === "agui") {
+    // A new AG-UI run over the same log: state rebuilt from what the client already has, so it
+    // starts with RUN_STARTED and a snapshot rather than deltas against an unknown state.
+    const tr = createAguiTranslator({ threadId: run.threadId ?? runId, runId });
+    if (after > 0) tr.prime(await services.store.read(runId, 0, after));
+    return streamRun(services, runId, after, aguiEncoder(tr, true), { dialect: "agui" });
   }
   return streamRun(services, runId, after, workflowEncoder(), {
     retryMs: 2_000,

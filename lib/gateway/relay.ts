@@ -43,6 +43,8 @@ export interface StartInput {
   graph: string;
   initialState: Record<string, unknown>;
   dialect: RunSummary["dialect"];
+  /** AG-UI runs: the conversation the run belongs to. */
+  threadId?: string;
 }
 
 /** A subscription that can also hand over what it already holds (`live_tail.ts` does). */
@@ -233,6 +235,7 @@ export class Gateway {
       id: runId,
       graph: input.graph,
       dialect: input.dialect,
+      ...(input.threadId !== undefined ? { threadId: input.threadId } : {}),
       status: "running",
       createdAt: nowIso(now),
       updatedAt: nowIso(now),

@@ -13,6 +13,7 @@ import { HttpAgent as HttpAgent0059 } from "@ag-ui/client-0.0.59";
 import { decodeInterruptId } from "../../lib/gateway/dialects/agui.ts";
 import { type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.ts";
 import { postJson, startGateway, type TestGateway } from "../fixtures/gateway.ts";
+import { readSse, types } from "../fixtures/sse_reader.ts";
 
 interface AgentUnderTest {
   state: Record<string, unknown>;
@@ -169,6 +170,57 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
     checkStream(events);
     const summary = await (await fetch(`${gw.url}/agui/runs/${runId}`)).json();
     assert.equal(summary.run.status, "rejected");
+  });
+
+  it("serves an AG-UI run's events endpoint in AG-UI, resumable after Last-Event-ID", async () => {
+    const runId = crypto.randomUUID();
+    const start = await postJson(`${gw.url}/agui`, {
+      threadId: "t-events",
+      runId,
+      messages: [{ id: "m1", role: "user", content: "Create a hotel reservation for John Doe" }],
+      forwardedProps: { graph_name: "hotel_o2c" },
+    });
+    await start.body?.cancel();
+    const parse = (text: string) =>
+      text.split("\n\n").filter((b) => b.includes("data: ")).map((b) => ({
+        id: /^id: (\d+)$/m.exec(b)?.[1],
+        event: JSON.parse(b.slice(b.indexOf("data: ") + 6)) as AnyEvent,
+      }));
+    // Wait until the run reached its gate, then read it whole in its own dialect.
+    for (let i = 0; i < 100; i++) {
+      const s = await (await fetch(`${gw.url}/agui/runs/${runId}`)).json();
+      if (s.run.status === "waiting_approval") break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const whole = parse(await (await fetch(`${gw.url}/agui/runs/${runId}/events`)).text());
+    checkStream(whole.map((f) => f.event));
+    assert.equal(whole[0].event.threadId, "t-events", "the run's AG-UI thread is kept");
+    assert.equal((whole.at(-1)!.event.outcome as { type: string }).type, "interrupt");
+    const ids = whole.map((f) => f.id).filter(Boolean).map(Number);
+    assert.ok(ids.length > 3 && ids.every((id, i) => i === 0 || id > ids[i - 1]));
+
+    // Resuming after a log event: a new AG-UI run that starts from the state so far.
+    const after = ids[2];
+    const resumed = parse(
+      await (await fetch(`${gw.url}/agui/runs/${runId}/events`, {
+        headers: { "last-event-id": String(after) },
+      })).text(),
+    );
+    checkStream(resumed.map((f) => f.event));
+    assert.deepEqual(resumed.slice(0, 2).map((f) => f.event.type), [
+      "RUN_STARTED",
+      "STATE_SNAPSHOT",
+    ]);
+    assert.ok(resumed.every((f) => f.id === undefined || Number(f.id) > after));
+
+    // The workflow dialect on request.
+    // The workflow dialect on request (a paused run stays open there, so read up to the gate).
+    const wf = await readSse(
+      await fetch(`${gw.url}/agui/runs/${runId}/events?dialect=workflow`),
+      (r) => r.frames.some((f) => f.event === "approval_required"),
+    );
+    assert.equal(types(wf)[0], "workflow_initialized");
+    assert.equal(wf.frames.at(-1)!.event, "approval_required");
   });
 
   it("answers a bad RunAgentInput with 400 JSON before streaming", async () => {

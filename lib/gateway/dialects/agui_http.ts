@@ -23,15 +23,22 @@ export function isAguiInput(body: unknown): body is Record<string, unknown> {
   return "threadId" in body || "runId" in body || "messages" in body;
 }
 
-/** Encodes log events through an AG-UI translator. */
-export function aguiEncoder(tr: AguiTranslator): EventEncoder {
-  const join = (evs: ReturnType<AguiTranslator["push"]>) => {
+/**
+ * Encodes log events through an AG-UI translator. With `ids`, the last frame made from each log
+ * event carries that event's sequence number as its SSE `id:` (AG-UI clients read only `data:`
+ * lines; a client that reconnects with `Last-Event-ID` resumes after that log event).
+ */
+export function aguiEncoder(tr: AguiTranslator, ids = false): EventEncoder {
+  const join = (evs: ReturnType<AguiTranslator["push"]>, seq?: number) => {
     let out = "";
-    for (const ev of evs) out += encodeAguiEvent(ev);
+    for (let i = 0; i < evs.length; i++) {
+      if (seq !== undefined && i === evs.length - 1) out += "id: " + seq + "\n";
+      out += encodeAguiEvent(evs[i]);
+    }
     return out;
   };
   return {
-    encode: (ev: StoredEvent) => join(tr.push(ev)),
+    encode: (ev: StoredEvent) => join(tr.push(ev), ids ? ev.seq : undefined),
     get done() {
       return tr.done;
     },
@@ -64,6 +71,7 @@ export async function handleAguiRun(
         graph: plan.graph_name,
         initialState: plan.initial_state,
         dialect: "agui",
+        threadId: plan.threadId,
       });
     } catch (err) {
       // An upstream fault (5xx) is recorded in the run's log: AG-UI clients get it as RUN_ERROR
