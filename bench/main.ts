@@ -17,7 +17,15 @@
 import { parseArgs } from "node:util";
 import { readStream, type StreamResult } from "./client.ts";
 import { BENCH_GRAPH, wallNow } from "./fake_upstream.ts";
-import { type Child, cpuNs, type GatewayChild, rssKb, spawnFake, spawnGateway } from "./proc.ts";
+import {
+  type Child,
+  cpuNs,
+  cpuNsByThread,
+  type GatewayChild,
+  rssKb,
+  spawnFake,
+  spawnGateway,
+} from "./proc.ts";
 import { concat, median, percentile } from "./stats.ts";
 
 const { values: flags } = parseArgs({
@@ -71,6 +79,17 @@ interface Round {
 }
 
 let runCounter = 0;
+/** BENCH_THREADS=1: log the gateway's CPU per thread after each gateway round. */
+const THREADS = Deno.env.get("BENCH_THREADS") === "1";
+
+function logThreads(before: Map<string, number>, after: Map<string, number>): void {
+  const rows: string[] = [];
+  for (const [name, ns] of after) {
+    const d = (ns - (before.get(name) ?? 0)) / 1e6;
+    if (d >= 1) rows.push(`${name} ${d.toFixed(0)} ms`);
+  }
+  log(`  gateway CPU by thread: ${rows.join(", ")}`);
+}
 
 async function round(
   target: "direct" | "gateway",
@@ -83,6 +102,7 @@ async function round(
   const t0 = wallNow() + lead;
   const interval = plan.rate > 0 ? 1000 / plan.rate : 0;
   const cpu0 = cpuNs(gw.pid);
+  const threads0 = THREADS ? cpuNsByThread(gw.pid) : undefined;
   let peak = rssKb(gw.pid);
   const sampler = setInterval(() => peak = Math.max(peak, rssKb(gw.pid)), 100);
   const tasks: Promise<StreamResult>[] = [];
@@ -102,6 +122,7 @@ async function round(
   const results = await Promise.all(tasks);
   clearInterval(sampler);
   const cpu = cpuNs(gw.pid) - cpu0;
+  if (threads0 && target === "gateway") logThreads(threads0, cpuNsByThread(gw.pid));
   const lat = concat(results.map((r) => r.latencies));
   const events = results.reduce((s, r) => s + r.received, 0);
   const start = plan.rate > 0

@@ -175,6 +175,24 @@ export function cpuNs(pid: number): number {
   return total;
 }
 
+/** CPU time (ns) so far per thread of `pid`, keyed by `<thread name>#<tid>`. */
+export function cpuNsByThread(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      const dir = `/proc/${pid}/task/${task.name}`;
+      const name = Deno.readTextFileSync(`${dir}/comm`).trim();
+      out.set(
+        `${name}#${task.name}`,
+        Number(Deno.readTextFileSync(`${dir}/schedstat`).split(" ")[0]),
+      );
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
 /** Resident memory of `pid` in KiB (`VmRSS`). */
 export function rssKb(pid: number): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);

@@ -58,5 +58,9 @@ export const ERROR_CODES = {
   upstreamTimeout: "upstream_timeout",
   upstreamError: "upstream_error",
   relayLost: "relay_lost",
+  /** One upstream frame was over the parser's limit; the stream cannot be read past it. */
+  frameTooLarge: "upstream_frame_too_large",
+  /** The run log refused the relay's writes; the run was stopped at the workflow service. */
+  logWriteFailed: "log_write_failed",
   shutdown: "shutdown",
 } as const;

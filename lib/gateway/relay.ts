@@ -19,8 +19,14 @@ import {
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { ApiError } from "../http/errors.ts";
-import { RunClosedError, RunNotFoundError, type RunStore } from "../runs/store.ts";
-import { createFrameParser } from "../sse/parse.ts";
+import {
+  EventTooLargeError,
+  RunClosedError,
+  RunNotFoundError,
+  type RunStore,
+  UnexpectedStateError,
+} from "../runs/store.ts";
+import { createFrameParser, DEFAULT_MAX_FRAME_CHARS } from "../sse/parse.ts";
 import { type Upstream, UpstreamError } from "./upstream.ts";
 
 /** What the gateway needs; everything is injected so tests run it against real parts. */
@@ -29,7 +35,10 @@ export interface GatewayDeps {
   upstream: Upstream;
   metrics: Metrics;
   logger: Logger;
-  /** How long a relay's lease on a run lasts without renewal (ms). */
+  /**
+   * How long this process's relay lease lasts without renewal (ms). One lease per process (not
+   * per run), renewed every third of it: a run whose relaying process let it lapse is lost.
+   */
   leaseMs?: number;
   /** Clock (ms since epoch). */
   now?: () => number;
@@ -191,6 +200,12 @@ export class Gateway {
   >();
   /** The upstream readers of those pumps, cancelled on shutdown. */
   readonly #readers = new Map<string, ReadableStreamDefaultReader<Uint8Array>>();
+  /** Runs between their claim and the start of their pump (waiting for `/execute`). */
+  readonly #starting = new Set<string>();
+  /** Aborts upstream calls still waiting for an answer when the process shuts down. */
+  readonly #stop = new AbortController();
+  /** The process lease: its first write, and the renewal timer. */
+  #alive?: { first: Promise<void>; timer: ReturnType<typeof setInterval> };
   /** Known graph names from the workflow service, refreshed at most once a minute. */
   #graphs?: { names: Set<string>; at: number };
   #closing = false;
@@ -226,6 +241,8 @@ export class Gateway {
     const existing = await this.#store.get(runId);
     if (existing) return { run: existing, created: false };
     await this.#checkGraph(input.graph);
+    // The lease must exist before the run names this process as its relay.
+    await this.#ensureAlive();
 
     const now = this.#now();
     const prompt = typeof input.initialState.prompt === "string"
@@ -243,23 +260,60 @@ export class Gateway {
       ...(prompt !== undefined ? { prompt } : {}),
       relay: { owner: this.#owner, leaseUntil: now + this.#leaseMs },
     };
-    if (!(await this.#store.create(summary))) {
-      // Lost a race with a concurrent start of the same id: attach to the winner's run.
-      const run = await this.#store.get(runId);
-      if (run) return { run, created: false };
-      throw new ApiError(409, "conflict", "The run was created and removed concurrently");
+    this.#starting.add(runId);
+    try {
+      if (!(await this.#store.create(summary))) {
+        // Lost a race with a concurrent start of the same id: attach to the winner's run.
+        const run = await this.#store.get(runId);
+        if (run) return { run, created: false };
+        throw new ApiError(409, "conflict", "The run was created and removed concurrently");
+      }
+      this.#metrics.runsStarted.inc({ graph: input.graph });
+      await this.#execute(
+        runId,
+        summary,
+        input,
+        this.#log.child({ run_id: runId, graph: input.graph }),
+      );
+      return { run: summary, created: true };
+    } finally {
+      this.#starting.delete(runId);
     }
-    this.#metrics.runsStarted.inc({ graph: input.graph });
-    const log = this.#log.child({ run_id: runId, graph: input.graph });
+  }
 
+  /** Calls the upstream's `/execute` for a new run and starts its pump. */
+  async #execute(
+    runId: string,
+    summary: RunSummary,
+    input: StartInput,
+    log: Logger,
+  ): Promise<void> {
     let body: ReadableStream<Uint8Array>;
     try {
       body = await this.#upstream.execute({
         graph_name: input.graph,
         initial_state: input.initialState,
         thread_id: runId,
-      });
+      }, this.#stop.signal);
     } catch (err) {
+      if (this.#stop.signal.aborted) {
+        log.warn("shutdown while the workflow service was starting the run");
+        await this.#appendSafe(
+          runId,
+          [{
+            type: "workflow_error",
+            data: eventData(runId, this.#now(), {
+              message: "The gateway shut down while the workflow service was starting the run",
+              retries: 0,
+              code: ERROR_CODES.shutdown,
+            }),
+          }],
+          graphOf(summary),
+          log,
+        );
+        await this.#upstream.abort(runId).catch(() => {});
+        throw new ApiError(503, "shutting_down", "The gateway is shutting down");
+      }
       const e = asUpstreamError(err);
       this.#metrics.upstreamErrors.inc({ code: e.code });
       log.error("upstream refused the run", { code: e.code, error: e.message });
@@ -275,7 +329,6 @@ export class Gateway {
       throw toApiError(e);
     }
     this.#launch(runId, input.graph, body, log, false);
-    return { run: summary, created: true };
   }
 
   /**
@@ -288,50 +341,82 @@ export class Gateway {
   ): Promise<RunSummary> {
     if (this.#closing) throw new ApiError(503, "shutting_down", "The gateway is shutting down");
     const run = await this.#requireRun(runId);
-    if (run.status !== "waiting_approval" || run.pendingApproval?.stepId !== decision.stepId) {
-      throw new ApiError(
+    const waiting = (s: RunSummary) =>
+      s.status === "waiting_approval" && s.pendingApproval?.stepId === decision.stepId;
+    const notWaiting = (s: RunSummary) =>
+      new ApiError(
         409,
         "not_waiting",
         `Step ${decision.stepId} is not waiting for approval`,
         {
-          status: run.status,
-          ...(run.pendingApproval ? { waiting: run.pendingApproval.stepId } : {}),
+          status: s.status,
+          ...(s.pendingApproval ? { waiting: s.pendingApproval.stepId } : {}),
         },
       );
-    }
+    if (!waiting(run)) throw notWaiting(run);
+    await this.#ensureAlive();
     const log = this.#log.child({ run_id: runId, graph: run.graph });
-    let body: ReadableStream<Uint8Array>;
+    this.#starting.add(runId);
     try {
-      body = await this.#upstream.execute({
-        graph_name: run.graph,
-        initial_state: {},
-        thread_id: runId,
-        resume: decision,
-      });
-    } catch (err) {
-      const e = asUpstreamError(err);
-      this.#metrics.upstreamErrors.inc({ code: e.code });
-      log.error("upstream refused the resume", { code: e.code, error: e.message });
-      throw toApiError(e);
+      // Claim the decision first (compare-and-set on the summary): of two decisions sent at
+      // once, on this process or another, exactly one resumes the workflow.
+      const now = this.#now();
+      try {
+        await this.#store.update(runId, {
+          status: "running",
+          pendingApproval: undefined,
+          relay: { owner: this.#owner, leaseUntil: now + this.#leaseMs },
+        }, { expect: waiting });
+      } catch (err) {
+        if (err instanceof UnexpectedStateError) throw notWaiting(err.current);
+        throw err;
+      }
+      let body: ReadableStream<Uint8Array>;
+      try {
+        body = await this.#upstream.execute({
+          graph_name: run.graph,
+          initial_state: {},
+          thread_id: runId,
+          resume: decision,
+        }, this.#stop.signal);
+      } catch (err) {
+        if (this.#stop.signal.aborted) {
+          throw new ApiError(503, "shutting_down", "The gateway is shutting down");
+        }
+        const e = asUpstreamError(err);
+        this.#metrics.upstreamErrors.inc({ code: e.code });
+        log.error("upstream refused the resume", { code: e.code, error: e.message });
+        // The gate is still closed upstream: hand the decision back so it can be made again.
+        await this.#store.update(runId, {
+          status: "waiting_approval",
+          pendingApproval: run.pendingApproval,
+        }).catch((revertErr) => log.warn("could not reopen the approval", { error: revertErr }));
+        throw toApiError(e);
+      }
+      const resolved: PendingEvent = {
+        type: "approval_resolved",
+        data: eventData(runId, this.#now(), {
+          stepId: decision.stepId,
+          decision: decision.decision,
+          ...(decision.comment ? { comment: decision.comment } : {}),
+        }),
+      };
+      let stored: StoredEvent;
+      try {
+        [stored] = await this.#store.append(runId, [resolved]);
+      } catch (err) {
+        await body.cancel().catch(() => {});
+        if (err instanceof RunClosedError) {
+          throw new ApiError(409, "run_finished", `Run ${runId} has already finished`);
+        }
+        throw err;
+      }
+      log.info("approval recorded", { step: decision.stepId, decision: decision.decision });
+      this.#launch(runId, run.graph, body, log, true, decision.stepId);
+      return { ...run, status: "running", pendingApproval: undefined, eventCount: stored.seq };
+    } finally {
+      this.#starting.delete(runId);
     }
-    const now = this.#now();
-    const resolved: PendingEvent = {
-      type: "approval_resolved",
-      data: eventData(runId, now, {
-        stepId: decision.stepId,
-        decision: decision.decision,
-        ...(decision.comment ? { comment: decision.comment } : {}),
-      }),
-    };
-    const [stored] = await this.#store.append(runId, [resolved], {
-      status: "running",
-      pendingApproval: undefined,
-      updatedAt: nowIso(now),
-      relay: { owner: this.#owner, leaseUntil: now + this.#leaseMs },
-    });
-    log.info("approval recorded", { step: decision.stepId, decision: decision.decision });
-    this.#launch(runId, run.graph, body, log, true, decision.stepId);
-    return { ...run, status: "running", pendingApproval: undefined, eventCount: stored.seq };
   }
 
   /**
@@ -351,6 +436,11 @@ export class Gateway {
     }
     const pump = this.#pumps.get(runId);
     if (pump) await settleWithin(pump, 5_000);
+    else if (run.status === "running" && await this.#relayedElsewhere(run)) {
+      // Another live process reads the stream and will record how it ends: give it the time
+      // to, so the run gets one terminal event and that process no error.
+      await this.#waitFinished(runId, 5_000);
+    }
     const after = await this.#store.get(runId);
     if (after && !isFinished(after)) {
       await this.#appendSafe(
@@ -445,7 +535,6 @@ export class Gateway {
     return run;
   }
 
-  /** Records relay_lost for a running run whose relay lease lapsed and that no local pump reads. */
   /**
    * Checks a run's relay now and every half lease while anyone watches the run: one timer per
    * run, however many subscribers (thousands of viewers must not mean thousands of KV reads).
@@ -471,12 +560,35 @@ export class Gateway {
     };
   }
 
+  /** True when another process that is still alive relays `run`. */
+  async #relayedElsewhere(run: RunSummary): Promise<boolean> {
+    const owner = run.relay?.owner;
+    if (owner === undefined || owner === this.#owner) return false;
+    return (await this.#store.relayAliveUntil(owner)) > this.#now();
+  }
+
+  /** Polls the run until it has finished, at most `ms`. */
+  async #waitFinished(runId: string, ms: number): Promise<void> {
+    const until = this.#now() + ms;
+    while (this.#now() < until) {
+      const run = await this.#store.get(runId);
+      if (!run || isFinished(run)) return;
+      await delay(50);
+    }
+  }
+
+  /**
+   * Records relay_lost for a running run that no process relays any more: neither a pump or a
+   * start here, nor a live process elsewhere (its lease lapsed: it died or was evicted).
+   */
   async #checkRelay(runId: string): Promise<void> {
-    if (this.#pumps.has(runId)) return;
+    if (this.#closing || this.#pumps.has(runId) || this.#starting.has(runId)) return;
     try {
       const run = await this.#store.get(runId);
       if (!run || run.status !== "running") return;
-      if (run.relay && run.relay.leaseUntil > this.#now()) return;
+      if (await this.#relayedElsewhere(run)) return;
+      // Read again: the run may have ended, or a pump started here, while we looked.
+      if (this.#pumps.has(runId) || this.#starting.has(runId)) return;
       const log = this.#log.child({ run_id: runId, graph: run.graph });
       log.error("relay lost: no process reads this run's upstream stream any more");
       this.#metrics.upstreamErrors.inc({ code: ERROR_CODES.relayLost });
@@ -570,6 +682,7 @@ export class Gateway {
     let writing: Promise<void> | null = null;
     let writeError: unknown = null;
     let readAt = 0;
+    let frameTooLarge = false;
 
     const onFrame = (f: { event: string; data: string }) => {
       if (terminal) return;
@@ -597,18 +710,18 @@ export class Gateway {
       lastType = type;
       if (isTerminalType(type)) terminal = true;
     };
-    const parser = createFrameParser(onFrame);
+    const parser = createFrameParser(onFrame, {
+      onError: (err) => {
+        if (err.type === "max-buffer-size-exceeded") frameTooLarge = true;
+      },
+    });
 
     const flush = async () => {
       while (pending.length > 0) {
         const batch = pending.length <= MAX_BATCH ? pending : pending.slice(0, MAX_BATCH);
         pending = pending.length <= MAX_BATCH ? [] : pending.slice(MAX_BATCH);
         const now = this.#now();
-        const patch: Partial<RunSummary> = {
-          ...summaryPatch(batch, now),
-          updatedAt: nowIso(now),
-          relay: { owner: this.#owner, leaseUntil: now + this.#leaseMs },
-        };
+        const patch: Partial<RunSummary> = summaryPatch(batch, now);
         await this.#appendWithRetry(runId, batch, patch, log);
         this.#metrics.eventsRelayed.inc(undefined, batch.length);
         this.#countFinished(batch, graph);
@@ -616,26 +729,23 @@ export class Gateway {
       }
     };
     const kick = () => {
-      if (writing || pending.length === 0) return;
+      if (writing || pending.length === 0 || writeError) return;
       writing = flush().catch((err) => {
         writeError = err;
+        pending = [];
+        // Stop reading at once, even while the upstream is silent: the run cannot go on.
+        reader.cancel(err).catch(() => {});
       }).finally(() => {
         writing = null;
         if (pending.length > 0 && !writeError) kick();
       });
     };
 
-    const lease = setInterval(() => {
-      const now = this.#now();
-      this.#store.update(runId, { relay: { owner: this.#owner, leaseUntil: now + this.#leaseMs } })
-        .catch((err) => log.warn("lease renewal failed", { error: err }));
-    }, Math.max(50, Math.floor(this.#leaseMs / 3)));
-
     const reader = body.getReader();
     this.#readers.set(runId, reader);
     let failure: { code: string; message: string } | null = null;
     try {
-      while (!terminal) {
+      while (!terminal && !writeError) {
         const { done, value } = await reader.read();
         if (done) {
           parser.end();
@@ -644,8 +754,16 @@ export class Gateway {
         readAt = performance.now();
         parser.feed(value);
         kick();
+        if (frameTooLarge) {
+          this.#metrics.malformedFrames.inc();
+          failure = {
+            code: ERROR_CODES.frameTooLarge,
+            message: "The workflow service sent an event larger than the gateway accepts " +
+              `(${DEFAULT_MAX_FRAME_CHARS} characters); the run cannot be read past it`,
+          };
+          break;
+        }
         if (pending.length > MAX_BACKLOG && writing) await writing;
-        if (writeError) throw writeError;
       }
     } catch (err) {
       if (!terminal) {
@@ -656,18 +774,18 @@ export class Gateway {
         };
       }
     } finally {
-      clearInterval(lease);
       this.#readers.delete(runId);
       // Ends the upstream request in every case (a no-op when the body already ended).
       reader.cancel().catch(() => {});
     }
     while (writing) await writing;
-    if (writeError) {
-      log.error("run log append failed; events after this point are lost", { error: writeError });
-    }
     kick();
     while (writing) await writing;
 
+    if (writeError) {
+      await this.#logWriteFailed(runId, graph, writeError, log);
+      return;
+    }
     if (terminal) {
       log.info("run finished", { last: lastType });
       return;
@@ -697,6 +815,40 @@ export class Gateway {
       graph,
       log,
     );
+    if (failure.code === ERROR_CODES.frameTooLarge) {
+      await this.#upstream.abort(runId).catch(() => {});
+    }
+  }
+
+  /**
+   * The log refused the relay's writes. A run that another process closed meanwhile (an abort
+   * handled there) simply ended; otherwise the run is failed loudly and stopped upstream, never
+   * left running with a hole in its log.
+   */
+  async #logWriteFailed(runId: string, graph: string, err: unknown, log: Logger): Promise<void> {
+    const run = await this.#store.get(runId).catch(() => null);
+    if (err instanceof RunClosedError && run && isFinished(run)) {
+      log.info("run ended elsewhere while this relay was reading it", { status: run.status });
+      return;
+    }
+    this.#metrics.upstreamErrors.inc({ code: ERROR_CODES.logWriteFailed });
+    log.error("run log append failed; the run is stopped", { error: err });
+    await this.#appendSafe(
+      runId,
+      [{
+        type: "workflow_error",
+        data: eventData(runId, this.#now(), {
+          message: "The run log could not store the run's events; the run was stopped",
+          retries: 0,
+          code: ERROR_CODES.logWriteFailed,
+        }),
+      }],
+      graph,
+      log,
+    );
+    await this.#upstream.abort(runId).catch((e) =>
+      log.warn("could not stop the workflow upstream", { error: e })
+    );
   }
 
   async #appendWithRetry(
@@ -710,8 +862,12 @@ export class Gateway {
         await this.#store.append(runId, batch, patch);
         return;
       } catch (err) {
-        // A closed run (its terminal is already logged) or a vanished one: retrying cannot help.
-        if (attempt >= 4 || err instanceof RunClosedError || err instanceof RunNotFoundError) {
+        // A closed run (its terminal is already logged), a vanished one, or an event the log
+        // can never hold: retrying cannot help.
+        if (
+          attempt >= 4 || err instanceof RunClosedError || err instanceof RunNotFoundError ||
+          err instanceof EventTooLargeError || err instanceof TypeError
+        ) {
           throw err;
         }
         log.warn("run log append failed, retrying", { attempt: attempt + 1, error: err });
@@ -721,17 +877,38 @@ export class Gateway {
   }
 
   /**
-   * Graceful shutdown: refuse new work and give up the leases of the runs this process relays,
-   * so a client resuming on another instance learns at once that the relay is gone.
+   * Graceful shutdown: refuse new work, stop upstream calls still waiting for an answer, and
+   * give up this process's lease, so a client resuming on another instance learns at once that
+   * the relay is gone.
    */
   async shutdown(): Promise<void> {
     this.#closing = true;
-    await Promise.all(
-      [...this.#pumps.keys()].map((id) =>
-        this.#store.update(id, { relay: { owner: this.#owner, leaseUntil: 0 } }).catch(() => {})
-      ),
-    );
+    this.#stop.abort(new Error("The gateway is shutting down"));
+    if (this.#alive) {
+      clearInterval(this.#alive.timer);
+      await this.#alive.first.catch(() => {});
+      await this.#store.setRelayAlive(this.#owner, 0).catch(() => {});
+    }
     for (const reader of this.#readers.values()) reader.cancel("shutdown").catch(() => {});
+  }
+
+  /** Writes this process's lease now and renews it every third of its length from then on. */
+  #ensureAlive(): Promise<void> {
+    if (this.#alive) return this.#alive.first;
+    const renew = () => this.#store.setRelayAlive(this.#owner, this.#now() + this.#leaseMs);
+    const first = renew();
+    const timer = setInterval(() => {
+      renew().catch((err) => this.#log.warn("relay lease renewal failed", { error: err }));
+    }, Math.max(50, Math.floor(this.#leaseMs / 3)));
+    this.#alive = { first, timer };
+    first.catch(() => {
+      // A failed first write: try again on the next call rather than trusting a lease never set.
+      if (this.#alive?.first === first) {
+        clearInterval(timer);
+        this.#alive = undefined;
+      }
+    });
+    return first;
   }
 
   /** Waits for every local pump to finish (tests, shutdown). */

@@ -3,6 +3,7 @@
  * on message text.
  * @module
  */
+import type { RunSummary } from "../events.ts";
 
 /** The run does not exist (never created, or expired after `RUN_TTL_HOURS`). */
 export class RunNotFoundError extends Error {
@@ -53,6 +54,20 @@ export class EventTooLargeError extends Error {
     this.type = type;
     this.bytes = bytes;
     this.limit = limit;
+  }
+}
+
+/** A conditional update found the run in another state than it expected (nothing was written). */
+export class UnexpectedStateError extends Error {
+  /** The run id. */
+  readonly runId: string;
+  /** The summary as it was found. */
+  readonly current: RunSummary;
+  constructor(runId: string, current: RunSummary) {
+    super(`Run ${runId}: its state changed (${current.status})`);
+    this.name = "UnexpectedStateError";
+    this.runId = runId;
+    this.current = current;
   }
 }
 

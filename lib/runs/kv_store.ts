@@ -1,14 +1,17 @@
 /**
  * The run log on Deno KV (DESIGN §7). Layout (see `kv_codec.ts`): `["runs", id]` summary,
- * `["head", id]` head seq, `["events", id, seq]` events, `["event_parts", id, seq, i]` parts of
- * events over 64 KiB, `["runs_by_time", newestFirst, id]` the run list index. Every key expires
- * at the run's deadline (creation + `RUN_TTL_HOURS`), so a run disappears whole.
+ * `["head", id]` head (last seq, relay lease, last move), `["ev", id, lastSeq]` pages of packed
+ * events, `["ev_blob", id, blob, i]` parts of events too big for a page, `["runs_by_time",
+ * newestFirst, id]` the run list index. Every key expires at the run's deadline (creation +
+ * `RUN_TTL_HOURS`), so a run disappears whole.
  *
- * Writes: one atomic operation per appended batch writes the events, the head and the summary,
- * guarded by version checks on the head and the summary. The writer keeps both (and their
- * versionstamps) cached, so a steady relay appends without reading anything; a write from
- * another process (an approval handled elsewhere) fails the check, and the append re-reads and
- * retries.
+ * Writes: one atomic operation per appended batch writes its pages and the head, guarded by a
+ * version check on the head; the summary is written (and checked) only when the batch changes
+ * more than the head says (status, approval, error), so a steady relay writes two rows per
+ * upstream read. `eventCount`, `updatedAt` and `relay` of a summary are read from the head. The
+ * writer keeps head and summary (and their versionstamps) cached, so a steady relay appends
+ * without reading anything; a write from another process (an approval handled elsewhere) fails
+ * the check, and the append re-reads and retries.
  *
  * Live tail: this process's appends wake its subscribers directly (`live_tail.ts`). Writes from
  * elsewhere arrive through one `kv.watch` of the head per subscribed run (Deno Deploy; other
@@ -27,23 +30,34 @@ import {
   InvalidCursorError,
   RunClosedError,
   RunNotFoundError,
+  UnexpectedStateError,
 } from "./errors.ts";
 import {
   decodeCursor,
+  decodePage,
   encodeCursor,
-  encodeEvent,
-  type EventValue,
+  type EncodedPage,
+  encodePages,
   type HeadValue,
   idKeyBytes,
-  isInline,
+  isBlob,
   joinParts,
   keys,
+  type PageValue,
+  PARTS_PER_WRITE,
   planWrites,
   type RunRecord,
 } from "./kv_codec.ts";
 import { type Contribution, GroupCommitter } from "./group_commit.ts";
 import { type HeadState, LiveTail } from "./live_tail.ts";
-import type { NewEvent, RunListPage, RunListQuery, RunStore, SummaryPatch } from "./store.ts";
+import type {
+  NewEvent,
+  RunListPage,
+  RunListQuery,
+  RunStore,
+  SummaryPatch,
+  UpdateOptions,
+} from "./store.ts";
 
 /** Where the run log lives when `KV_PATH` is unset outside Deno Deploy. */
 export const DEFAULT_KV_PATH = "./data/runs.kv";
@@ -99,18 +113,61 @@ export async function openKvRunStore(opts: OpenKvRunStoreOptions): Promise<KvRun
 
 /** What the writer of a run keeps between appends. */
 interface WriterState {
-  seq: number;
-  done: boolean;
-  exp: number;
+  head: HeadValue;
   headVs: string;
+  /** The stored summary (its `eventCount`, `updatedAt` and `relay` are the head's). */
   summary: RunSummary;
   runVs: string;
+}
+
+/** Summary fields kept in the head: an append or a lease renewal moves them without a summary write. */
+const HEAD_FIELDS: ReadonlySet<string> = new Set(["id", "eventCount", "updatedAt", "relay"]);
+
+/** True when `patch` changes something only the summary record holds. */
+function touchesSummary(patch: SummaryPatch | undefined): boolean {
+  if (!patch) return false;
+  for (const key in patch) if (!HEAD_FIELDS.has(key)) return true;
+  return false;
+}
+
+/** The head after `patch`'s head fields (`relay`, `updatedAt`) at time `now`. */
+function patchHead(head: HeadValue, patch: SummaryPatch | undefined, now: number): HeadValue {
+  const out: HeadValue = { ...head, at: now };
+  if (patch && "relay" in patch) {
+    const relay = patch.relay;
+    if (relay) {
+      out.owner = relay.owner;
+      out.lease = relay.leaseUntil;
+    } else {
+      delete out.owner;
+      delete out.lease;
+    }
+  }
+  if (patch?.updatedAt !== undefined) {
+    const at = Date.parse(patch.updatedAt);
+    if (Number.isFinite(at)) out.at = at;
+  }
+  return out;
+}
+
+/** The summary as readers see it: the record with the head's count, time and lease. */
+function withHead(summary: RunSummary, head: HeadValue | null): RunSummary {
+  if (!head) return summary;
+  const out: RunSummary = { ...summary, eventCount: head.seq };
+  if (head.at !== undefined) out.updatedAt = new Date(head.at).toISOString();
+  if (head.owner !== undefined && head.lease !== undefined) {
+    out.relay = { owner: head.owner, leaseUntil: head.lease };
+  } else {
+    delete out.relay;
+  }
+  return out;
 }
 
 /** Tries of a write that lost a version check (another writer won), with jittered backoff. */
 const MAX_ATTEMPTS = 30;
 const MAX_WRITERS = 1024;
-const READ_BATCH = 500;
+/** Pages per list batch when reading events (a page holds up to ~60 KB). */
+const READ_BATCH = 16;
 const DELETE_BATCH = 200;
 /** Retries of a write SQLite refused as locked (about a second in all). */
 const BUSY_RETRIES = 40;
@@ -178,8 +235,11 @@ export class KvRunStore implements RunStore {
         const now = this.#now();
         const exp = now + this.#ttlMs;
         const createdMs = Date.parse(summary.createdAt);
-        const record: RunRecord = { summary: { ...summary, eventCount: 0 }, exp };
-        const head: HeadValue = { seq: 0, done: false, exp };
+        const { relay, ...rest } = summary;
+        const record: RunRecord = { summary: { ...rest, eventCount: 0 }, exp };
+        const head: HeadValue = patchHead({ seq: 0, done: false, exp }, { relay }, now);
+        const updatedMs = Date.parse(summary.updatedAt);
+        if (Number.isFinite(updatedMs)) head.at = updatedMs;
         const expireIn = this.#ttlMs;
         const res = await commit(() =>
           this.#kv.atomic()
@@ -191,9 +251,7 @@ export class KvRunStore implements RunStore {
         );
         if (res.ok) {
           this.#remember(id, {
-            seq: 0,
-            done: false,
-            exp,
+            head,
             headVs: res.versionstamp,
             summary: record.summary,
             runVs: res.versionstamp,
@@ -210,10 +268,13 @@ export class KvRunStore implements RunStore {
 
   async get(id: string): Promise<RunSummary | null> {
     this.#assertOpen();
-    const entry = await this.#kv.get<RunRecord>(keys.run(id));
-    const rec = entry.value;
+    const [run, head] = await this.#kv.getMany<[RunRecord, HeadValue]>([
+      keys.run(id),
+      keys.head(id),
+    ]);
+    const rec = run.value;
     if (!rec || rec.exp <= this.#now()) return null;
-    return rec.summary;
+    return withHead(rec.summary, head.value);
   }
 
   async append(
@@ -231,46 +292,66 @@ export class KvRunStore implements RunStore {
         throw new RunClosedError(id, `the batch has events after its terminal ${events[i].type}`);
       }
     }
-    // Size everything first: an event too big for one write refuses the batch before any write.
-    const idBytes = idKeyBytes(id);
-    const encoded = events.map((ev) => encodeEvent(id, idBytes, ev));
-    const ranges = planWrites(encoded);
+    // Pack and size everything first: an event too big refuses the batch before any write.
+    const pages = encodePages(id, idKeyBytes(id), events);
+    const ranges = planWrites(pages);
     return await this.#withLock(id, async () => {
       const out: StoredEvent[] = [];
       for (let r = 0; r < ranges.length; r++) {
         const [start, end] = ranges[r];
         const last = r === ranges.length - 1;
-        const stored = await this.#appendRange(
-          id,
-          encoded.slice(start, end),
-          last ? patch : undefined,
-        );
+        const range = pages.slice(start, end);
+        await this.#writeParts(id, range);
+        const stored = await this.#appendRange(id, range, last ? patch : undefined);
         for (const ev of stored) out.push(ev);
       }
       return out;
     });
   }
 
-  async update(id: string, patch: SummaryPatch): Promise<RunSummary> {
+  async update(
+    id: string,
+    patch: SummaryPatch,
+    opts: UpdateOptions = {},
+  ): Promise<RunSummary> {
     this.#assertOpen();
     return await this.#withLock(id, async () => {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         const st = this.#writers.get(id) ?? await this.#load(id);
         const now = this.#now();
-        if (now >= st.exp) throw new RunNotFoundError(id, "the run has expired");
-        const summary = applyPatch(st.summary, patch);
-        const res = await commit(() =>
-          this.#kv.atomic()
-            .check({ key: keys.run(id), versionstamp: st.runVs })
-            .set(keys.run(id), { summary, exp: st.exp } satisfies RunRecord, {
-              expireIn: st.exp - now,
-            })
-        );
+        if (now >= st.head.exp) throw new RunNotFoundError(id, "the run has expired");
+        if (opts.expect && !opts.expect(withHead(st.summary, st.head))) {
+          // The cache may be stale (another process wrote): decide on what is stored now.
+          if (this.#writers.has(id) && attempt === 0) {
+            this.#writers.delete(id);
+            continue;
+          }
+          throw new UnexpectedStateError(id, withHead(st.summary, st.head));
+        }
+        const writeSummary = touchesSummary(patch);
+        const summary = writeSummary ? applyPatch(st.summary, patch) : st.summary;
+        const head = patchHead(st.head, patch, now);
+        const expireIn = st.head.exp - now;
+        const res = await commit(() => {
+          const op = this.#kv.atomic()
+            .check({ key: keys.head(id), versionstamp: st.headVs })
+            .set(keys.head(id), head, { expireIn });
+          if (writeSummary || opts.expect) {
+            op.check({ key: keys.run(id), versionstamp: st.runVs });
+          }
+          if (writeSummary) {
+            op.set(keys.run(id), { summary, exp: st.head.exp } satisfies RunRecord, { expireIn });
+          }
+          return op;
+        });
         if (res.ok) {
-          st.summary = summary;
-          st.runVs = res.versionstamp;
-          this.#remember(id, st);
-          return summary;
+          this.#remember(id, {
+            head,
+            headVs: res.versionstamp,
+            summary,
+            runVs: writeSummary ? res.versionstamp : st.runVs,
+          });
+          return withHead(summary, head);
         }
         this.#writers.delete(id);
         await backoff(attempt);
@@ -285,26 +366,44 @@ export class KvRunStore implements RunStore {
     const max = limit === undefined ? Infinity : Math.floor(limit);
     if (!(max > 0)) return [];
     const out: StoredEvent[] = [];
-    const iter = this.#kv.list<EventValue>(
-      { prefix: keys.events(id), start: keys.event(id, after + 1) },
-      Number.isFinite(max)
-        ? { limit: max, batchSize: Math.min(max, READ_BATCH) }
-        : { batchSize: READ_BATCH },
+    // The first page with a last seq ≥ after + 1 holds event after + 1 (pages are contiguous).
+    const iter = this.#kv.list<PageValue>(
+      { prefix: keys.pages(id), start: keys.page(id, after + 1) },
+      { batchSize: Number.isFinite(max) ? Math.min(READ_BATCH, Math.max(1, max)) : READ_BATCH },
     );
     for await (const entry of iter) {
-      const seq = entry.key[2] as number;
+      const lastSeq = entry.key[2] as number;
       const value = entry.value;
-      if (isInline(value)) {
-        out.push({ seq, type: value.t, data: value.d });
-        continue;
+      if (isBlob(value)) {
+        const chunks: Uint8Array[] = [];
+        for await (const part of this.#kv.list<Uint8Array>({ prefix: keys.blob(id, value.blob) })) {
+          chunks.push(part.value);
+        }
+        if (lastSeq > after) {
+          out.push({ seq: lastSeq, type: value.t, data: joinParts(id, lastSeq, value, chunks) });
+        }
+      } else {
+        for (const ev of decodePage(value, lastSeq)) {
+          if (ev.seq > after) out.push(ev);
+          if (out.length >= max) break;
+        }
       }
-      const chunks: Uint8Array[] = [];
-      for await (const part of this.#kv.list<Uint8Array>({ prefix: keys.parts(id, seq) })) {
-        chunks.push(part.value);
-      }
-      out.push({ seq, type: value.t, data: joinParts(id, seq, value, chunks) });
+      if (out.length >= max) break;
     }
     return out;
+  }
+
+  async setRelayAlive(owner: string, untilMs: number): Promise<void> {
+    this.#assertOpen();
+    // The key outlives its lease by a minute, so a reader tells "lapsed" from "never seen".
+    const expireIn = Math.max(0, untilMs - this.#now()) + 60_000;
+    await commit(() => this.#kv.atomic().set(keys.alive(owner), untilMs, { expireIn }));
+  }
+
+  async relayAliveUntil(owner: string): Promise<number> {
+    this.#assertOpen();
+    const entry = await this.#kv.get<number>(keys.alive(owner));
+    return typeof entry.value === "number" ? entry.value : 0;
   }
 
   subscribe(
@@ -355,16 +454,20 @@ export class KvRunStore implements RunStore {
       }
       if (chunk.length === 0) break;
       const live = chunk.filter((c) => c.live);
-      const recs = live.length > 0
-        ? await this.#kv.getMany<RunRecord[]>(live.map((c) => keys.run(c.pos[1])))
-        : [];
+      const [recs, heads] = live.length > 0
+        ? await Promise.all([
+          this.#kv.getMany<RunRecord[]>(live.map((c) => keys.run(c.pos[1]))),
+          this.#kv.getMany<HeadValue[]>(live.map((c) => keys.head(c.pos[1]))),
+        ])
+        : [[], []];
       let r = 0;
       for (let i = 0; i < chunk.length; i++) {
         lastPos = chunk[i].pos;
         if (!chunk[i].live) continue;
-        const rec = recs[r++].value;
+        const rec = recs[r].value;
+        const head = heads[r++].value;
         if (!rec || rec.exp <= now) continue;
-        const s = rec.summary;
+        const s = withHead(rec.summary, head);
         if (query.status !== undefined && s.status !== query.status) continue;
         if (query.graph !== undefined && s.graph !== query.graph) continue;
         runs.push(s);
@@ -393,53 +496,70 @@ export class KvRunStore implements RunStore {
 
   // -------------------------------------------------------------------------------------------
 
-  /** One atomic write of consecutive events; re-reads and retries when another writer won. */
+  /** Writes the parts of the big events among `pages` (before the write that commits them). */
+  async #writeParts(id: string, pages: readonly EncodedPage[]): Promise<void> {
+    for (const page of pages) {
+      if (page.parts.length === 0 || !isBlob(page.value)) continue;
+      const blob = page.value.blob;
+      const st = this.#writers.get(id) ?? await this.#load(id);
+      const expireIn = Math.max(1, st.head.exp - this.#now());
+      // Unique blob ids: parts of an attempt that never committed are never read, and expire.
+      for (let i = 0; i < page.parts.length; i += PARTS_PER_WRITE) {
+        await commit(() => {
+          const op = this.#kv.atomic();
+          for (let k = i; k < Math.min(i + PARTS_PER_WRITE, page.parts.length); k++) {
+            op.set(keys.part(id, blob, k), page.parts[k], { expireIn });
+          }
+          return op;
+        });
+      }
+    }
+  }
+
+  /** One atomic write of consecutive pages; re-reads and retries when another writer won. */
   async #appendRange(
     id: string,
-    events: ReturnType<typeof encodeEvent>[],
+    pages: readonly EncodedPage[],
     patch: SummaryPatch | undefined,
   ): Promise<StoredEvent[]> {
+    const writeSummary = touchesSummary(patch);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const st = this.#writers.get(id) ?? await this.#load(id);
-      if (st.done) throw new RunClosedError(id);
+      if (st.head.done) throw new RunClosedError(id);
       const now = this.#now();
-      if (now >= st.exp) throw new RunNotFoundError(id, "the run has expired");
-      const expireIn = st.exp - now;
-      let seq = st.seq;
+      if (now >= st.head.exp) throw new RunNotFoundError(id, "the run has expired");
+      const expireIn = st.head.exp - now;
+      let seq = st.head.seq;
       const stored: StoredEvent[] = [];
-      for (const ev of events) stored.push({ seq: ++seq, type: ev.type, data: ev.data });
-      const done = isTerminalType(events[events.length - 1].type);
-      const summary = applyPatch(
-        { ...st.summary, updatedAt: new Date(now).toISOString() },
-        patch,
-      );
-      summary.eventCount = seq;
-      let mutations = 2;
-      let bytes = 512 + JSON.stringify(summary).length * 2;
-      let keyBytes = 256;
-      for (const ev of events) {
-        mutations += ev.mutations;
-        bytes += ev.bytes;
-        keyBytes += ev.keyBytes;
+      const lastSeqs: number[] = [];
+      for (const page of pages) {
+        for (const ev of page.events) stored.push({ seq: ++seq, type: ev.type, data: ev.data });
+        lastSeqs.push(seq);
       }
+      const done = isTerminalType(stored[stored.length - 1].type);
+      const head: HeadValue = { ...patchHead(st.head, patch, now), seq, done };
+      const summary = writeSummary ? applyPatch(st.summary, patch) : st.summary;
+      let bytes = 512;
+      let keyBytes = 256;
+      for (const page of pages) {
+        bytes += page.bytes;
+        keyBytes += page.keyBytes;
+      }
+      if (writeSummary) bytes += JSON.stringify(summary).length * 3;
+      const checks: Deno.AtomicCheck[] = [{ key: keys.head(id), versionstamp: st.headVs }];
+      if (writeSummary) checks.push({ key: keys.run(id), versionstamp: st.runVs });
       const contribution: Contribution = {
-        checks: [
-          { key: keys.head(id), versionstamp: st.headVs },
-          { key: keys.run(id), versionstamp: st.runVs },
-        ],
+        checks,
         apply: (op) => {
-          for (let k = 0; k < events.length; k++) {
-            const ev = events[k];
-            const at = st.seq + 1 + k;
-            op.set(keys.event(id, at), ev.value, { expireIn });
-            for (let i = 0; i < ev.parts.length; i++) {
-              op.set(keys.part(id, at, i), ev.parts[i], { expireIn });
-            }
+          for (let k = 0; k < pages.length; k++) {
+            op.set(keys.page(id, lastSeqs[k]), pages[k].value, { expireIn });
           }
-          op.set(keys.head(id), { seq, done, exp: st.exp } satisfies HeadValue, { expireIn });
-          op.set(keys.run(id), { summary, exp: st.exp } satisfies RunRecord, { expireIn });
+          op.set(keys.head(id), head, { expireIn });
+          if (writeSummary) {
+            op.set(keys.run(id), { summary, exp: st.head.exp } satisfies RunRecord, { expireIn });
+          }
         },
-        mutations,
+        mutations: pages.length + (writeSummary ? 2 : 1),
         bytes,
         keyBytes,
       };
@@ -457,12 +577,10 @@ export class KvRunStore implements RunStore {
         continue;
       }
       this.#remember(id, {
-        seq,
-        done,
-        exp: st.exp,
+        head,
         headVs: res.versionstamp,
         summary,
-        runVs: res.versionstamp,
+        runVs: writeSummary ? res.versionstamp : st.runVs,
       });
       this.#tail.publish(id, stored, { seq, done });
       return stored;
@@ -479,9 +597,7 @@ export class KvRunStore implements RunStore {
     if (!head.value || !run.value) throw new RunNotFoundError(id);
     if (head.value.exp <= this.#now()) throw new RunNotFoundError(id, "the run has expired");
     const st: WriterState = {
-      seq: head.value.seq,
-      done: head.value.done,
-      exp: head.value.exp,
+      head: head.value,
       headVs: head.versionstamp!,
       summary: run.value.summary,
       runVs: run.versionstamp!,
@@ -515,7 +631,7 @@ export class KvRunStore implements RunStore {
     ]);
     if ((head.value && head.value.exp > now) || (run.value && run.value.exp > now)) return false;
     this.#writers.delete(id);
-    for (const prefix of [keys.events(id), keys.runParts(id)]) {
+    for (const prefix of [keys.pages(id), keys.blobs(id)]) {
       let batch: Deno.KvKey[] = [];
       for await (const entry of this.#kv.list({ prefix })) {
         batch.push(entry.key);

@@ -22,6 +22,12 @@ export interface NewEvent {
  */
 export type SummaryPatch = Partial<RunSummary>;
 
+/** Options of {@link RunStore.update}. */
+export interface UpdateOptions {
+  /** The change is made only when the current summary passes this test. */
+  expect?: (current: RunSummary) => boolean;
+}
+
 /** Filters and page of {@link RunStore.list}. */
 export interface RunListQuery {
   /** Only runs with this status. */
@@ -68,10 +74,13 @@ export interface RunStore {
 
   /**
    * Changes only the summary, atomically (a version check; retried on conflict). Allowed after
-   * the run ended. Returns the new summary.
+   * the run ended. Returns the new summary. With `opts.expect`, the change is made only if the
+   * summary as stored at that moment passes it (compare-and-set: of two concurrent claims of
+   * one approval, exactly one wins).
    * @throws {RunNotFoundError} the run does not exist.
+   * @throws {UnexpectedStateError} `opts.expect` refused the stored summary.
    */
-  update(id: string, patch: SummaryPatch): Promise<RunSummary>;
+  update(id: string, patch: SummaryPatch, opts?: UpdateOptions): Promise<RunSummary>;
 
   /** The run's events with seq > `afterSeq`, ascending, at most `limit` (default: all). */
   read(id: string, afterSeq: number, limit?: number): Promise<StoredEvent[]>;
@@ -84,6 +93,16 @@ export interface RunStore {
    * run does not exist.
    */
   subscribe(id: string, afterSeq: number, signal?: AbortSignal): AsyncIterableIterator<StoredEvent>;
+
+  /**
+   * Records that the gateway process `owner` reads its runs' upstream streams until `untilMs`
+   * (0: it has stopped). One key per process, not per run: a relay renews a few bytes every few
+   * seconds however many runs it holds.
+   */
+  setRelayAlive(owner: string, untilMs: number): Promise<void>;
+
+  /** Until when the gateway process `owner` said it is alive (ms since epoch; 0 when unknown). */
+  relayAliveUntil(owner: string): Promise<number>;
 
   /** Runs newest first, filtered and paginated. */
   list(query?: RunListQuery): Promise<RunListPage>;

@@ -14,7 +14,13 @@ import {
   RunClosedError,
   RunNotFoundError,
 } from "../../lib/runs/mod.ts";
-import { keys, MAX_VALUE_BYTES, planWrites } from "../../lib/runs/kv_codec.ts";
+import {
+  type EncodedPage,
+  keys,
+  MAX_VALUE_BYTES,
+  PAGE_BYTES,
+  planWrites,
+} from "../../lib/runs/kv_codec.ts";
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 0, 1);
@@ -243,7 +249,7 @@ Deno.test("a 200 KiB event is split into parts under 64 KiB and reassembled exac
     assert.deepEqual(stored.map((e) => e.seq), [1, 2, 3]);
 
     const parts: Uint8Array[] = [];
-    for await (const e of kv.list<Uint8Array>({ prefix: keys.parts("big", 2) })) {
+    for await (const e of kv.list<Uint8Array>({ prefix: keys.blobs("big") })) {
       parts.push(e.value);
     }
     assert.ok(parts.length >= 4, `${parts.length} parts`);
@@ -259,7 +265,7 @@ Deno.test("a 200 KiB event is split into parts under 64 KiB and reassembled exac
   }
 });
 
-Deno.test("an event bigger than one atomic write is refused loudly; nothing of its batch is written", async () => {
+Deno.test("an event over MAX_EVENT_BYTES is refused loudly; nothing of its batch is written", async () => {
   const { store } = await memStore();
   try {
     await store.create(summary("r"));
@@ -309,21 +315,159 @@ Deno.test("a batch bigger than one atomic write is split into consecutive writes
 });
 
 Deno.test("planWrites respects the mutation and byte budgets", () => {
-  const small = { bytes: 200, mutations: 1, keyBytes: 40 };
-  const plan = planWrites(
-    Array.from({ length: 2500 }, () => ({ ...small, type: "", data: "", value: { t: "", d: "" } }))
-      .map(
-        (e) => ({ ...e, parts: [] }),
-      ),
-  );
-  assert.ok(plan.length >= 3);
-  let next = 0;
-  for (const [start, end] of plan) {
-    assert.equal(start, next);
-    assert.ok(end - start <= 1000);
-    next = end;
+  const page = (bytes: number): EncodedPage => ({
+    events: [],
+    value: new Uint8Array(0),
+    parts: [],
+    bytes,
+    keyBytes: 40,
+  });
+  // By mutations: 2,500 tiny pages; by bytes: 40 pages of 60 KB.
+  for (
+    const pages of [
+      Array.from({ length: 2500 }, () => page(200)),
+      Array.from({ length: 40 }, () => page(61_000)),
+    ]
+  ) {
+    const plan = planWrites(pages);
+    assert.ok(plan.length >= 3);
+    let next = 0;
+    for (const [start, end] of plan) {
+      assert.equal(start, next);
+      assert.ok(end - start <= 1000);
+      const bytes = pages.slice(start, end).reduce((s, p) => s + p.bytes, 0);
+      assert.ok(bytes <= 800 * 1024, `${bytes} bytes in one write`);
+      next = end;
+    }
+    assert.equal(next, pages.length);
   }
-  assert.equal(next, 2500);
+});
+
+/** The raw page rows of a run. */
+async function pageRows(kv: Deno.Kv, id: string) {
+  const rows: { lastSeq: number; bytes: number }[] = [];
+  for await (const e of kv.list<unknown>({ prefix: keys.pages(id) })) {
+    const v = e.value;
+    rows.push({ lastSeq: e.key[2] as number, bytes: v instanceof Uint8Array ? v.length : -1 });
+  }
+  return rows;
+}
+
+Deno.test("consecutive events share pages under 64 KiB; a read can start inside a page", async () => {
+  const { kv, store } = await memStore();
+  try {
+    await store.create(summary("p"));
+    const batch = Array.from({ length: 3000 }, (_, i) => ev("step_started", i));
+    await store.append("p", batch);
+    const rows = await pageRows(kv, "p");
+    // ~3000 × 80 bytes: a handful of pages, not 3000 rows.
+    assert.ok(rows.length >= 2 && rows.length <= 10, `${rows.length} pages`);
+    for (const r of rows) assert.ok(r.bytes > 0 && r.bytes <= PAGE_BYTES + 256);
+    assert.equal(rows.at(-1)!.lastSeq, 3000);
+    // Start just after the first event, in the middle of a page, and at a page's last event.
+    for (const after of [0, 1, 1234, rows[0].lastSeq, rows[0].lastSeq - 1, 2999, 3000]) {
+      const back = await store.read("p", after);
+      assert.equal(back.length, 3000 - after, `after ${after}`);
+      if (back.length > 0) {
+        assert.equal(back[0].seq, after + 1);
+        assert.equal(back[0].data, batch[after].data);
+      }
+    }
+    // A limited read stops inside a page.
+    const some = await store.read("p", 10, 5);
+    assert.deepEqual(some.map((e) => e.seq), [11, 12, 13, 14, 15]);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("pages of mostly multi-byte text still fit a KV value; data with line breaks round-trips", async () => {
+  const { kv, store } = await memStore();
+  try {
+    await store.create(summary("u"));
+    const wide = Array.from({ length: 400 }, (_, i) => ({
+      type: "artifact",
+      data: JSON.stringify({ n: i, text: "€🛏️ü".repeat(80) }),
+    }));
+    const multi = { type: "note", data: "line one\nline two\r\nline three" };
+    await store.append("u", [...wide, multi, ev("step_started", 1)]);
+    for (const r of await pageRows(kv, "u")) assert.ok(r.bytes <= MAX_VALUE_BYTES);
+    const back = await store.read("u", 0);
+    assert.equal(back.length, 402);
+    assert.deepEqual(back.slice(0, 400).map((e) => e.data), wide.map((e) => e.data));
+    assert.equal(back[400].data, multi.data);
+    assert.equal(back[401].type, "step_started");
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("an event bigger than one atomic write (700 KiB) is stored with its batch, terminal included", async () => {
+  const { store } = await memStore();
+  try {
+    await store.create(summary("huge"));
+    const data = JSON.stringify({ name: "scan", content: "z".repeat(700 * 1024) });
+    const stored = await store.append("huge", [
+      { type: "artifact", data },
+      { type: "workflow_complete", data: JSON.stringify({ status: "complete" }) },
+    ], { status: "complete" });
+    assert.deepEqual(stored.map((e) => e.seq), [1, 2]);
+    const back = await store.read("huge", 0);
+    assert.equal(back[0].data, data);
+    assert.equal(back[1].type, "workflow_complete");
+    assert.equal((await store.get("huge"))?.status, "complete");
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("plain appends leave the summary record alone; get() still reports count and time", async () => {
+  const c = clock();
+  const { kv, store } = await memStore(c.now);
+  try {
+    await store.create(summary("s"));
+    const before = await kv.get(keys.run("s"));
+    c.t += 5_000;
+    await store.append("s", [ev("step_started", 0), ev("step_completed", 0)], {
+      relay: { owner: "me", leaseUntil: c.t + 10_000 },
+    });
+    const after = await kv.get(keys.run("s"));
+    assert.equal(after.versionstamp, before.versionstamp, "no summary write for plain events");
+    const s = await store.get("s");
+    assert.equal(s?.eventCount, 2);
+    assert.equal(s?.updatedAt, new Date(c.t).toISOString());
+    assert.deepEqual(s?.relay, { owner: "me", leaseUntil: c.t + 10_000 });
+    // A status change writes it.
+    await store.append("s", [ev("approval_required", 1)], { status: "waiting_approval" });
+    assert.notEqual((await kv.get(keys.run("s"))).versionstamp, before.versionstamp);
+    assert.equal((await store.get("s"))?.status, "waiting_approval");
+    assert.equal((await store.list()).runs[0].eventCount, 3);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("update with expect is a compare-and-set: of concurrent claims across handles one wins", async () => {
+  const { path, cleanup } = await tempPath();
+  const a = await openKvRunStore({ path, ttlHours: 24, pollMs: 0 });
+  const b = await openKvRunStore({ path, ttlHours: 24, pollMs: 0 });
+  try {
+    await a.create(summary("c", { status: "waiting_approval" }));
+    await b.get("c"); // b has no cached writer state; a has a fresh one
+    const claim = (s: KvRunStore) =>
+      s.update("c", { status: "running" }, { expect: (r) => r.status === "waiting_approval" })
+        .then(() => "won", (e) => e.name);
+    const results = await Promise.all([claim(a), claim(b), claim(a), claim(b)]);
+    assert.equal(results.filter((r) => r === "won").length, 1, results.join());
+    assert.ok(results.every((r) => r === "won" || r === "UnexpectedStateError"), results.join());
+    // A stale cache never wins: a's cache says waiting until it re-reads.
+    await b.update("c", { status: "waiting_approval" });
+    assert.equal(await claim(a), "won");
+  } finally {
+    await a.close();
+    await b.close();
+    await cleanup();
+  }
 });
 
 Deno.test("list: newest first, filtered by status and graph, paginated with cursors", async () => {
@@ -431,15 +575,15 @@ Deno.test("TTL: every key expires at the run's deadline; past it the run is gone
     const runKeys = sets.filter((s) => s.key[0] !== "log_clock");
     assert.deepEqual(
       [...new Set(runKeys.map((s) => s.key[0]))].sort(),
-      ["event_parts", "events", "head", "runs"],
+      ["ev", "ev_blob", "head"],
     );
     for (const s of runKeys) assert.equal(s.expireIn, HOUR, String(s.key));
 
     sets.length = 0;
     c.t = T0 + HOUR + 30 * 60_000;
     await store.update("r", { prompt: "p" });
-    assert.equal(sets.length, 1);
-    assert.equal(sets[0].expireIn, 30 * 60_000);
+    assert.deepEqual(sets.map((s) => s.key[0]).sort(), ["head", "runs"]);
+    for (const s of sets) assert.equal(s.expireIn, 30 * 60_000, String(s.key));
 
     // Deno KV deletes expired keys lazily: the store must not serve them meanwhile.
     c.t = T0 + 2 * HOUR;
