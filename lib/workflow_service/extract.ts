@@ -177,15 +177,33 @@ function toCount(word: string): number | undefined {
   return n === undefined || !Number.isFinite(n) ? undefined : n;
 }
 
-/** A count written before one of `nouns` ("2 guests", "three nights"), or undefined. */
+/**
+ * A count written before one of `nouns` ("2 guests", "three nights"), or undefined. Every
+ * "<word> <noun>" is looked at in order and the first whose word is a count wins, so a unit such
+ * as "per guest fee, 2 guests" does not hide the count after it.
+ */
 export function extractCount(text: string, nouns: string[]): number | undefined {
   const alt = nouns.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|");
-  const m = new RegExp(`\\b(\\d{1,4}|[a-z]+)[\\s-]+(?:${alt})\\b`, "i").exec(text);
-  return m ? toCount(m[1]) : undefined;
+  for (const m of text.matchAll(new RegExp(`\\b(\\d{1,4}|[a-z]+)[\\s-]+(?:${alt})\\b`, "gi"))) {
+    const n = toCount(m[1]);
+    if (n !== undefined) return n;
+  }
+  return undefined;
 }
 
-/** Nights of a stay: "3 nights", "three-night", "a week" (7), "a fortnight" (14). */
+/**
+ * A nightly rate ("$150 a night", "250 USD per night", "$99/night", "$120 nightly"): removed
+ * before counting nights, or its "a night" would read as a one-night stay.
+ */
+const NIGHTLY_RATE =
+  /(?:\$\s?[\d,]+(?:\.\d{1,2})?|\b[\d,]+(?:\.\d{1,2})?\s*(?:usd|dollars?)\b)\s*(?:(?:per|an?|\/)\s*night(?:ly)?|nightly)\b/gi;
+
+/**
+ * Nights of a stay: "3 nights", "three-night", "a week" (7), "a fortnight" (14). Nightly rates
+ * are not counts: "$150 a night, 3 nights" is 3.
+ */
 export function extractNights(text: string): number | undefined {
+  text = text.replace(NIGHTLY_RATE, " ");
   const n = extractCount(text, ["nights", "night"]);
   if (n !== undefined) return n;
   const w = /\b(a|one|two|\d)\s+weeks?\b/i.exec(text);

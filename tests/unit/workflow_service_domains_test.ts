@@ -72,6 +72,25 @@ describe("hotel_o2c", () => {
     assert.equal(fromContext.roomType, "single");
     assert.equal(fromContext.rate, 129);
   });
+  it("reads the length of the stay after a nightly rate", () => {
+    const input = extractHotelInput(
+      { prompt: "Create a hotel reservation for John Doe at $250 per night for 3 nights" },
+      NOW,
+    );
+    assert.deepEqual([input.guest, input.nights, input.rate], ["John Doe", 3, 250]);
+    assert.equal(input.checkOut, "2026-07-19");
+    const second = extractHotelInput(
+      {
+        prompt:
+          "Suite for Ana Lopez, $150 a night, 3 nights from 2027-01-10, per guest fee, 2 guests",
+      },
+      NOW,
+    );
+    assert.deepEqual(
+      [second.checkIn, second.checkOut, second.nights, second.rate, second.guests],
+      ["2027-01-10", "2027-01-13", 3, 150, 2],
+    );
+  });
   it("defaults to a walk-in guest, tomorrow, one night, double at rack rate", () => {
     assert.deepEqual(extractHotelInput({}, NOW), {
       guest: "Walk-in Guest",

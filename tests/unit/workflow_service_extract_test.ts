@@ -103,6 +103,14 @@ describe("stays", () => {
     assert.equal(extractNights("a fortnight"), 14);
     assert.equal(extractStay("for 90 nights", NOW).nights, 30);
   });
+  it("does not read a nightly rate as the length of the stay", () => {
+    assert.equal(extractNights("$250 per night for 3 nights"), 3);
+    assert.equal(extractNights("$150 a night, 3 nights"), 3);
+    assert.equal(extractNights("250 USD per night, two nights"), 2);
+    assert.equal(extractNights("$99/night for a week"), 7);
+    assert.equal(extractNights("$120 nightly"), undefined);
+    assert.equal(extractStay("$150 a night, 3 nights from 2027-01-10", NOW).checkOut, "2027-01-13");
+  });
 });
 
 describe("money, counts, rooms", () => {
@@ -123,6 +131,8 @@ describe("money, counts, rooms", () => {
     assert.equal(extractCount("for 2 guests", ["guests"]), 2);
     assert.equal(extractCount("four adults", ["adults"]), 4);
     assert.equal(extractCount("some guests", ["guests"]), undefined);
+    // The first "<word> guest" is a unit, not a count: the next one is.
+    assert.equal(extractCount("per guest fee, 2 guests", ["guests", "guest"]), 2);
   });
   it("maps room words to the three room types", () => {
     assert.equal(extractRoomType("a Suite please"), "suite");
