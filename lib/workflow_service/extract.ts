@@ -324,14 +324,18 @@ export function extractRoomType(text: string): RoomType | undefined {
   return "double";
 }
 
-/** A person's age: "45-year-old", "45 years old", "age 45", "aged 45", "45yo", "Jane Doe, 45,". */
+/**
+ * A person's age: "45-year-old", "45 years old", "age 45", "aged 45", "45yo", "Jane Doe, 45,",
+ * and last a bare "70 years". The explicit forms win, so "Jane, 45, smoker for 20 years" is 45;
+ * a bare "N years" after "for", "of", "since", … or before "ago"/"of" is a duration, never an age.
+ */
 export function extractAge(text: string): number | undefined {
   const patterns = [
     /\b(\d{1,3})[\s-]*(?:years?|yrs?)[\s-]*old\b/i,
-    /\b(\d{1,3})[\s-]*(?:years?|yrs?)\b/i,
     /\baged?\s*:?\s*(\d{1,3})\b/i,
     /\b(\d{1,3})\s*(?:yo|y\/o)\b/i,
     /,\s*(\d{1,3})\s*(?:,|\(|$|\s(?:with|and|presenting|complaining)\b)/i,
+    /(?<!\b(?:for|of|since|over|past|last|about|after|within|in)\s+)\b(\d{1,3})[\s-]*(?:years?|yrs?)\b(?!\s+(?:ago|of|since)\b)/i,
   ];
   for (const re of patterns) {
     const m = re.exec(text);

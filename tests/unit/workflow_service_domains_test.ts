@@ -148,6 +148,16 @@ describe("hospital_admission", () => {
     assert.deepEqual([ctx.patient, ctx.age, ctx.symptoms], ["Ada Lovelace", 36, ["seizure"]]);
     assert.equal(extractAdmissionInput({}, NOW).patient, "Unidentified Patient");
   });
+  it("does not take a duration for the age (an adult is not sent to Pediatrics)", () => {
+    const input = extractAdmissionInput({
+      prompt: "Patient Ahmed Khan, 60, presenting with slurred speech, history of 2 years diabetes",
+    }, NOW);
+    assert.equal(input.age, 60);
+    assert.equal(
+      wardFor(esiLevel(input.symptoms, input.severity, input.age), input.symptoms, input.age),
+      "neurology",
+    );
+  });
 });
 
 describe("purchase_order", () => {

@@ -150,6 +150,20 @@ describe("patients", () => {
     assert.equal(extractAge("Maria Garcia, 67, with chest pain"), 67);
     assert.equal(extractAge("no age here"), undefined);
     assert.equal(extractAge("age 300"), undefined);
+    assert.equal(extractAge("John Smith, 70 years, chest pain"), 70);
+  });
+  it("prefers an explicit age to an unrelated number of years", () => {
+    assert.equal(
+      extractAge(
+        "Patient Ahmed Khan, 60, presenting with slurred speech, history of 2 years diabetes",
+      ),
+      60,
+    );
+    assert.equal(extractAge("Jane, 45, smoker for 20 years"), 45);
+    assert.equal(extractAge("a 45 yo, 20 years of smoking"), 45);
+    // A duration alone is not an age.
+    assert.equal(extractAge("smoker for 20 years, diabetic since 3 years"), undefined);
+    assert.equal(extractAge("surgery 2 years ago"), undefined);
   });
   it("reads sex words", () => {
     assert.equal(extractSex("a 45-year-old man"), "male");
