@@ -364,7 +364,17 @@ export const SYMPTOMS: Record<string, string[]> = {
   "chest pain": ["chest pain", "chest pressure", "chest tightness"],
   "stroke symptoms": ["stroke", "slurred speech", "facial droop", "one-sided weakness"],
   "shortness of breath": ["shortness of breath", "difficulty breathing", "short of breath"],
-  "severe bleeding": ["severe bleeding", "heavy bleeding", "hemorrhage", "haemorrhage"],
+  "severe bleeding": [
+    "severe bleeding",
+    "heavy bleeding",
+    "critical bleeding",
+    "uncontrolled bleeding",
+    "massive bleeding",
+    "profuse bleeding",
+    "bleeding heavily",
+    "hemorrhage",
+    "haemorrhage",
+  ],
   "seizure": ["seizure", "convulsions"],
   "overdose": ["overdose"],
   "head injury": ["head injury", "head trauma", "concussion"],
@@ -373,6 +383,7 @@ export const SYMPTOMS: Record<string, string[]> = {
   "high fever": ["high fever"],
   "vomiting": ["vomiting", "nausea"],
   "dehydration": ["dehydration", "dehydrated"],
+  "bleeding": ["bleeding", "bleed", "blood loss"],
   "fever": ["fever", "febrile"],
   "cough": ["cough"],
   "laceration": ["laceration", "cut"],
@@ -382,6 +393,9 @@ export const SYMPTOMS: Record<string, string[]> = {
   "sore throat": ["sore throat"],
 };
 
+/** A general symptom that a more specific one already covers ("high fever" covers "fever"). */
+const COVERED_BY: Record<string, string> = { fever: "high fever", bleeding: "severe bleeding" };
+
 /** Canonical symptoms mentioned in `text`, in vocabulary order, without duplicates. */
 export function extractSymptoms(text: string): string[] {
   const lower = text.toLowerCase();
@@ -390,8 +404,7 @@ export function extractSymptoms(text: string): string[] {
     const hit = phrases.some((p) =>
       new RegExp(`\\b${p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\b`).test(lower)
     );
-    // "high fever" already covers "fever"
-    if (hit && !(name === "fever" && out.includes("high fever"))) out.push(name);
+    if (hit && !out.includes(COVERED_BY[name])) out.push(name);
   }
   return out;
 }
@@ -452,13 +465,20 @@ export interface LineRequest {
   item: string;
 }
 
+/** Words after a bare number that make it a price ("1200 each"), not part of an item name. */
+const PRICE_AFTER = new Set(["each", "apiece", "usd", "dollars", "per", "a", "an"]);
+
 /**
  * The first "<number> <item words>" in `text` that is not money, a date or a duration. Up to three
  * item words, stopping at prepositions; "500 reams of printer paper" → `printer paper (reams)`.
+ * After the first item word, words may hold digits ("Office 365", "iPhone 15 Pro"), unless the
+ * number is a price ("20 laptops 1200 each" → `laptops`).
  */
 export function extractLineRequest(text: string): LineRequest | undefined {
+  // The item words are a lookahead, so a skipped match ("Dec 1 buy 500 …") does not swallow
+  // the next number.
   const re =
-    /(?<![$\d.,])\b(\d{1,6})\s+(?:x\s+)?([A-Za-z][A-Za-z-]*(?:\s+[A-Za-z][A-Za-z-]*){0,5})/g;
+    /(?<![$\d.,])\b(\d{1,6})\s+(?=(?:x\s+)?([A-Za-z][A-Za-z0-9-]*(?:\s+[A-Za-z0-9][A-Za-z0-9-]*){0,5}))/g;
   for (const m of text.matchAll(re)) {
     // "Dec 1 buy …": a day of a month, not a quantity
     if (MONTH_BEFORE.test(text.slice(0, m.index))) continue;
@@ -476,8 +496,15 @@ export function extractLineRequest(text: string): LineRequest | undefined {
       rest = words.slice(2);
     }
     const item: string[] = [];
-    for (const w of rest) {
+    for (const [i, w] of rest.entries()) {
       if (ITEM_STOP.has(w.toLowerCase()) || item.length === 3) break;
+      // A model number may follow the first word; a price, a date or a month ends the item.
+      if (
+        /^\d/.test(w) &&
+        (i === 0 || !/^\d{1,4}[a-z]*$/i.test(w) ||
+          PRICE_AFTER.has(rest[i + 1]?.toLowerCase() ?? ""))
+      ) break;
+      if (i > 0 && MONTH_ONLY.test(w)) break;
       item.push(w.toLowerCase());
     }
     if (item.length === 0) continue;

@@ -7,8 +7,11 @@ import { describe, it } from "node:test";
 import {
   esiLevel,
   extractAdmissionInput,
+  hospitalAdmission,
+  SYMPTOM_ESI,
   wardFor,
 } from "../../lib/workflow_service/domains/hospital_admission.ts";
+import { SYMPTOMS } from "../../lib/workflow_service/extract.ts";
 import { extractHotelInput, hotelInvoice } from "../../lib/workflow_service/domains/hotel_o2c.ts";
 import {
   extractPurchaseInput,
@@ -148,6 +151,26 @@ describe("hospital_admission", () => {
     assert.deepEqual([ctx.patient, ctx.age, ctx.symptoms], ["Ada Lovelace", 36, ["seizure"]]);
     assert.equal(extractAdmissionInput({}, NOW).patient, "Unidentified Patient");
   });
+  it("admits critical bleeding to the ICU as a hemorrhage, not for observation", () => {
+    const input = extractAdmissionInput({ prompt: "Admit John Roe with critical bleeding" }, NOW);
+    assert.deepEqual(input.symptoms, ["severe bleeding"]);
+    const ctx = { threadId: "t1", now: NOW };
+    const results: StepResults = {};
+    for (const step of hospitalAdmission.steps) {
+      if (step.kind === "task") results[step.name] = step.run(input, results, ctx);
+    }
+    assert.equal(results.triage.esi_level, 1);
+    assert.equal(results.bed_assignment.ward_code, "ICU");
+    assert.equal(
+      results.admission_record.provisional_diagnosis,
+      "Hemorrhage, source to be determined",
+    );
+    const minor = extractAdmissionInput({ prompt: "Admit Ana Roe, 30, bleeding gums" }, NOW);
+    assert.equal(esiLevel(minor.symptoms), 3);
+  });
+  it("gives every symptom of the vocabulary a triage level", () => {
+    for (const name of Object.keys(SYMPTOMS)) assert.ok(SYMPTOM_ESI[name] >= 1, name);
+  });
   it("does not take a duration for the age (an adult is not sent to Pediatrics)", () => {
     const input = extractAdmissionInput({
       prompt: "Patient Ahmed Khan, 60, presenting with slurred speech, history of 2 years diabetes",
@@ -174,6 +197,11 @@ describe("purchase_order", () => {
         department: "Engineering",
         requestedOn: "2026-07-15",
       },
+    );
+    assert.equal(
+      extractPurchaseInput({ prompt: "Buy 1000 licenses of Office 365 for Engineering" }, NOW)
+        .item,
+      "office 365 (licenses)",
     );
     const total = extractPurchaseInput({
       prompt:

@@ -182,6 +182,12 @@ describe("patients", () => {
     assert.deepEqual(extractSymptoms("high fever and a cough"), ["high fever", "cough"]);
     assert.deepEqual(extractSymptoms("feeling fine"), []);
   });
+  it("knows bleeding, general and severe", () => {
+    assert.deepEqual(extractSymptoms("critical bleeding"), ["severe bleeding"]);
+    assert.deepEqual(extractSymptoms("heavy bleeding from the leg"), ["severe bleeding"]);
+    assert.deepEqual(extractSymptoms("minor bleeding after a fall"), ["bleeding"]);
+    assert.deepEqual(extractSymptoms("blood loss and a high fever"), ["high fever", "bleeding"]);
+  });
   it("picks the strongest severity word", () => {
     assert.equal(extractSeverity("mild but critical"), "critical");
     assert.equal(extractSeverity("acute pain"), "severe");
@@ -205,6 +211,19 @@ describe("purchase lines", () => {
       item: "standing desks",
     });
     assert.equal(extractLineRequest("buy stuff"), undefined);
+  });
+  it("keeps model numbers after the first item word, not prices or dates", () => {
+    assert.deepEqual(extractLineRequest("1000 licenses of Office 365 for Engineering"), {
+      quantity: 1000,
+      item: "office 365 (licenses)",
+    });
+    assert.deepEqual(extractLineRequest("Order 5 iPhone 15 Pro from Apple"), {
+      quantity: 5,
+      item: "iphone 15 pro",
+    });
+    assert.deepEqual(extractLineRequest("20 laptops 1200 each"), { quantity: 20, item: "laptops" });
+    assert.deepEqual(extractLineRequest("12 chairs 2026-12-01"), { quantity: 12, item: "chairs" });
+    assert.deepEqual(extractLineRequest("12 chairs Dec 1"), { quantity: 12, item: "chairs" });
   });
 });
 

@@ -49,6 +49,7 @@ export const SYMPTOM_ESI: Record<string, number> = {
   "high fever": 3,
   "vomiting": 3,
   "dehydration": 3,
+  "bleeding": 3,
   "fever": 4,
   "cough": 4,
   "laceration": 4,
@@ -147,6 +148,7 @@ const DIAGNOSES: Record<string, string> = {
   "high fever": "Fever of unknown origin",
   "vomiting": "Gastroenteritis, suspected",
   "dehydration": "Dehydration",
+  "bleeding": "Bleeding, source to be determined",
 };
 
 /** The ward for a triaged patient: by acuity first, then by complaint, then by age. */
