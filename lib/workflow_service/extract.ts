@@ -13,6 +13,7 @@
  * - money: `$250`, `$1,200.50`, `250 USD`, with an optional unit ("per night", "/night", "each");
  * - counts: "2 guests", "4 adults"; ages: "45-year-old", "age 45", "aged 45", "45 yo", "Name, 45,";
  * - symptoms from a fixed vocabulary and a severity word (critical, severe, moderate, mild);
+ * - a chief complaint: the text after "with", "presenting with", "complaining of", …;
  * - quantity and item: "20 laptops", "500 reams of printer paper".
  * @module
  */
@@ -407,6 +408,20 @@ export function extractSymptoms(text: string): string[] {
     if (hit && !out.includes(COVERED_BY[name])) out.push(name);
   }
   return out;
+}
+
+/**
+ * The clinical part of an admission prompt: what follows the first "presenting with",
+ * "complaining of", "complains of", "c/o", "suffering from" or "with", without a leading
+ * article or a final full stop ("Admit Maria Garcia, 67, with severe chest pain" → "severe chest
+ * pain"); undefined when no cue is followed by text.
+ */
+export function extractComplaint(text: string): string | undefined {
+  const m =
+    /(?:\bpresenting\s+with|\bcomplain(?:ing|s)\s+of|\bc\/o|\bsuffering\s+from|\bwith)\s+(?:(?:an?|the)\s+)?(\S.*)$/is
+      .exec(text);
+  const complaint = m?.[1].trim().replace(/[.!]+$/, "").trim();
+  return complaint ? complaint.slice(0, 500) : undefined;
 }
 
 /** A severity qualifier. */

@@ -163,6 +163,7 @@ const CASES: Case[] = [
       assert.equal(record.age, 67);
       assert.match(String(record.bed), /^CARD-\d+[AB]$/);
       assert.equal(record.provisional_diagnosis, "Suspected acute coronary syndrome");
+      assert.equal(record.chief_complaint, "severe chest pain and shortness of breath");
     },
   },
   {

@@ -151,6 +151,28 @@ describe("hospital_admission", () => {
     assert.deepEqual([ctx.patient, ctx.age, ctx.symptoms], ["Ada Lovelace", 36, ["seizure"]]);
     assert.equal(extractAdmissionInput({}, NOW).patient, "Unidentified Patient");
   });
+  it("records the clinical part of the prompt as the chief complaint, not the whole prompt", () => {
+    const complaint = (prompt: string, appContext: Record<string, unknown> = {}) =>
+      extractAdmissionInput({ prompt, app_context: appContext }, NOW).complaint;
+    assert.equal(
+      complaint("Admit patient Maria Garcia, 67, with severe chest pain and shortness of breath"),
+      "severe chest pain and shortness of breath",
+    );
+    // No cue: the symptoms found; nothing at all: "not stated".
+    assert.equal(
+      complaint("Admit patient Jane Roe, 54, chest pain and a cough"),
+      "chest pain, cough",
+    );
+    assert.equal(complaint("Admit Jane Roe"), "not stated");
+    assert.equal(complaint("Admit Jane Roe", { chief_complaint: "fall at home" }), "fall at home");
+    const triage = hospitalAdmission.steps[0];
+    assert.ok(triage.kind === "task");
+    const input = extractAdmissionInput(
+      { prompt: "Admit Bo Li, 8, presenting with a high fever" },
+      NOW,
+    );
+    assert.equal(triage.run(input, {}, { threadId: "t1", now: NOW }).chief_complaint, "high fever");
+  });
   it("admits critical bleeding to the ICU as a hemorrhage, not for observation", () => {
     const input = extractAdmissionInput({ prompt: "Admit John Roe with critical bleeding" }, NOW);
     assert.deepEqual(input.symptoms, ["severe bleeding"]);

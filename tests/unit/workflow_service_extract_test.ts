@@ -7,6 +7,7 @@ import {
   date,
   daysBetween,
   extractAge,
+  extractComplaint,
   extractCount,
   extractDates,
   extractLineRequest,
@@ -187,6 +188,27 @@ describe("patients", () => {
     assert.deepEqual(extractSymptoms("heavy bleeding from the leg"), ["severe bleeding"]);
     assert.deepEqual(extractSymptoms("minor bleeding after a fall"), ["bleeding"]);
     assert.deepEqual(extractSymptoms("blood loss and a high fever"), ["high fever", "bleeding"]);
+  });
+  it("reads the chief complaint after its cue", () => {
+    assert.equal(
+      extractComplaint(
+        "Admit patient Maria Garcia, 67, with severe chest pain and shortness of breath.",
+      ),
+      "severe chest pain and shortness of breath",
+    );
+    assert.equal(
+      extractComplaint(
+        "Patient Ahmed Khan, 60, presenting with slurred speech, history of diabetes",
+      ),
+      "slurred speech, history of diabetes",
+    );
+    assert.equal(extractComplaint("Tom Baker complaining of a sore throat"), "sore throat");
+    assert.equal(
+      extractComplaint("man named Tom Baker with a severe broken arm"),
+      "severe broken arm",
+    );
+    assert.equal(extractComplaint("Admit Jane Roe without delay"), undefined);
+    assert.equal(extractComplaint("Admit Jane Roe, 54, chest pain"), undefined);
   });
   it("picks the strongest severity word", () => {
     assert.equal(extractSeverity("mild but critical"), "critical");
