@@ -37,7 +37,9 @@ describe("catalog", () => {
       assert.equal(new Set(names).size, names.length);
       assert.equal(w.steps.filter((s) => s.kind === "gate").length, 1);
       // LangGraph refuses node names equal to state keys.
-      for (const n of names) assert.ok(!["input", "options", "results", "decision"].includes(n));
+      for (const n of names) {
+        assert.ok(!["input", "options", "results", "decision", "documents"].includes(n));
+      }
     }
   });
 });
