@@ -13,6 +13,7 @@
  * - money: `$250`, `$1,200.50`, `250 USD`, with an optional unit ("per night", "/night", "each");
  * - counts: "2 guests", "4 adults"; ages: "45-year-old", "age 45", "aged 45", "45 yo", "Name, 45,";
  * - symptoms from a fixed vocabulary and a severity word (critical, severe, moderate, mild);
+ * - a chief complaint: the text after "with", "presenting with", "complaining of", …;
  * - quantity and item: "20 laptops", "500 reams of printer paper".
  * @module
  */
@@ -177,15 +178,33 @@ function toCount(word: string): number | undefined {
   return n === undefined || !Number.isFinite(n) ? undefined : n;
 }
 
-/** A count written before one of `nouns` ("2 guests", "three nights"), or undefined. */
+/**
+ * A count written before one of `nouns` ("2 guests", "three nights"), or undefined. Every
+ * "<word> <noun>" is looked at in order and the first whose word is a count wins, so a unit such
+ * as "per guest fee, 2 guests" does not hide the count after it.
+ */
 export function extractCount(text: string, nouns: string[]): number | undefined {
   const alt = nouns.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|");
-  const m = new RegExp(`\\b(\\d{1,4}|[a-z]+)[\\s-]+(?:${alt})\\b`, "i").exec(text);
-  return m ? toCount(m[1]) : undefined;
+  for (const m of text.matchAll(new RegExp(`\\b(\\d{1,4}|[a-z]+)[\\s-]+(?:${alt})\\b`, "gi"))) {
+    const n = toCount(m[1]);
+    if (n !== undefined) return n;
+  }
+  return undefined;
 }
 
-/** Nights of a stay: "3 nights", "three-night", "a week" (7), "a fortnight" (14). */
+/**
+ * A nightly rate ("$150 a night", "250 USD per night", "$99/night", "$120 nightly"): removed
+ * before counting nights, or its "a night" would read as a one-night stay.
+ */
+const NIGHTLY_RATE =
+  /(?:\$\s?[\d,]+(?:\.\d{1,2})?|\b[\d,]+(?:\.\d{1,2})?\s*(?:usd|dollars?)\b)\s*(?:(?:per|an?|\/)\s*night(?:ly)?|nightly)\b/gi;
+
+/**
+ * Nights of a stay: "3 nights", "three-night", "a week" (7), "a fortnight" (14). Nightly rates
+ * are not counts: "$150 a night, 3 nights" is 3.
+ */
 export function extractNights(text: string): number | undefined {
+  text = text.replace(NIGHTLY_RATE, " ");
   const n = extractCount(text, ["nights", "night"]);
   if (n !== undefined) return n;
   const w = /\b(a|one|two|\d)\s+weeks?\b/i.exec(text);
@@ -306,14 +325,18 @@ export function extractRoomType(text: string): RoomType | undefined {
   return "double";
 }
 
-/** A person's age: "45-year-old", "45 years old", "age 45", "aged 45", "45yo", "Jane Doe, 45,". */
+/**
+ * A person's age: "45-year-old", "45 years old", "age 45", "aged 45", "45yo", "Jane Doe, 45,",
+ * and last a bare "70 years". The explicit forms win, so "Jane, 45, smoker for 20 years" is 45;
+ * a bare "N years" after "for", "of", "since", … or before "ago"/"of" is a duration, never an age.
+ */
 export function extractAge(text: string): number | undefined {
   const patterns = [
     /\b(\d{1,3})[\s-]*(?:years?|yrs?)[\s-]*old\b/i,
-    /\b(\d{1,3})[\s-]*(?:years?|yrs?)\b/i,
     /\baged?\s*:?\s*(\d{1,3})\b/i,
     /\b(\d{1,3})\s*(?:yo|y\/o)\b/i,
     /,\s*(\d{1,3})\s*(?:,|\(|$|\s(?:with|and|presenting|complaining)\b)/i,
+    /(?<!\b(?:for|of|since|over|past|last|about|after|within|in)\s+)\b(\d{1,3})[\s-]*(?:years?|yrs?)\b(?!\s+(?:ago|of|since)\b)/i,
   ];
   for (const re of patterns) {
     const m = re.exec(text);
@@ -342,7 +365,17 @@ export const SYMPTOMS: Record<string, string[]> = {
   "chest pain": ["chest pain", "chest pressure", "chest tightness"],
   "stroke symptoms": ["stroke", "slurred speech", "facial droop", "one-sided weakness"],
   "shortness of breath": ["shortness of breath", "difficulty breathing", "short of breath"],
-  "severe bleeding": ["severe bleeding", "heavy bleeding", "hemorrhage", "haemorrhage"],
+  "severe bleeding": [
+    "severe bleeding",
+    "heavy bleeding",
+    "critical bleeding",
+    "uncontrolled bleeding",
+    "massive bleeding",
+    "profuse bleeding",
+    "bleeding heavily",
+    "hemorrhage",
+    "haemorrhage",
+  ],
   "seizure": ["seizure", "convulsions"],
   "overdose": ["overdose"],
   "head injury": ["head injury", "head trauma", "concussion"],
@@ -351,6 +384,7 @@ export const SYMPTOMS: Record<string, string[]> = {
   "high fever": ["high fever"],
   "vomiting": ["vomiting", "nausea"],
   "dehydration": ["dehydration", "dehydrated"],
+  "bleeding": ["bleeding", "bleed", "blood loss"],
   "fever": ["fever", "febrile"],
   "cough": ["cough"],
   "laceration": ["laceration", "cut"],
@@ -360,6 +394,9 @@ export const SYMPTOMS: Record<string, string[]> = {
   "sore throat": ["sore throat"],
 };
 
+/** A general symptom that a more specific one already covers ("high fever" covers "fever"). */
+const COVERED_BY: Record<string, string> = { fever: "high fever", bleeding: "severe bleeding" };
+
 /** Canonical symptoms mentioned in `text`, in vocabulary order, without duplicates. */
 export function extractSymptoms(text: string): string[] {
   const lower = text.toLowerCase();
@@ -368,10 +405,23 @@ export function extractSymptoms(text: string): string[] {
     const hit = phrases.some((p) =>
       new RegExp(`\\b${p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\b`).test(lower)
     );
-    // "high fever" already covers "fever"
-    if (hit && !(name === "fever" && out.includes("high fever"))) out.push(name);
+    if (hit && !out.includes(COVERED_BY[name])) out.push(name);
   }
   return out;
+}
+
+/**
+ * The clinical part of an admission prompt: what follows the first "presenting with",
+ * "complaining of", "complains of", "c/o", "suffering from" or "with", without a leading
+ * article or a final full stop ("Admit Maria Garcia, 67, with severe chest pain" → "severe chest
+ * pain"); undefined when no cue is followed by text.
+ */
+export function extractComplaint(text: string): string | undefined {
+  const m =
+    /(?:\bpresenting\s+with|\bcomplain(?:ing|s)\s+of|\bc\/o|\bsuffering\s+from|\bwith)\s+(?:(?:an?|the)\s+)?(\S.*)$/is
+      .exec(text);
+  const complaint = m?.[1].trim().replace(/[.!]+$/, "").trim();
+  return complaint ? complaint.slice(0, 500) : undefined;
 }
 
 /** A severity qualifier. */
@@ -430,13 +480,20 @@ export interface LineRequest {
   item: string;
 }
 
+/** Words after a bare number that make it a price ("1200 each"), not part of an item name. */
+const PRICE_AFTER = new Set(["each", "apiece", "usd", "dollars", "per", "a", "an"]);
+
 /**
  * The first "<number> <item words>" in `text` that is not money, a date or a duration. Up to three
  * item words, stopping at prepositions; "500 reams of printer paper" → `printer paper (reams)`.
+ * After the first item word, words may hold digits ("Office 365", "iPhone 15 Pro"), unless the
+ * number is a price ("20 laptops 1200 each" → `laptops`).
  */
 export function extractLineRequest(text: string): LineRequest | undefined {
+  // The item words are a lookahead, so a skipped match ("Dec 1 buy 500 …") does not swallow
+  // the next number.
   const re =
-    /(?<![$\d.,])\b(\d{1,6})\s+(?:x\s+)?([A-Za-z][A-Za-z-]*(?:\s+[A-Za-z][A-Za-z-]*){0,5})/g;
+    /(?<![$\d.,])\b(\d{1,6})\s+(?=(?:x\s+)?([A-Za-z][A-Za-z0-9-]*(?:\s+[A-Za-z0-9][A-Za-z0-9-]*){0,5}))/g;
   for (const m of text.matchAll(re)) {
     // "Dec 1 buy …": a day of a month, not a quantity
     if (MONTH_BEFORE.test(text.slice(0, m.index))) continue;
@@ -454,8 +511,15 @@ export function extractLineRequest(text: string): LineRequest | undefined {
       rest = words.slice(2);
     }
     const item: string[] = [];
-    for (const w of rest) {
+    for (const [i, w] of rest.entries()) {
       if (ITEM_STOP.has(w.toLowerCase()) || item.length === 3) break;
+      // A model number may follow the first word; a price, a date or a month ends the item.
+      if (
+        /^\d/.test(w) &&
+        (i === 0 || !/^\d{1,4}[a-z]*$/i.test(w) ||
+          PRICE_AFTER.has(rest[i + 1]?.toLowerCase() ?? ""))
+      ) break;
+      if (i > 0 && MONTH_ONLY.test(w)) break;
       item.push(w.toLowerCase());
     }
     if (item.length === 0) continue;

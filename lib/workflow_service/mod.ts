@@ -17,4 +17,11 @@ export {
   type WorkflowServiceOptions,
 } from "./service.ts";
 export { listGraphs, WORKFLOWS } from "./graphs.ts";
-export type { GateStep, JsonObject, StepSpec, TaskStep, WorkflowSpec } from "./spec.ts";
+export type {
+  ArtifactDoc,
+  GateStep,
+  JsonObject,
+  StepSpec,
+  TaskStep,
+  WorkflowSpec,
+} from "./spec.ts";

@@ -17,6 +17,7 @@ import {
 } from "@langchain/langgraph";
 import { sleep } from "./sleep.ts";
 import type {
+  ArtifactDoc,
   GateDecision,
   JsonObject,
   RunOptions,
@@ -33,6 +34,9 @@ const WorkflowState = Annotation.Root({
     default: () => ({}),
   }),
   decision: Annotation<GateDecision | undefined>,
+  // Extra documents a node emits (a status change of an earlier document). Read from the node's
+  // own update in the task end record, so an older value left in the state is never re-sent.
+  documents: Annotation<ArtifactDoc[] | undefined>,
 });
 
 type State = typeof WorkflowState.State;
@@ -156,14 +160,14 @@ function buildGraph(
         if (state.options?.simulateFailure === step.name) {
           throw new Error(`simulated failure in ${step.name}`);
         }
-        const result = step.run(state.input, state.results, {
-          threadId: config.configurable?.thread_id ?? "",
-          now: opts.now(),
-        });
-        return { results: { [step.name]: result } };
+        const ctx = { threadId: config.configurable?.thread_id ?? "", now: opts.now() };
+        const result = step.run(state.input, state.results, ctx);
+        const results = { [step.name]: result };
+        const documents = step.documents?.(state.input, { ...state.results, ...results }, ctx);
+        return documents?.length ? { results, documents } : { results };
       });
     } else {
-      builder.addNode(step.name, (state) => {
+      builder.addNode(step.name, (state, config) => {
         // Before the decision exists this throws LangGraph's interrupt; on resume it returns it.
         const answer = interrupt({
           stepId: step.name,
@@ -175,7 +179,14 @@ function buildGraph(
           decided_at: opts.now().toISOString(),
         };
         if (typeof answer?.comment === "string") decision.comment = answer.comment;
-        return { results: { [step.name]: { ...decision } }, decision };
+        const results = { [step.name]: { ...decision } };
+        const documents = decision.decision === "reject"
+          ? step.onReject?.(state.input, { ...state.results, ...results }, {
+            threadId: config.configurable?.thread_id ?? "",
+            now: opts.now(),
+          })
+          : undefined;
+        return documents?.length ? { results, decision, documents } : { results, decision };
       });
     }
   });
@@ -250,10 +261,14 @@ export function createRuntime(
           const result = (rec.result?.results?.[rec.name] ?? {}) as JsonObject;
           req.onEvent({ type: "step_completed", data: { step: rec.name, result } });
           const artifact = artifacts.get(rec.name);
-          if (artifact) {
+          const docs = [
+            ...(artifact ? [{ name: artifact, content: result }] : []),
+            ...(rec.result?.documents ?? []),
+          ];
+          for (const doc of docs) {
             req.onEvent({
               type: "artifact",
-              data: { name: artifact, mime: "application/json", content: result },
+              data: { name: doc.name, mime: "application/json", content: doc.content },
             });
           }
           current = undefined;

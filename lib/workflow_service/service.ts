@@ -135,6 +135,8 @@ export function createWorkflowService(opts: WorkflowServiceOptions = {}): Workfl
   function loadRuntime(): Promise<WorkflowRuntime> {
     runtime ??= import("./runner.ts").then((m) => {
       runtimeReady = m.createRuntime(WORKFLOWS, { stepDelayMs, now });
+      // The delay an operator set (WORKFLOW_STEP_DELAY_MS) is what explains a slow-looking run.
+      log.info("workflow engine loaded", { graphs: WORKFLOWS.size, step_delay_ms: stepDelayMs });
       return runtimeReady;
     });
     // A failed load is retried on the next request rather than cached forever.

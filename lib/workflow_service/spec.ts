@@ -21,10 +21,23 @@ export interface StepContext {
   now: Date;
 }
 
+/**
+ * A document emitted as an `artifact` event. Emitting a name again replaces the earlier version
+ * (the console shows the newest one of each name), which is how a document's status moves on.
+ */
+export interface ArtifactDoc {
+  /** Stable document name, e.g. `reservation`. */
+  name: string;
+  content: JsonObject;
+}
+
 /** A business task: a pure function of the extracted input and the earlier results. */
 export interface TaskStep<I> {
   kind: "task";
-  /** Node name and the `step` of step events; must not be `input`, `options`, `results` or `decision`. */
+  /**
+   * Node name and the `step` of step events; must not be a state key (`input`, `options`,
+   * `results`, `decision`, `documents`).
+   */
   name: string;
   /** Human label for the UI. */
   title: string;
@@ -32,6 +45,11 @@ export interface TaskStep<I> {
   artifact?: string;
   /** Computes the step's result; throwing fails the run with `workflow_error`. */
   run(input: I, results: StepResults, ctx: StepContext): JsonObject;
+  /**
+   * Further documents to emit after the step's result (and its own artifact), e.g. an earlier
+   * document with a new status. `results` already holds this step's result.
+   */
+  documents?(input: I, results: StepResults, ctx: StepContext): ArtifactDoc[];
 }
 
 /** A human approval gate: the run pauses with `approval_required` until a decision arrives. */
@@ -43,6 +61,11 @@ export interface GateStep<I> {
   title: string;
   /** The question shown to the approver, built from what the run knows so far. */
   message(input: I, results: StepResults): string;
+  /**
+   * Documents to emit when the decision is `reject`, right after the gate's `step_completed`
+   * (e.g. a held reservation, now released). `results` holds the gate's decision.
+   */
+  onReject?(input: I, results: StepResults, ctx: StepContext): ArtifactDoc[];
 }
 
 /** One step of a workflow. */

@@ -103,11 +103,11 @@ function shape(events: Ev[]): string[] {
   });
 }
 
-function taskShape(steps: string[], artifacts: Record<string, string>): string[] {
+function taskShape(steps: string[], artifacts: Record<string, string[]>): string[] {
   return steps.flatMap((s) => [
     `step_started:${s}`,
     `step_completed:${s}`,
-    ...(artifacts[s] ? [`artifact:${artifacts[s]}`] : []),
+    ...(artifacts[s] ?? []).map((a) => `artifact:${a}`),
   ]);
 }
 
@@ -117,7 +117,10 @@ interface Case {
   gate: string;
   before: string[];
   after: string[];
-  artifacts: Record<string, string>;
+  /** Step → the artifacts it emits after its step_completed, in order. */
+  artifacts: Record<string, string[]>;
+  /** Artifacts emitted after the gate's step_completed when it is rejected. */
+  onReject: string[];
   /** Checks the success result and the artifacts by name. */
   verify(result: Record<string, unknown>, artifacts: Map<string, Record<string, unknown>>): void;
 }
@@ -130,7 +133,14 @@ const CASES: Case[] = [
     gate: "manager_approval",
     before: ["reservation", "availability"],
     after: ["check_in", "invoice", "payment"],
-    artifacts: { reservation: "reservation", invoice: "invoice", payment: "payment_receipt" },
+    artifacts: {
+      reservation: ["reservation"],
+      // The reservation again, no longer "held" once the guest is in.
+      check_in: ["reservation"],
+      invoice: ["invoice"],
+      payment: ["payment_receipt"],
+    },
+    onReject: ["reservation"],
     verify(result, artifacts) {
       assert.equal(result.guest, "John Doe");
       assert.equal(result.nights, 3);
@@ -138,6 +148,9 @@ const CASES: Case[] = [
       assert.equal(reservation.guest, "John Doe");
       assert.equal(reservation.check_in, "2026-12-01");
       assert.equal(reservation.room_type, "suite");
+      assert.equal(reservation.status, "checked_in");
+      assert.equal(reservation.confirmation, result.confirmation);
+      assert.equal(reservation.room_number, result.room_number);
       const invoice = artifacts.get("invoice")!;
       // 3 × $250 + 3 × $3.50 tourism fee + 12 % occupancy tax on the room (90)
       assert.equal(invoice.total, 850.5);
@@ -154,7 +167,8 @@ const CASES: Case[] = [
     gate: "physician_approval",
     before: ["triage", "bed_assignment"],
     after: ["admission_record"],
-    artifacts: { admission_record: "admission_record" },
+    artifacts: { admission_record: ["admission_record"] },
+    onReject: [],
     verify(result, artifacts) {
       assert.equal(result.patient, "Maria Garcia");
       assert.equal(result.esi_level, 2);
@@ -163,6 +177,7 @@ const CASES: Case[] = [
       assert.equal(record.age, 67);
       assert.match(String(record.bed), /^CARD-\d+[AB]$/);
       assert.equal(record.provisional_diagnosis, "Suspected acute coronary syndrome");
+      assert.equal(record.chief_complaint, "severe chest pain and shortness of breath");
     },
   },
   {
@@ -172,10 +187,11 @@ const CASES: Case[] = [
     before: ["requisition", "budget_check"],
     after: ["issue_po", "goods_receipt", "three_way_match"],
     artifacts: {
-      issue_po: "purchase_order",
-      goods_receipt: "goods_receipt",
-      three_way_match: "match_report",
+      issue_po: ["purchase_order"],
+      goods_receipt: ["goods_receipt"],
+      three_way_match: ["match_report"],
     },
+    onReject: [],
     verify(result, artifacts) {
       assert.equal(result.vendor, "Acme Corp");
       assert.equal(result.department, "Engineering");
@@ -256,13 +272,17 @@ Deno.test("workflow service over HTTP", async (t) => {
           assert.equal(all[0].id, 1);
           const done = second.events.at(-1)!.data;
           assert.equal(done.status, "success");
+          // By name, the newest version of each (what the console shows).
           const artifacts = new Map(
             all.filter((e) => e.type === "artifact").map((e) => {
               assert.equal(e.data.mime, "application/json");
               return [String(e.data.name), e.data.content as Record<string, unknown>];
             }),
           );
-          assert.deepEqual([...artifacts.keys()].sort(), Object.values(c.artifacts).sort());
+          assert.deepEqual(
+            [...artifacts.keys()].sort(),
+            [...new Set(Object.values(c.artifacts).flat())].sort(),
+          );
           c.verify(done.result as Record<string, unknown>, artifacts);
 
           // The thread is finished: another resume conflicts.
@@ -278,6 +298,7 @@ Deno.test("workflow service over HTTP", async (t) => {
         assert.deepEqual(shape(second.events), [
           "approval_resolved",
           `step_completed:${c.gate}`,
+          ...c.onReject.map((a) => `artifact:${a}`),
           "workflow_complete",
         ]);
         assertIncreasing([...first.events, ...second.events]);
@@ -287,6 +308,17 @@ Deno.test("workflow service over HTTP", async (t) => {
         assert.equal(result.rejected_at, c.gate);
         assert.equal(result.comment, "rejectd in test");
         assert.deepEqual(result.skipped_steps, c.after);
+        // A document released by the rejection keeps its number and says why.
+        for (const e of second.events.filter((e) => e.type === "artifact")) {
+          const held = first.events.find((f) =>
+            f.type === "artifact" && f.data.name === e.data.name
+          )!.data.content as Record<string, unknown>;
+          const released = e.data.content as Record<string, unknown>;
+          assert.equal(held.status, "held");
+          assert.equal(released.status, "released");
+          assert.equal(released.confirmation, held.confirmation);
+          assert.equal(released.release_reason, "rejected at manager approval: rejectd in test");
+        }
       });
 
       await t.step(`${c.graph}: abort after the first step_started ends the run`, async () => {

@@ -7,8 +7,11 @@ import { describe, it } from "node:test";
 import {
   esiLevel,
   extractAdmissionInput,
+  hospitalAdmission,
+  SYMPTOM_ESI,
   wardFor,
 } from "../../lib/workflow_service/domains/hospital_admission.ts";
+import { SYMPTOMS } from "../../lib/workflow_service/extract.ts";
 import { extractHotelInput, hotelInvoice } from "../../lib/workflow_service/domains/hotel_o2c.ts";
 import {
   extractPurchaseInput,
@@ -34,7 +37,9 @@ describe("catalog", () => {
       assert.equal(new Set(names).size, names.length);
       assert.equal(w.steps.filter((s) => s.kind === "gate").length, 1);
       // LangGraph refuses node names equal to state keys.
-      for (const n of names) assert.ok(!["input", "options", "results", "decision"].includes(n));
+      for (const n of names) {
+        assert.ok(!["input", "options", "results", "decision", "documents"].includes(n));
+      }
     }
   });
 });
@@ -71,6 +76,25 @@ describe("hotel_o2c", () => {
     assert.equal(fromContext.checkOut, "2026-09-03");
     assert.equal(fromContext.roomType, "single");
     assert.equal(fromContext.rate, 129);
+  });
+  it("reads the length of the stay after a nightly rate", () => {
+    const input = extractHotelInput(
+      { prompt: "Create a hotel reservation for John Doe at $250 per night for 3 nights" },
+      NOW,
+    );
+    assert.deepEqual([input.guest, input.nights, input.rate], ["John Doe", 3, 250]);
+    assert.equal(input.checkOut, "2026-07-19");
+    const second = extractHotelInput(
+      {
+        prompt:
+          "Suite for Ana Lopez, $150 a night, 3 nights from 2027-01-10, per guest fee, 2 guests",
+      },
+      NOW,
+    );
+    assert.deepEqual(
+      [second.checkIn, second.checkOut, second.nights, second.rate, second.guests],
+      ["2027-01-10", "2027-01-13", 3, 150, 2],
+    );
   });
   it("defaults to a walk-in guest, tomorrow, one night, double at rack rate", () => {
     assert.deepEqual(extractHotelInput({}, NOW), {
@@ -129,6 +153,58 @@ describe("hospital_admission", () => {
     assert.deepEqual([ctx.patient, ctx.age, ctx.symptoms], ["Ada Lovelace", 36, ["seizure"]]);
     assert.equal(extractAdmissionInput({}, NOW).patient, "Unidentified Patient");
   });
+  it("records the clinical part of the prompt as the chief complaint, not the whole prompt", () => {
+    const complaint = (prompt: string, appContext: Record<string, unknown> = {}) =>
+      extractAdmissionInput({ prompt, app_context: appContext }, NOW).complaint;
+    assert.equal(
+      complaint("Admit patient Maria Garcia, 67, with severe chest pain and shortness of breath"),
+      "severe chest pain and shortness of breath",
+    );
+    // No cue: the symptoms found; nothing at all: "not stated".
+    assert.equal(
+      complaint("Admit patient Jane Roe, 54, chest pain and a cough"),
+      "chest pain, cough",
+    );
+    assert.equal(complaint("Admit Jane Roe"), "not stated");
+    assert.equal(complaint("Admit Jane Roe", { chief_complaint: "fall at home" }), "fall at home");
+    const triage = hospitalAdmission.steps[0];
+    assert.ok(triage.kind === "task");
+    const input = extractAdmissionInput(
+      { prompt: "Admit Bo Li, 8, presenting with a high fever" },
+      NOW,
+    );
+    assert.equal(triage.run(input, {}, { threadId: "t1", now: NOW }).chief_complaint, "high fever");
+  });
+  it("admits critical bleeding to the ICU as a hemorrhage, not for observation", () => {
+    const input = extractAdmissionInput({ prompt: "Admit John Roe with critical bleeding" }, NOW);
+    assert.deepEqual(input.symptoms, ["severe bleeding"]);
+    const ctx = { threadId: "t1", now: NOW };
+    const results: StepResults = {};
+    for (const step of hospitalAdmission.steps) {
+      if (step.kind === "task") results[step.name] = step.run(input, results, ctx);
+    }
+    assert.equal(results.triage.esi_level, 1);
+    assert.equal(results.bed_assignment.ward_code, "ICU");
+    assert.equal(
+      results.admission_record.provisional_diagnosis,
+      "Hemorrhage, source to be determined",
+    );
+    const minor = extractAdmissionInput({ prompt: "Admit Ana Roe, 30, bleeding gums" }, NOW);
+    assert.equal(esiLevel(minor.symptoms), 3);
+  });
+  it("gives every symptom of the vocabulary a triage level", () => {
+    for (const name of Object.keys(SYMPTOMS)) assert.ok(SYMPTOM_ESI[name] >= 1, name);
+  });
+  it("does not take a duration for the age (an adult is not sent to Pediatrics)", () => {
+    const input = extractAdmissionInput({
+      prompt: "Patient Ahmed Khan, 60, presenting with slurred speech, history of 2 years diabetes",
+    }, NOW);
+    assert.equal(input.age, 60);
+    assert.equal(
+      wardFor(esiLevel(input.symptoms, input.severity, input.age), input.symptoms, input.age),
+      "neurology",
+    );
+  });
 });
 
 describe("purchase_order", () => {
@@ -145,6 +221,11 @@ describe("purchase_order", () => {
         department: "Engineering",
         requestedOn: "2026-07-15",
       },
+    );
+    assert.equal(
+      extractPurchaseInput({ prompt: "Buy 1000 licenses of Office 365 for Engineering" }, NOW)
+        .item,
+      "office 365 (licenses)",
     );
     const total = extractPurchaseInput({
       prompt:

@@ -7,6 +7,7 @@ import {
   date,
   daysBetween,
   extractAge,
+  extractComplaint,
   extractCount,
   extractDates,
   extractLineRequest,
@@ -103,6 +104,14 @@ describe("stays", () => {
     assert.equal(extractNights("a fortnight"), 14);
     assert.equal(extractStay("for 90 nights", NOW).nights, 30);
   });
+  it("does not read a nightly rate as the length of the stay", () => {
+    assert.equal(extractNights("$250 per night for 3 nights"), 3);
+    assert.equal(extractNights("$150 a night, 3 nights"), 3);
+    assert.equal(extractNights("250 USD per night, two nights"), 2);
+    assert.equal(extractNights("$99/night for a week"), 7);
+    assert.equal(extractNights("$120 nightly"), undefined);
+    assert.equal(extractStay("$150 a night, 3 nights from 2027-01-10", NOW).checkOut, "2027-01-13");
+  });
 });
 
 describe("money, counts, rooms", () => {
@@ -123,6 +132,8 @@ describe("money, counts, rooms", () => {
     assert.equal(extractCount("for 2 guests", ["guests"]), 2);
     assert.equal(extractCount("four adults", ["adults"]), 4);
     assert.equal(extractCount("some guests", ["guests"]), undefined);
+    // The first "<word> guest" is a unit, not a count: the next one is.
+    assert.equal(extractCount("per guest fee, 2 guests", ["guests", "guest"]), 2);
   });
   it("maps room words to the three room types", () => {
     assert.equal(extractRoomType("a Suite please"), "suite");
@@ -140,6 +151,20 @@ describe("patients", () => {
     assert.equal(extractAge("Maria Garcia, 67, with chest pain"), 67);
     assert.equal(extractAge("no age here"), undefined);
     assert.equal(extractAge("age 300"), undefined);
+    assert.equal(extractAge("John Smith, 70 years, chest pain"), 70);
+  });
+  it("prefers an explicit age to an unrelated number of years", () => {
+    assert.equal(
+      extractAge(
+        "Patient Ahmed Khan, 60, presenting with slurred speech, history of 2 years diabetes",
+      ),
+      60,
+    );
+    assert.equal(extractAge("Jane, 45, smoker for 20 years"), 45);
+    assert.equal(extractAge("a 45 yo, 20 years of smoking"), 45);
+    // A duration alone is not an age.
+    assert.equal(extractAge("smoker for 20 years, diabetic since 3 years"), undefined);
+    assert.equal(extractAge("surgery 2 years ago"), undefined);
   });
   it("reads sex words", () => {
     assert.equal(extractSex("a 45-year-old man"), "male");
@@ -157,6 +182,33 @@ describe("patients", () => {
     ]);
     assert.deepEqual(extractSymptoms("high fever and a cough"), ["high fever", "cough"]);
     assert.deepEqual(extractSymptoms("feeling fine"), []);
+  });
+  it("knows bleeding, general and severe", () => {
+    assert.deepEqual(extractSymptoms("critical bleeding"), ["severe bleeding"]);
+    assert.deepEqual(extractSymptoms("heavy bleeding from the leg"), ["severe bleeding"]);
+    assert.deepEqual(extractSymptoms("minor bleeding after a fall"), ["bleeding"]);
+    assert.deepEqual(extractSymptoms("blood loss and a high fever"), ["high fever", "bleeding"]);
+  });
+  it("reads the chief complaint after its cue", () => {
+    assert.equal(
+      extractComplaint(
+        "Admit patient Maria Garcia, 67, with severe chest pain and shortness of breath.",
+      ),
+      "severe chest pain and shortness of breath",
+    );
+    assert.equal(
+      extractComplaint(
+        "Patient Ahmed Khan, 60, presenting with slurred speech, history of diabetes",
+      ),
+      "slurred speech, history of diabetes",
+    );
+    assert.equal(extractComplaint("Tom Baker complaining of a sore throat"), "sore throat");
+    assert.equal(
+      extractComplaint("man named Tom Baker with a severe broken arm"),
+      "severe broken arm",
+    );
+    assert.equal(extractComplaint("Admit Jane Roe without delay"), undefined);
+    assert.equal(extractComplaint("Admit Jane Roe, 54, chest pain"), undefined);
   });
   it("picks the strongest severity word", () => {
     assert.equal(extractSeverity("mild but critical"), "critical");
@@ -181,6 +233,19 @@ describe("purchase lines", () => {
       item: "standing desks",
     });
     assert.equal(extractLineRequest("buy stuff"), undefined);
+  });
+  it("keeps model numbers after the first item word, not prices or dates", () => {
+    assert.deepEqual(extractLineRequest("1000 licenses of Office 365 for Engineering"), {
+      quantity: 1000,
+      item: "office 365 (licenses)",
+    });
+    assert.deepEqual(extractLineRequest("Order 5 iPhone 15 Pro from Apple"), {
+      quantity: 5,
+      item: "iphone 15 pro",
+    });
+    assert.deepEqual(extractLineRequest("20 laptops 1200 each"), { quantity: 20, item: "laptops" });
+    assert.deepEqual(extractLineRequest("12 chairs 2026-12-01"), { quantity: 12, item: "chairs" });
+    assert.deepEqual(extractLineRequest("12 chairs Dec 1"), { quantity: 12, item: "chairs" });
   });
 });
 

@@ -7,6 +7,7 @@
 import {
   appContextOf,
   extractAge,
+  extractComplaint,
   extractName,
   extractSeverity,
   extractSex,
@@ -26,12 +27,17 @@ export interface AdmissionInput {
   sex?: "male" | "female";
   symptoms: string[];
   severity?: Severity;
-  /** The prompt itself (or `app_context.chief_complaint`), kept for the record. */
+  /**
+   * `app_context.chief_complaint`, else the prompt's clinical part ("… with severe chest pain"
+   * → "severe chest pain"), else the symptoms found, else "not stated".
+   */
   complaint: string;
 }
 
 /** Used when the prompt names nobody. */
 export const DEFAULT_PATIENT = "Unidentified Patient";
+/** The chief complaint when neither the prompt nor `app_context` gives one. */
+export const NO_COMPLAINT = "not stated";
 
 /** Base ESI level of each canonical symptom (1 = resuscitation … 5 = non-urgent). */
 export const SYMPTOM_ESI: Record<string, number> = {
@@ -49,6 +55,7 @@ export const SYMPTOM_ESI: Record<string, number> = {
   "high fever": 3,
   "vomiting": 3,
   "dehydration": 3,
+  "bleeding": 3,
   "fever": 4,
   "cough": 4,
   "laceration": 4,
@@ -147,6 +154,7 @@ const DIAGNOSES: Record<string, string> = {
   "high fever": "Fever of unknown origin",
   "vomiting": "Gastroenteritis, suspected",
   "dehydration": "Dehydration",
+  "bleeding": "Bleeding, source to be determined",
 };
 
 /** The ward for a triaged patient: by acuity first, then by complaint, then by age. */
@@ -170,11 +178,14 @@ export function wardFor(esi: number, symptoms: string[], age?: number): string {
 export function extractAdmissionInput(initialState: JsonObject, _now: Date): AdmissionInput {
   const prompt = promptOf(initialState);
   const ctx = appContextOf(initialState);
-  const complaint = str(ctx.chief_complaint, 500) ?? prompt.slice(0, 500);
+  const ctxComplaint = str(ctx.chief_complaint, 500);
   const ctxSymptoms = Array.isArray(ctx.symptoms)
     ? ctx.symptoms.filter((s): s is string => typeof s === "string").join(", ")
     : str(ctx.symptoms, 500);
-  const symptoms = extractSymptoms(ctxSymptoms ?? `${prompt} ${complaint}`);
+  const symptoms = extractSymptoms(ctxSymptoms ?? `${prompt} ${ctxComplaint ?? ""}`);
+  // The record wants the clinical words, not the instruction ("Admit patient …") around them.
+  const complaint = ctxComplaint ?? extractComplaint(prompt) ??
+    (symptoms.length > 0 ? symptoms.join(", ") : NO_COMPLAINT);
   const sexCtx = str(ctx.sex)?.toLowerCase();
   const severityCtx = str(ctx.severity)?.toLowerCase();
   const input: AdmissionInput = {

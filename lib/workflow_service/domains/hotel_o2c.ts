@@ -1,7 +1,8 @@
 /**
  * `hotel_o2c`: a hotel's order-to-cash flow. Reservation → availability → manager approval →
  * check-in → invoice → payment. Rates, taxes and room numbers are fixed tables and hashes, so the
- * same thread and prompt always give the same documents.
+ * same thread and prompt always give the same documents. The `reservation` document is emitted
+ * three ways over a run: `held` when created, `checked_in` at check-in, `released` on rejection.
  * @module
  */
 import {
@@ -182,6 +183,18 @@ export const hotelO2c: WorkflowSpec<HotelInput> = {
       kind: "gate",
       name: "manager_approval",
       title: "Manager approval",
+      // A rejected stay gives its room back: the held reservation is released.
+      onReject: (_input, r, ctx) => [{
+        name: "reservation",
+        content: {
+          ...r.reservation,
+          status: "released",
+          released_at: ctx.now.toISOString(),
+          release_reason: `rejected at manager approval${
+            typeof r.manager_approval?.comment === "string" ? `: ${r.manager_approval.comment}` : ""
+          }`,
+        },
+      }],
       message: (input, r: StepResults) =>
         `Approve reservation ${
           (r.reservation as R).confirmation
@@ -203,6 +216,16 @@ export const hotelO2c: WorkflowSpec<HotelInput> = {
         checked_in_at: `${input.checkIn}T15:00:00.000Z`,
         status: "checked_in",
       }),
+      // The reservation document moves on from "held", so the newest version tells the truth.
+      documents: (_input, r) => [{
+        name: "reservation",
+        content: {
+          ...r.reservation,
+          status: "checked_in",
+          room_number: r.check_in.room_number,
+          checked_in_at: r.check_in.checked_in_at,
+        },
+      }],
     },
     {
       kind: "task",
