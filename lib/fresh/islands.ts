@@ -23,11 +23,11 @@ import { Signal } from "@preact/signals";
 
 /** An island component and where the browser finds it. */
 export interface IslandInfo {
-  /** The manifest key of its module, e.g. `./islands/Counter.tsx`. */
+  /** The manifest key of its module, e.g. `./islands/counter.tsx`. */
   key: string;
   /** The export name (`default` or a named export). */
   exportName: string;
-  /** Marker-safe display name, e.g. `Counter`. */
+  /** Marker-safe display name, e.g. `counter` (`box_Label` for a named export). */
   name: string;
   /** The component. */
   component: ComponentType<Record<string, unknown>>;

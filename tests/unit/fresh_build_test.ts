@@ -22,9 +22,9 @@ Deno.test("build: bundles runtime and islands into a content-addressed folder", 
     const info = JSON.parse(await Deno.readTextFile(`${out}/build.json`)) as BuildInfo;
     assert.match(info.buildId, /^[0-9a-f]{16}$/);
     assert.deepEqual(Object.keys(info.islands), [
-      "./islands/Box.tsx",
-      "./islands/Counter.tsx",
-      "./islands/Echo.tsx",
+      "./islands/box.tsx",
+      "./islands/counter.tsx",
+      "./islands/echo.tsx",
     ]);
     const files = [info.runtime, ...Object.values(info.islands)];
     for (const f of files) {
