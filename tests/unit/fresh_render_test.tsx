@@ -63,6 +63,17 @@ Deno.test("render: islands are wrapped in markers and get one boot script", asyn
   assert.equal(boot.buildId, "testbuild");
 });
 
+Deno.test("render: a page loads only the islands it uses", async () => {
+  const { handle } = fixtureApp();
+  const html = await (await handle("/single_island")).text();
+  assert.match(html, /<!--frsh:island:counter:0-->/);
+  const boot = parseBoot(html);
+  assert.equal(boot.runtime, "/_fresh/testbuild/boot-TEST.js");
+  // The build has three island bundles; this page renders one island, so it imports one.
+  assert.deepEqual(boot.imports, ["/_fresh/testbuild/counter-TEST.js"]);
+  assert.deepEqual(boot.instances, [[0, "default"]]);
+});
+
 Deno.test("render: props survive the trip, hostile strings cannot break out", async () => {
   const { handle } = fixtureApp();
   const html = await (await handle("/islands")).text();
