@@ -35,7 +35,11 @@ export interface IslandInfo {
 
 /** A slot placeholder in serialized props: which instance and prop it belongs to. */
 export class SlotRef {
-  /** @param id island instance number, @param prop prop name. */
+  /**
+   * Points at one JSX prop of one island instance.
+   * @param id the island instance number (as in its markers)
+   * @param prop the prop's name (`children` or another JSX-valued prop)
+   */
   constructor(readonly id: number, readonly prop: string) {}
 }
 
