@@ -30,6 +30,10 @@ const onListen = (addr: Deno.Addr) => {
   logger.info("listening", { url, mode: config.mode });
 };
 
+/**
+ * The app for `deno serve main.ts` and Deno Deploy: `fetch` answers every request; `onListen`
+ * logs the address (and tells the `deno run` path below not to bind a second server).
+ */
 export default {
   fetch: app.handler(),
   onListen(addr: Deno.Addr) {

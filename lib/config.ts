@@ -71,6 +71,11 @@ export type Config = z.output<typeof schema> & {
 export class ConfigError extends Error {
   /** The offending variable names. */
   readonly variables: string[];
+  /**
+   * Creates the error.
+   * @param message one line per invalid variable, naming it and the expected form
+   * @param variables the names of the invalid variables
+   */
   constructor(message: string, variables: string[]) {
     super(message);
     this.name = "ConfigError";

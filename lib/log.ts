@@ -21,10 +21,15 @@ export type LogFields = Record<string, unknown>;
 
 /** A structured logger. `child` returns one that adds `fields` to every line. */
 export interface Logger {
+  /** Detail for debugging; written only when the level is `debug`. */
   debug(msg: string, fields?: LogFields): void;
+  /** Normal operation (start, listening, runs); the default level. */
   info(msg: string, fields?: LogFields): void;
+  /** Something unexpected that the process survives. */
   warn(msg: string, fields?: LogFields): void;
+  /** A failure; an `Error` value in `fields` is written as its name and message. */
   error(msg: string, fields?: LogFields): void;
+  /** A logger that adds `fields` to every line it writes. */
   child(fields: LogFields): Logger;
 }
 

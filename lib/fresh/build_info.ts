@@ -14,7 +14,7 @@ export interface BuildInfo {
   runtime: string;
   /** Island module key (as in the manifest, `./islands/X.tsx`) → file relative to the folder. */
   islands: Record<string, string>;
-  /** Hash of every bundled source file, for `--if-missing`. */
+  /** Hash of the build code, the island list and every bundled source file, for `--if-missing`. */
   sourceHash: string;
   /** The bundled source files (project-relative), for `--if-missing`. */
   inputs: string[];

@@ -79,5 +79,6 @@ export type HandlerData<H> = H extends (...args: never[]) => infer R ? PageData<
     }[keyof H]
   : never;
 
-type PageData<R> = Awaited<R> extends infer A ? A extends PageResponse<infer D> ? D : never
+/** The `data` of the `page()` a handler's result `R` resolves to (never for a `Response`). */
+export type PageData<R> = Awaited<R> extends infer A ? A extends PageResponse<infer D> ? D : never
   : never;

@@ -27,6 +27,7 @@ export class HttpError extends Error {
   readonly status: number;
 
   /**
+   * Creates an error that the app answers with `status` (and `_404`/`_error` pages).
    * @param status an HTTP error status (400–599); anything else becomes 500.
    * @param message shown to the client; defaults to the status text.
    * @param options standard `ErrorOptions` (`cause`).

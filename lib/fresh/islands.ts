@@ -23,11 +23,11 @@ import { Signal } from "@preact/signals";
 
 /** An island component and where the browser finds it. */
 export interface IslandInfo {
-  /** The manifest key of its module, e.g. `./islands/Counter.tsx`. */
+  /** The manifest key of its module, e.g. `./islands/counter.tsx`. */
   key: string;
   /** The export name (`default` or a named export). */
   exportName: string;
-  /** Marker-safe display name, e.g. `Counter`. */
+  /** Marker-safe display name, e.g. `counter` (`box_Label` for a named export). */
   name: string;
   /** The component. */
   component: ComponentType<Record<string, unknown>>;
@@ -35,7 +35,11 @@ export interface IslandInfo {
 
 /** A slot placeholder in serialized props: which instance and prop it belongs to. */
 export class SlotRef {
-  /** @param id island instance number, @param prop prop name. */
+  /**
+   * Points at one JSX prop of one island instance.
+   * @param id the island instance number (as in its markers)
+   * @param prop the prop's name (`children` or another JSX-valued prop)
+   */
   constructor(readonly id: number, readonly prop: string) {}
 }
 

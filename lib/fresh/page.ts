@@ -6,7 +6,8 @@
 import type { FunctionComponent } from "preact";
 import type { FreshConfig, ServerInfo } from "./context.ts";
 
-const PAGE = Symbol.for("fresh.page");
+/** Brands `page()` results; `Symbol.for`, so two copies of this module still agree. */
+export const PAGE: unique symbol = Symbol.for("fresh.page");
 
 /** Status and headers for a rendered page. */
 export interface PageInit {

@@ -8,7 +8,7 @@
  */
 
 /** One parsed segment of a pattern. */
-type Segment =
+export type Segment =
   | { kind: "static"; value: string }
   | { kind: "param"; name: string }
   | { kind: "optional"; name: string }

@@ -10,11 +10,24 @@
  */
 import { Signal } from "@preact/signals";
 
-/** Index constants for values JSON cannot represent. */
-export const UNDEFINED = -1, NAN = -2, POS_INF = -3, NEG_INF = -4, NEG_ZERO = -5;
+// Index constants for values JSON cannot represent; negative, so they never clash with a slot.
+/** Stands for `undefined`. */
+export const UNDEFINED: -1 = -1;
+/** Stands for `NaN`. */
+export const NAN: -2 = -2;
+/** Stands for `Infinity`. */
+export const POS_INF: -3 = -3;
+/** Stands for `-Infinity`. */
+export const NEG_INF: -4 = -4;
+/** Stands for `-0` (JSON would print it as `0`). */
+export const NEG_ZERO: -5 = -5;
 
 /** Thrown when a value cannot be sent to the browser; `message` names where it was found. */
 export class SerializeError extends Error {
+  /**
+   * Creates the error.
+   * @param message what could not be serialized and where (a path such as `islands[0].x`)
+   */
   constructor(message: string) {
     super(message);
     this.name = "SerializeError";

@@ -1,7 +1,8 @@
 /**
  * `staticFiles()` middleware: serves files under the static directory for GET and HEAD.
  * Build output under `/_fresh/<build id>/` has content-hashed names and is cached for a year
- * (`immutable`); every other file must be revalidated (`no-cache`) with its ETag, a hash of its
+ * (`immutable`); nothing else under `/_fresh/` is served (`build.json` lists source paths and
+ * hashes). Every other file must be revalidated (`no-cache`) with its ETag, a hash of its
  * content, so a changed file is never served stale. Requests that would leave the directory
  * (`..`, encoded or not, NUL, backslashes, symlinks pointing outside) fall through to `next()`.
  * @module
@@ -47,9 +48,17 @@ export function contentType(name: string): string {
   return (ext && TYPES[ext]) || "application/octet-stream";
 }
 
-/** Immutable caching for hashed build output only (`/_fresh/<id>/…`, not `build.json`). */
+/** Build output: the content-hashed bundles under `/_fresh/<build id>/`. */
 function isBuildOutput(segments: string[]): boolean {
   return segments.length >= 3 && segments[0] === "_fresh";
+}
+
+/**
+ * Under `_fresh/` only build output is public: `build.json` (source paths and hashes, read by
+ * the server at start) and anything else beside the build folders stay private.
+ */
+function isPrivate(segments: string[]): boolean {
+  return segments[0] === "_fresh" && !isBuildOutput(segments);
 }
 
 interface CachedTag {
@@ -99,7 +108,7 @@ export function staticFiles<State>(options: StaticFilesOptions = {}): Middleware
     const method = ctx.req.method;
     if (method !== "GET" && method !== "HEAD") return ctx.next();
     const segments = safeSegments(ctx.url.pathname);
-    if (!segments) return ctx.next();
+    if (!segments || isPrivate(segments)) return ctx.next();
     const rootDir = options.root ?? ctx.config.staticDir;
     realRoot ??= Deno.realPath(rootDir).catch(() => rootDir);
     const root = await realRoot;

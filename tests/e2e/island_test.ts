@@ -24,6 +24,24 @@ async function waitForHydration(page: Page): Promise<void> {
   await page.waitForFunction("globalThis.__freshHydrated === true");
 }
 
+/**
+ * The value of the field at `selector` once it equals `expected`, or as it is after ~300 frames.
+ * The page's CSP forbids eval, which `waitForFunction` with a string needs for polling.
+ */
+async function valueAfterRender(page: Page, selector: string, expected: string): Promise<string> {
+  return String(
+    await page.evaluate(`new Promise((resolve) => {
+      let frames = 0;
+      const check = () => {
+        const value = document.querySelector(${JSON.stringify(selector)})?.value;
+        if (value === ${JSON.stringify(expected)} || ++frames > 300) resolve(value);
+        else requestAnimationFrame(check);
+      };
+      check();
+    })`),
+  );
+}
+
 function collectPageErrors(page: Page): string[] {
   const errors: string[] = [];
   page.on("pageerror", (err) => errors.push(err.message));
@@ -141,6 +159,20 @@ browserTest(
       return n;
     })()`);
       assert.ok(Number(markers) > 0, "island markers are in the page");
+
+      // Only a hydrated island reacts: an example chip fills the prompt box.
+      const prompt = page.locator("#prompt");
+      assert.equal(await prompt.inputValue(), "", "the prompt box starts empty");
+      const chip = page.locator(".examples .chip-btn").last();
+      const example = (await chip.textContent()) ?? "";
+      assert.ok(example.length > 0, "the console offers example prompts");
+      await chip.click();
+      assert.equal(await valueAfterRender(page, "#prompt", example), example);
+      assert.equal(
+        await page.evaluate(`document.activeElement?.id`),
+        "prompt",
+        "the chip also focuses the prompt box",
+      );
       assert.ok(bundles.length >= 2, `runtime and island bundles were loaded: ${bundles}`);
       const bundle = await fetch(bundles[0]);
       assert.equal(bundle.headers.get("cache-control"), "public, max-age=31536000, immutable");

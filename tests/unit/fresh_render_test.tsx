@@ -37,13 +37,13 @@ Deno.test("render: islands are wrapped in markers and get one boot script", asyn
   assert.ok(html.startsWith("<!DOCTYPE html>"));
   assert.match(
     html,
-    /<!--frsh:island:Counter:0--><div class="counter"><output>5<\/output><button type="button">\+1<\/button><\/div><!--\/frsh:island:0-->/,
+    /<!--frsh:island:counter:0--><div class="counter"><output>5<\/output><button type="button">\+1<\/button><\/div><!--\/frsh:island:0-->/,
   );
-  assert.match(html, /<!--frsh:island:Echo:2--><pre class="echo"/);
+  assert.match(html, /<!--frsh:island:echo:2--><pre class="echo"/);
   // JSX children render on the server inside slot markers; the island inside them is marked.
   assert.match(
     html,
-    /<!--frsh:slot:3:children--><p class="static">server <em>only<\/em><\/p><!--frsh:island:Box_Label:4-->.*<!--\/frsh:island:4--><!--\/frsh:slot:3:children-->/,
+    /<!--frsh:slot:3:children--><p class="static">server <em>only<\/em><\/p><!--frsh:island:box_Label:4-->.*<!--\/frsh:island:4--><!--\/frsh:slot:3:children-->/,
   );
   assert.ok(html.indexOf("<script") > html.lastIndexOf("<!--/frsh:island"), "script after islands");
   assert.ok(html.endsWith("</script></body></html>"));
@@ -52,15 +52,26 @@ Deno.test("render: islands are wrapped in markers and get one boot script", asyn
   assert.equal(boot.attrs, ' type="module"');
   assert.equal(boot.runtime, "/_fresh/testbuild/boot-TEST.js");
   assert.deepEqual(boot.imports, [
-    "/_fresh/testbuild/Counter-TEST.js",
-    "/_fresh/testbuild/Echo-TEST.js",
-    "/_fresh/testbuild/Box-TEST.js",
+    "/_fresh/testbuild/counter-TEST.js",
+    "/_fresh/testbuild/echo-TEST.js",
+    "/_fresh/testbuild/box-TEST.js",
   ], "each island module once, only those used");
   assert.deepEqual(boot.instances, [[0, "default"], [0, "default"], [1, "default"], [
     2,
     "Box",
   ], [2, "Label"]]);
   assert.equal(boot.buildId, "testbuild");
+});
+
+Deno.test("render: a page loads only the islands it uses", async () => {
+  const { handle } = fixtureApp();
+  const html = await (await handle("/single_island")).text();
+  assert.match(html, /<!--frsh:island:counter:0-->/);
+  const boot = parseBoot(html);
+  assert.equal(boot.runtime, "/_fresh/testbuild/boot-TEST.js");
+  // The build has three island bundles; this page renders one island, so it imports one.
+  assert.deepEqual(boot.imports, ["/_fresh/testbuild/counter-TEST.js"]);
+  assert.deepEqual(boot.instances, [[0, "default"]]);
 });
 
 Deno.test("render: props survive the trip, hostile strings cannot break out", async () => {
@@ -117,10 +128,10 @@ Deno.test("render: unserializable island props name the island", async () => {
   function Clicker(_props: { onPick: () => void }) {
     return <button type="button">pick</button>;
   }
-  registerIslands({ "./islands/Clicker.tsx": { default: Clicker } });
+  registerIslands({ "./islands/clicker.tsx": { default: Clicker } });
   const errors: unknown[] = [];
   const app = new App({
-    build: { ...FAKE_BUILD, islands: { "./islands/Clicker.tsx": "Clicker-TEST.js" } },
+    build: { ...FAKE_BUILD, islands: { "./islands/clicker.tsx": "clicker-TEST.js" } },
     logger: { error: (_m, f) => errors.push(f?.error) },
   }).get("/", (ctx) => ctx.render(<Clicker onPick={() => {}} />));
   const res = await app.handler()(new Request("http://h/"));
@@ -128,7 +139,7 @@ Deno.test("render: unserializable island props name the island", async () => {
   await res.body?.cancel();
   assert.match(
     String(errors[0]),
-    /Island Clicker: Cannot serialize a function .* at islands\[0\]\.onPick/,
+    /Island clicker: Cannot serialize a function .* at islands\[0\]\.onPick/,
   );
 });
 
@@ -143,11 +154,11 @@ Deno.test("render: an island inside an island is part of the outer one", async (
       </b>
     );
   }
-  registerIslands({ "./islands/Nest.tsx": { Inner, Outer } });
+  registerIslands({ "./islands/nest.tsx": { Inner, Outer } });
   const app = new App({
-    build: { ...FAKE_BUILD, islands: { "./islands/Nest.tsx": "Nest-TEST.js" } },
+    build: { ...FAKE_BUILD, islands: { "./islands/nest.tsx": "nest-TEST.js" } },
   }).get("/", (ctx) => ctx.render(<Outer />));
   const html = await (await app.handler()(new Request("http://h/"))).text();
-  assert.match(html, /<!--frsh:island:Nest_Outer:0--><b><i>1<\/i><\/b><!--\/frsh:island:0-->/);
+  assert.match(html, /<!--frsh:island:nest_Outer:0--><b><i>1<\/i><\/b><!--\/frsh:island:0-->/);
   assert.deepEqual(parseBoot(html).instances, [[0, "Outer"]]);
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { App, staticFiles } from "fresh";
-import { fixtureApp } from "../fixtures/fresh_app/testing.ts";
+import { FIXTURE_ROOT, fixtureApp } from "../fixtures/fresh_app/testing.ts";
 
 Deno.test("static: serves files with type, ETag and revalidation", async () => {
   const { handle } = fixtureApp();
@@ -41,6 +41,23 @@ Deno.test("static: build output under /_fresh/<id>/ is immutable", async () => {
   assert.equal(res.headers.get("cache-control"), "public, max-age=31536000, immutable");
   assert.equal(res.headers.get("content-type"), "text/javascript; charset=utf-8");
   await res.body?.cancel();
+});
+
+Deno.test("static: build.json (source paths, hashes) is not public; bundles are", async () => {
+  const { handle } = fixtureApp();
+  // The fixture's static/_fresh/ holds a build.json next to the build folder abc123/.
+  assert.ok((await Deno.stat(`${FIXTURE_ROOT}/static/_fresh/build.json`)).isFile);
+  for (const method of ["GET", "HEAD"]) {
+    for (const path of ["/_fresh/build.json", "/_fresh/%62uild.json", "/_fresh/abc123"]) {
+      const res = await handle(path, { method });
+      const body = await res.text();
+      assert.equal(res.status, 404, `${method} ${path}`);
+      assert.ok(!body.includes("PRIVATE"), `${method} ${path} leaked build.json`);
+    }
+  }
+  const bundle = await handle("/_fresh/abc123/chunk-x.js");
+  assert.equal(bundle.status, 200);
+  await bundle.body?.cancel();
 });
 
 Deno.test("static: HEAD has headers only; other methods fall through to routes", async () => {

@@ -2,7 +2,8 @@
  * The island build: esbuild bundles the browser runtime (`client/boot.ts`) and every island
  * module into `static/_fresh/<build id>/` (ESM, code splitting, minified, content-hashed names)
  * and writes `static/_fresh/build.json`. The build id is a hash of the output, so an unchanged
- * project builds to the same id and nothing is rewritten.
+ * project builds to the same id and nothing is rewritten. `build.json` also records a hash of
+ * the inputs and of the build code itself, which `ifMissing` compares to skip esbuild.
  * @module
  */
 import * as esbuild from "esbuild";
@@ -34,8 +35,12 @@ export interface BuildResult {
 
 const RUNTIME_ENTRY = "boot";
 const FRESH_DIR = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
-// Part of the source hash: a different bundler or different options must rebuild.
-const BUILD_FORMAT = `esbuild ${esbuild.version}; es2022 esm split minify; v1`;
+/**
+ * The build's own code (relative to `lib/fresh/`): the esbuild options live in this file, the
+ * resolver decides what gets bundled, the module lister which islands exist and boot.ts is the
+ * browser runtime. Editing any of them must rebuild even when no project source changed.
+ */
+const BUILD_CODE = ["dev/build.ts", "dev/resolver.ts", "dev/modules.ts", "client/boot.ts"];
 
 async function sha256Hex(data: Uint8Array | string): Promise<string> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
@@ -51,13 +56,30 @@ function entryName(key: string): string {
   );
 }
 
-/** Hash of the bundled sources (contents and names) and the island list. */
+let buildCodeHash: Promise<string> | undefined;
+
+/**
+ * Identity of the bundler: esbuild's version and the hash of `BUILD_CODE`. Read once per
+ * process, so a long-running `dev` process keeps describing the code it actually runs.
+ */
+function buildIdentity(): Promise<string> {
+  buildCodeHash ??= (async () => {
+    const parts = [`esbuild ${esbuild.version}`];
+    for (const file of BUILD_CODE) {
+      parts.push(file, await sha256Hex(await Deno.readFile(`${FRESH_DIR}/${file}`)));
+    }
+    return await sha256Hex(parts.join("\0"));
+  })();
+  return buildCodeHash;
+}
+
+/** Hash of the build code, the bundled sources (contents and names) and the island list. */
 async function sourceHash(
   root: string,
   inputs: string[],
   islands: string[],
 ): Promise<string | null> {
-  const parts: string[] = [BUILD_FORMAT, islands.join("\n")];
+  const parts: string[] = [await buildIdentity(), islands.join("\n")];
   for (const input of inputs) {
     try {
       parts.push(input, await sha256Hex(await Deno.readFile(`${root}/${input}`)));
