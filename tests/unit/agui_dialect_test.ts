@@ -624,6 +624,37 @@ describe("interpretRunInput", () => {
     });
   });
 
+  it("reads null as absent everywhere: graph_name, initial_state, messages, forwardedProps", () => {
+    const expected = {
+      kind: "start",
+      graph_name: "hotel_booking",
+      initial_state: { prompt: "Book Lisbon" },
+      runId: RUN,
+      threadId: THREAD,
+    };
+    for (
+      const forwardedProps of [
+        null,
+        { graph_name: null },
+        { initial_state: null },
+        { graph_name: null, initial_state: null, command: null },
+      ]
+    ) {
+      assert.deepEqual(
+        interpretRunInput({ ...base, forwardedProps }, "hotel_booking"),
+        expected,
+        JSON.stringify(forwardedProps),
+      );
+    }
+    assert.deepEqual(
+      interpretRunInput(
+        { ...base, messages: null, protocolVersion: null, forwardedProps: { graph_name: null } },
+        "hotel_booking",
+      ),
+      { ...expected, initial_state: {} },
+    );
+  });
+
   it("takes graph_name and initial_state from forwardedProps", () => {
     const plan = interpretRunInput(
       { ...base, forwardedProps: { graph_name: "invoice_flow", initial_state: { amount: 3 } } },
