@@ -17,6 +17,7 @@ import { InvalidCursorError } from "../runs/store.ts";
 import type { Services } from "../services.ts";
 import { encodeWorkflowEvent } from "./dialects/workflow.ts";
 import { isFinished } from "./relay.ts";
+import type { StreamSlot } from "./streams.ts";
 import { createAguiTranslator } from "./dialects/agui.ts";
 import { aguiEncoder, handleAguiRun, isAguiInput } from "./dialects/agui_http.ts";
 
@@ -46,6 +47,21 @@ export function runIdParam(id: string): string {
   return id;
 }
 
+/** Options of {@link streamRun}. */
+export interface StreamRunOptions {
+  /** `retry:` sent at the start (workflow dialect). */
+  retryMs?: number;
+  /** Extra response headers. */
+  headers?: Record<string, string>;
+  /** The metrics label. */
+  dialect: string;
+  /**
+   * The stream's place under `MAX_STREAMS`, taken before the request had side effects; without
+   * one, a place is taken here (503 when none is free). The stream owns it from here on.
+   */
+  slot?: StreamSlot;
+}
+
 /**
  * Streams a run's log to one client: replay after `afterSeq`, then live, encoded by `encoder`,
  * with heartbeats; ends on the terminal event (or when the encoder is done). The client leaving
@@ -56,9 +72,10 @@ export function streamRun(
   runId: string,
   afterSeq: number,
   encoder: EventEncoder,
-  opts: { retryMs?: number; headers?: Record<string, string>; dialect: string },
+  opts: StreamRunOptions,
 ): Response {
-  const { stream, release } = services.streams.open({
+  const slot = opts.slot ?? services.streams.reserve();
+  const { stream, release } = slot.open({
     intervalMs: services.config.HEARTBEAT_MS,
     retryMs: opts.retryMs,
     onEnd: () => stop.abort(),
@@ -108,16 +125,24 @@ export async function handleStart(req: Request, services: Services): Promise<Res
   if (isAguiInput(body)) return handleAguiRun(req, body, services);
   const input = validate(startRunSchema, body);
   const after = lastEventId(req, url);
-  const { run } = await services.gateway.start({
-    runId: input.run_id,
-    graph: input.graph_name,
-    initialState: input.initial_state,
-    dialect: "workflow",
-  });
-  return streamRun(services, run.id, after, workflowEncoder(), {
-    retryMs: 2_000,
-    dialect: "workflow",
-  });
+  // The stream's place first: a 503 must not leave a started run behind.
+  const slot = services.streams.reserve();
+  try {
+    const { run } = await services.gateway.start({
+      runId: input.run_id,
+      graph: input.graph_name,
+      initialState: input.initial_state,
+      dialect: "workflow",
+    });
+    return streamRun(services, run.id, after, workflowEncoder(), {
+      retryMs: 2_000,
+      dialect: "workflow",
+      slot,
+    });
+  } catch (err) {
+    slot.release();
+    throw err;
+  }
 }
 
 /** The workflow dialect: `id:`/`event:`/`data:` frames; ends after the terminal event. */

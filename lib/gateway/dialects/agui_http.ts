@@ -9,7 +9,10 @@ import { ApiError } from "../../http/errors.ts";
 import type { Services } from "../../services.ts";
 import type { EventEncoder } from "../http.ts";
 import { streamRun } from "../http.ts";
+import type { StreamSlot } from "../streams.ts";
 import {
+  type AguiResumePlan,
+  type AguiStartPlan,
   type AguiTranslator,
   createAguiTranslator,
   encodeAguiEvent,
@@ -63,31 +66,55 @@ export async function handleAguiRun(
   if (plan.kind === "invalid") {
     throw new ApiError(400, plan.error.error, plan.error.message, plan.error.details);
   }
-  if (plan.kind === "start") {
-    const runId = checkRunId(plan.runId);
-    try {
-      await services.gateway.start({
-        runId,
-        graph: plan.graph_name,
-        initialState: plan.initial_state,
-        dialect: "agui",
-        threadId: plan.threadId,
-      });
-    } catch (err) {
-      // An upstream fault (5xx) is recorded in the run's log: AG-UI clients get it as RUN_ERROR
-      // in the stream, where they look for it, rather than as an HTTP failure. Bad input (4xx)
-      // stays a JSON error before streaming.
-      if (!(err instanceof ApiError) || err.status < 500 || !(await services.store.get(runId))) {
-        throw err;
-      }
-    }
-    const tr = createAguiTranslator({ threadId: plan.threadId, runId: plan.runId });
-    return streamRun(services, runId, 0, aguiEncoder(tr), { dialect: "agui" });
-  }
-
-  // A resume: find the approval gate in the log, record the decision (unless this is a retry of a
-  // resume already taken), then stream what follows the gate as a new AG-UI run.
   const runId = checkRunId(plan.runId);
+  // The stream's place first: a 503 must not leave a started run or a recorded decision behind.
+  const slot = services.streams.reserve();
+  try {
+    return plan.kind === "start"
+      ? await startOrAttach(services, plan, runId, slot)
+      : await resume(services, plan, runId, slot);
+  } catch (err) {
+    slot.release();
+    throw err;
+  }
+}
+
+async function startOrAttach(
+  services: Services,
+  plan: AguiStartPlan,
+  runId: string,
+  slot: StreamSlot,
+): Promise<Response> {
+  try {
+    await services.gateway.start({
+      runId,
+      graph: plan.graph_name,
+      initialState: plan.initial_state,
+      dialect: "agui",
+      threadId: plan.threadId,
+    });
+  } catch (err) {
+    // An upstream fault (5xx) is recorded in the run's log: AG-UI clients get it as RUN_ERROR
+    // in the stream, where they look for it, rather than as an HTTP failure. Bad input (4xx)
+    // stays a JSON error before streaming.
+    if (!(err instanceof ApiError) || err.status < 500 || !(await services.store.get(runId))) {
+      throw err;
+    }
+  }
+  const tr = createAguiTranslator({ threadId: plan.threadId, runId: plan.runId });
+  return streamRun(services, runId, 0, aguiEncoder(tr), { dialect: "agui", slot });
+}
+
+/**
+ * A resume: find the approval gate in the log, record the decision (unless this is a retry of a
+ * resume already taken), then stream what follows the gate as a new AG-UI run.
+ */
+async function resume(
+  services: Services,
+  plan: AguiResumePlan,
+  runId: string,
+  slot: StreamSlot,
+): Promise<Response> {
   const run = await services.store.get(runId);
   if (!run) throw new ApiError(404, "run_not_found", `No run with id ${runId}`);
   const stepId = plan.decision.stepId ?? run.pendingApproval?.stepId;
@@ -118,5 +145,5 @@ export async function handleAguiRun(
   }
   const tr = createAguiTranslator({ threadId: plan.threadId, runId: plan.requestRunId });
   tr.prime(log.slice(0, gate + 1));
-  return streamRun(services, runId, log[gate].seq, aguiEncoder(tr), { dialect: "agui" });
+  return streamRun(services, runId, log[gate].seq, aguiEncoder(tr), { dialect: "agui", slot });
 }
