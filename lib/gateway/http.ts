@@ -18,8 +18,7 @@ import type { Services } from "../services.ts";
 import { encodeWorkflowEvent } from "./dialects/workflow.ts";
 import { isFinished } from "./relay.ts";
 import type { StreamSlot } from "./streams.ts";
-import { createAguiTranslator } from "./dialects/agui.ts";
-import { aguiEncoder, handleAguiRun, isAguiInput } from "./dialects/agui_http.ts";
+import { handleAguiRun, isAguiInput, streamAguiLog } from "./dialects/agui_http.ts";
 
 /** Encodes stored events for one client; `done` ends the stream early (AG-UI interrupts). */
 export interface EventEncoder {
@@ -60,6 +59,11 @@ export interface StreamRunOptions {
    * one, a place is taken here (503 when none is free). The stream owns it from here on.
    */
   slot?: StreamSlot;
+  /**
+   * Frames written before the log is read. When the encoder is done after them, the stream
+   * closes without reading the log (an AG-UI run that is whole without it).
+   */
+  prelude?: string;
 }
 
 /**
@@ -86,9 +90,11 @@ export function streamRun(
   (async () => {
     let terminal = false;
     try {
-      batches: for await (
-        const batch of services.gateway.eventBatches(runId, afterSeq, stop.signal)
-      ) {
+      if (opts.prelude) stream.write(opts.prelude);
+      // A stream whole without the log (the prelude ended it) does not subscribe at all.
+      terminal = encoder.done;
+      const batches = terminal ? [] : services.gateway.eventBatches(runId, afterSeq, stop.signal);
+      for await (const batch of batches) {
         // One write per batch: a chunk per event would cost a socket write per event.
         let frames = "";
         let n = 0;
@@ -100,7 +106,7 @@ export function streamRun(
             break;
           }
         }
-        if (frames && !stream.write(frames)) break batches;
+        if (frames && !stream.write(frames)) break;
         sent.inc(labels, n);
         if (terminal) break;
       }
@@ -184,11 +190,11 @@ export async function handleEvents(
     throw new ApiError(400, "bad_dialect", "dialect must be workflow or agui");
   }
   if (dialect === "agui") {
-    // A new AG-UI run over the same log: state rebuilt from what the client already has, so it
-    // starts with RUN_STARTED and a snapshot rather than deltas against an unknown state.
-    const tr = createAguiTranslator({ threadId: run.threadId ?? runId, runId });
-    if (after > 0) tr.prime(await services.store.read(runId, 0, after));
-    return streamRun(services, runId, after, aguiEncoder(tr, true), { dialect: "agui" });
+    return streamAguiLog(services, run, after, {
+      threadId: run.threadId ?? runId,
+      runId,
+      ids: true,
+    });
   }
   return streamRun(services, runId, after, workflowEncoder(), {
     retryMs: 2_000,

@@ -4,7 +4,7 @@
  * through the AG-UI translator: `data: <json>\n\n` frames, exactly one terminal per AG-UI run.
  * @module
  */
-import { RUN_ID_RE, type StoredEvent } from "../../events.ts";
+import { RUN_ID_RE, type RunSummary, type StoredEvent } from "../../events.ts";
 import { ApiError } from "../../http/errors.ts";
 import type { Services } from "../../services.ts";
 import type { EventEncoder } from "../http.ts";
@@ -18,6 +18,7 @@ import {
   encodeAguiEvent,
   interpretRunInput,
 } from "./agui.ts";
+import { aguiReplayFrom, findGate } from "./agui_replay.ts";
 
 /** True when a `POST /agui` body is an AG-UI `RunAgentInput` rather than a workflow-dialect body. */
 export function isAguiInput(body: unknown): body is Record<string, unknown> {
@@ -56,6 +57,52 @@ function checkRunId(id: string): string {
   return id;
 }
 
+/** Who an AG-UI stream over a run's log answers, and whether frames carry log ids. */
+export interface AguiLogStreamOptions {
+  /** RUN_STARTED / RUN_FINISHED `threadId`. */
+  threadId: string;
+  /** RUN_STARTED / RUN_FINISHED `runId`. */
+  runId: string;
+  /** SSE `id:` lines with log seqs (the events endpoint), so a reconnect resumes. */
+  ids?: boolean;
+  /** The stream's place under `MAX_STREAMS`, when taken already. */
+  slot?: StreamSlot;
+}
+
+/**
+ * Streams a run's log as one new AG-UI run, for a client that holds the log up to `afterSeq`
+ * (an attach, or the events endpoint). The translator is primed with what comes before the
+ * stream's start, so it opens with RUN_STARTED and a snapshot rather than deltas against an
+ * unknown state. The start is never before the last decided approval gate: replaying a gate
+ * already decided would end this AG-UI run on that old interrupt. A client that already holds
+ * the gate the run still waits on gets that interrupt at once, not a silent wait for a decision.
+ */
+export async function streamAguiLog(
+  services: Services,
+  run: RunSummary,
+  afterSeq: number,
+  opts: AguiLogStreamOptions,
+): Promise<Response> {
+  const log = await services.store.read(run.id, 0);
+  const from = aguiReplayFrom(log, afterSeq);
+  const tr = createAguiTranslator({ threadId: opts.threadId, runId: opts.runId });
+  const primed = log.filter((e) => e.seq <= from);
+  tr.prime(primed);
+  const enc = aguiEncoder(tr, opts.ids);
+  let stillAtGate = false;
+  if (primed.length === log.length && tr.state.status === "waiting_approval") {
+    // Read after the log, so a run that reached the gate since `run` was read counts too.
+    const now = (await services.store.get(run.id)) ?? run;
+    stillAtGate = now.status === "waiting_approval" &&
+      now.pendingApproval?.stepId === tr.state.pendingApproval?.stepId;
+  }
+  return streamRun(services, run.id, from, enc, {
+    dialect: "agui",
+    slot: opts.slot,
+    ...(stillAtGate ? { prelude: enc.finish!() } : {}),
+  });
+}
+
 /** Handles a parsed AG-UI body (validated here). */
 export async function handleAguiRun(
   _req: Request,
@@ -85,14 +132,16 @@ async function startOrAttach(
   runId: string,
   slot: StreamSlot,
 ): Promise<Response> {
+  let attached: RunSummary | undefined;
   try {
-    await services.gateway.start({
+    const { run, created } = await services.gateway.start({
       runId,
       graph: plan.graph_name,
       initialState: plan.initial_state,
       dialect: "agui",
       threadId: plan.threadId,
     });
+    if (!created) attached = run;
   } catch (err) {
     // An upstream fault (5xx) is recorded in the run's log: AG-UI clients get it as RUN_ERROR
     // in the stream, where they look for it, rather than as an HTTP failure. Bad input (4xx)
@@ -100,6 +149,13 @@ async function startOrAttach(
     if (!(err instanceof ApiError) || err.status < 500 || !(await services.store.get(runId))) {
       throw err;
     }
+  }
+  if (attached) {
+    return streamAguiLog(services, attached, 0, {
+      threadId: plan.threadId,
+      runId: plan.runId,
+      slot,
+    });
   }
   const tr = createAguiTranslator({ threadId: plan.threadId, runId: plan.runId });
   return streamRun(services, runId, 0, aguiEncoder(tr), { dialect: "agui", slot });
@@ -120,13 +176,7 @@ async function resume(
   const stepId = plan.decision.stepId ?? run.pendingApproval?.stepId;
   if (!stepId) throw new ApiError(409, "not_waiting", `Run ${runId} is not waiting for approval`);
   const log = await services.store.read(runId, 0);
-  let gate = -1;
-  for (let i = log.length - 1; i >= 0; i--) {
-    if (log[i].type === "approval_required" && JSON.parse(log[i].data).stepId === stepId) {
-      gate = i;
-      break;
-    }
-  }
+  const gate = findGate(log, stepId);
   if (gate < 0) throw new ApiError(409, "not_waiting", `Step ${stepId} never waited for approval`);
   const waiting = run.status === "waiting_approval" && run.pendingApproval?.stepId === stepId;
   if (waiting) {
