@@ -97,6 +97,17 @@ async function summaryWhen(
   throw new Error(`run ${runId} never reached the expected state`);
 }
 
+async function expectJsonError(res: Response, status: number, code: string) {
+  assert.equal(res.status, status);
+  assert.match(res.headers.get("content-type") ?? "", /json/);
+  const body = await res.json();
+  assert.equal(body.error, code);
+  assert.equal(typeof body.message, "string");
+  return body;
+}
+
+const HOTEL_PROMPT = "Create a hotel reservation for John Doe";
+
 function assertNoNull(value: unknown, path = "$"): void {
   assert.notEqual(value, null, `null at ${path}`);
   if (Array.isArray(value)) value.forEach((v, i) => assertNoNull(v, `${path}[${i}]`));
@@ -315,6 +326,111 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
     );
     assert.equal(types(wf)[0], "workflow_initialized");
     assert.equal(wf.frames.at(-1)!.event, "approval_required");
+  });
+
+  it("replays a resume that repeats the recorded decision and refuses one that contradicts it", async () => {
+    const runId = crypto.randomUUID();
+    const first = await readAgui(
+      await postJson(`${gw.url}/agui`, {
+        threadId: "t-conflict",
+        runId,
+        messages: [{ id: "m1", role: "user", content: HOTEL_PROMPT }],
+        forwardedProps: { graph_name: "hotel_o2c" },
+      }),
+    );
+    const [interrupt] = (first.at(-1)!.outcome as { interrupts: { id: string }[] }).interrupts;
+    const resume = (payload: unknown) =>
+      postJson(`${gw.url}/agui`, {
+        threadId: "t-conflict",
+        runId: crypto.randomUUID(),
+        messages: [],
+        resume: [{ interruptId: interrupt.id, status: "resolved", payload }],
+      });
+    const rejected = await readAgui(await resume({ decision: "reject" }));
+    checkStream(rejected);
+    assert.equal(rejected.at(-1)!.type, "RUN_FINISHED");
+    assert.equal((await summaryWhen(gw, runId, () => true)).status, "rejected");
+
+    // A retry of the same decision: its outcome again.
+    const retry = await readAgui(await resume({ decision: "reject" }));
+    checkStream(retry);
+    assert.deepEqual(retry.at(-1)!.result, rejected.at(-1)!.result);
+
+    // Another decision on the decided gate is a conflict, not a replay of the first one's outcome.
+    const body = await expectJsonError(
+      await resume({ decision: "approve" }),
+      409,
+      "decision_conflict",
+    );
+    assert.equal(body.details.decision, "reject");
+    assert.equal(gw.services.streams.reserved, 0, "a refused request gives its stream slot back");
+    assert.equal((await summaryWhen(gw, runId, () => true)).status, "rejected");
+  });
+
+  it("judges a resume that loses the race to record its decision like a retry", async () => {
+    const gateway = gw.services.gateway;
+    const approve = gateway.approve;
+    for (
+      const [winner, mine, status] of [["reject", "approve", 409], ["approve", "approve", 200]]
+    ) {
+      const runId = crypto.randomUUID();
+      const first = await readAgui(
+        await postJson(`${gw.url}/agui`, {
+          threadId: "t-lost",
+          runId,
+          messages: [{ id: "m1", role: "user", content: HOTEL_PROMPT }],
+          forwardedProps: { graph_name: "hotel_o2c" },
+        }),
+      );
+      const [interrupt] = (first.at(-1)!.outcome as { interrupts: { id: string }[] }).interrupts;
+      // Another resume records its decision between this one's check and its own approve.
+      gateway.approve = async (id, decision) => {
+        gateway.approve = approve;
+        await approve.call(gateway, id, { ...decision, decision: winner as "approve" });
+        return approve.call(gateway, id, decision);
+      };
+      try {
+        const res = await postJson(`${gw.url}/agui`, {
+          threadId: "t-lost",
+          runId: crypto.randomUUID(),
+          messages: [],
+          resume: [{ interruptId: interrupt.id, status: "resolved", payload: { decision: mine } }],
+        });
+        if (status === 200) checkStream(await readAgui(res));
+        else await expectJsonError(res, 409, "decision_conflict");
+      } finally {
+        gateway.approve = approve;
+      }
+    }
+  });
+
+  it("takes one of concurrent resumes that disagree; the others replay it or get 409", async () => {
+    const runId = crypto.randomUUID();
+    const first = await readAgui(
+      await postJson(`${gw.url}/agui`, {
+        threadId: "t-race",
+        runId,
+        messages: [{ id: "m1", role: "user", content: HOTEL_PROMPT }],
+        forwardedProps: { graph_name: "hotel_o2c" },
+      }),
+    );
+    const [interrupt] = (first.at(-1)!.outcome as { interrupts: { id: string }[] }).interrupts;
+    const decisions = ["approve", "reject", "approve", "reject"];
+    const answers = await Promise.all(decisions.map((decision) =>
+      postJson(`${gw.url}/agui`, {
+        threadId: "t-race",
+        runId: crypto.randomUUID(),
+        messages: [],
+        resume: [{ interruptId: interrupt.id, status: "resolved", payload: { decision } }],
+      })
+    ));
+    const log = await gw.services.store.read(runId, 0);
+    const taken = log.filter((e) => e.type === "approval_resolved").map((e) => JSON.parse(e.data));
+    assert.equal(taken.length, 1, "one decision recorded");
+    for (const [i, res] of answers.entries()) {
+      if (decisions[i] === taken[0].decision) checkStream(await readAgui(res));
+      else await expectJsonError(res, 409, "decision_conflict");
+    }
   });
 
   it("answers a bad RunAgentInput with 400 JSON before streaming", async () => {

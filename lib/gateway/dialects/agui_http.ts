@@ -18,7 +18,7 @@ import {
   encodeAguiEvent,
   interpretRunInput,
 } from "./agui.ts";
-import { aguiReplayFrom, findGate } from "./agui_replay.ts";
+import { aguiReplayFrom, decisionAfter, findGate } from "./agui_replay.ts";
 
 /** True when a `POST /agui` body is an AG-UI `RunAgentInput` rather than a workflow-dialect body. */
 export function isAguiInput(body: unknown): body is Record<string, unknown> {
@@ -162,8 +162,8 @@ async function startOrAttach(
 }
 
 /**
- * A resume: find the approval gate in the log, record the decision (unless this is a retry of a
- * resume already taken), then stream what follows the gate as a new AG-UI run.
+ * A resume: find the approval gate in the log, record the decision (unless this is a retry of
+ * the same decision, already taken), then stream what follows the gate as a new AG-UI run.
  */
 async function resume(
   services: Services,
@@ -175,25 +175,52 @@ async function resume(
   if (!run) throw new ApiError(404, "run_not_found", `No run with id ${runId}`);
   const stepId = plan.decision.stepId ?? run.pendingApproval?.stepId;
   if (!stepId) throw new ApiError(409, "not_waiting", `Run ${runId} is not waiting for approval`);
-  const log = await services.store.read(runId, 0);
-  const gate = findGate(log, stepId);
+  let log = await services.store.read(runId, 0);
+  let gate = findGate(log, stepId);
   if (gate < 0) throw new ApiError(409, "not_waiting", `Step ${stepId} never waited for approval`);
   const waiting = run.status === "waiting_approval" && run.pendingApproval?.stepId === stepId;
+  let recorded = false;
   if (waiting) {
-    await services.gateway.approve(runId, {
-      stepId,
-      decision: plan.decision.decision,
-      ...(plan.decision.comment ? { comment: plan.decision.comment } : {}),
-    });
-  } else {
-    const resolved = log.slice(gate + 1).some((e) =>
-      e.type === "approval_resolved" && JSON.parse(e.data).stepId === stepId
-    );
-    if (!resolved) {
-      throw new ApiError(409, "not_waiting", `Step ${stepId} is not waiting for approval`);
+    try {
+      await services.gateway.approve(runId, {
+        stepId,
+        decision: plan.decision.decision,
+        ...(plan.decision.comment ? { comment: plan.decision.comment } : {}),
+      });
+      recorded = true;
+    } catch (err) {
+      // Another resume may have decided in between: then this one is judged like a retry.
+      if (!(err instanceof ApiError) || err.status !== 409) throw err;
+      log = await services.store.read(runId, 0);
+      gate = findGate(log, stepId);
     }
   }
+  if (!recorded) checkRetry(log, gate, stepId, plan.decision.decision);
   const tr = createAguiTranslator({ threadId: plan.threadId, runId: plan.requestRunId });
   tr.prime(log.slice(0, gate + 1));
   return streamRun(services, runId, log[gate].seq, aguiEncoder(tr), { dialect: "agui", slot });
+}
+
+/**
+ * A resume of a gate no longer waiting is a retry when the log holds the same decision for it
+ * (its outcome is replayed). Another decision is a conflict: answering it with the outcome of the
+ * decision it contradicts would tell the client its choice was taken.
+ * @throws {ApiError} 409 `not_waiting` (never decided) or `decision_conflict`.
+ */
+function checkRetry(
+  log: readonly StoredEvent[],
+  gate: number,
+  stepId: string,
+  decision: string,
+): void {
+  const taken = gate < 0 ? undefined : decisionAfter(log, gate, stepId);
+  if (!taken) throw new ApiError(409, "not_waiting", `Step ${stepId} is not waiting for approval`);
+  if (taken.decision !== decision) {
+    throw new ApiError(
+      409,
+      "decision_conflict",
+      `Step ${stepId} was already decided: ${taken.decision}`,
+      { stepId, decision: taken.decision },
+    );
+  }
 }
