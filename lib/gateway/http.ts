@@ -134,12 +134,13 @@ export async function handleStart(req: Request, services: Services): Promise<Res
   // The stream's place first: a 503 must not leave a started run behind.
   const slot = services.streams.reserve();
   try {
-    const { run } = await services.gateway.start({
+    const { run, created } = await services.gateway.start({
       runId: input.run_id,
       graph: input.graph_name,
       initialState: input.initial_state,
       dialect: "workflow",
     });
+    if (!created) checkSameGraph(run, input.graph_name);
     return streamRun(services, run.id, after, workflowEncoder(), {
       retryMs: 2_000,
       dialect: "workflow",
@@ -149,6 +150,21 @@ export async function handleStart(req: Request, services: Services): Promise<Res
     slot.release();
     throw err;
   }
+}
+
+/**
+ * An attach (a start naming an existing run) must ask for the run's own graph: another graph is a
+ * different request that happens to reuse the id, and attaching would hide that.
+ * @throws {ApiError} 409 `run_conflict`.
+ */
+export function checkSameGraph(run: RunSummary, graph: string): void {
+  if (run.graph === graph) return;
+  throw new ApiError(
+    409,
+    "run_conflict",
+    `Run ${run.id} already exists with graph ${run.graph}, not ${graph}`,
+    { graph: run.graph },
+  );
 }
 
 /** The workflow dialect: `id:`/`event:`/`data:` frames; ends after the terminal event. */

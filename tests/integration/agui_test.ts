@@ -433,6 +433,48 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
     }
   });
 
+  it("refuses to attach to an existing run with another graph (409 run_conflict), in both dialects", async () => {
+    const runId = crypto.randomUUID();
+    const body = {
+      threadId: "t-graph",
+      runId,
+      messages: [{ id: "m1", role: "user", content: HOTEL_PROMPT }],
+      forwardedProps: { graph_name: "hotel_o2c" },
+    };
+    await readAgui(await postJson(`${gw.url}/agui`, body));
+    await expectJsonError(
+      await postJson(`${gw.url}/agui`, {
+        ...body,
+        forwardedProps: { graph_name: "purchase_order" },
+      }),
+      409,
+      "run_conflict",
+    );
+    // The same graph, or none named, still attaches.
+    checkStream(await readAgui(await postJson(`${gw.url}/agui`, body)));
+    checkStream(
+      await readAgui(await postJson(`${gw.url}/agui`, { ...body, forwardedProps: {} })),
+    );
+
+    const wfId = `wf-${crypto.randomUUID()}`;
+    const wfBody = {
+      graph_name: "hotel_o2c",
+      initial_state: { prompt: HOTEL_PROMPT },
+      run_id: wfId,
+    };
+    const gate = (r: SseRead) => r.frames.some((f) => f.event === "approval_required");
+    await readSse(await postJson(`${gw.url}/agui`, wfBody), gate, BOUND_MS);
+    await expectJsonError(
+      await postJson(`${gw.url}/agui`, { ...wfBody, graph_name: "purchase_order" }),
+      409,
+      "run_conflict",
+    );
+    const attached = await readSse(await postJson(`${gw.url}/agui`, wfBody), gate, BOUND_MS);
+    assert.equal(types(attached)[0], "workflow_initialized");
+    assert.equal(gw.services.streams.reserved, 0, "a refused request gives its stream slot back");
+    await gw.services.gateway.abort(wfId);
+  });
+
   it("answers a bad RunAgentInput with 400 JSON before streaming", async () => {
     for (
       const body of [{ threadId: 5, runId: "r", messages: [] }, { runId: "bad id!", messages: [] }]

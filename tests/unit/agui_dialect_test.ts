@@ -415,6 +415,7 @@ describe("AG-UI translator: the hotel run", () => {
           initial_state: { prompt: "Book a hotel in Lisbon" },
           runId: RUN,
           threadId: THREAD,
+          graphNamed: true,
         });
 
         // HttpAgent makes a fresh runId for the resume: the interrupt id names the run.
@@ -627,6 +628,7 @@ describe("interpretRunInput", () => {
       initial_state: { prompt: "Book Lisbon" },
       runId: RUN,
       threadId: THREAD,
+      graphNamed: false,
     });
   });
 
@@ -637,6 +639,7 @@ describe("interpretRunInput", () => {
       initial_state: { prompt: "Book Lisbon" },
       runId: RUN,
       threadId: THREAD,
+      graphNamed: false,
     };
     for (
       const forwardedProps of [

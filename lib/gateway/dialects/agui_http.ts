@@ -8,7 +8,7 @@ import { RUN_ID_RE, type RunSummary, type StoredEvent } from "../../events.ts";
 import { ApiError } from "../../http/errors.ts";
 import type { Services } from "../../services.ts";
 import type { EventEncoder } from "../http.ts";
-import { streamRun } from "../http.ts";
+import { checkSameGraph, streamRun } from "../http.ts";
 import type { StreamSlot } from "../streams.ts";
 import {
   type AguiResumePlan,
@@ -151,6 +151,8 @@ async function startOrAttach(
     }
   }
   if (attached) {
+    // A graph left to the default is no claim about the run: attach to whatever it runs.
+    if (plan.graphNamed) checkSameGraph(attached, plan.graph_name);
     return streamAguiLog(services, attached, 0, {
       threadId: plan.threadId,
       runId: plan.runId,

@@ -85,6 +85,11 @@ export interface AguiStartPlan {
   runId: string;
   /** The AG-UI conversation; echoed in RUN_STARTED / RUN_FINISHED. */
   threadId: string;
+  /**
+   * True when the client named the graph (`forwardedProps.graph_name`), false when it is the
+   * default: attaching to an existing run with another graph is a conflict only when named.
+   */
+  graphNamed: boolean;
 }
 
 /** Resume the run `runId` with a decision. */
@@ -322,5 +327,6 @@ export function interpretRunInput(body: unknown, defaultGraph: string): AguiRunP
     initial_state: initial,
     runId: input.runId,
     threadId: input.threadId,
+    graphNamed: named !== undefined,
   };
 }
