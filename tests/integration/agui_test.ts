@@ -144,7 +144,8 @@ const CLIENTS = [
 describe("AG-UI dialect with the built-in LangGraph service", () => {
   let gw: TestGateway;
   before(async () => {
-    gw = await startGateway({ HEARTBEAT_MS: "1000" });
+    // Not the config's default graph, so a run that names none shows which one it got.
+    gw = await startGateway({ HEARTBEAT_MS: "1000", DEFAULT_GRAPH: "purchase_order" });
   });
   after(() => gw.close());
 
@@ -184,6 +185,20 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
         "the resumed run",
       );
       assert.deepEqual(agent.pendingInterrupts, []);
+      // The client's state is the gateway's, snapshot plus deltas, across both AG-UI runs.
+      const state = agent.state as {
+        graph?: string;
+        status?: string;
+        steps?: Record<string, { status: string }>;
+        approvals?: Record<string, { decision: string }>;
+        pendingApproval?: unknown;
+      };
+      assert.equal(state.graph, "hotel_o2c");
+      assert.equal(state.status, "complete");
+      assert.equal(state.steps?.reservation?.status, "done");
+      assert.equal(state.steps?.payment?.status, "done");
+      assert.equal(state.approvals?.manager_approval?.decision, "approve");
+      assert.equal(state.pendingApproval, undefined);
       await settled();
       assert.equal(streams.length, 2);
       for (const s of streams) checkStream(s);
@@ -433,6 +448,39 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
     }
   });
 
+  it("starts DEFAULT_GRAPH with the last user message when forwardedProps names no graph", async () => {
+    const messages = [
+      { id: "m1", role: "user", content: "Order 2 chairs" },
+      { id: "m2", role: "assistant", content: "Anything else?" },
+      {
+        id: "m3",
+        role: "user",
+        content: "Order 20 laptops from Acme Corp at $1,200 each for Engineering",
+      },
+    ];
+    const none = crypto.randomUUID();
+    checkStream(
+      await readAgui(await postJson(`${gw.url}/agui`, { threadId: "t-d", runId: none, messages })),
+    );
+    // null is absent, like a missing forwardedProps.
+    const nulls = crypto.randomUUID();
+    checkStream(
+      await readAgui(
+        await postJson(`${gw.url}/agui`, {
+          threadId: "t-d",
+          runId: nulls,
+          messages,
+          forwardedProps: { graph_name: null, initial_state: null },
+        }),
+      ),
+    );
+    for (const id of [none, nulls]) {
+      const run = await summaryWhen(gw, id, () => true);
+      assert.equal(run.graph, "purchase_order");
+      assert.equal(run.prompt, messages[2].content);
+    }
+  });
+
   it("refuses to attach to an existing run with another graph (409 run_conflict), in both dialects", async () => {
     const runId = crypto.randomUUID();
     const body = {
@@ -485,6 +533,45 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
       assert.equal(typeof (await res.json()).message, "string");
     }
   });
+});
+
+describe("AG-UI dialect: aborting a run", () => {
+  let gw: TestGateway;
+  before(async () => {
+    // Slow steps, so the run is still going when the abort arrives.
+    gw = await startGateway({ WORKFLOW_STEP_DELAY_MS: "300" });
+  });
+  after(() => gw.close());
+
+  for (const client of CLIENTS) {
+    it(`${client.name}: POST /agui/runs/:id/abort mid-run ends the AG-UI run in RUN_ERROR aborted`, async () => {
+      const runId = crypto.randomUUID();
+      let aborted: Promise<Response> | undefined;
+      // The abort goes out as soon as the run's stream answers: the run has started by then.
+      const { fetchFn, streams, settled } = teeFetch(() => {
+        aborted ??= fetch(`${gw.url}/agui/runs/${runId}/abort`, { method: "POST" });
+      });
+      const agent = client.make({
+        url: `${gw.url}/agui`,
+        fetch: fetchFn,
+        threadId: `thread-${crypto.randomUUID()}`,
+        initialMessages: [{ id: "m1", role: "user", content: HOTEL_PROMPT }],
+      }) as unknown as AgentUnderTest;
+      // RUN_ERROR may reject runAgent (client versions differ); the stream is what is checked.
+      await within(agent.runAgent({ runId }).catch(() => {}), "the aborted run");
+      await settled();
+      const res = await within(aborted!, "the abort");
+      assert.equal(res.status, 202);
+      await res.body?.cancel();
+      assert.equal(streams.length, 1);
+      checkStream(streams[0]);
+      const last = streams[0].at(-1)!;
+      assert.equal(last.type, "RUN_ERROR");
+      assert.equal(last.code, "aborted");
+      assert.deepEqual(agent.pendingInterrupts, []);
+      assert.equal((await summaryWhen(gw, runId, () => true)).status, "aborted");
+    });
+  }
 });
 
 describe("AG-UI dialect with a failing upstream", () => {
