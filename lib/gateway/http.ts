@@ -17,8 +17,8 @@ import { InvalidCursorError } from "../runs/store.ts";
 import type { Services } from "../services.ts";
 import { encodeWorkflowEvent } from "./dialects/workflow.ts";
 import { isFinished } from "./relay.ts";
-import { createAguiTranslator } from "./dialects/agui.ts";
-import { aguiEncoder, handleAguiRun, isAguiInput } from "./dialects/agui_http.ts";
+import type { StreamSlot } from "./streams.ts";
+import { handleAguiRun, isAguiInput, streamAguiLog } from "./dialects/agui_http.ts";
 
 /** Encodes stored events for one client; `done` ends the stream early (AG-UI interrupts). */
 export interface EventEncoder {
@@ -46,6 +46,26 @@ export function runIdParam(id: string): string {
   return id;
 }
 
+/** Options of {@link streamRun}. */
+export interface StreamRunOptions {
+  /** `retry:` sent at the start (workflow dialect). */
+  retryMs?: number;
+  /** Extra response headers. */
+  headers?: Record<string, string>;
+  /** The metrics label. */
+  dialect: string;
+  /**
+   * The stream's place under `MAX_STREAMS`, taken before the request had side effects; without
+   * one, a place is taken here (503 when none is free). The stream owns it from here on.
+   */
+  slot?: StreamSlot;
+  /**
+   * Frames written before the log is read. When the encoder is done after them, the stream
+   * closes without reading the log (an AG-UI run that is whole without it).
+   */
+  prelude?: string;
+}
+
 /**
  * Streams a run's log to one client: replay after `afterSeq`, then live, encoded by `encoder`,
  * with heartbeats; ends on the terminal event (or when the encoder is done). The client leaving
@@ -56,9 +76,10 @@ export function streamRun(
   runId: string,
   afterSeq: number,
   encoder: EventEncoder,
-  opts: { retryMs?: number; headers?: Record<string, string>; dialect: string },
+  opts: StreamRunOptions,
 ): Response {
-  const { stream, release } = services.streams.open({
+  const slot = opts.slot ?? services.streams.reserve();
+  const { stream, release } = slot.open({
     intervalMs: services.config.HEARTBEAT_MS,
     retryMs: opts.retryMs,
     onEnd: () => stop.abort(),
@@ -69,9 +90,11 @@ export function streamRun(
   (async () => {
     let terminal = false;
     try {
-      batches: for await (
-        const batch of services.gateway.eventBatches(runId, afterSeq, stop.signal)
-      ) {
+      if (opts.prelude) stream.write(opts.prelude);
+      // A stream whole without the log (the prelude ended it) does not subscribe at all.
+      terminal = encoder.done;
+      const batches = terminal ? [] : services.gateway.eventBatches(runId, afterSeq, stop.signal);
+      for await (const batch of batches) {
         // One write per batch: a chunk per event would cost a socket write per event.
         let frames = "";
         let n = 0;
@@ -83,7 +106,7 @@ export function streamRun(
             break;
           }
         }
-        if (frames && !stream.write(frames)) break batches;
+        if (frames && !stream.write(frames)) break;
         sent.inc(labels, n);
         if (terminal) break;
       }
@@ -108,16 +131,40 @@ export async function handleStart(req: Request, services: Services): Promise<Res
   if (isAguiInput(body)) return handleAguiRun(req, body, services);
   const input = validate(startRunSchema, body);
   const after = lastEventId(req, url);
-  const { run } = await services.gateway.start({
-    runId: input.run_id,
-    graph: input.graph_name,
-    initialState: input.initial_state,
-    dialect: "workflow",
-  });
-  return streamRun(services, run.id, after, workflowEncoder(), {
-    retryMs: 2_000,
-    dialect: "workflow",
-  });
+  // The stream's place first: a 503 must not leave a started run behind.
+  const slot = services.streams.reserve();
+  try {
+    const { run, created } = await services.gateway.start({
+      runId: input.run_id,
+      graph: input.graph_name,
+      initialState: input.initial_state,
+      dialect: "workflow",
+    });
+    if (!created) checkSameGraph(run, input.graph_name);
+    return streamRun(services, run.id, after, workflowEncoder(), {
+      retryMs: 2_000,
+      dialect: "workflow",
+      slot,
+    });
+  } catch (err) {
+    slot.release();
+    throw err;
+  }
+}
+
+/**
+ * An attach (a start naming an existing run) must ask for the run's own graph: another graph is a
+ * different request that happens to reuse the id, and attaching would hide that.
+ * @throws {ApiError} 409 `run_conflict`.
+ */
+export function checkSameGraph(run: RunSummary, graph: string): void {
+  if (run.graph === graph) return;
+  throw new ApiError(
+    409,
+    "run_conflict",
+    `Run ${run.id} already exists with graph ${run.graph}, not ${graph}`,
+    { graph: run.graph },
+  );
 }
 
 /** The workflow dialect: `id:`/`event:`/`data:` frames; ends after the terminal event. */
@@ -159,11 +206,11 @@ export async function handleEvents(
     throw new ApiError(400, "bad_dialect", "dialect must be workflow or agui");
   }
   if (dialect === "agui") {
-    // A new AG-UI run over the same log: state rebuilt from what the client already has, so it
-    // starts with RUN_STARTED and a snapshot rather than deltas against an unknown state.
-    const tr = createAguiTranslator({ threadId: run.threadId ?? runId, runId });
-    if (after > 0) tr.prime(await services.store.read(runId, 0, after));
-    return streamRun(services, runId, after, aguiEncoder(tr, true), { dialect: "agui" });
+    return streamAguiLog(services, run, after, {
+      threadId: run.threadId ?? runId,
+      runId,
+      ids: true,
+    });
   }
   return streamRun(services, runId, after, workflowEncoder(), {
     retryMs: 2_000,

@@ -2,7 +2,8 @@
  * The AG-UI dialect end to end: the real `HttpAgent` of `@ag-ui/client` 1.0.0 and of 0.0.59 (the
  * version CopilotKit pins) drive a whole `hotel_o2c` run on the built-in LangGraph service through
  * the gateway, across the approval interrupt and the resume; every event on the wire is checked
- * against both versions' schemas. Upstream faults become RUN_ERROR; bad input is a 400.
+ * against both versions' schemas. Upstream faults become RUN_ERROR; bad input is a 400. Every
+ * read is bounded: a stream that stays open where it should end fails the test, never hangs it.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -13,7 +14,23 @@ import { HttpAgent as HttpAgent0059 } from "@ag-ui/client-0.0.59";
 import { decodeInterruptId } from "../../lib/gateway/dialects/agui.ts";
 import { type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.ts";
 import { postJson, startGateway, type TestGateway } from "../fixtures/gateway.ts";
-import { readSse, types } from "../fixtures/sse_reader.ts";
+import { readSse, type SseRead, types } from "../fixtures/sse_reader.ts";
+
+/** How long any one read or client run may take before the test fails. */
+const BOUND_MS = 10_000;
+
+/** `p`, or a rejection naming `what` once {@link BOUND_MS} pass. */
+async function within<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no end within ${BOUND_MS} ms`)), BOUND_MS);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 interface AgentUnderTest {
   state: Record<string, unknown>;
@@ -23,28 +40,73 @@ interface AgentUnderTest {
 
 type AnyEvent = Record<string, unknown> & { type: string };
 
-/** A fetch that records every SSE body it passes on, split into AG-UI events. */
-function teeFetch() {
+/**
+ * A fetch that records every SSE body it passes on, split into AG-UI events; `settled()` waits
+ * (bounded) until every recorded body has been read to its end. `onResponse` sees each response
+ * as soon as its headers arrive.
+ */
+function teeFetch(onResponse?: (res: Response, index: number) => void) {
   const streams: AnyEvent[][] = [];
   const raws: string[] = [];
+  const reading: Promise<void>[] = [];
   const fetchFn = async (url: string, init: RequestInit) => {
     const res = await fetch(url, init);
     const [a, b] = res.body!.tee();
     const events: AnyEvent[] = [];
     streams.push(events);
     const idx = raws.push("") - 1;
-    (async () => {
+    reading.push((async () => {
       const text = await new Response(b).text();
       raws[idx] = text;
       for (const block of text.split("\n\n")) {
         const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6));
         if (data.length) events.push(JSON.parse(data.join("\n")));
       }
-    })();
+    })());
+    onResponse?.(res, idx);
     return new Response(a, { status: res.status, headers: res.headers });
   };
-  return { fetchFn, streams, raws };
+  const settled = () => within(Promise.all(reading), "reading the recorded streams");
+  return { fetchFn, streams, raws, settled };
 }
+
+/** The AG-UI events of a read (every frame is `data:` JSON). */
+function aguiEvents(read: SseRead): AnyEvent[] {
+  return read.frames.map((f) => JSON.parse(f.data) as AnyEvent);
+}
+
+/** Reads an AG-UI response to its end (bounded); fails when the server does not close it. */
+async function readAgui(res: Response): Promise<AnyEvent[]> {
+  assert.equal(res.status, 200);
+  const read = await readSse(res, undefined, BOUND_MS);
+  assert.ok(read.ended, "the server ended the stream");
+  return aguiEvents(read);
+}
+
+/** Polls the run's summary (bounded) until `ok` holds; returns it. */
+async function summaryWhen(
+  gw: TestGateway,
+  runId: string,
+  ok: (run: Record<string, unknown>) => boolean,
+): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 500; i++) {
+    const s = await (await fetch(`${gw.url}/agui/runs/${runId}`)).json();
+    if (s.run && ok(s.run)) return s.run;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`run ${runId} never reached the expected state`);
+}
+
+async function expectJsonError(res: Response, status: number, code: string) {
+  assert.equal(res.status, status);
+  assert.match(res.headers.get("content-type") ?? "", /json/);
+  const body = await res.json();
+  assert.equal(body.error, code);
+  assert.equal(typeof body.message, "string");
+  return body;
+}
+
+const HOTEL_PROMPT = "Create a hotel reservation for John Doe";
 
 function assertNoNull(value: unknown, path = "$"): void {
   assert.notEqual(value, null, `null at ${path}`);
@@ -82,13 +144,14 @@ const CLIENTS = [
 describe("AG-UI dialect with the built-in LangGraph service", () => {
   let gw: TestGateway;
   before(async () => {
-    gw = await startGateway({ HEARTBEAT_MS: "1000" });
+    // Not the config's default graph, so a run that names none shows which one it got.
+    gw = await startGateway({ HEARTBEAT_MS: "1000", DEFAULT_GRAPH: "purchase_order" });
   });
   after(() => gw.close());
 
   for (const client of CLIENTS) {
     it(`${client.name} runs hotel_o2c through the interrupt and the resume`, async () => {
-      const { fetchFn, streams, raws } = teeFetch();
+      const { fetchFn, streams, raws, settled } = teeFetch();
       const agent = client.make({
         url: `${gw.url}/agui`,
         fetch: fetchFn,
@@ -100,7 +163,10 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
         }],
       }) as unknown as AgentUnderTest;
       const runId = crypto.randomUUID();
-      await agent.runAgent({ runId, forwardedProps: { graph_name: "hotel_o2c" } });
+      await within(
+        agent.runAgent({ runId, forwardedProps: { graph_name: "hotel_o2c" } }),
+        "the first run",
+      );
       assert.equal(agent.pendingInterrupts.length, 1, "the run stopped at the approval gate");
       const interrupt = agent.pendingInterrupts[0];
       assert.equal(decodeInterruptId(interrupt.id)?.runId, runId);
@@ -108,15 +174,32 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
       assert.equal(summary.run.status, "waiting_approval");
       assert.equal(summary.run.dialect, "agui");
 
-      await agent.runAgent({
-        resume: [{
-          interruptId: interrupt.id,
-          status: "resolved",
-          payload: { decision: "approve" },
-        }],
-      });
+      await within(
+        agent.runAgent({
+          resume: [{
+            interruptId: interrupt.id,
+            status: "resolved",
+            payload: { decision: "approve" },
+          }],
+        }),
+        "the resumed run",
+      );
       assert.deepEqual(agent.pendingInterrupts, []);
-      await new Promise((r) => setTimeout(r, 20)); // let the tee finish reading
+      // The client's state is the gateway's, snapshot plus deltas, across both AG-UI runs.
+      const state = agent.state as {
+        graph?: string;
+        status?: string;
+        steps?: Record<string, { status: string }>;
+        approvals?: Record<string, { decision: string }>;
+        pendingApproval?: unknown;
+      };
+      assert.equal(state.graph, "hotel_o2c");
+      assert.equal(state.status, "complete");
+      assert.equal(state.steps?.reservation?.status, "done");
+      assert.equal(state.steps?.payment?.status, "done");
+      assert.equal(state.approvals?.manager_approval?.decision, "approve");
+      assert.equal(state.pendingApproval, undefined);
+      await settled();
       assert.equal(streams.length, 2);
       for (const s of streams) checkStream(s);
       for (const raw of raws) assert.ok(!raw.includes("\r"), "LF only");
@@ -142,6 +225,32 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
       );
       const done = await (await fetch(`${gw.url}/agui/runs/${runId}`)).json();
       assert.equal(done.run.status, "complete");
+
+      // The same runId again, without a resume, attaches to the finished run: it must end as
+      // the run did, not on the interrupt decided long ago.
+      const tee2 = teeFetch();
+      const again = client.make({
+        url: `${gw.url}/agui`,
+        fetch: tee2.fetchFn,
+        threadId: `thread-${crypto.randomUUID()}`,
+      }) as unknown as AgentUnderTest;
+      await within(again.runAgent({ runId }), "the attach to the finished run");
+      await tee2.settled();
+      assert.deepEqual(again.pendingInterrupts, []);
+      assert.equal(again.state.status, "complete");
+      const attach = tee2.streams[0];
+      checkStream(attach);
+      assert.equal(attach.at(-1)!.type, "RUN_FINISHED");
+      assert.equal(attach.at(-1)!.outcome, undefined);
+      assert.ok(!attach.some((e) => e.type === "CUSTOM" && e.name === "on_interrupt"));
+
+      // Same for the events endpoint with no Last-Event-ID.
+      const replay = await readAgui(await fetch(`${gw.url}/agui/runs/${runId}/events`));
+      checkStream(replay);
+      assert.equal(replay.at(-1)!.type, "RUN_FINISHED");
+      assert.equal(replay.at(-1)!.outcome, undefined);
+      assert.ok(!replay.some((e) => e.type === "CUSTOM" && e.name === "on_interrupt"));
+      assert.deepEqual(replay.at(-1)!.result, attach.at(-1)!.result);
     });
   }
 
@@ -153,21 +262,15 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
       messages: [{ id: "m1", role: "user", content: "Admit patient Jane Roe, chest pain" }],
       forwardedProps: { graph_name: "hospital_admission" },
     });
-    assert.equal(start.status, 200);
-    const firstText = await start.text();
-    assert.match(firstText, /"type":"RUN_FINISHED".*"interrupt"/s);
+    const first = await readAgui(start);
+    assert.equal((first.at(-1)!.outcome as { type: string }).type, "interrupt");
     const again = await postJson(`${gw.url}/agui`, {
       threadId: "t-legacy",
       runId,
       messages: [],
       forwardedProps: { command: { resume: { decision: "reject", comment: "no beds" } } },
     });
-    assert.equal(again.status, 200);
-    const text = await again.text();
-    const events = text.split("\n\n").filter((b) => b.startsWith("data: ")).map((b) =>
-      JSON.parse(b.slice(6))
-    );
-    checkStream(events);
+    checkStream(await readAgui(again));
     const summary = await (await fetch(`${gw.url}/agui/runs/${runId}`)).json();
     assert.equal(summary.run.status, "rejected");
   });
@@ -181,18 +284,15 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
       forwardedProps: { graph_name: "hotel_o2c" },
     });
     await start.body?.cancel();
-    const parse = (text: string) =>
-      text.split("\n\n").filter((b) => b.includes("data: ")).map((b) => ({
-        id: /^id: (\d+)$/m.exec(b)?.[1],
-        event: JSON.parse(b.slice(b.indexOf("data: ") + 6)) as AnyEvent,
-      }));
+    const parse = async (res: Response) => {
+      assert.equal(res.status, 200);
+      const read = await readSse(res, undefined, BOUND_MS);
+      assert.ok(read.ended, "the server ended the stream");
+      return read.frames.map((f) => ({ id: f.id, event: JSON.parse(f.data) as AnyEvent }));
+    };
     // Wait until the run reached its gate, then read it whole in its own dialect.
-    for (let i = 0; i < 100; i++) {
-      const s = await (await fetch(`${gw.url}/agui/runs/${runId}`)).json();
-      if (s.run.status === "waiting_approval") break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const whole = parse(await (await fetch(`${gw.url}/agui/runs/${runId}/events`)).text());
+    await summaryWhen(gw, runId, (r) => r.status === "waiting_approval");
+    const whole = await parse(await fetch(`${gw.url}/agui/runs/${runId}/events`));
     checkStream(whole.map((f) => f.event));
     assert.equal(whole[0].event.threadId, "t-events", "the run's AG-UI thread is kept");
     assert.equal((whole.at(-1)!.event.outcome as { type: string }).type, "interrupt");
@@ -201,10 +301,10 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
 
     // Resuming after a log event: a new AG-UI run that starts from the state so far.
     const after = ids[2];
-    const resumed = parse(
-      await (await fetch(`${gw.url}/agui/runs/${runId}/events`, {
+    const resumed = await parse(
+      await fetch(`${gw.url}/agui/runs/${runId}/events`, {
         headers: { "last-event-id": String(after) },
-      })).text(),
+      }),
     );
     checkStream(resumed.map((f) => f.event));
     assert.deepEqual(resumed.slice(0, 2).map((f) => f.event.type), [
@@ -212,6 +312,26 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
       "STATE_SNAPSHOT",
     ]);
     assert.ok(resumed.every((f) => f.id === undefined || Number(f.id) > after));
+
+    // A client that holds everything up to the gate the run still waits on gets that interrupt
+    // as a whole AG-UI run at once, not an open stream of heartbeats until someone decides.
+    const gateSeq = ids.at(-1)!;
+    const atGate = await parse(
+      await fetch(`${gw.url}/agui/runs/${runId}/events`, {
+        headers: { "last-event-id": String(gateSeq) },
+      }),
+    );
+    const atGateEvents = atGate.map((f) => f.event);
+    checkStream(atGateEvents);
+    assert.deepEqual(atGateEvents.map((e) => e.type), [
+      "RUN_STARTED",
+      "STATE_SNAPSHOT",
+      "CUSTOM",
+      "RUN_FINISHED",
+    ]);
+    assert.equal(atGateEvents[2].name, "on_interrupt");
+    assert.deepEqual(atGateEvents[3].outcome, whole.at(-1)!.event.outcome);
+    assert.equal((atGateEvents[1].snapshot as { status: string }).status, "waiting_approval");
 
     // The workflow dialect on request.
     // The workflow dialect on request (a paused run stays open there, so read up to the gate).
@@ -221,6 +341,186 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
     );
     assert.equal(types(wf)[0], "workflow_initialized");
     assert.equal(wf.frames.at(-1)!.event, "approval_required");
+  });
+
+  it("replays a resume that repeats the recorded decision and refuses one that contradicts it", async () => {
+    const runId = crypto.randomUUID();
+    const first = await readAgui(
+      await postJson(`${gw.url}/agui`, {
+        threadId: "t-conflict",
+        runId,
+        messages: [{ id: "m1", role: "user", content: HOTEL_PROMPT }],
+        forwardedProps: { graph_name: "hotel_o2c" },
+      }),
+    );
+    const [interrupt] = (first.at(-1)!.outcome as { interrupts: { id: string }[] }).interrupts;
+    const resume = (payload: unknown) =>
+      postJson(`${gw.url}/agui`, {
+        threadId: "t-conflict",
+        runId: crypto.randomUUID(),
+        messages: [],
+        resume: [{ interruptId: interrupt.id, status: "resolved", payload }],
+      });
+    const rejected = await readAgui(await resume({ decision: "reject" }));
+    checkStream(rejected);
+    assert.equal(rejected.at(-1)!.type, "RUN_FINISHED");
+    assert.equal((await summaryWhen(gw, runId, () => true)).status, "rejected");
+
+    // A retry of the same decision: its outcome again.
+    const retry = await readAgui(await resume({ decision: "reject" }));
+    checkStream(retry);
+    assert.deepEqual(retry.at(-1)!.result, rejected.at(-1)!.result);
+
+    // Another decision on the decided gate is a conflict, not a replay of the first one's outcome.
+    const body = await expectJsonError(
+      await resume({ decision: "approve" }),
+      409,
+      "decision_conflict",
+    );
+    assert.equal(body.details.decision, "reject");
+    assert.equal(gw.services.streams.reserved, 0, "a refused request gives its stream slot back");
+    assert.equal((await summaryWhen(gw, runId, () => true)).status, "rejected");
+  });
+
+  it("judges a resume that loses the race to record its decision like a retry", async () => {
+    const gateway = gw.services.gateway;
+    const approve = gateway.approve;
+    for (
+      const [winner, mine, status] of [["reject", "approve", 409], ["approve", "approve", 200]]
+    ) {
+      const runId = crypto.randomUUID();
+      const first = await readAgui(
+        await postJson(`${gw.url}/agui`, {
+          threadId: "t-lost",
+          runId,
+          messages: [{ id: "m1", role: "user", content: HOTEL_PROMPT }],
+          forwardedProps: { graph_name: "hotel_o2c" },
+        }),
+      );
+      const [interrupt] = (first.at(-1)!.outcome as { interrupts: { id: string }[] }).interrupts;
+      // Another resume records its decision between this one's check and its own approve.
+      gateway.approve = async (id, decision) => {
+        gateway.approve = approve;
+        await approve.call(gateway, id, { ...decision, decision: winner as "approve" });
+        return approve.call(gateway, id, decision);
+      };
+      try {
+        const res = await postJson(`${gw.url}/agui`, {
+          threadId: "t-lost",
+          runId: crypto.randomUUID(),
+          messages: [],
+          resume: [{ interruptId: interrupt.id, status: "resolved", payload: { decision: mine } }],
+        });
+        if (status === 200) checkStream(await readAgui(res));
+        else await expectJsonError(res, 409, "decision_conflict");
+      } finally {
+        gateway.approve = approve;
+      }
+    }
+  });
+
+  it("takes one of concurrent resumes that disagree; the others replay it or get 409", async () => {
+    const runId = crypto.randomUUID();
+    const first = await readAgui(
+      await postJson(`${gw.url}/agui`, {
+        threadId: "t-race",
+        runId,
+        messages: [{ id: "m1", role: "user", content: HOTEL_PROMPT }],
+        forwardedProps: { graph_name: "hotel_o2c" },
+      }),
+    );
+    const [interrupt] = (first.at(-1)!.outcome as { interrupts: { id: string }[] }).interrupts;
+    const decisions = ["approve", "reject", "approve", "reject"];
+    const answers = await Promise.all(decisions.map((decision) =>
+      postJson(`${gw.url}/agui`, {
+        threadId: "t-race",
+        runId: crypto.randomUUID(),
+        messages: [],
+        resume: [{ interruptId: interrupt.id, status: "resolved", payload: { decision } }],
+      })
+    ));
+    const log = await gw.services.store.read(runId, 0);
+    const taken = log.filter((e) => e.type === "approval_resolved").map((e) => JSON.parse(e.data));
+    assert.equal(taken.length, 1, "one decision recorded");
+    for (const [i, res] of answers.entries()) {
+      if (decisions[i] === taken[0].decision) checkStream(await readAgui(res));
+      else await expectJsonError(res, 409, "decision_conflict");
+    }
+  });
+
+  it("starts DEFAULT_GRAPH with the last user message when forwardedProps names no graph", async () => {
+    const messages = [
+      { id: "m1", role: "user", content: "Order 2 chairs" },
+      { id: "m2", role: "assistant", content: "Anything else?" },
+      {
+        id: "m3",
+        role: "user",
+        content: "Order 20 laptops from Acme Corp at $1,200 each for Engineering",
+      },
+    ];
+    const none = crypto.randomUUID();
+    checkStream(
+      await readAgui(await postJson(`${gw.url}/agui`, { threadId: "t-d", runId: none, messages })),
+    );
+    // null is absent, like a missing forwardedProps.
+    const nulls = crypto.randomUUID();
+    checkStream(
+      await readAgui(
+        await postJson(`${gw.url}/agui`, {
+          threadId: "t-d",
+          runId: nulls,
+          messages,
+          forwardedProps: { graph_name: null, initial_state: null },
+        }),
+      ),
+    );
+    for (const id of [none, nulls]) {
+      const run = await summaryWhen(gw, id, () => true);
+      assert.equal(run.graph, "purchase_order");
+      assert.equal(run.prompt, messages[2].content);
+    }
+  });
+
+  it("refuses to attach to an existing run with another graph (409 run_conflict), in both dialects", async () => {
+    const runId = crypto.randomUUID();
+    const body = {
+      threadId: "t-graph",
+      runId,
+      messages: [{ id: "m1", role: "user", content: HOTEL_PROMPT }],
+      forwardedProps: { graph_name: "hotel_o2c" },
+    };
+    await readAgui(await postJson(`${gw.url}/agui`, body));
+    await expectJsonError(
+      await postJson(`${gw.url}/agui`, {
+        ...body,
+        forwardedProps: { graph_name: "purchase_order" },
+      }),
+      409,
+      "run_conflict",
+    );
+    // The same graph, or none named, still attaches.
+    checkStream(await readAgui(await postJson(`${gw.url}/agui`, body)));
+    checkStream(
+      await readAgui(await postJson(`${gw.url}/agui`, { ...body, forwardedProps: {} })),
+    );
+
+    const wfId = `wf-${crypto.randomUUID()}`;
+    const wfBody = {
+      graph_name: "hotel_o2c",
+      initial_state: { prompt: HOTEL_PROMPT },
+      run_id: wfId,
+    };
+    const gate = (r: SseRead) => r.frames.some((f) => f.event === "approval_required");
+    await readSse(await postJson(`${gw.url}/agui`, wfBody), gate, BOUND_MS);
+    await expectJsonError(
+      await postJson(`${gw.url}/agui`, { ...wfBody, graph_name: "purchase_order" }),
+      409,
+      "run_conflict",
+    );
+    const attached = await readSse(await postJson(`${gw.url}/agui`, wfBody), gate, BOUND_MS);
+    assert.equal(types(attached)[0], "workflow_initialized");
+    assert.equal(gw.services.streams.reserved, 0, "a refused request gives its stream slot back");
+    await gw.services.gateway.abort(wfId);
   });
 
   it("answers a bad RunAgentInput with 400 JSON before streaming", async () => {
@@ -233,6 +533,45 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
       assert.equal(typeof (await res.json()).message, "string");
     }
   });
+});
+
+describe("AG-UI dialect: aborting a run", () => {
+  let gw: TestGateway;
+  before(async () => {
+    // Slow steps, so the run is still going when the abort arrives.
+    gw = await startGateway({ WORKFLOW_STEP_DELAY_MS: "300" });
+  });
+  after(() => gw.close());
+
+  for (const client of CLIENTS) {
+    it(`${client.name}: POST /agui/runs/:id/abort mid-run ends the AG-UI run in RUN_ERROR aborted`, async () => {
+      const runId = crypto.randomUUID();
+      let aborted: Promise<Response> | undefined;
+      // The abort goes out as soon as the run's stream answers: the run has started by then.
+      const { fetchFn, streams, settled } = teeFetch(() => {
+        aborted ??= fetch(`${gw.url}/agui/runs/${runId}/abort`, { method: "POST" });
+      });
+      const agent = client.make({
+        url: `${gw.url}/agui`,
+        fetch: fetchFn,
+        threadId: `thread-${crypto.randomUUID()}`,
+        initialMessages: [{ id: "m1", role: "user", content: HOTEL_PROMPT }],
+      }) as unknown as AgentUnderTest;
+      // RUN_ERROR may reject runAgent (client versions differ); the stream is what is checked.
+      await within(agent.runAgent({ runId }).catch(() => {}), "the aborted run");
+      await settled();
+      const res = await within(aborted!, "the abort");
+      assert.equal(res.status, 202);
+      await res.body?.cancel();
+      assert.equal(streams.length, 1);
+      checkStream(streams[0]);
+      const last = streams[0].at(-1)!;
+      assert.equal(last.type, "RUN_ERROR");
+      assert.equal(last.code, "aborted");
+      assert.deepEqual(agent.pendingInterrupts, []);
+      assert.equal((await summaryWhen(gw, runId, () => true)).status, "aborted");
+    });
+  }
 });
 
 describe("AG-UI dialect with a failing upstream", () => {
@@ -258,13 +597,10 @@ describe("AG-UI dialect with a failing upstream", () => {
         messages: [],
         forwardedProps: { graph_name: "hotel_o2c" },
       });
-      assert.equal(res.status, 200);
-      const events = (await res.text()).split("\n\n").filter((b) => b.startsWith("data: ")).map((
-        b,
-      ) => JSON.parse(b.slice(6)));
+      const events = await readAgui(res);
       checkStream(events);
-      assert.equal(events.at(-1).type, "RUN_ERROR");
-      assert.equal(events.at(-1).code, code);
+      assert.equal(events.at(-1)!.type, "RUN_ERROR");
+      assert.equal(events.at(-1)!.code, code);
     });
   }
 });

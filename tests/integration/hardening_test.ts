@@ -47,9 +47,26 @@ describe("hardening", () => {
       const reader = first.body!.getReader();
       await reader.read(); // the stream is open
 
-      const second = await postJson(`${gw.url}/agui`, BODY);
+      const executes = fake.requests.length;
+      const second = await postJson(`${gw.url}/agui`, { ...BODY, run_id: "cap-2" });
       assert.equal(second.headers.get("retry-after"), "5");
       await expectJsonError(second, 503, "too_many_streams");
+      // Refused before anything happened: no run, no upstream call.
+      const aguiSecond = await postJson(`${gw.url}/agui`, {
+        threadId: "t-cap",
+        runId: "cap-3",
+        messages: [],
+        forwardedProps: { graph_name: "hotel_o2c" },
+      });
+      assert.equal(aguiSecond.headers.get("retry-after"), "5");
+      await expectJsonError(aguiSecond, 503, "too_many_streams");
+      assert.equal(fake.requests.length, executes, "no /execute for a refused POST");
+      for (const id of ["cap-2", "cap-3"]) {
+        const run = await fetch(`${gw.url}/agui/runs/${id}`);
+        assert.equal(run.status, 404, `run ${id} was not created`);
+        await run.body?.cancel();
+      }
+      assert.equal(gw.services.streams.reserved, 0, "refused requests hold no stream slot");
       const replay = await fetch(`${gw.url}/agui/runs/${runId}/events`);
       assert.equal(replay.headers.get("retry-after"), "5");
       await expectJsonError(replay, 503, "too_many_streams");

@@ -19,6 +19,12 @@ import {
   interpretRunInput,
   type JsonPatchOp,
 } from "../../lib/gateway/dialects/agui.ts";
+import {
+  aguiReplayFrom,
+  decisionAfter,
+  findGate,
+  lastDecidedGateSeq,
+} from "../../lib/gateway/dialects/agui_replay.ts";
 import type { StoredEvent } from "../../lib/events.ts";
 
 // ------------------------------------------------------------------------------------------------
@@ -409,6 +415,7 @@ describe("AG-UI translator: the hotel run", () => {
           initial_state: { prompt: "Book a hotel in Lisbon" },
           runId: RUN,
           threadId: THREAD,
+          graphNamed: true,
         });
 
         // HttpAgent makes a fresh runId for the resume: the interrupt id names the run.
@@ -621,7 +628,40 @@ describe("interpretRunInput", () => {
       initial_state: { prompt: "Book Lisbon" },
       runId: RUN,
       threadId: THREAD,
+      graphNamed: false,
     });
+  });
+
+  it("reads null as absent everywhere: graph_name, initial_state, messages, forwardedProps", () => {
+    const expected = {
+      kind: "start",
+      graph_name: "hotel_booking",
+      initial_state: { prompt: "Book Lisbon" },
+      runId: RUN,
+      threadId: THREAD,
+      graphNamed: false,
+    };
+    for (
+      const forwardedProps of [
+        null,
+        { graph_name: null },
+        { initial_state: null },
+        { graph_name: null, initial_state: null, command: null },
+      ]
+    ) {
+      assert.deepEqual(
+        interpretRunInput({ ...base, forwardedProps }, "hotel_booking"),
+        expected,
+        JSON.stringify(forwardedProps),
+      );
+    }
+    assert.deepEqual(
+      interpretRunInput(
+        { ...base, messages: null, protocolVersion: null, forwardedProps: { graph_name: null } },
+        "hotel_booking",
+      ),
+      { ...expected, initial_state: {} },
+    );
   });
 
   it("takes graph_name and initial_state from forwardedProps", () => {
@@ -751,5 +791,48 @@ describe("interpretRunInput", () => {
     assert.equal(decodeInterruptId(":step"), undefined);
     assert.equal(decodeInterruptId("run:"), undefined);
     assert.equal(decodeInterruptId("bad run:step"), undefined);
+  });
+});
+
+describe("AG-UI replay point", () => {
+  const WHOLE = [...BEFORE_APPROVAL, ...AFTER_APPROVAL];
+  /** Two gates: the first decided, the run waiting at the second. */
+  const TWO_GATES = [
+    ...BEFORE_APPROVAL,
+    AFTER_APPROVAL[0],
+    stored(10, "step_started", { step: "pay" }),
+    stored(11, "approval_required", { stepId: "pay", message: "Charge 240 EUR?" }),
+  ];
+
+  it("starts a stream after the last decided gate, never before it", () => {
+    assert.equal(lastDecidedGateSeq(BEFORE_APPROVAL), 0, "an undecided gate is replayed");
+    assert.equal(lastDecidedGateSeq(WHOLE), 8);
+    assert.equal(lastDecidedGateSeq(TWO_GATES), 8, "the second gate waits: it is replayed");
+    assert.equal(aguiReplayFrom(WHOLE, 0), 8);
+    assert.equal(aguiReplayFrom(WHOLE, 3), 8);
+    assert.equal(aguiReplayFrom(WHOLE, 11), 11, "what the client holds is not sent again");
+  });
+
+  it("ends an attach on the gate the run waits at, not on the decided one", () => {
+    const from = aguiReplayFrom(TWO_GATES, 0);
+    const { out } = translateAll(
+      TWO_GATES.filter((e) => e.seq > from),
+      undefined,
+      TWO_GATES.filter((e) => e.seq <= from),
+    );
+    assertValidUnderBoth(out);
+    const last = out.at(-1) as AguiRunFinished;
+    assert.equal(last.type, "RUN_FINISHED");
+    assert.deepEqual(last.outcome?.interrupts.map((i) => i.metadata.stepId), ["pay"]);
+  });
+
+  it("finds a step's gate and the decision recorded after it", () => {
+    assert.equal(findGate(WHOLE, "confirm_booking"), 7);
+    assert.equal(findGate(WHOLE, "nope"), -1);
+    assert.deepEqual(decisionAfter(WHOLE, 7, "confirm_booking"), {
+      decision: "approve",
+      comment: "ok",
+    });
+    assert.equal(decisionAfter(BEFORE_APPROVAL, 7, "confirm_booking"), undefined);
   });
 });

@@ -4,17 +4,21 @@
  * through the AG-UI translator: `data: <json>\n\n` frames, exactly one terminal per AG-UI run.
  * @module
  */
-import { RUN_ID_RE, type StoredEvent } from "../../events.ts";
+import { RUN_ID_RE, type RunSummary, type StoredEvent } from "../../events.ts";
 import { ApiError } from "../../http/errors.ts";
 import type { Services } from "../../services.ts";
 import type { EventEncoder } from "../http.ts";
-import { streamRun } from "../http.ts";
+import { checkSameGraph, streamRun } from "../http.ts";
+import type { StreamSlot } from "../streams.ts";
 import {
+  type AguiResumePlan,
+  type AguiStartPlan,
   type AguiTranslator,
   createAguiTranslator,
   encodeAguiEvent,
   interpretRunInput,
 } from "./agui.ts";
+import { aguiReplayFrom, decisionAfter, findGate } from "./agui_replay.ts";
 
 /** True when a `POST /agui` body is an AG-UI `RunAgentInput` rather than a workflow-dialect body. */
 export function isAguiInput(body: unknown): body is Record<string, unknown> {
@@ -53,6 +57,52 @@ function checkRunId(id: string): string {
   return id;
 }
 
+/** Who an AG-UI stream over a run's log answers, and whether frames carry log ids. */
+export interface AguiLogStreamOptions {
+  /** RUN_STARTED / RUN_FINISHED `threadId`. */
+  threadId: string;
+  /** RUN_STARTED / RUN_FINISHED `runId`. */
+  runId: string;
+  /** SSE `id:` lines with log seqs (the events endpoint), so a reconnect resumes. */
+  ids?: boolean;
+  /** The stream's place under `MAX_STREAMS`, when taken already. */
+  slot?: StreamSlot;
+}
+
+/**
+ * Streams a run's log as one new AG-UI run, for a client that holds the log up to `afterSeq`
+ * (an attach, or the events endpoint). The translator is primed with what comes before the
+ * stream's start, so it opens with RUN_STARTED and a snapshot rather than deltas against an
+ * unknown state. The start is never before the last decided approval gate: replaying a gate
+ * already decided would end this AG-UI run on that old interrupt. A client that already holds
+ * the gate the run still waits on gets that interrupt at once, not a silent wait for a decision.
+ */
+export async function streamAguiLog(
+  services: Services,
+  run: RunSummary,
+  afterSeq: number,
+  opts: AguiLogStreamOptions,
+): Promise<Response> {
+  const log = await services.store.read(run.id, 0);
+  const from = aguiReplayFrom(log, afterSeq);
+  const tr = createAguiTranslator({ threadId: opts.threadId, runId: opts.runId });
+  const primed = log.filter((e) => e.seq <= from);
+  tr.prime(primed);
+  const enc = aguiEncoder(tr, opts.ids);
+  let stillAtGate = false;
+  if (primed.length === log.length && tr.state.status === "waiting_approval") {
+    // Read after the log, so a run that reached the gate since `run` was read counts too.
+    const now = (await services.store.get(run.id)) ?? run;
+    stillAtGate = now.status === "waiting_approval" &&
+      now.pendingApproval?.stepId === tr.state.pendingApproval?.stepId;
+  }
+  return streamRun(services, run.id, from, enc, {
+    dialect: "agui",
+    slot: opts.slot,
+    ...(stillAtGate ? { prelude: enc.finish!() } : {}),
+  });
+}
+
 /** Handles a parsed AG-UI body (validated here). */
 export async function handleAguiRun(
   _req: Request,
@@ -63,60 +113,116 @@ export async function handleAguiRun(
   if (plan.kind === "invalid") {
     throw new ApiError(400, plan.error.error, plan.error.message, plan.error.details);
   }
-  if (plan.kind === "start") {
-    const runId = checkRunId(plan.runId);
-    try {
-      await services.gateway.start({
-        runId,
-        graph: plan.graph_name,
-        initialState: plan.initial_state,
-        dialect: "agui",
-        threadId: plan.threadId,
-      });
-    } catch (err) {
-      // An upstream fault (5xx) is recorded in the run's log: AG-UI clients get it as RUN_ERROR
-      // in the stream, where they look for it, rather than as an HTTP failure. Bad input (4xx)
-      // stays a JSON error before streaming.
-      if (!(err instanceof ApiError) || err.status < 500 || !(await services.store.get(runId))) {
-        throw err;
-      }
-    }
-    const tr = createAguiTranslator({ threadId: plan.threadId, runId: plan.runId });
-    return streamRun(services, runId, 0, aguiEncoder(tr), { dialect: "agui" });
-  }
-
-  // A resume: find the approval gate in the log, record the decision (unless this is a retry of a
-  // resume already taken), then stream what follows the gate as a new AG-UI run.
   const runId = checkRunId(plan.runId);
+  // The stream's place first: a 503 must not leave a started run or a recorded decision behind.
+  const slot = services.streams.reserve();
+  try {
+    return plan.kind === "start"
+      ? await startOrAttach(services, plan, runId, slot)
+      : await resume(services, plan, runId, slot);
+  } catch (err) {
+    slot.release();
+    throw err;
+  }
+}
+
+async function startOrAttach(
+  services: Services,
+  plan: AguiStartPlan,
+  runId: string,
+  slot: StreamSlot,
+): Promise<Response> {
+  let attached: RunSummary | undefined;
+  try {
+    const { run, created } = await services.gateway.start({
+      runId,
+      graph: plan.graph_name,
+      initialState: plan.initial_state,
+      dialect: "agui",
+      threadId: plan.threadId,
+    });
+    if (!created) attached = run;
+  } catch (err) {
+    // An upstream fault (5xx) is recorded in the run's log: AG-UI clients get it as RUN_ERROR
+    // in the stream, where they look for it, rather than as an HTTP failure. Bad input (4xx)
+    // stays a JSON error before streaming.
+    if (!(err instanceof ApiError) || err.status < 500 || !(await services.store.get(runId))) {
+      throw err;
+    }
+  }
+  if (attached) {
+    // A graph left to the default is no claim about the run: attach to whatever it runs.
+    if (plan.graphNamed) checkSameGraph(attached, plan.graph_name);
+    return streamAguiLog(services, attached, 0, {
+      threadId: plan.threadId,
+      runId: plan.runId,
+      slot,
+    });
+  }
+  const tr = createAguiTranslator({ threadId: plan.threadId, runId: plan.runId });
+  return streamRun(services, runId, 0, aguiEncoder(tr), { dialect: "agui", slot });
+}
+
+/**
+ * A resume: find the approval gate in the log, record the decision (unless this is a retry of
+ * the same decision, already taken), then stream what follows the gate as a new AG-UI run.
+ */
+async function resume(
+  services: Services,
+  plan: AguiResumePlan,
+  runId: string,
+  slot: StreamSlot,
+): Promise<Response> {
   const run = await services.store.get(runId);
   if (!run) throw new ApiError(404, "run_not_found", `No run with id ${runId}`);
   const stepId = plan.decision.stepId ?? run.pendingApproval?.stepId;
   if (!stepId) throw new ApiError(409, "not_waiting", `Run ${runId} is not waiting for approval`);
-  const log = await services.store.read(runId, 0);
-  let gate = -1;
-  for (let i = log.length - 1; i >= 0; i--) {
-    if (log[i].type === "approval_required" && JSON.parse(log[i].data).stepId === stepId) {
-      gate = i;
-      break;
-    }
-  }
+  let log = await services.store.read(runId, 0);
+  let gate = findGate(log, stepId);
   if (gate < 0) throw new ApiError(409, "not_waiting", `Step ${stepId} never waited for approval`);
   const waiting = run.status === "waiting_approval" && run.pendingApproval?.stepId === stepId;
+  let recorded = false;
   if (waiting) {
-    await services.gateway.approve(runId, {
-      stepId,
-      decision: plan.decision.decision,
-      ...(plan.decision.comment ? { comment: plan.decision.comment } : {}),
-    });
-  } else {
-    const resolved = log.slice(gate + 1).some((e) =>
-      e.type === "approval_resolved" && JSON.parse(e.data).stepId === stepId
-    );
-    if (!resolved) {
-      throw new ApiError(409, "not_waiting", `Step ${stepId} is not waiting for approval`);
+    try {
+      await services.gateway.approve(runId, {
+        stepId,
+        decision: plan.decision.decision,
+        ...(plan.decision.comment ? { comment: plan.decision.comment } : {}),
+      });
+      recorded = true;
+    } catch (err) {
+      // Another resume may have decided in between: then this one is judged like a retry.
+      if (!(err instanceof ApiError) || err.status !== 409) throw err;
+      log = await services.store.read(runId, 0);
+      gate = findGate(log, stepId);
     }
   }
+  if (!recorded) checkRetry(log, gate, stepId, plan.decision.decision);
   const tr = createAguiTranslator({ threadId: plan.threadId, runId: plan.requestRunId });
   tr.prime(log.slice(0, gate + 1));
-  return streamRun(services, runId, log[gate].seq, aguiEncoder(tr), { dialect: "agui" });
+  return streamRun(services, runId, log[gate].seq, aguiEncoder(tr), { dialect: "agui", slot });
+}
+
+/**
+ * A resume of a gate no longer waiting is a retry when the log holds the same decision for it
+ * (its outcome is replayed). Another decision is a conflict: answering it with the outcome of the
+ * decision it contradicts would tell the client its choice was taken.
+ * @throws {ApiError} 409 `not_waiting` (never decided) or `decision_conflict`.
+ */
+function checkRetry(
+  log: readonly StoredEvent[],
+  gate: number,
+  stepId: string,
+  decision: string,
+): void {
+  const taken = gate < 0 ? undefined : decisionAfter(log, gate, stepId);
+  if (!taken) throw new ApiError(409, "not_waiting", `Step ${stepId} is not waiting for approval`);
+  if (taken.decision !== decision) {
+    throw new ApiError(
+      409,
+      "decision_conflict",
+      `Step ${stepId} was already decided: ${taken.decision}`,
+      { stepId, decision: taken.decision },
+    );
+  }
 }

@@ -30,11 +30,12 @@ export type ResumeEntry = z.infer<typeof resumeEntrySchema>;
 
 /**
  * The gateway's own keys inside `forwardedProps`; anything else a client forwards is kept and
- * ignored. A `null` there (some clients send it for "nothing") reads as absent.
+ * ignored. A `null` there (some clients send it for "nothing") reads as absent, for every key
+ * alike: `graph_name: null` is the default graph and `initial_state: null` the prompt.
  */
 export const forwardedPropsSchema = z.looseObject({
-  graph_name: z.string().regex(GRAPH_NAME_RE, "lower snake case, 1–64 characters").optional(),
-  initial_state: nonNullObject.optional(),
+  graph_name: z.string().regex(GRAPH_NAME_RE, "lower snake case, 1–64 characters").nullish(),
+  initial_state: nonNullObject.nullish(),
   command: z.looseObject({ resume: z.unknown().optional() }).nullish(),
 });
 
@@ -46,10 +47,12 @@ export const forwardedPropsSchema = z.looseObject({
 export const runAgentInputSchema = z.looseObject({
   threadId: z.string().min(1).max(512),
   runId: z.string().min(1).max(512),
-  protocolVersion: z.string().optional(),
+  protocolVersion: z.string().nullish(),
   parentRunId: z.string().nullish(),
-  messages: z.array(z.looseObject({ role: z.string(), content: z.unknown().optional() }))
-    .default([]),
+  messages: z.preprocess(
+    (v) => (v === null ? undefined : v),
+    z.array(z.looseObject({ role: z.string(), content: z.unknown().optional() })).default([]),
+  ),
   state: z.unknown().optional(),
   tools: z.array(z.unknown()).nullish(),
   context: z.array(z.unknown()).nullish(),
@@ -82,6 +85,11 @@ export interface AguiStartPlan {
   runId: string;
   /** The AG-UI conversation; echoed in RUN_STARTED / RUN_FINISHED. */
   threadId: string;
+  /**
+   * True when the client named the graph (`forwardedProps.graph_name`), false when it is the
+   * default: attaching to an existing run with another graph is a conflict only when named.
+   */
+  graphNamed: boolean;
 }
 
 /** Resume the run `runId` with a decision. */
@@ -305,7 +313,8 @@ export function interpretRunInput(body: unknown, defaultGraph: string): AguiRunP
   if (!RUN_ID_RE.test(input.runId)) {
     return invalid(`runId becomes the run id: ${RUN_ID_RULE}`);
   }
-  const graph = input.forwardedProps?.graph_name ?? defaultGraph;
+  const named = input.forwardedProps?.graph_name ?? undefined;
+  const graph = named ?? defaultGraph;
   if (!GRAPH_NAME_RE.test(graph)) return invalid(`unknown graph name "${graph}"`);
   let initial = input.forwardedProps?.initial_state;
   if (!initial) {
@@ -318,5 +327,6 @@ export function interpretRunInput(body: unknown, defaultGraph: string): AguiRunP
     initial_state: initial,
     runId: input.runId,
     threadId: input.threadId,
+    graphNamed: named !== undefined,
   };
 }
