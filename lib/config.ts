@@ -59,6 +59,8 @@ const schema = z.object({
   RELAY_LEASE_MS: int(100, 600_000).default(30_000),
   UPSTREAM_TRANSPORT: oneOf(["auto", "socket", "fetch"]).default("auto"),
   RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).default(60),
+  // Unset: a sixth of the per-minute rate (at least 1), the limiter's own default.
+  RATE_LIMIT_BURST: int(1, 1_000_000).optional(),
   DEFAULT_GRAPH: z.string().regex(GRAPH_NAME_RE, "lower snake case").default("hotel_o2c"),
   LOG_LEVEL: oneOf(["debug", "info", "warn", "error", "silent"]).default("info"),
 });

@@ -1,6 +1,6 @@
 /**
  * Hardening of the gateway against a fake workflow service, both on real `Deno.serve` port 0:
- * MAX_STREAMS → 503, the rate limit → 429, the header budget → 431,
+ * MAX_STREAMS → 503, the rate limit → 429 (and its configured burst), the header budget → 431,
  * the CORS allowlist and preflight, the bearer check,
  * the CSP nonce on pages, and the request id in responses and log lines.
  */
@@ -99,16 +99,31 @@ describe("hardening", () => {
     });
   });
 
-  describe("configured limits: MAX_HEADER_BYTES", () => {
+  describe("configured limits: RATE_LIMIT_BURST and MAX_HEADER_BYTES", () => {
     let gw: TestGateway;
     before(async () => {
       gw = await startGateway({
         WORKFLOW_SERVICE_URL: fake.url,
+        RATE_LIMIT_PER_MINUTE: "1",
+        RATE_LIMIT_BURST: "3",
         MAX_HEADER_BYTES: "2048",
       });
     });
     after(async () => {
       await gw.close();
+    });
+
+    it("lets a client start RATE_LIMIT_BURST runs at once, then answers 429", async () => {
+      // 1 per minute alone would allow a burst of 1.
+      for (const id of ["burst-1", "burst-2", "burst-3"]) {
+        const ok = await postJson(`${gw.url}/agui`, { ...BODY, run_id: id });
+        assert.equal(ok.status, 200, id);
+        await ok.body?.cancel();
+      }
+      const limited = await postJson(`${gw.url}/agui`, { ...BODY, run_id: "burst-4" });
+      assert.equal(limited.headers.get("retry-after"), "60", "1 per minute: a token a minute");
+      await expectJsonError(limited, 429, "rate_limited");
+      for (const id of ["burst-1", "burst-2", "burst-3"]) await gw.services.gateway.abort(id);
     });
 
     it("answers headers past MAX_HEADER_BYTES with 431 JSON, before any handler", async () => {
