@@ -237,6 +237,30 @@ describe("POST /agui (workflow dialect)", () => {
     await wrongMethod.body?.cancel();
   });
 
+  it("refuses a chunked body (no Content-Length) past MAX_BODY_BYTES with 413 while reading it", async () => {
+    const calls = fake.executeCalls.length;
+    // ~70 KB of a syntactically fine JSON body, streamed in pieces, so only the running count
+    // of bytes read can refuse it (there is no declared length, and it would parse).
+    const piece = new TextEncoder().encode("x".repeat(10_000));
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new TextEncoder().encode('{"graph_name":"hotel_o2c","initial_state":{"p":"'));
+        for (let i = 0; i < 7; i++) c.enqueue(piece);
+        c.enqueue(new TextEncoder().encode('"}}'));
+        c.close();
+      },
+    });
+    const res = await fetch(`${gw.url}/agui`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    assert.equal(res.status, 413);
+    assert.match(res.headers.get("content-type")!, /^application\/json/);
+    assert.equal((await res.json()).error, "payload_too_large");
+    assert.equal(fake.executeCalls.length, calls, "nothing reached the upstream");
+  });
+
   it("maps upstream faults before streaming to 502/504 JSON, and records them in the run", async () => {
     const cases: [string, number, string][] = [
       ["error500", 502, "upstream_status"],
