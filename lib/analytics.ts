@@ -2,9 +2,10 @@
  * History and analytics over the run log, framework-free: runs per graph and status, success
  * rate, duration percentiles, pending approvals and their age, recent failures and a time series.
  *
- * The work is bounded: {@link collectRuns} reads at most `maxRuns` summaries, newest first, and
- * stops at the first run older than the range (the store lists by creation time), so a long
- * history never turns one page view into a scan of the whole log.
+ * The work is bounded: {@link collectRuns} reads at most `maxRuns` summaries (with a filter, at
+ * most `maxScan`), newest first, and stops at the first run older than the range whatever its
+ * graph or status (the store lists by creation time), so a long history never turns one page
+ * view into a scan of the whole log.
  * @module
  */
 import { RUN_STATUSES, type RunStatus } from "./event_names.ts";
@@ -25,8 +26,11 @@ export type RangeKey = keyof typeof RANGES;
 /** The default range when the query names none. */
 export const DEFAULT_RANGE: RangeKey = "24h";
 
-/** Default cap on the summaries one analytics view reads. */
+/** Default cap on the summaries one analytics view aggregates. */
 export const DEFAULT_MAX_RUNS = 1_000;
+
+/** Default cap on the summaries one filtered analytics view reads to find them. */
+export const DEFAULT_MAX_SCAN = 10_000;
 
 /** Statuses of runs that ended. */
 const FINISHED: ReadonlySet<RunStatus> = new Set(["complete", "rejected", "error", "aborted"]);
@@ -113,7 +117,10 @@ export interface SeriesBucket {
 export interface Analytics {
   /** Runs aggregated. */
   total: number;
-  /** True when `maxRuns` stopped the read: older runs in the range were not counted. */
+  /**
+   * True when `maxRuns` (or, with a filter, the scan cap) stopped the read: older runs in the
+   * range were not counted.
+   */
   truncated: boolean;
   /** Range start (ms since epoch, or null for `all`) and the time of the aggregation. */
   from: number | null;
@@ -175,25 +182,51 @@ function successRate(counts: StatusCounts): number | null {
 /**
  * Reads the newest runs matching `query`, page by page, until `maxRuns`, the end of the log, or
  * the first run created before `from`.
+ *
+ * With a range and a graph or status filter, the index is scanned unfiltered and filtered here:
+ * the store's own filter skips non-matching runs, so a scan for a rare status would read on past
+ * the range to the end of the log, stopping only at a matching old run. Here the first run older
+ * than the range ends the scan whatever its graph or status, and `maxScan` bounds how many
+ * summaries a range full of other runs can cost. Without a range there is nothing to stop at,
+ * and the store filters.
  */
 export async function collectRuns(
   store: RunLister,
-  query: { graph?: string; status?: RunStatus; from: number | null; maxRuns: number },
+  query: {
+    graph?: string;
+    status?: RunStatus;
+    from: number | null;
+    maxRuns: number;
+    /** Most summaries read when filtering here (default {@link DEFAULT_MAX_SCAN}). */
+    maxScan?: number;
+  },
 ): Promise<{ runs: RunSummary[]; truncated: boolean }> {
+  const { from, maxRuns } = query;
+  const filterHere = from !== null && (query.graph !== undefined || query.status !== undefined);
+  const maxScan = query.maxScan ?? DEFAULT_MAX_SCAN;
+  const matches = (run: RunSummary) =>
+    (query.graph === undefined || run.graph === query.graph) &&
+    (query.status === undefined || run.status === query.status);
   const runs: RunSummary[] = [];
+  let scanned = 0;
   let cursor: string | undefined;
   while (true) {
-    const page = await store.list({
-      graph: query.graph,
-      status: query.status,
-      limit: Math.min(500, query.maxRuns - runs.length + 1),
-      cursor,
-    });
+    const page = await store.list(
+      filterHere ? { limit: Math.min(500, maxScan - scanned + 1), cursor } : {
+        graph: query.graph,
+        status: query.status,
+        limit: Math.min(500, maxRuns - runs.length + 1),
+        cursor,
+      },
+    );
     for (const run of page.runs) {
-      if (query.from !== null && Date.parse(run.createdAt) < query.from) {
-        return { runs, truncated: false };
+      if (from !== null && Date.parse(run.createdAt) < from) return { runs, truncated: false };
+      if (filterHere) {
+        if (scanned === maxScan) return { runs, truncated: true };
+        scanned++;
+        if (!matches(run)) continue;
       }
-      if (runs.length === query.maxRuns) return { runs, truncated: true };
+      if (runs.length === maxRuns) return { runs, truncated: true };
       runs.push(run);
     }
     if (!page.cursor) return { runs, truncated: false };

@@ -6,6 +6,9 @@
 import { z } from "zod";
 import { GRAPH_NAME_RE } from "./events.ts";
 
+/** Default of `MAX_HEADER_BYTES`: the most bytes of request headers the app accepts. */
+export const DEFAULT_MAX_HEADER_BYTES = 16_384;
+
 /** The product's version, reported by `/health`. */
 export const VERSION = "0.1.0";
 
@@ -49,11 +52,15 @@ const schema = z.object({
   KV_PATH: z.string().min(1).optional(),
   RUN_TTL_HOURS: int(1, 24 * 365).default(24),
   MAX_BODY_BYTES: int(256, 16 * 1024 * 1024).default(65_536),
+  // Deno's server itself refuses headers past ~64 KiB (bodiless 400): a larger budget is moot.
+  MAX_HEADER_BYTES: int(1024, 65_536).default(DEFAULT_MAX_HEADER_BYTES),
   MAX_STREAMS: int(1, 1_000_000).default(10_000),
   UPSTREAM_TIMEOUT_MS: int(100, 600_000).default(30_000),
   RELAY_LEASE_MS: int(100, 600_000).default(30_000),
   UPSTREAM_TRANSPORT: oneOf(["auto", "socket", "fetch"]).default("auto"),
   RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).default(60),
+  // Unset: a sixth of the per-minute rate (at least 1), the limiter's own default.
+  RATE_LIMIT_BURST: int(1, 1_000_000).optional(),
   DEFAULT_GRAPH: z.string().regex(GRAPH_NAME_RE, "lower snake case").default("hotel_o2c"),
   LOG_LEVEL: oneOf(["debug", "info", "warn", "error", "silent"]).default("info"),
 });

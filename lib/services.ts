@@ -23,7 +23,7 @@ export interface Services {
   upstream: Upstream;
   gateway: Gateway;
   streams: StreamRegistry;
-  /** Per-client limit on starting runs (`RATE_LIMIT_PER_MINUTE`). */
+  /** Per-client limit on starting runs (`RATE_LIMIT_PER_MINUTE`, `RATE_LIMIT_BURST`). */
   rateLimiter: RateLimiter;
   /** When the process started (ms), for `/health`. */
   startedAt: number;
@@ -92,7 +92,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     upstream,
     gateway,
     streams,
-    rateLimiter: new RateLimiter(config.RATE_LIMIT_PER_MINUTE),
+    rateLimiter: new RateLimiter(config.RATE_LIMIT_PER_MINUTE, { burst: config.RATE_LIMIT_BURST }),
     startedAt: Date.now(),
     async close() {
       if (closed) return;

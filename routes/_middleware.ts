@@ -1,5 +1,7 @@
 import { define } from "../lib/define.ts";
 import { jsonMethodNotAllowed } from "../lib/gateway/guard.ts";
+import { DEFAULT_MAX_HEADER_BYTES } from "../lib/config.ts";
+import { checkHeaderBudget } from "../lib/http/headers.ts";
 import { securityHeaders } from "../lib/http/security.ts";
 import { withLogContext } from "../lib/log.ts";
 
@@ -19,7 +21,8 @@ function apiAnswer(req: Request, res: Response, path: string): Response {
  * Every request: a request id (the caller's `x-request-id` when it is sane, else a new one) in
  * the state, in every log line written while serving it (lib/log.ts `withLogContext`) and in
  * the response; one access-log line; the client's address for rate limiting; a CSP nonce for
- * pages; and the usual security headers on every answer, errors included.
+ * pages; the usual security headers on every answer, errors included; and a 431 JSON answer,
+ * before any handler runs, to headers larger than `MAX_HEADER_BYTES`.
  */
 export const handler = define.middleware((ctx) => {
   const given = ctx.req.headers.get("x-request-id");
@@ -31,7 +34,9 @@ export const handler = define.middleware((ctx) => {
   return withLogContext({ request_id: requestId }, async () => {
     const started = performance.now();
     const path = ctx.url.pathname;
-    let res = apiAnswer(ctx.req, await ctx.next(), path);
+    const maxHeaderBytes = ctx.state.services?.config.MAX_HEADER_BYTES ?? DEFAULT_MAX_HEADER_BYTES;
+    let res = checkHeaderBudget(ctx.req, maxHeaderBytes) ??
+      apiAnswer(ctx.req, await ctx.next(), path);
     try {
       res.headers.set("x-request-id", requestId);
     } catch {

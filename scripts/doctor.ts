@@ -421,16 +421,28 @@ async function checkRun(
   ) {
     const stepId: string = (gate as { stepId: string }).stepId;
     gate = null;
-    const ok = await fetchWithin(`${base}/agui/runs/${runId}/approval`, {
-      method: "POST",
-      headers: { ...auth, "content-type": "application/json" },
-      body: JSON.stringify({
-        stepId,
-        decision: "approve",
-        comment: "approved by deno task doctor",
-      }),
-    }, 15_000);
-    await ok.body?.cancel();
+    // A network failure here is a failed check like any other, not a crash of the doctor.
+    let ok: Response;
+    try {
+      ok = await fetchWithin(`${base}/agui/runs/${runId}/approval`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify({
+          stepId,
+          decision: "approve",
+          comment: "approved by deno task doctor",
+        }),
+      }, 15_000);
+      await ok.body?.cancel();
+    } catch (err) {
+      report({
+        ok: false,
+        name: "approval",
+        detail: `POST approval failed: ${describeError(err)}`,
+        fix: "the gateway went away or a proxy dropped the request: check the gateway's log",
+      });
+      return;
+    }
     if (ok.status !== 202) {
       report({
         ok: false,
@@ -440,10 +452,31 @@ async function checkRun(
       });
       return;
     }
-    const more = await fetchWithin(`${base}/agui/runs/${runId}/events`, {
-      headers: { ...auth, "last-event-id": String(lastSeq) },
-    }, 15_000);
-    outcome = more.ok ? await readStream(more, onFrame, onComment, deadline) : "ended";
+    let more: Response;
+    try {
+      more = await fetchWithin(`${base}/agui/runs/${runId}/events`, {
+        headers: { ...auth, "last-event-id": String(lastSeq) },
+      }, 15_000);
+    } catch (err) {
+      report({
+        ok: false,
+        name: "resume",
+        detail: `GET events after ${lastSeq} failed: ${describeError(err)}`,
+        fix: "the gateway went away or a proxy dropped the request: check the gateway's log",
+      });
+      break;
+    }
+    if (!more.ok) {
+      report({
+        ok: false,
+        name: "resume",
+        detail: `GET events after ${lastSeq} answered ${more.status}`,
+        fix: "the gateway must replay a run after Last-Event-ID (DESIGN §4)",
+      });
+      await more.body?.cancel();
+      break;
+    }
+    outcome = await readStream(more, onFrame, onComment, deadline);
   }
 
   report({

@@ -1,7 +1,8 @@
 /**
  * Deno Deploy readiness, with the real `main.ts` in a child process:
  * - eviction: SIGINT ends open client streams with a final comment and the process exits well
- *   inside Deploy's 5 s grace period;
+ *   inside Deploy's 5 s grace period, also under `deno serve` (Deploy's way: no server of
+ *   main.ts's own) and also while a request still waits for a silent workflow service;
  * - nothing at run time needs a file write, a subprocess or a native library: the gateway
  *   serves pages and a whole built-in (LangGraph) run with writes, `run` and `ffi` denied;
  * - esbuild (the island build, a native binary) is not in the server's module graph;
@@ -11,7 +12,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.ts";
 import { postJson } from "../fixtures/gateway.ts";
-import { spawnGateway } from "../fixtures/process.ts";
+import { spawnDenoServe, spawnGateway } from "../fixtures/process.ts";
 import { readSse } from "../fixtures/sse_reader.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -73,6 +74,77 @@ describe("Deno Deploy readiness", () => {
     } finally {
       gw.kill("SIGKILL");
       await gw.status;
+    }
+  });
+
+  it("under deno serve (as on Deploy) flushes the final comment before exiting on SIGINT", async () => {
+    const gw = await spawnDenoServe({
+      DENO_DEPLOYMENT_ID: "test",
+      WORKFLOW_SERVICE_URL: fake.url,
+      KV_PATH: ":memory:",
+      HEARTBEAT_MS: "15000",
+    });
+    try {
+      const res = await postJson(`${gw.url}/agui`, {
+        graph_name: "hotel_o2c",
+        initial_state: {},
+        run_id: "evicted-serve",
+      });
+      assert.equal(res.status, 200);
+      // Read until the run's first event is here, then evict and read on to the end.
+      const reader = res.body!.getReader();
+      const dec = new TextDecoder();
+      let raw = "";
+      while (!raw.includes("event: workflow_initialized")) {
+        const r = await within(reader.read(), 5_000, "first event");
+        assert.equal(r.done, false, `stream ended early: ${JSON.stringify(raw)}`);
+        raw += dec.decode(r.value, { stream: true });
+      }
+      gw.kill("SIGINT");
+      let ended = false;
+      while (!ended) {
+        // A cut body rejects here (curl's rc 18), which fails the test.
+        const r = await within(reader.read(), 8_000, "end of the stream after SIGINT");
+        if (r.done) ended = true;
+        else raw += dec.decode(r.value, { stream: true });
+      }
+      assert.ok(raw.endsWith(": shutdown\n\n"), JSON.stringify(raw.slice(-200)));
+      const status = await within(gw.status, 8_000, "process exit after SIGINT");
+      assert.equal(status.code, 0);
+    } finally {
+      gw.kill("SIGKILL");
+      await gw.status;
+    }
+  });
+
+  it("exits on SIGINT within the shutdown deadline while a request waits for a silent upstream", async () => {
+    const silent = await startFakeUpstream({ script: "silent" });
+    const gw = await spawnGateway({
+      WORKFLOW_SERVICE_URL: silent.url,
+      KV_PATH: ":memory:",
+      UPSTREAM_TIMEOUT_MS: "30000",
+    });
+    try {
+      // The gateway answers POST /agui only once the upstream sends its first byte: pending.
+      const pending = postJson(`${gw.url}/agui`, {
+        graph_name: "hotel_o2c",
+        initial_state: {},
+        run_id: "waits-for-upstream",
+      }).then(async (res) => {
+        await res.body?.cancel();
+        return res.status;
+      }, (err: unknown) => err);
+      await silent.waitFor((f) => f.executeCalls.length > 0);
+      gw.kill("SIGINT");
+      // Well below UPSTREAM_TIMEOUT_MS (30 s): the deadline, not the upstream, ends the process.
+      const status = await within(gw.status, 10_000, "process exit after SIGINT");
+      assert.equal(status.code, 0);
+      // The pending request was settled too (answered or cut), so nothing is left hanging.
+      await within(pending, 5_000, "the pending request settles");
+    } finally {
+      gw.kill("SIGKILL");
+      await gw.status;
+      await silent.close();
     }
   });
 

@@ -112,6 +112,143 @@ describe("deno task doctor", () => {
     }
   });
 
+  it("reads .env when the environment lacks a variable: a bad value there fails the config", async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(`${dir}/.env`, "HEARTBEAT_MS=often\n");
+      const lines: string[] = [];
+      const report = await runDoctor({
+        url: gw.url,
+        env: {},
+        envFile: `${dir}/.env`,
+        print: (l) => lines.push(l),
+      });
+      assert.equal(report.ok, false);
+      const config = report.checks.find((c) => c.name === "configuration")!;
+      assert.equal(config.ok, false, lines.join("\n"));
+      assert.match(config.detail, /HEARTBEAT_MS="often"/);
+      assert.match(config.fix!, /HEARTBEAT_MS/);
+      // The environment wins over .env.
+      const envWins = await runDoctor({
+        url: gw.url,
+        env: { HEARTBEAT_MS: "30" },
+        envFile: `${dir}/.env`,
+        print: () => {},
+        timeoutMs: 10_000,
+      });
+      assert.equal(envWins.checks.find((c) => c.name === "configuration")!.ok, true);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+
+  it("fails the workflow service check, naming WORKFLOW_SERVICE_URL, when the service is down", async () => {
+    const dead = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = dead.addr.port;
+    dead.close();
+    const broken = await startGateway({
+      WORKFLOW_SERVICE_URL: `http://127.0.0.1:${port}`,
+      UPSTREAM_TIMEOUT_MS: "500",
+    });
+    try {
+      const lines: string[] = [];
+      const report = await runDoctor({
+        url: broken.url,
+        env: {},
+        envFile: NO_ENV_FILE,
+        print: (l) => lines.push(l),
+        timeoutMs: 2_000,
+      });
+      assert.equal(report.ok, false);
+      const ws = report.checks.find((c) => c.name === "workflow service health")!;
+      assert.equal(ws.ok, false, lines.join("\n"));
+      assert.match(ws.detail, /unreachable/);
+      assert.match(ws.fix!, /WORKFLOW_SERVICE_URL/);
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it("fails the heartbeat check when HEARTBEAT_MS is longer than the run takes", async () => {
+    const quick = await startFakeUpstream({ script: "complete" });
+    const slowBeat = await startGateway({ WORKFLOW_SERVICE_URL: quick.url, HEARTBEAT_MS: "15000" });
+    try {
+      const lines: string[] = [];
+      const report = await runDoctor({
+        url: slowBeat.url,
+        env: {},
+        envFile: NO_ENV_FILE,
+        print: (l) => lines.push(l),
+        timeoutMs: 5_000,
+      });
+      assert.equal(report.ok, false);
+      const byName = new Map(report.checks.map((c) => [c.name, c]));
+      assert.equal(byName.get("terminal event")!.ok, true, lines.join("\n"));
+      const hb = byName.get("heartbeat")!;
+      assert.equal(hb.ok, false);
+      assert.match(hb.detail, /none seen/);
+      assert.match(hb.fix!, /HEARTBEAT_MS/);
+    } finally {
+      await slowBeat.close();
+      await quick.close();
+    }
+  });
+
+  it("fails the terminal check when the run never ends within the doctor's timeout", async () => {
+    const endless = await startFakeUpstream({ script: "idle" });
+    const stuck = await startGateway({ WORKFLOW_SERVICE_URL: endless.url, HEARTBEAT_MS: "30" });
+    try {
+      const lines: string[] = [];
+      const report = await runDoctor({
+        url: stuck.url,
+        env: {},
+        envFile: NO_ENV_FILE,
+        print: (l) => lines.push(l),
+        timeoutMs: 1_500,
+      });
+      assert.equal(report.ok, false);
+      const end = report.checks.find((c) => c.name === "terminal event")!;
+      assert.equal(end.ok, false, lines.join("\n"));
+      assert.match(end.detail, /none within 1500 ms/);
+      assert.match(end.fix!, /did not finish/);
+    } finally {
+      await stuck.close();
+      await endless.close();
+    }
+  });
+
+  it("reports a failing approval or resume request as ✗ instead of throwing", async () => {
+    const realFetch = globalThis.fetch;
+    for (const [path, name] of [["/approval", "approval"], ["/events", "resume"]] as const) {
+      // The network fails for that one request of the doctor's run, and only for it.
+      globalThis.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
+        const url = input instanceof Request ? input.url : String(input);
+        if (new URL(url).pathname.endsWith(path)) {
+          return Promise.reject(new TypeError("network error (test)"));
+        }
+        return realFetch(input, init);
+      };
+      try {
+        const lines: string[] = [];
+        const report = await runDoctor({
+          url: gw.url,
+          env: {},
+          envFile: NO_ENV_FILE,
+          print: (l) => lines.push(l),
+          timeoutMs: 10_000,
+        });
+        assert.equal(report.ok, false, name);
+        const check = report.checks.find((c) => c.name === name);
+        assert.ok(check, `${name}: ${lines.join("\n")}`);
+        assert.equal(check.ok, false);
+        assert.match(check.detail, /network error \(test\)/);
+        assert.ok(check.fix, name);
+      } finally {
+        globalThis.fetch = realFetch;
+      }
+    }
+  });
+
   it("exits 0 when healthy and 1 on a failure, as a task", async () => {
     const run = (url: string) =>
       new Deno.Command(Deno.execPath(), {

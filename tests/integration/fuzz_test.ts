@@ -5,12 +5,13 @@
  *
  * What counts as malformed: bodies that are random bytes, invalid UTF-8, broken or deeply
  * nested JSON, wrong shapes, too large (declared or streamed); wrong methods and content types;
- * unknown or hostile run ids; bad `Last-Event-ID` and query values; huge headers. Not counted:
+ * unknown or hostile run ids; bad `Last-Event-ID` and query values; large headers (16–60 KiB:
+ * 431 `headers_too_large` from `MAX_HEADER_BYTES`) and huge ones. Not counted:
  * `OPTIONS` preflights (204 by design) and `HEAD` (a GET without a body).
  *
- * One documented exception: a request whose headers exceed Deno's HTTP server limit is refused
- * by the server itself, before any application code runs, with a bodiless 400 (or 431); for
- * that generator only, that answer is accepted.
+ * One documented exception: a request whose headers exceed Deno's HTTP server limit (~64 KiB)
+ * is refused by the server itself, before any application code runs, with a bodiless 400 (or
+ * 431); for that generator only (70 KiB and more), that answer is accepted.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -36,6 +37,8 @@ interface Case {
   init: RequestInit;
   /** The server itself (not the app) may refuse it without a body. */
   serverLevel?: boolean;
+  /** The exact status and error code it must get. */
+  expect?: { status: number; error: string };
 }
 
 const JSON_CT = { "content-type": "application/json" };
@@ -169,6 +172,20 @@ function generate(seed: number, n: number): Case[] {
         kind: declared ? "huge body" : "huge chunked body",
         path: pick(apiPaths),
         init: { method: "POST", headers: JSON_CT, body },
+      };
+    },
+    () => {
+      // 16–60 KiB of headers: past the app's MAX_HEADER_BYTES (16 KiB), below Deno's own limit,
+      // as one long header or as many ordinary-sized ones.
+      const total = 16_500 + int(60 * 1024 - 16_500 - 1_000);
+      const headers: Record<string, string> = {};
+      if (rnd() < 0.5) headers["x-filler"] = "a".repeat(total);
+      else for (let i = 0; i * 1_000 < total; i++) headers[`x-filler-${i}`] = "b".repeat(990);
+      return {
+        kind: "large headers",
+        path: pick(["/agui", "/agui/runs", "/health", "/", "/styles.css"]),
+        init: { method: pick(["GET", "POST"]), headers },
+        expect: { status: 431, error: "headers_too_large" },
       };
     },
     () => ({
@@ -310,6 +327,12 @@ describe("fuzz: malformed requests", () => {
           }
           const text = await res.text();
           if (c.serverLevel && (res.status === 400 || res.status === 431) && text === "") return;
+          if (c.expect && res.status !== c.expect.status) {
+            failures.push(
+              `${label} → ${res.status}, not ${c.expect.status}: ${text.slice(0, 120)}`,
+            );
+            return;
+          }
           if (res.status < 400 || res.status > 499) {
             failures.push(`${label} → ${res.status} ${text.slice(0, 120)}`);
             return;
@@ -324,6 +347,8 @@ describe("fuzz: malformed requests", () => {
             const body = JSON.parse(text);
             if (typeof body.error !== "string" || typeof body.message !== "string") {
               failures.push(`${label} → ${res.status} body ${text.slice(0, 120)}`);
+            } else if (c.expect && body.error !== c.expect.error) {
+              failures.push(`${label} → error ${body.error}, not ${c.expect.error}`);
             }
           } catch {
             failures.push(`${label} → ${res.status} unparsable ${text.slice(0, 120)}`);

@@ -1,12 +1,20 @@
 /**
  * The /agui gateway against a scripted fake workflow service, both on real `Deno.serve` port 0:
- * the seed's request and event sequence, framing and headers, heartbeats, malformed frames,
- * every error status, upstream faults mid-stream, disconnects and `/health`.
+ * the seed's request and event sequence, framing and headers, heartbeats (also while the
+ * upstream is in the middle of a frame), malformed frames, every error status (a chunked body
+ * too), upstream faults mid-stream and each logged once with the run id, disconnects and
+ * `/health`.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { checkEvent } from "../../lib/events.ts";
-import { FAKE_GRAPHS, type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.ts";
+import { encodeEvent } from "../../lib/sse/encode.ts";
+import {
+  FAKE_GRAPHS,
+  FAKE_TS,
+  type FakeUpstream,
+  startFakeUpstream,
+} from "../fixtures/fake_upstream.ts";
 import { postJson, startGateway, type TestGateway } from "../fixtures/gateway.ts";
 import { datas, readSse, types } from "../fixtures/sse_reader.ts";
 
@@ -19,6 +27,33 @@ const SEED_BODY = {
 };
 
 const TOKEN = "gateway-token-0123456789";
+
+/** Every block of a stream is a whole frame, a whole comment or the retry block: no mix. */
+function assertWholeBlocks(raw: string): void {
+  for (const block of raw.split("\n\n").slice(0, -1)) {
+    const lines = block.split("\n");
+    const comment = lines.every((l) => l.startsWith(":"));
+    const frame = lines.some((l) => l.startsWith("data: ")) &&
+      !lines.some((l) => l.startsWith(":"));
+    const retry = lines.every((l) => l.startsWith("retry:") || l.startsWith(":"));
+    assert.ok(comment || frame || retry, `a mixed block: ${JSON.stringify(block)}`);
+  }
+}
+
+/** Resolves with `p`, or rejects after `ms` (the timer is always cleared). */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 describe("POST /agui (workflow dialect)", () => {
   let fake: FakeUpstream;
@@ -135,20 +170,61 @@ describe("POST /agui (workflow dialect)", () => {
     assert.ok(checkEvent("workflow_error", early.frames[2].data).ok);
   });
 
+  it("logs each failure once, at error level, with the run id", async () => {
+    for (const script of ["error500", "broken", "early_close", "html"] as const) {
+      fake.setScript(script);
+      const runId = `logged-once-${script}`;
+      const res = await postJson(`${gw.url}/agui`, { ...SEED_BODY, run_id: runId });
+      if (res.status === 200) await readSse(res);
+      else await res.body?.cancel();
+      // Every relay of this gateway has ended (the earlier runs ended or paused), so the log
+      // holds all it will ever say about this run.
+      await within(gw.services.gateway.drain(), 5_000, "relays drained");
+      const errors = gw.logs.filter((l) => l.level === "error" && l.run_id === runId);
+      assert.equal(errors.length, 1, `${script}: ${JSON.stringify(errors)}`);
+    }
+  });
+
+  it("sends a heartbeat while the upstream is in the middle of a frame, never inside it", async () => {
+    // One frame in three pieces, with pauses of more than 3× HEARTBEAT_MS (40) between them.
+    let upstreamMidFrame = false;
+    fake.setScript(async (w, ctx) => {
+      const base = { workflowId: ctx.request.thread_id, ts: FAKE_TS };
+      w.frame("workflow_initialized", { ...base, graph: ctx.request.graph_name });
+      const slow = encodeEvent({
+        event: "step_started",
+        data: JSON.stringify({ ...base, step: "slow_piece_by_piece" }),
+      });
+      const third = Math.ceil(slow.length / 3);
+      upstreamMidFrame = true;
+      w.raw(slow.slice(0, third));
+      await w.pause(150);
+      w.raw(slow.slice(third, 2 * third));
+      await w.pause(150);
+      upstreamMidFrame = false;
+      w.raw(slow.slice(2 * third));
+      w.frame("workflow_complete", { ...base, status: "complete", result: null });
+    });
+    let seenComments = 0;
+    let heartbeatsMidFrame = 0;
+    const read = await readSse(await postJson(`${gw.url}/agui`, SEED_BODY), (r) => {
+      const fresh = r.comments.slice(seenComments).filter((c) => c === "heartbeat").length;
+      seenComments = r.comments.length;
+      if (upstreamMidFrame) heartbeatsMidFrame += fresh;
+      return false;
+    });
+    assert.ok(heartbeatsMidFrame >= 1, `heartbeats while the frame was incomplete upstream`);
+    assert.deepEqual(types(read), ["workflow_initialized", "step_started", "workflow_complete"]);
+    assert.equal(datas(read)[1].step, "slow_piece_by_piece", "the frame arrived whole");
+    assertWholeBlocks(read.raw);
+  });
+
   it("sends heartbeats on an idle stream, only ever between frames", async () => {
     fake.setScript("idle");
     const res = await postJson(`${gw.url}/agui`, SEED_BODY);
     const runId = res.headers.get("x-workflow-id")!;
     const read = await readSse(res, (r) => r.comments.filter((c) => c === "heartbeat").length >= 3);
-    // Every block of the stream is either a whole frame or a whole comment.
-    for (const block of read.raw.split("\n\n").slice(0, -1)) {
-      const lines = block.split("\n");
-      const comment = lines.every((l) => l.startsWith(":"));
-      const frame = lines.some((l) => l.startsWith("data: ")) &&
-        !lines.some((l) => l.startsWith(":"));
-      const retry = lines.every((l) => l.startsWith("retry:") || l.startsWith(":"));
-      assert.ok(comment || frame || retry, `a mixed block: ${JSON.stringify(block)}`);
-    }
+    assertWholeBlocks(read.raw);
     assert.ok(gw.services.metrics.sse.heartbeats >= 3);
     const abort = await postJson(`${gw.url}/agui/runs/${runId}/abort`, {});
     assert.equal(abort.status, 202);
@@ -235,6 +311,30 @@ describe("POST /agui (workflow dialect)", () => {
     assert.equal(wrongMethod.status, 405);
     assert.match(wrongMethod.headers.get("allow") ?? "", /POST/);
     await wrongMethod.body?.cancel();
+  });
+
+  it("refuses a chunked body (no Content-Length) past MAX_BODY_BYTES with 413 while reading it", async () => {
+    const calls = fake.executeCalls.length;
+    // ~70 KB of a syntactically fine JSON body, streamed in pieces, so only the running count
+    // of bytes read can refuse it (there is no declared length, and it would parse).
+    const piece = new TextEncoder().encode("x".repeat(10_000));
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new TextEncoder().encode('{"graph_name":"hotel_o2c","initial_state":{"p":"'));
+        for (let i = 0; i < 7; i++) c.enqueue(piece);
+        c.enqueue(new TextEncoder().encode('"}}'));
+        c.close();
+      },
+    });
+    const res = await fetch(`${gw.url}/agui`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    assert.equal(res.status, 413);
+    assert.match(res.headers.get("content-type")!, /^application\/json/);
+    assert.equal((await res.json()).error, "payload_too_large");
+    assert.equal(fake.executeCalls.length, calls, "nothing reached the upstream");
   });
 
   it("maps upstream faults before streaming to 502/504 JSON, and records them in the run", async () => {

@@ -1,6 +1,7 @@
 /**
  * Hardening of the gateway against a fake workflow service, both on real `Deno.serve` port 0:
- * MAX_STREAMS → 503, the rate limit → 429, the CORS allowlist and preflight, the bearer check,
+ * MAX_STREAMS → 503, the rate limit → 429 (and its configured burst), the header budget → 431,
+ * the CORS allowlist and preflight, the bearer check,
  * the CSP nonce on pages, and the request id in responses and log lines.
  */
 import assert from "node:assert/strict";
@@ -112,6 +113,55 @@ describe("hardening", () => {
       await gw.services.gateway.abort("rl-1");
       const metrics = await (await fetch(`${gw.url}/metrics`)).text();
       assert.match(metrics, /workflow_requests_rejected_total\{status="429"\} 1/);
+    });
+  });
+
+  describe("configured limits: RATE_LIMIT_BURST and MAX_HEADER_BYTES", () => {
+    let gw: TestGateway;
+    before(async () => {
+      gw = await startGateway({
+        WORKFLOW_SERVICE_URL: fake.url,
+        RATE_LIMIT_PER_MINUTE: "1",
+        RATE_LIMIT_BURST: "3",
+        MAX_HEADER_BYTES: "2048",
+      });
+    });
+    after(async () => {
+      await gw.close();
+    });
+
+    it("lets a client start RATE_LIMIT_BURST runs at once, then answers 429", async () => {
+      // 1 per minute alone would allow a burst of 1.
+      for (const id of ["burst-1", "burst-2", "burst-3"]) {
+        const ok = await postJson(`${gw.url}/agui`, { ...BODY, run_id: id });
+        assert.equal(ok.status, 200, id);
+        await ok.body?.cancel();
+      }
+      const limited = await postJson(`${gw.url}/agui`, { ...BODY, run_id: "burst-4" });
+      assert.equal(limited.headers.get("retry-after"), "60", "1 per minute: a token a minute");
+      await expectJsonError(limited, 429, "rate_limited");
+      for (const id of ["burst-1", "burst-2", "burst-3"]) await gw.services.gateway.abort(id);
+    });
+
+    it("answers headers past MAX_HEADER_BYTES with 431 JSON, before any handler", async () => {
+      for (const path of ["/health", "/agui/runs", "/"]) {
+        const big = await fetch(`${gw.url}${path}`, {
+          headers: { "x-filler": "a".repeat(1500), "x-more": "b".repeat(1000) },
+        });
+        await expectJsonError(big, 431, "headers_too_large");
+        assert.equal(big.headers.get("x-content-type-options"), "nosniff", path);
+      }
+      const runs = await gw.services.store.list({ limit: 10 });
+      const before = runs.runs.length;
+      const post = await postJson(`${gw.url}/agui`, { ...BODY, run_id: "big-headers" }, {
+        "x-filler": "c".repeat(3000),
+      });
+      await expectJsonError(post, 431, "headers_too_large");
+      assert.equal((await gw.services.store.list({ limit: 10 })).runs.length, before, "no run");
+      // Under the budget: served as usual.
+      const small = await fetch(`${gw.url}/health`, { headers: { "x-filler": "a".repeat(1000) } });
+      assert.equal(small.status, 200);
+      await small.body?.cancel();
     });
   });
 

@@ -2,11 +2,13 @@
  * Resumable runs: the run log on Deno KV behind the gateway. Replay after `Last-Event-ID`,
  * idempotent start, approvals (also through a second gateway process on the same KV file),
  * run listing, big events, a client whose connection is cut again and again through a loopback
- * TCP proxy, and a gateway killed mid-run.
+ * TCP proxy (checked on the wire too), RUN_TTL_HOURS reaching the store, and a gateway killed
+ * mid-run.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type StreamEvent, streamRun } from "../../lib/client/stream_client.ts";
+import { keys, type RunRecord } from "../../lib/runs/kv_codec.ts";
 import {
   FAKE_TS,
   type FakeUpstream,
@@ -193,9 +195,61 @@ describe("run log: replay, attach, approvals, listing", () => {
   });
 });
 
+/** What one connection of the client carried, as seen on the wire. */
+interface WireConnection {
+  /** The `Last-Event-ID` the client sent (null on the first POST). */
+  lastEventId: string | null;
+  /** The `id:` of every complete frame the connection delivered, in order. */
+  ids: number[];
+}
+
+/**
+ * A fetch that records, per connection, the ids of the complete frames on the wire (a frame cut
+ * in half by a drop does not count) before the client's own parser sees them, so a server that
+ * replayed too much is caught even though the client drops repeats itself. The body is passed
+ * through (not tee'd): the client cancelling it cancels the connection, as without the wrapper.
+ */
+function wireRecordingFetch(conns: WireConnection[]) {
+  return async (input: string, init?: RequestInit): Promise<Response> => {
+    const conn: WireConnection = {
+      lastEventId: new Headers(init?.headers).get("last-event-id"),
+      ids: [],
+    };
+    conns.push(conn);
+    const res = await fetch(input, init);
+    if (!res.body) return res;
+    const reader = res.body.getReader();
+    const dec = new TextDecoder();
+    let buf = "";
+    const body = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        let r: ReadableStreamReadResult<Uint8Array>;
+        try {
+          r = await reader.read();
+        } catch (err) {
+          c.error(err);
+          return;
+        }
+        if (r.done) return c.close();
+        buf += dec.decode(r.value, { stream: true });
+        let end: number;
+        while ((end = buf.indexOf("\n\n")) >= 0) {
+          const id = /^id: ?(\d+)$/m.exec(buf.slice(0, end))?.[1];
+          if (id !== undefined) conn.ids.push(Number(id));
+          buf = buf.slice(end + 2);
+        }
+        c.enqueue(r.value);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    });
+    return new Response(body, { status: res.status, headers: res.headers });
+  };
+}
+
 describe("a client behind a flaky network", () => {
   it("gets every event once, in order, through connections cut at random moments", async () => {
-    const fake = await startFakeUpstream({ script: longRun(40, 8) });
+    const steps = 60;
+    const fake = await startFakeUpstream({ script: longRun(steps, 10) });
     const gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url, HEARTBEAT_MS: "100" });
     const proxy = startTcpProxy(gw.port);
     // A seeded generator: random cut moments, the same in every run of the test.
@@ -203,6 +257,7 @@ describe("a client behind a flaky network", () => {
     const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const seen: StreamEvent[] = [];
     const reconnects: number[] = [];
+    const wire: WireConnection[] = [];
     try {
       const run = streamRun({
         baseUrl: proxy.url,
@@ -211,6 +266,7 @@ describe("a client behind a flaky network", () => {
         backoffMs: 10,
         maxRetries: 3,
         log: () => {},
+        fetch: wireRecordingFetch(wire),
         onEvent: (ev) => {
           if (ev.type === "workflow_reconnecting") reconnects.push(Number(ev.data.attempt));
           else seen.push(ev);
@@ -219,25 +275,71 @@ describe("a client behind a flaky network", () => {
       let cuts = 0;
       while (cuts < 4) {
         await new Promise((r) => setTimeout(r, 40 + rand() * 80));
-        if (proxy.cutAll() > 0) cuts++;
         if (seen.at(-1)?.type === "workflow_complete") break;
+        if (proxy.cutAll() > 0) cuts++;
       }
       const outcome = await run.done;
       assert.equal(outcome.end, "terminal");
-      assert.ok(cuts >= 2, `the connection was cut ${cuts} times`);
-      assert.ok(reconnects.length >= 2, "the client reconnected");
+      assert.ok(cuts >= 3, `the connection was cut ${cuts} times`);
+      assert.ok(reconnects.length >= 3, "the client reconnected after each cut");
+      const total = 2 * steps + 2;
       const ids = seen.map((e) => e.id);
-      assert.deepEqual(
-        ids,
-        Array.from({ length: 82 }, (_, i) => i + 1),
-        "complete, in order, once",
-      );
+      assert.deepEqual(ids, Array.from({ length: total }, (_, i) => i + 1), "complete, in order");
       assert.equal(seen.at(-1)!.type, "workflow_complete");
       assert.equal(fake.executeCalls.length, 1, "reconnects never start the workflow again");
+
+      // On the wire: the server honoured every Last-Event-ID, so no id ever came twice.
+      assert.ok(wire.length >= 4, `${wire.length} connections`);
+      const onWire = wire.flatMap((c) => c.ids);
+      assert.deepEqual(
+        onWire,
+        Array.from({ length: total }, (_, i) => i + 1),
+        "no repeat on the wire",
+      );
+      // And each reconnect asked for what the connections before it had delivered.
+      let delivered = 0;
+      for (const [i, c] of wire.entries()) {
+        // (A POST repeated before any answer sends none: it attaches from the start.)
+        if (i > 0) assert.equal(c.lastEventId ?? "0", String(delivered), `connection ${i}`);
+        delivered = c.ids.at(-1) ?? delivered;
+      }
     } finally {
       await proxy.close();
       await gw.close();
       await fake.close();
+    }
+  });
+});
+
+describe("expiry", () => {
+  it("writes runs with the deadline RUN_TTL_HOURS sets", async () => {
+    const dir = await Deno.makeTempDir();
+    const kvPath = `${dir}/runs.kv`;
+    const fake = await startFakeUpstream({ script: "complete" });
+    const gw = await startGateway({
+      WORKFLOW_SERVICE_URL: fake.url,
+      KV_PATH: kvPath,
+      RUN_TTL_HOURS: "1",
+    });
+    const kv = await Deno.openKv(kvPath);
+    try {
+      const before = Date.now();
+      const res = await postJson(`${gw.url}/agui`, { ...BODY, run_id: "ttl-one-hour" });
+      const after = Date.now();
+      await readSse(res);
+      // The store keeps the run's deadline with its summary (every key of the run expires then).
+      const rec = await kv.get<RunRecord>(keys.run("ttl-one-hour"));
+      assert.ok(rec.value, "the run's record is in KV");
+      const hour = 3_600_000;
+      assert.ok(
+        rec.value.exp >= before + hour && rec.value.exp <= after + hour,
+        `expires ${rec.value.exp - before} ms after the start, not one hour`,
+      );
+    } finally {
+      kv.close();
+      await gw.close();
+      await fake.close();
+      await Deno.remove(dir, { recursive: true });
     }
   });
 });

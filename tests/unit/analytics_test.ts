@@ -51,6 +51,33 @@ function fakeStore(runs: RunSummary[], pageSize = 7): RunLister & { calls: RunLi
   };
 }
 
+/**
+ * A store whose list filters the way the KV store does: it walks the index newest first, reads
+ * each summary (counted in `read`) and skips the ones that do not match, handing back a short
+ * page with a cursor after `maxScan` entries.
+ */
+function scanningStore(runs: RunSummary[]): RunLister & { read: number } {
+  const store = {
+    read: 0,
+    list(q: RunListQuery = {}) {
+      const limit = q.limit ?? 50;
+      const maxScan = Math.max(1_000, limit * 20);
+      let at = q.cursor ? Number(q.cursor) : 0;
+      const page: RunSummary[] = [];
+      let scanned = 0;
+      while (at < runs.length && page.length < limit && scanned < maxScan) {
+        const r = runs[at++];
+        store.read++;
+        scanned++;
+        if ((q.graph && r.graph !== q.graph) || (q.status && r.status !== q.status)) continue;
+        page.push(r);
+      }
+      return Promise.resolve({ runs: page, ...(at < runs.length ? { cursor: String(at) } : {}) });
+    },
+  };
+  return store;
+}
+
 describe("percentile (nearest rank)", () => {
   it("returns observed values at the nearest rank", () => {
     const xs = Array.from({ length: 100 }, (_, i) => i + 1);
@@ -193,7 +220,39 @@ describe("collectRuns", () => {
     assert.ok(store.calls.every((q) => (q.limit ?? 0) <= 16));
   });
 
-  it("passes graph and status filters to the store", async () => {
+  it("with a filter, stops at the first run older than the range whatever its status", async () => {
+    // Five recent failures, then a long history of older successes.
+    const history = [
+      ...Array.from({ length: 5 }, (_, i) => run(i, { id: `e${i}`, status: "error" })),
+      ...Array.from({ length: 5_000 }, (_, i) => run(120 + i)),
+    ];
+    const store = scanningStore(history);
+    const { runs: got, truncated } = await collectRuns(store, {
+      status: "error",
+      from: NOW - 3_600_000,
+      maxRuns: 1000,
+    });
+    assert.deepEqual(got.map((r) => r.id), ["e0", "e1", "e2", "e3", "e4"]);
+    assert.equal(truncated, false);
+    // At most one page: the store's filter alone would have read all 5005 summaries.
+    assert.ok(store.read <= 500, `read ${store.read} summaries`);
+  });
+
+  it("with a filter, bounds the scan of a range full of other runs and says so", async () => {
+    const busy = Array.from({ length: 200 }, (_, i) => run(i, { graph: "purchase_order" }));
+    const store = scanningStore(busy);
+    const { runs: got, truncated } = await collectRuns(store, {
+      graph: "hotel_o2c",
+      from: NOW - 86_400_000,
+      maxRuns: 1000,
+      maxScan: 50,
+    });
+    assert.deepEqual(got, []);
+    assert.equal(truncated, true);
+    assert.ok(store.read <= 51, `read ${store.read} summaries`);
+  });
+
+  it("passes graph and status filters to the store when the range is open", async () => {
     const store = fakeStore([...runs, run(1, { id: "x", graph: "purchase_order" })]);
     const a = await loadAnalytics(store, { graph: "purchase_order", range: "all" }, NOW);
     assert.equal(a.total, 1);

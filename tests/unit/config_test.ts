@@ -13,6 +13,9 @@ describe("loadConfig", () => {
     assert.equal(c.HEARTBEAT_MS, 15_000);
     assert.equal(c.RUN_TTL_HOURS, 24);
     assert.equal(c.MAX_BODY_BYTES, 65_536);
+    assert.equal(c.MAX_HEADER_BYTES, 16_384);
+    assert.equal(c.RATE_LIMIT_PER_MINUTE, 60);
+    assert.equal(c.RATE_LIMIT_BURST, undefined, "unset: the limiter's rate / 6");
     assert.equal(c.UPSTREAM_TRANSPORT, "auto");
     assert.deepEqual(c.ALLOWED_ORIGINS, []);
     assert.equal(c.mode, "built-in");
@@ -26,7 +29,11 @@ describe("loadConfig", () => {
       WORKFLOW_SERVICE_URL: "http://localhost:8001",
       ALLOWED_ORIGINS: "https://a.example/, http://b.example:3000",
       LOG_LEVEL: "",
+      MAX_HEADER_BYTES: "4096",
+      RATE_LIMIT_BURST: "5",
     });
+    assert.equal(c.MAX_HEADER_BYTES, 4096);
+    assert.equal(c.RATE_LIMIT_BURST, 5);
     assert.equal(c.PORT, 9000);
     assert.equal(c.HEARTBEAT_MS, 5000);
     assert.equal(c.mode, "external");
@@ -47,6 +54,12 @@ describe("loadConfig", () => {
       [{ LOG_LEVEL: "loud" }, "LOG_LEVEL", /LOG_LEVEL="loud": expected one of debug, info/],
       [{ ALLOWED_ORIGINS: "not a url" }, "ALLOWED_ORIGINS", /http\(s\) origins, or \*/],
       [{ UPSTREAM_TRANSPORT: "carrier-pigeon" }, "UPSTREAM_TRANSPORT", /UPSTREAM_TRANSPORT/],
+      [
+        { MAX_HEADER_BYTES: "100" },
+        "MAX_HEADER_BYTES",
+        /MAX_HEADER_BYTES="100": expected an integer from 1024 to 65536/,
+      ],
+      [{ RATE_LIMIT_BURST: "0" }, "RATE_LIMIT_BURST", /RATE_LIMIT_BURST="0": expected an integer/],
     ];
     for (const [env, name, message] of cases) {
       assert.throws(() => loadConfig(env), (err: unknown) => {
