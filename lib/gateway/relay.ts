@@ -73,10 +73,13 @@ const TERMINAL_STATUSES: ReadonlySet<string> = new Set([
   "error",
   "aborted",
 ]);
-/** Events per append: keeps one KV atomic operation well inside its limits. */
-const MAX_BATCH = 500;
+/**
+ * Events per append call: the store packs them into pages and splits them into atomic writes
+ * of ≤ ~720 KB, so this only bounds one call's work (it was 500 when each event was a KV row).
+ */
+const MAX_BATCH = 16_384;
 /** Past this many unwritten events the pump stops reading the upstream until the log catches up. */
-const MAX_BACKLOG = 4096;
+const MAX_BACKLOG = 32_768;
 
 /** True when a run summary's status is final. */
 export function isFinished(run: Pick<RunSummary, "status">): boolean {
@@ -260,14 +263,16 @@ export class Gateway {
       ...(prompt !== undefined ? { prompt } : {}),
       relay: { owner: this.#owner, leaseUntil: now + this.#leaseMs },
     };
+    if (!(await this.#store.create(summary))) {
+      // Lost a race with a concurrent start of the same id: attach to the winner's run.
+      const run = await this.#store.get(runId);
+      if (run) return { run, created: false };
+      throw new ApiError(409, "conflict", "The run was created and removed concurrently");
+    }
+    // Marked in the same tick as the create resolves: no watchdog can look in between and
+    // take the run for one without a relay.
     this.#starting.add(runId);
     try {
-      if (!(await this.#store.create(summary))) {
-        // Lost a race with a concurrent start of the same id: attach to the winner's run.
-        const run = await this.#store.get(runId);
-        if (run) return { run, created: false };
-        throw new ApiError(409, "conflict", "The run was created and removed concurrently");
-      }
       this.#metrics.runsStarted.inc({ graph: input.graph });
       await this.#execute(
         runId,
@@ -356,21 +361,21 @@ export class Gateway {
     if (!waiting(run)) throw notWaiting(run);
     await this.#ensureAlive();
     const log = this.#log.child({ run_id: runId, graph: run.graph });
+    // Claim the decision first (compare-and-set on the summary): of two decisions sent at once,
+    // on this process or another, exactly one resumes the workflow.
+    const now = this.#now();
+    try {
+      await this.#store.update(runId, {
+        status: "running",
+        pendingApproval: undefined,
+        relay: { owner: this.#owner, leaseUntil: now + this.#leaseMs },
+      }, { expect: waiting });
+    } catch (err) {
+      if (err instanceof UnexpectedStateError) throw notWaiting(err.current);
+      throw err;
+    }
     this.#starting.add(runId);
     try {
-      // Claim the decision first (compare-and-set on the summary): of two decisions sent at
-      // once, on this process or another, exactly one resumes the workflow.
-      const now = this.#now();
-      try {
-        await this.#store.update(runId, {
-          status: "running",
-          pendingApproval: undefined,
-          relay: { owner: this.#owner, leaseUntil: now + this.#leaseMs },
-        }, { expect: waiting });
-      } catch (err) {
-        if (err instanceof UnexpectedStateError) throw notWaiting(err.current);
-        throw err;
-      }
       let body: ReadableStream<Uint8Array>;
       try {
         body = await this.#upstream.execute({

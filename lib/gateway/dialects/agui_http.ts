@@ -193,7 +193,7 @@ async function resume(
     } catch (err) {
       // Another resume may have decided in between: then this one is judged like a retry.
       if (!(err instanceof ApiError) || err.status !== 409) throw err;
-      log = await services.store.read(runId, 0);
+      log = await decidedLog(services, runId, stepId);
       gate = findGate(log, stepId);
     }
   }
@@ -201,6 +201,26 @@ async function resume(
   const tr = createAguiTranslator({ threadId: plan.threadId, runId: plan.requestRunId });
   tr.prime(log.slice(0, gate + 1));
   return streamRun(services, runId, log[gate].seq, aguiEncoder(tr), { dialect: "agui", slot });
+}
+
+/**
+ * The run's log once the decision that won a race for `stepId` is in it. The winner claims the
+ * gate before it records `approval_resolved` (it first asks the workflow service to resume), so a
+ * loser may look in between: it waits for the record, a little, while the run is claimed.
+ */
+async function decidedLog(
+  services: Services,
+  runId: string,
+  stepId: string,
+): Promise<StoredEvent[]> {
+  for (let i = 0;; i++) {
+    const log = await services.store.read(runId, 0);
+    const gate = findGate(log, stepId);
+    if (gate < 0 || decisionAfter(log, gate, stepId) || i >= 150) return log;
+    const run = await services.store.get(runId);
+    if (!run || run.status !== "running") return log;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /**
