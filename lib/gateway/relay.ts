@@ -633,7 +633,11 @@ export class Gateway {
       if (!run || isFinished(run)) return;
       const now = this.#now();
       const patch = { ...summaryPatch(events, now), updatedAt: nowIso(now) };
-      await this.#store.append(runId, events, patch);
+      // A running run relayed by another process (alive or not): its viewers may hold events
+      // it handed out before their commit, so this one is numbered past anything they hold.
+      const owner = run.relay?.owner;
+      const fence = run.status === "running" && owner !== undefined && owner !== this.#owner;
+      await this.#store.append(runId, events, patch, { fence });
       this.#countFinished(events, graph);
     } catch (err) {
       log.error("could not record a gateway event", { error: err });
@@ -727,7 +731,11 @@ export class Gateway {
         pending = pending.length <= MAX_BATCH ? [] : pending.slice(MAX_BATCH);
         const now = this.#now();
         const patch: Partial<RunSummary> = summaryPatch(batch, now);
-        await this.#appendWithRetry(runId, batch, patch, log);
+        // Viewers here get plain progress before it is committed (the log commit costs a disk
+        // flush, or a database round trip on Deploy); a gate or the end is shown only once it is
+        // stored, since clients act on it (a decision, a final status).
+        const gate = batch.some((e) => e.type === "approval_required" || isTerminalType(e.type));
+        await this.#appendWithRetry(runId, batch, patch, log, !gate);
         this.#metrics.eventsRelayed.inc(undefined, batch.length);
         this.#countFinished(batch, graph);
         if (readAt) this.#metrics.relayLatency.observe((performance.now() - readAt) / 1000);
@@ -861,10 +869,11 @@ export class Gateway {
     batch: PendingEvent[],
     patch: Partial<RunSummary>,
     log: Logger,
+    provisional: boolean,
   ): Promise<void> {
     for (let attempt = 0;; attempt++) {
       try {
-        await this.#store.append(runId, batch, patch);
+        await this.#store.append(runId, batch, patch, { provisional });
         return;
       } catch (err) {
         // A closed run (its terminal is already logged), a vanished one, or an event the log

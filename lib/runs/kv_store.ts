@@ -50,13 +50,16 @@ import {
 } from "./kv_codec.ts";
 import { type Contribution, GroupCommitter } from "./group_commit.ts";
 import { type HeadState, LiveTail } from "./live_tail.ts";
-import type {
-  NewEvent,
-  RunListPage,
-  RunListQuery,
-  RunStore,
-  SummaryPatch,
-  UpdateOptions,
+import {
+  type AppendOptions,
+  FENCE_SEQS,
+  MAX_PROVISIONAL_LEAD,
+  type NewEvent,
+  type RunListPage,
+  type RunListQuery,
+  type RunStore,
+  type SummaryPatch,
+  type UpdateOptions,
 } from "./store.ts";
 
 /** Where the run log lives when `KV_PATH` is unset outside Deno Deploy. */
@@ -130,6 +133,23 @@ function touchesSummary(patch: SummaryPatch | undefined): boolean {
   return false;
 }
 
+/** True when `patch` would change a field of the stored summary record. */
+function changesSummary(summary: RunSummary, patch: SummaryPatch | undefined): boolean {
+  if (!patch) return false;
+  const current = summary as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(patch)) {
+    if (HEAD_FIELDS.has(key)) continue;
+    if (value === undefined ? key in current : !sameJson(current[key], value)) return true;
+  }
+  return false;
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
 /** The head after `patch`'s head fields (`relay`, `updatedAt`) at time `now`. */
 function patchHead(head: HeadValue, patch: SummaryPatch | undefined, now: number): HeadValue {
   const out: HeadValue = { ...head, at: now };
@@ -184,6 +204,11 @@ export class KvRunStore implements RunStore {
   readonly #tail: LiveTail;
   /** Runs this process wrote lately: head, summary and their versionstamps (LRU). */
   readonly #writers = new Map<string, WriterState>();
+  /**
+   * Runs with events handed to this process's subscribers ahead of their commit: the highest
+   * such seq. Kept out of the writer LRU, so no later append can reuse one of those seqs.
+   */
+  readonly #provisional = new Map<string, number>();
   /** Per-run queue so this process's own writes to one run never conflict with each other. */
   readonly #locks = new Map<string, Promise<void>>();
   #openRuns = 0;
@@ -281,6 +306,7 @@ export class KvRunStore implements RunStore {
     id: string,
     events: readonly NewEvent[],
     patch?: SummaryPatch,
+    opts: AppendOptions = {},
   ): Promise<StoredEvent[]> {
     this.#assertOpen();
     if (events.length === 0) {
@@ -302,7 +328,10 @@ export class KvRunStore implements RunStore {
         const last = r === ranges.length - 1;
         const range = pages.slice(start, end);
         await this.#writeParts(id, range);
-        const stored = await this.#appendRange(id, range, last ? patch : undefined);
+        const stored = await this.#appendRange(id, range, last ? patch : undefined, {
+          provisional: opts.provisional,
+          fence: opts.fence && r === 0,
+        });
         for (const ev of stored) out.push(ev);
       }
       return out;
@@ -516,28 +545,59 @@ export class KvRunStore implements RunStore {
     }
   }
 
-  /** One atomic write of consecutive pages; re-reads and retries when another writer won. */
+  /**
+   * One atomic write of consecutive pages; re-reads and retries when another writer won. A
+   * provisional write hands its events to this process's subscribers first and keeps their
+   * seqs through retries (a retry that would need other seqs fails instead).
+   */
   async #appendRange(
     id: string,
     pages: readonly EncodedPage[],
     patch: SummaryPatch | undefined,
+    opts: AppendOptions,
   ): Promise<StoredEvent[]> {
-    const writeSummary = touchesSummary(patch);
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const st = this.#writers.get(id) ?? await this.#load(id);
-      if (st.head.done) throw new RunClosedError(id);
-      const now = this.#now();
-      if (now >= st.head.exp) throw new RunNotFoundError(id, "the run has expired");
-      const expireIn = st.head.exp - now;
-      let seq = st.head.seq;
-      const stored: StoredEvent[] = [];
-      const lastSeqs: number[] = [];
+    let st = this.#writers.get(id) ?? await this.#load(id);
+    let count = 0;
+    for (const page of pages) count += page.events.length;
+    const held = this.#provisional.get(id) ?? 0;
+    const provisional = opts.provisional === true &&
+      !isTerminalType(pages.at(-1)!.events.at(-1)!.type) &&
+      Math.max(0, held - st.head.seq) + count <= MAX_PROVISIONAL_LEAD;
+    let published = false;
+    let stored: StoredEvent[] = [];
+    let lastSeqs: number[] = [];
+    const number = () => {
+      // Never below a seq this process already handed out, even if its commit failed.
+      let seq = Math.max(st.head.seq, this.#provisional.get(id) ?? 0);
+      if (opts.fence) seq = Math.max(seq, st.head.seq + FENCE_SEQS - 1);
+      stored = [];
+      lastSeqs = [];
       for (const page of pages) {
         for (const ev of page.events) stored.push({ seq: ++seq, type: ev.type, data: ev.data });
         lastSeqs.push(seq);
       }
+    };
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      if (attempt > 0) st = this.#writers.get(id) ?? await this.#load(id);
+      if (st.head.done) throw new RunClosedError(id);
+      const now = this.#now();
+      if (now >= st.head.exp) throw new RunNotFoundError(id, "the run has expired");
+      if (!published) {
+        number();
+      } else if (st.head.seq >= stored[0].seq) {
+        // Another writer took seqs this process's viewers already hold.
+        throw new AppendConflictError(id, attempt);
+      }
+      const seq = stored[stored.length - 1].seq;
+      if (provisional && !published) {
+        this.#provisional.set(id, seq);
+        this.#tail.publish(id, stored, null);
+        published = true;
+      }
+      const expireIn = st.head.exp - now;
       const done = isTerminalType(stored[stored.length - 1].type);
       const head: HeadValue = { ...patchHead(st.head, patch, now), seq, done };
+      const writeSummary = changesSummary(st.summary, patch);
       const summary = writeSummary ? applyPatch(st.summary, patch) : st.summary;
       let bytes = 512;
       let keyBytes = 256;
@@ -548,11 +608,12 @@ export class KvRunStore implements RunStore {
       if (writeSummary) bytes += JSON.stringify(summary).length * 3;
       const checks: Deno.AtomicCheck[] = [{ key: keys.head(id), versionstamp: st.headVs }];
       if (writeSummary) checks.push({ key: keys.run(id), versionstamp: st.runVs });
+      const pageKeys = lastSeqs;
       const contribution: Contribution = {
         checks,
         apply: (op) => {
           for (let k = 0; k < pages.length; k++) {
-            op.set(keys.page(id, lastSeqs[k]), pages[k].value, { expireIn });
+            op.set(keys.page(id, pageKeys[k]), pages[k].value, { expireIn });
           }
           op.set(keys.head(id), head, { expireIn });
           if (writeSummary) {
@@ -582,7 +643,8 @@ export class KvRunStore implements RunStore {
         summary,
         runVs: writeSummary ? res.versionstamp : st.runVs,
       });
-      this.#tail.publish(id, stored, { seq, done });
+      if ((this.#provisional.get(id) ?? 0) <= seq) this.#provisional.delete(id);
+      this.#tail.publish(id, published ? [] : stored, { seq, done });
       return stored;
     }
     throw new AppendConflictError(id, MAX_ATTEMPTS);
@@ -631,6 +693,7 @@ export class KvRunStore implements RunStore {
     ]);
     if ((head.value && head.value.exp > now) || (run.value && run.value.exp > now)) return false;
     this.#writers.delete(id);
+    this.#provisional.delete(id);
     for (const prefix of [keys.pages(id), keys.blobs(id)]) {
       let batch: Deno.KvKey[] = [];
       for await (const entry of this.#kv.list({ prefix })) {

@@ -9,6 +9,10 @@
  * read from the log when the subscription starts and every later commit moves it (locally right
  * after the commit, remotely through the watch or poll), so a commit that races the replay is
  * either in the replay's read or moves the head past the subscriber, which reads again.
+ * Provisional events (handed out by this process before their commit, see `AppendOptions`)
+ * reach only subscribers that are caught up; the others read them once their commit moves the
+ * head. Seqs only grow, but the log may skip some (a provisional commit that failed, a fenced
+ * append), so a subscriber takes whatever the log holds after its last seq.
  * @module
  */
 import type { StoredEvent } from "../events.ts";
@@ -42,7 +46,8 @@ export interface LiveTailOptions {
   /** Events per storage read while replaying (default 256). */
   pageSize?: number;
   /**
-   * Events a subscriber may hold unconsumed from local appends (default 1024); past that it
+   * Events a subscriber may hold unconsumed from local appends (default 32768, a relay's
+   * backlog: its readers take whole batches at once, so this is a bound, not a working size); past that it
    * falls back to reading the log, so a slow reader never grows memory without bound.
    */
   maxBuffered?: number;
@@ -247,9 +252,10 @@ class Subscription implements AsyncIterableIterator<StoredEvent> {
         }
         emptyReads = 0;
         // Local appends may have been offered while the read was in flight: keep only what
-        // continues the buffer, so the two sources never repeat an event.
+        // comes after the buffer, so the two sources never repeat an event. (The log may skip
+        // seqs: events handed out ahead of a commit that failed, or a fenced append.)
         for (const ev of events) {
-          if (ev.seq !== this.#known + 1) continue;
+          if (ev.seq <= this.#known) continue;
           if (this.#buf === NO_EVENTS) this.#buf = [];
           this.#buf.push(ev);
           this.#known = ev.seq;
@@ -285,7 +291,7 @@ export class LiveTail {
   constructor(source: TailSource, opts: LiveTailOptions = {}) {
     this.#source = source;
     this.#pageSize = Math.max(1, opts.pageSize ?? 256);
-    this.#maxBuffered = Math.max(1, opts.maxBuffered ?? 1024);
+    this.#maxBuffered = Math.max(1, opts.maxBuffered ?? 32_768);
     this.#host = {
       source,
       pageSize: this.#pageSize,
@@ -321,14 +327,16 @@ export class LiveTail {
   }
 
   /**
-   * Reports events this process just committed (the fast path: subscribers that are caught up
-   * take them without reading the log) and the run's new head.
+   * Reports events this process appended (the fast path: subscribers that are caught up take
+   * them without reading the log) and, once committed, the run's new head. `head` null: the
+   * events are provisional, handed out ahead of their commit (subscribers that are not caught
+   * up read them from the log once the head moves past them).
    */
-  publish(id: string, events: readonly StoredEvent[], head: HeadState): void {
+  publish(id: string, events: readonly StoredEvent[], head: HeadState | null): void {
     const ch = this.#channels.get(id);
     if (!ch) return;
     if (events.length > 0) { for (const sub of ch.subs) sub.offer(events); }
-    ch.advance(head);
+    if (head) ch.advance(head);
     ch.wakeAll();
   }
 

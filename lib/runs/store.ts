@@ -22,6 +22,31 @@ export interface NewEvent {
  */
 export type SummaryPatch = Partial<RunSummary>;
 
+/** Options of {@link RunStore.append}. */
+export interface AppendOptions {
+  /**
+   * Hand the events to this process's subscribers before the commit instead of after it, so a
+   * viewer does not wait for the disk (or, on Deploy, the database round trip). Their seqs are
+   * final: if the commit then fails they are missing from the log, and later events continue
+   * after them, never reusing a seq a viewer already holds. The store publishes after the
+   * commit anyway when this process already holds {@link MAX_PROVISIONAL_LEAD} uncommitted
+   * events of the run.
+   */
+  provisional?: boolean;
+  /**
+   * Number the first event at least {@link FENCE_SEQS} past the stored head: for an event
+   * written on behalf of a relay that may have died holding provisional events (relay_lost,
+   * an abort recorded by another process), so it lands after anything a viewer of that relay
+   * may already hold.
+   */
+  fence?: boolean;
+}
+
+/** Most uncommitted provisional events a store holds per run before it waits for commits. */
+export const MAX_PROVISIONAL_LEAD = 50_000;
+/** How far past the stored head a fenced append numbers its first event. */
+export const FENCE_SEQS = 2 * MAX_PROVISIONAL_LEAD;
+
 /** Options of {@link RunStore.update}. */
 export interface UpdateOptions {
   /** The change is made only when the current summary passes this test. */
@@ -70,7 +95,12 @@ export interface RunStore {
    * @throws {EventTooLargeError} one event cannot fit one atomic write (nothing is written).
    * @throws {AppendConflictError} other writers kept winning (rare; safe to retry).
    */
-  append(id: string, events: readonly NewEvent[], patch?: SummaryPatch): Promise<StoredEvent[]>;
+  append(
+    id: string,
+    events: readonly NewEvent[],
+    patch?: SummaryPatch,
+    opts?: AppendOptions,
+  ): Promise<StoredEvent[]>;
 
   /**
    * Changes only the summary, atomically (a version check; retried on conflict). Allowed after

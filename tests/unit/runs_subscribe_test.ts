@@ -5,7 +5,13 @@
  */
 import assert from "node:assert/strict";
 import type { RunSummary, StoredEvent } from "../../lib/events.ts";
-import { KvRunStore, openKvRunStore, RunNotFoundError } from "../../lib/runs/mod.ts";
+import {
+  FENCE_SEQS,
+  KvRunStore,
+  openKvRunStore,
+  RunClosedError,
+  RunNotFoundError,
+} from "../../lib/runs/mod.ts";
 
 function summary(id: string): RunSummary {
   const at = new Date().toISOString();
@@ -362,3 +368,155 @@ Deno.test("cross-process tail: a second deno process appends, this one's subscri
     await cleanup();
   }
 });
+
+/**
+ * A real Deno KV whose atomic commits can be held at a gate (or made to fail once), to watch
+ * what subscribers see while a commit is in flight.
+ */
+function gatedKv(kv: Deno.Kv) {
+  let gate: Promise<void> | null = null;
+  let open: () => void = () => {};
+  let failNext = 0;
+  const wrapOp = (op: Deno.AtomicOperation): Deno.AtomicOperation => {
+    const proxy: Deno.AtomicOperation = new Proxy(op, {
+      get(target, prop) {
+        if (prop === "commit") {
+          return async () => {
+            if (gate) await gate;
+            if (failNext > 0) {
+              failNext--;
+              throw new Error("disk I/O error");
+            }
+            return target.commit();
+          };
+        }
+        const value = Reflect.get(target, prop);
+        if (typeof value !== "function") return value;
+        // Chained calls (check/set/…) return the operation: hand back the proxy instead.
+        return (...args: unknown[]) => {
+          const out = value.apply(target, args);
+          return out === target ? proxy : out;
+        };
+      },
+    });
+    return proxy;
+  };
+  const gated = new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "atomic") return () => wrapOp(target.atomic());
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return {
+    kv: gated,
+    hold() {
+      gate = new Promise<void>((resolve) => (open = resolve));
+    },
+    release() {
+      gate = null;
+      open();
+    },
+    failOnce() {
+      failNext = 1;
+    },
+  };
+}
+
+Deno.test("provisional events reach a caught-up subscriber here before their commit, others after", async () => {
+  const raw = await Deno.openKv(":memory:");
+  const g = gatedKv(raw);
+  const a = new KvRunStore(g.kv, { ttlHours: 1, watch: false });
+  const b = new KvRunStore(raw, { ttlHours: 1, watch: false });
+  const dl = deadline();
+  try {
+    await a.create(summary("p"));
+    await a.append("p", events(1, 1));
+    const sub = a.subscribe("p", 0, dl.signal);
+    assert.equal((await sub.next()).value.seq, 1);
+    g.hold();
+    const appending = a.append("p", events(2, 3), undefined, { provisional: true });
+    assert.equal((await sub.next()).value.seq, 2, "handed out while the commit waits");
+    assert.equal((await sub.next()).value.seq, 3);
+    assert.deepEqual((await b.read("p", 0)).map((e) => e.seq), [1], "not in the log yet");
+    g.release();
+    assert.deepEqual((await appending).map((e) => e.seq), [2, 3]);
+    assert.deepEqual((await b.read("p", 0)).map((e) => e.seq), [1, 2, 3]);
+    // A terminal event is never provisional: it reaches subscribers only once stored.
+    g.hold();
+    const ending = a.append("p", events(4, 4, 4), undefined, { provisional: true });
+    const next = sub.next();
+    const first = await Promise.race([next.then(() => "event"), delay(50).then(() => "none")]);
+    assert.equal(first, "none");
+    g.release();
+    await ending;
+    assert.equal((await next).value.type, "workflow_complete");
+  } finally {
+    dl.clear();
+    await a.close();
+    await b.close();
+    raw.close();
+  }
+});
+
+Deno.test("a provisional commit that fails leaves a gap; later events continue after it, no repeat", async () => {
+  const raw = await Deno.openKv(":memory:");
+  const g = gatedKv(raw);
+  const a = new KvRunStore(g.kv, { ttlHours: 1, watch: false });
+  const dl = deadline();
+  try {
+    await a.create(summary("g"));
+    await a.append("g", events(1, 1));
+    const sub = a.subscribe("g", 0, dl.signal);
+    assert.equal((await sub.next()).value.seq, 1);
+    g.failOnce();
+    await assert.rejects(a.append("g", events(2, 2), undefined, { provisional: true }));
+    assert.equal((await sub.next()).value.seq, 2, "the viewer here got it before the failure");
+    const later = await a.append("g", events(3, 4, 4));
+    assert.deepEqual(later.map((e) => e.seq), [3, 4], "seq 2 is never reused");
+    assert.deepEqual((await sub.next()).value.seq, 3);
+    assert.deepEqual((await sub.next()).value.seq, 4);
+    assert.deepEqual((await a.read("g", 0)).map((e) => e.seq), [1, 3, 4]);
+    // A replay from scratch (another viewer) reads across the gap.
+    assert.deepEqual((await collect(a.subscribe("g", 0, dl.signal))).map((e) => e.seq), [1, 3, 4]);
+  } finally {
+    dl.clear();
+    await a.close();
+    raw.close();
+  }
+});
+
+Deno.test("a fenced append lands past anything a dead relay may have handed out", async () => {
+  const raw = await Deno.openKv(":memory:");
+  const g = gatedKv(raw);
+  const relay = new KvRunStore(g.kv, { ttlHours: 1, watch: false });
+  const other = new KvRunStore(raw, { ttlHours: 1, watch: false });
+  const dl = deadline();
+  try {
+    await relay.create(summary("f"));
+    await relay.append("f", events(1, 1));
+    const viewer = relay.subscribe("f", 0, dl.signal);
+    assert.equal((await viewer.next()).value.seq, 1);
+    g.hold(); // the relay's commit never lands: it "dies" holding seq 2
+    const stuck = relay.append("f", events(2, 2), undefined, { provisional: true });
+    assert.equal((await viewer.next()).value.seq, 2);
+    const [lost] = await other.append("f", [{ type: "workflow_error", data: "{}" }], undefined, {
+      fence: true,
+    });
+    assert.equal(lost.seq, 1 + FENCE_SEQS);
+    // The viewer resumes elsewhere after seq 2 and still gets the terminal event.
+    assert.deepEqual((await other.read("f", 2)).map((e) => e.type), ["workflow_error"]);
+    g.release();
+    await assert.rejects(stuck, RunClosedError, "the late commit loses to the fenced one");
+    assert.deepEqual((await other.read("f", 0)).map((e) => e.seq), [1, 1 + FENCE_SEQS]);
+  } finally {
+    dl.clear();
+    await relay.close();
+    await other.close();
+    raw.close();
+  }
+});
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
