@@ -49,7 +49,6 @@ export function WorkflowStreamPanel(
       <header class="panel-head">
         <h2 id="panel-title">{view.title ?? "Workflow run"}</h2>
         <p class={`status status-${tone}`} role="status" data-testid="status">
-          <span class="status-dot" aria-hidden="true" />
           {status}
         </p>
       </header>
@@ -85,7 +84,7 @@ export function WorkflowStreamPanel(
       <h3 class="events-title">Events</h3>
       <ol class="events" aria-live="polite" aria-relevant="additions" data-testid="events">
         {view.rows.map(({ key, event }) => (
-          <li key={key} class={`ev ev-${event.type}`} data-type={event.type} data-seq={event.id}>
+          <li key={key} class="ev" data-type={event.type} data-seq={event.id}>
             <ErrorBoundary what="this event">
               <EventRow event={event} titleOf={titleOf} />
             </ErrorBoundary>

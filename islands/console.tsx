@@ -232,25 +232,18 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
           </form>
         )}
 
-        {v
-          ? (
-            <WorkflowStreamPanel
-              view={v}
-              status={statusText(v, conn)}
-              domain={domainOf(v.graph) ?? domainOf(graph)}
-              onDecide={(d, c) =>
-                this.act(d, (r) => r.approve(v.approval!.stepId, d, c || undefined))}
-              onAbort={() => this.act("abort", (r) => r.abort())}
-              busy={busy}
-              problem={problem}
-            />
-          )
-          : (
-            <div class="empty">
-              <p class="empty-title">No run yet</p>
-              <p>Pick a workflow, describe the job, and watch each step stream in here.</p>
-            </div>
-          )}
+        {v && (
+          <WorkflowStreamPanel
+            view={v}
+            status={statusText(v, conn)}
+            domain={domainOf(v.graph) ?? domainOf(graph)}
+            onDecide={(d, c) =>
+              this.act(d, (r) => r.approve(v.approval!.stepId, d, c || undefined))}
+            onAbort={() => this.act("abort", (r) => r.abort())}
+            busy={busy}
+            problem={problem}
+          />
+        )}
       </div>
     );
   }

@@ -316,15 +316,8 @@ export function streamRun(opts: StreamRunOptions): StreamRun {
   return {
     runId,
     done: run(),
-    approve: (stepId, decision, comment) =>
-      action(
-        "approval",
-        comment === undefined ? { stepId, decision } : {
-          stepId,
-          decision,
-          comment,
-        },
-      ),
+    // JSON.stringify leaves an undefined comment out.
+    approve: (stepId, decision, comment) => action("approval", { stepId, decision, comment }),
     abort: () => action("abort"),
     close() {
       if (closed) return;
