@@ -114,6 +114,11 @@ function setStep(steps: StepView[], name: string, state: StepState): StepView[] 
     : [...steps, { name, title: name, state }];
 }
 
+/** A run that ended can no longer be approved: an undecided approval card would only mislead. */
+function dropOpenApproval(v: RunView): void {
+  if (!v.approval?.decision) v.approval = undefined;
+}
+
 /**
  * Folds one event into the view. Heartbeats are ignored; unknown types only add a row. At most
  * `maxRows` rows are kept (20 in the live panel, `Infinity` on the run page).
@@ -190,10 +195,12 @@ export function applyEvent(view: RunView, event: ConsoleEvent, maxRows = 20): Ru
       v.phase = "error";
       v.error = { message: text(data.message) ?? "unknown error", code: text(data.code) };
       v.steps = settle(v.steps, "failed");
+      dropOpenApproval(v);
       break;
     case "workflow_aborted":
       v.phase = "aborted";
       v.steps = settle(v.steps, "skipped");
+      dropOpenApproval(v);
       break;
     case "workflow_reconnecting":
       v.reconnect = { attempt: Number(data.attempt), maxRetries: Number(data.maxRetries) };
