@@ -66,7 +66,11 @@ export function WorkflowStreamPanel(
       {view.error && (
         <p class="alert" role="alert" data-testid="run-error">
           <strong>
-            {view.error.code === "connection_lost" ? "Connection lost" : "Run failed"}
+            {(view.error.status ?? 0) >= 500
+              ? "Workflow service unavailable"
+              : view.error.code === "connection_lost"
+              ? "Connection lost"
+              : "Run failed"}
           </strong>
           {" — "}
           {view.error.message}

@@ -67,7 +67,8 @@ export interface RunView {
   /** Everything the run's inputs, step results and result said, merged (newest wins). */
   facts: Record<string, unknown>;
   result?: unknown;
-  error?: { message: string; code?: string };
+  /** Why the run failed; `status` is the HTTP status the client last got, when it gave up on one. */
+  error?: { message: string; code?: string; status?: number };
   /** The last `workflow_reconnecting` the client reported, until a real event arrives. */
   reconnect?: { attempt: number; maxRetries: number };
   /** Counter behind the row keys of synthetic events. */
@@ -194,6 +195,7 @@ export function applyEvent(view: RunView, event: ConsoleEvent, maxRows = 20): Ru
     case "workflow_error":
       v.phase = "error";
       v.error = { message: text(data.message) ?? "unknown error", code: text(data.code) };
+      if (typeof data.status === "number") v.error.status = data.status;
       v.steps = settle(v.steps, "failed");
       dropOpenApproval(v);
       break;

@@ -1,7 +1,7 @@
 /**
  * The WorkflowStreamPanel rendered to HTML without a browser: a hospital admission run (its
  * events built by walking the real `hospital_admission` workflow's steps) shows the hospital
- * summary and the admission record as a document.
+ * summary and the admission record as a document; the error line's heading names the failure.
  * @module
  */
 import assert from "node:assert/strict";
@@ -113,5 +113,26 @@ describe("WorkflowStreamPanel: hospital admission", () => {
     assert.match(html, /<article class="doc" data-artifact="admission_record">/);
     assert.match(html, /<h4>Admission record<\/h4><span class="doc-meta">ADM-/);
     assert.match(html, /<h5>Initial orders<\/h5><ul><li>/);
+  });
+});
+
+describe("WorkflowStreamPanel: the error line", () => {
+  const failed = (data: Record<string, unknown>) =>
+    render(fold([{ id: 0, type: "workflow_error", data: { ts: NOW.toISOString(), ...data } }]));
+
+  it("heads a failure by what failed, and shows the cause once", () => {
+    const unavailable = failed({
+      code: "connection_lost",
+      status: 502,
+      message: "The workflow service is unreachable (gave up after 3 retries)",
+    });
+    assert.match(
+      unavailable,
+      /<strong>Workflow service unavailable<\/strong> — The workflow service is unreachable/,
+    );
+    const lost = failed({ code: "connection_lost", message: "network error (gave up…)" });
+    assert.match(lost, /<strong>Connection lost<\/strong> — network error/);
+    assert.doesNotMatch(lost, /Connection lost.*Connection lost/);
+    assert.match(failed({ code: "step_failed", message: "boom" }), /<strong>Run failed<\/strong>/);
   });
 });

@@ -115,6 +115,13 @@ describe("applyEvent", () => {
     assert.equal(decided.approval?.decision, "approve");
   });
 
+  it("keeps the HTTP status of a client-side failure for the error line", () => {
+    const v = fold([
+      ev("workflow_error", { code: "connection_lost", message: "down", status: 502 }, 0),
+    ]);
+    assert.deepEqual(v.error, { message: "down", code: "connection_lost", status: 502 });
+  });
+
   it("keeps only the newest rows, counts the rest, and never shows heartbeats", () => {
     const events = [start()];
     for (let i = 0; i < 200; i++) events.push(ev("progress", { i }));
