@@ -153,65 +153,68 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
     const domainOf = (name?: string) => graphs.find((g) => g.name === name)?.domain;
     return (
       <div class="console" data-ready={ready}>
-        <form
-          class="composer"
-          onSubmit={(e) => {
-            e.preventDefault();
-            if (prompt.trim() && graph) this.start();
-          }}
-        >
-          <label for="graph">Workflow</label>
-          <select
-            id="graph"
-            name="graph_name"
-            value={graph}
-            onChange={(e) => this.setState({ graph: e.currentTarget.value })}
-          >
-            {graphs.map((g) => <option key={g.name} value={g.name}>{g.title}</option>)}
-          </select>
-          <label for="prompt">Request</label>
-          <textarea
-            id="prompt"
-            name="prompt"
-            ref={this.#box}
-            rows={3}
-            required
-            placeholder="Create a hotel reservation for John Doe"
-            value={prompt}
-            onInput={(e) => this.setState({ prompt: e.currentTarget.value })}
-            onKeyDown={(e) => {
-              // Enter sends, Shift+Enter is a new line (as in chat tools).
-              if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
-                e.preventDefault();
-                e.currentTarget.form?.requestSubmit();
-              }
+        {/* Disabled until hydrated: without JavaScript the form would only reload the page. */}
+        <fieldset class="compose" disabled={!ready}>
+          <form
+            class="composer"
+            onSubmit={(e) => {
+              e.preventDefault();
+              if (prompt.trim() && graph) this.start();
             }}
-          />
-          <div class="row">
-            <button type="submit" class="btn primary" disabled={!graphs.length}>
-              {active ? "Start new run" : "Run workflow"}
-            </button>
-            <span class="hint">Enter to run · Shift+Enter for a new line</span>
-          </div>
-        </form>
-
-        {!v && examples.length > 0 && (
-          <div class="examples" role="group" aria-label="Example prompts">
-            {examples.map((ex) => (
-              <button
-                key={ex.prompt}
-                type="button"
-                class="chip-btn"
-                onClick={() => {
-                  this.setState({ graph: ex.graph, prompt: ex.prompt });
-                  this.#box.current?.focus();
-                }}
-              >
-                {ex.prompt}
+          >
+            <label for="graph">Workflow</label>
+            <select
+              id="graph"
+              name="graph_name"
+              value={graph}
+              onChange={(e) => this.setState({ graph: e.currentTarget.value })}
+            >
+              {graphs.map((g) => <option key={g.name} value={g.name}>{g.title}</option>)}
+            </select>
+            <label for="prompt">Request</label>
+            <textarea
+              id="prompt"
+              name="prompt"
+              ref={this.#box}
+              rows={3}
+              required
+              placeholder="Create a hotel reservation for John Doe"
+              value={prompt}
+              onInput={(e) => this.setState({ prompt: e.currentTarget.value })}
+              onKeyDown={(e) => {
+                // Enter sends, Shift+Enter is a new line (as in chat tools).
+                if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+                  e.preventDefault();
+                  e.currentTarget.form?.requestSubmit();
+                }
+              }}
+            />
+            <div class="row">
+              <button type="submit" class="btn primary" disabled={!graphs.length}>
+                {active ? "Start new run" : "Run workflow"}
               </button>
-            ))}
-          </div>
-        )}
+              <span class="hint">Enter to run · Shift+Enter for a new line</span>
+            </div>
+          </form>
+
+          {!v && examples.length > 0 && (
+            <div class="examples" role="group" aria-label="Example prompts">
+              {examples.map((ex) => (
+                <button
+                  key={ex.prompt}
+                  type="button"
+                  class="chip-btn"
+                  onClick={() => {
+                    this.setState({ graph: ex.graph, prompt: ex.prompt });
+                    this.#box.current?.focus();
+                  }}
+                >
+                  {ex.prompt}
+                </button>
+              ))}
+            </div>
+          )}
+        </fieldset>
 
         {askToken && (
           <form

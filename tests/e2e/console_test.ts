@@ -5,12 +5,12 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
+import { chromium, type Page } from "playwright-core";
 import { buildIslands } from "../../lib/fresh/dev/build.ts";
 import { startGateway, type TestGateway } from "../fixtures/gateway.ts";
 import { FAKE_TS, type Script, startFakeUpstream } from "../fixtures/fake_upstream.ts";
 import { startTcpProxy } from "../fixtures/tcp_proxy.ts";
-import { browserTest } from "./browser.ts";
+import { browserTest, CHROMIUM_ARGS, findChromium } from "./browser.ts";
 
 const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname).replace(/\/$/, "");
 const HOTEL_PROMPT = "Create a hotel reservation for John Doe";
@@ -314,6 +314,46 @@ browserTest(
     } finally {
       await fake.close();
     }
+  },
+);
+
+browserTest(
+  "console without JavaScript: the composer is disabled and says why",
+  async ({ page }) => {
+    const controls = ["#graph", "#prompt", "button[type=submit]", ".chip-btn"];
+    await withGateway({}, async (gw) => {
+      const profile = await Deno.makeTempDir({ prefix: "e2e-nojs-" });
+      const noJs = await chromium.launchPersistentContext(profile, {
+        executablePath: findChromium()!,
+        headless: true,
+        args: CHROMIUM_ARGS,
+        javaScriptEnabled: false,
+      });
+      try {
+        noJs.setDefaultTimeout(10_000);
+        const bare = noJs.pages()[0] ?? await noJs.newPage();
+        await bare.goto(`${gw.url}/`);
+        assert.equal(await bare.locator(".console[data-ready]").count(), 0, "no island ran");
+        for (const control of controls) {
+          const el = bare.locator(`.console ${control}`).first();
+          assert.ok(await el.isDisabled(), `${control} is disabled without JavaScript`);
+        }
+        // (Playwright's text search skips <noscript>, so find the note by its place.)
+        const note = bare.locator(".sidebar noscript .alert");
+        assert.ok(await note.isVisible(), "the needs-JavaScript note is shown");
+        assert.match(await note.textContent() ?? "", /^The live panel needs JavaScript\./);
+        assert.ok(await bare.getByText("No run yet").isVisible());
+      } finally {
+        await noJs.close();
+        await Deno.remove(profile, { recursive: true }).catch(() => {});
+      }
+      // With JavaScript the island enables the same controls.
+      await openConsole(page, gw.url);
+      for (const control of controls) {
+        const el = page.locator(`.console ${control}`).first();
+        assert.ok(await el.isEnabled(), `${control} is enabled once the island runs`);
+      }
+    });
   },
 );
 
