@@ -48,7 +48,7 @@ export function WorkflowStreamPanel(
     <section class="panel" aria-labelledby="panel-title" data-run={view.runId}>
       <header class="panel-head">
         <h2 id="panel-title">{view.title ?? "Workflow run"}</h2>
-        <p class={`status status-${tone}`} role="status" data-testid="status">
+        <p class={`status status-${tone}`} role="status" data-testid="status" tabIndex={-1}>
           {status}
         </p>
       </header>

@@ -61,6 +61,8 @@ interface ConsoleState {
 export default class Console extends Component<ConsoleProps, ConsoleState> {
   #run: StreamRun | null = null;
   #box = createRef<HTMLTextAreaElement>();
+  /** Where focus goes once that element exists: the button pressed is disabled or gone. */
+  #focus = "";
 
   constructor(props: ConsoleProps) {
     super(props);
@@ -82,6 +84,21 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
     if (id) this.start(id);
   }
 
+  /**
+   * Moves focus to the decision or the status line after Approve, Reject or Abort (the pressed
+   * button is disabled, then gone), unless the person has already put it somewhere else outside
+   * the panel.
+   */
+  override componentDidUpdate(): void {
+    const find = (sel: string) => this.base && (this.base as Element).querySelector(sel);
+    const target = this.#focus && find(this.#focus) as HTMLElement | null;
+    if (target) {
+      const now = document.activeElement;
+      if (!now || now === document.body || now.closest(".panel")) target.focus();
+      this.#focus = "";
+    }
+  }
+
   /** Stops reading; the run itself goes on on the server. */
   override componentWillUnmount(): void {
     this.#run?.close();
@@ -90,6 +107,7 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
   /** Starts a run from the form, or attaches to `attachTo`. */
   start(attachTo?: string): void {
     this.#run?.close();
+    this.#focus = "";
     const { graph, prompt } = this.state;
     const token = sessionStorage.getItem(TOKEN_KEY);
     // The client reports its first status synchronously, before `streamRun` has returned.
@@ -138,6 +156,8 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
   ): Promise<void> {
     const r = this.#run;
     if (!r) return;
+    // The pressed button is disabled now and gone soon: focus the record of what happened.
+    this.#focus = what === "abort" ? ".status" : ".decision";
     this.setState({ busy: what, problem: "" });
     const res = await send(r);
     if (this.#run !== r) return;

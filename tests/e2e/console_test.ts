@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { chromium, type Page } from "playwright-core";
+import { chromium, type Locator, type Page } from "playwright-core";
 import { buildIslands } from "../../lib/fresh/dev/build.ts";
 import { startGateway, type TestGateway } from "../fixtures/gateway.ts";
 import { FAKE_TS, type Script, startFakeUpstream } from "../fixtures/fake_upstream.ts";
@@ -71,6 +71,30 @@ async function recordStatuses(page: Page): Promise<void> {
   })()`);
 }
 
+/** The focused element (`body` when focus was lost) and whether it shows a focus ring. */
+function focused(page: Page): Promise<{ on: string; ring: boolean }> {
+  return page.evaluate(`(() => {
+    const el = document.activeElement ?? document.body;
+    const cs = getComputedStyle(el);
+    const on = el === document.body ? "body" : el.tagName.toLowerCase() +
+      (el.id ? "#" + el.id : "") + (el.classList[0] ? "." + el.classList[0] : "");
+    const ring = (cs.outlineStyle !== "none" && parseFloat(cs.outlineWidth) > 0) ||
+      cs.boxShadow !== "none";
+    return { on, ring };
+  })()`);
+}
+
+/** Presses Tab (at most 30 times) until `target` has focus; every stop shows a focus ring. */
+async function tabTo(page: Page, target: Locator): Promise<void> {
+  for (let i = 0; i < 30; i++) {
+    await page.keyboard.press("Tab");
+    const f = await focused(page);
+    assert.ok(f.ring, `no visible focus on ${f.on}`);
+    if (await target.evaluate((el) => el === document.activeElement)) return;
+  }
+  assert.fail(`Tab never reached ${target}`);
+}
+
 async function withGateway(
   env: Record<string, string>,
   fn: (gw: TestGateway) => Promise<void>,
@@ -94,7 +118,7 @@ const PRE_GATE = [
   "approval_required",
 ];
 
-browserTest("console: hotel run, approve, invoice, screenshots", async ({ page }) => {
+browserTest("console: hotel run by keyboard, approve, invoice, screenshots", async ({ page }) => {
   await withGateway({}, async (gw) => {
     const { errors, logs } = watch(page);
     await page.setViewportSize({ width: 1280, height: 900 });
@@ -104,9 +128,12 @@ browserTest("console: hotel run, approve, invoice, screenshots", async ({ page }
       els.map((e) => (e as HTMLOptionElement).value)
     );
     assert.deepEqual(options, ["hotel_o2c", "hospital_admission", "purchase_order"]);
-    await page.getByRole("button", { name: HOTEL_PROMPT, exact: true }).click();
+    // Keyboard only: Tab to the example chip, Enter fills the prompt, Enter runs it.
+    await tabTo(page, page.getByRole("button", { name: HOTEL_PROMPT, exact: true }));
+    await page.keyboard.press("Enter");
     assert.equal(await page.inputValue("#prompt"), HOTEL_PROMPT);
-    await page.getByRole("button", { name: "Run workflow" }).click();
+    assert.deepEqual(await focused(page), { on: "textarea#prompt", ring: true });
+    await page.keyboard.press("Enter");
 
     await waitStatus(page, "waiting for approval");
     assert.deepEqual(await rowTypes(page), PRE_GATE);
@@ -124,11 +151,17 @@ browserTest("console: hotel run, approve, invoice, screenshots", async ({ page }
     assert.ok(runId);
     assert.equal(new URL(page.url()).searchParams.get("run"), runId, "the run id is in the URL");
 
-    await page.fill(".approval textarea", "VIP guest");
-    await page.getByRole("button", { name: "Approve" }).click();
+    await tabTo(page, page.locator(".approval textarea"));
+    await page.keyboard.type("VIP guest");
+    await page.keyboard.press("Tab");
+    assert.deepEqual(await focused(page), { on: "button.btn", ring: true });
+    assert.equal(await page.evaluate("document.activeElement.textContent"), "Approve");
+    await page.keyboard.press("Enter");
     await waitStatus(page, "complete");
 
     assert.match(await page.getByTestId("decision").textContent() ?? "", /Approved — “VIP guest”/);
+    // The Approve button is gone; focus moved to the decision, not to <body>, and shows.
+    assert.deepEqual(await focused(page), { on: "p.decision", ring: true });
     const states = await page.locator(".step").evaluateAll((els) =>
       els.map((e) => e.getAttribute("data-state"))
     );
@@ -195,6 +228,7 @@ browserTest("console: reject ends the run as rejected", async ({ page }) => {
     await page.getByRole("button", { name: "Reject" }).click();
     await waitStatus(page, "rejected");
     assert.match(await page.getByTestId("decision").textContent() ?? "", /^Rejected/);
+    assert.equal((await focused(page)).on, "p.decision", "focus moved to the decision");
     assert.equal(
       await page.locator(".step[data-step=check_in]").getAttribute("data-state"),
       "skipped",
@@ -212,6 +246,8 @@ browserTest("console: Abort stops a running workflow", async ({ page }) => {
     await page.getByRole("button", { name: "Abort run" }).click();
     await waitStatus(page, "aborted");
     assert.equal((await rowTypes(page)).at(-1), "workflow_aborted");
+    // The Abort button is gone; focus went to the status line, which now says "aborted".
+    assert.equal((await focused(page)).on, "p.status");
     const runId = await page.locator(".panel").getAttribute("data-run");
     assert.equal((await gw.services.store.get(runId!))?.status, "aborted");
   });
