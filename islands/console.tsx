@@ -61,6 +61,8 @@ interface ConsoleState {
 export default class Console extends Component<ConsoleProps, ConsoleState> {
   #run: StreamRun | null = null;
   #box = createRef<HTMLTextAreaElement>();
+  /** The approval last scrolled into view (each card once, when it appears). */
+  #shown?: object;
   /** Where focus goes once that element exists: the button pressed is disabled or gone. */
   #focus = "";
 
@@ -85,12 +87,17 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
   }
 
   /**
-   * Moves focus to the decision or the status line after Approve, Reject or Abort (the pressed
-   * button is disabled, then gone), unless the person has already put it somewhere else outside
-   * the panel.
+   * Brings a new approval card into view (the sidebar scrolls; focus stays where it is) and
+   * moves focus to the decision or the status line after Approve, Reject or Abort, unless the
+   * person has already put it somewhere else outside the panel.
    */
   override componentDidUpdate(): void {
     const find = (sel: string) => this.base && (this.base as Element).querySelector(sel);
+    const approval = this.state.view?.approval;
+    if (approval && !approval.decision && approval !== this.#shown) {
+      this.#shown = approval;
+      find(".approval")?.scrollIntoView({ block: "nearest" });
+    }
     const target = this.#focus && find(this.#focus) as HTMLElement | null;
     if (target) {
       const now = document.activeElement;

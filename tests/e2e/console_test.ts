@@ -95,6 +95,20 @@ async function tabTo(page: Page, target: Locator): Promise<void> {
   assert.fail(`Tab never reached ${target}`);
 }
 
+/** Where `selector` is on screen: its top and bottom, and the viewport's height. */
+function box(page: Page, selector: string): Promise<{ top: number; bottom: number; vh: number }> {
+  return page.locator(selector).evaluate((el) => {
+    const r = el.getBoundingClientRect();
+    return { top: r.top, bottom: r.bottom, vh: globalThis.innerHeight };
+  });
+}
+
+/** Asserts `selector` is wholly visible, below the sticky 56 px top bar. */
+async function assertInView(page: Page, selector: string, what: string): Promise<void> {
+  const b = await box(page, selector);
+  assert.ok(b.top >= 55 && b.bottom <= b.vh + 1, `${what} is out of view: ${JSON.stringify(b)}`);
+}
+
 async function withGateway(
   env: Record<string, string>,
   fn: (gw: TestGateway) => Promise<void>,
@@ -137,6 +151,10 @@ browserTest("console: hotel run by keyboard, approve, invoice, screenshots", asy
 
     await waitStatus(page, "waiting for approval");
     assert.deepEqual(await rowTypes(page), PRE_GATE);
+    // The card was brought into view in the sidebar; focus stayed in the prompt.
+    await assertInView(page, ".approval", "the approval card");
+    await assertInView(page, "[data-testid=status]", "the status line");
+    assert.equal((await focused(page)).on, "textarea#prompt");
     assert.equal(await page.locator(".approval h3").textContent(), "Approval needed");
     assert.match(await page.locator(".approval-message").textContent() ?? "", /John Doe/);
     assert.equal(
@@ -188,6 +206,10 @@ browserTest("console: hotel run by keyboard, approve, invoice, screenshots", asy
     assert.ok(run);
     assert.deepEqual(await rowSeqs(page), Array.from({ length: run.eventCount }, (_, i) => i + 1));
     assert.equal((await rowTypes(page)).at(-1), "workflow_complete");
+    // Scrolled to the end of the panel, the status line is still in sight (sticky head).
+    await page.locator(".panel-foot").scrollIntoViewIfNeeded();
+    await assertInView(page, ".panel-foot", "the panel's end");
+    await assertInView(page, "[data-testid=status]", "the status line at the end");
     assert.ok(logs.includes("[workflow] event: workflow_initialized"));
     assert.ok(logs.includes("[workflow] event: workflow_complete"));
     assert.deepEqual(errors, []);
@@ -202,6 +224,9 @@ browserTest("console: hotel run by keyboard, approve, invoice, screenshots", asy
     );
     assert.equal(overflow, 0, "no horizontal scrolling at 360 px");
     await page.screenshot({ path: `${ROOT}/test-results/console-360.png`, fullPage: true });
+    // At 360 px the page scrolls; the status line sticks under the top bar.
+    await page.locator(".panel-foot").scrollIntoViewIfNeeded();
+    await assertInView(page, "[data-testid=status]", "the status line at 360 px");
 
     // The full timeline, server-rendered without any script.
     await page.getByRole("link", { name: "Full timeline →" }).click();
@@ -220,11 +245,13 @@ browserTest("console: hotel run by keyboard, approve, invoice, screenshots", asy
   });
 });
 
-browserTest("console: reject ends the run as rejected", async ({ page }) => {
+browserTest("console at 360 px: the approval card comes into view; reject", async ({ page }) => {
   await withGateway({}, async (gw) => {
+    await page.setViewportSize({ width: 360, height: 780 });
     await openConsole(page, gw.url);
     await run(page, HOTEL_PROMPT);
     await waitStatus(page, "waiting for approval");
+    await assertInView(page, ".approval", "the approval card at 360 px");
     await page.getByRole("button", { name: "Reject" }).click();
     await waitStatus(page, "rejected");
     assert.match(await page.getByTestId("decision").textContent() ?? "", /^Rejected/);
