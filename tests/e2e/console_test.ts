@@ -109,6 +109,19 @@ async function assertInView(page: Page, selector: string, what: string): Promise
   assert.ok(b.top >= 55 && b.bottom <= b.vh + 1, `${what} is out of view: ${JSON.stringify(b)}`);
 }
 
+/** How many lines each date of the summary's Dates value spans (1 = unbroken). */
+function dateLines(page: Page): Promise<number[]> {
+  return page.locator(".panel .summary div", { hasText: "Dates" }).locator("dd").evaluate((dd) => {
+    const text = dd.firstChild as Text;
+    return [...text.data.matchAll(/\d{4}-\d\d-\d\d/g)].map((m) => {
+      const range = document.createRange();
+      range.setStart(text, m.index!);
+      range.setEnd(text, m.index! + m[0].length);
+      return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+    });
+  });
+}
+
 async function withGateway(
   env: Record<string, string>,
   fn: (gw: TestGateway) => Promise<void>,
@@ -201,6 +214,8 @@ browserTest("console: hotel run by keyboard, approve, invoice, screenshots", asy
     assert.deepEqual(summary, ["Guest", "Room", "Dates", "Amount"]);
     assert.equal(await page.locator(".panel .summary dd").first().textContent(), "John Doe");
 
+    // Dates stay whole ("2026-12-02 → 2026-12-03" never wraps inside a date).
+    assert.deepEqual(await dateLines(page), [1, 1]);
     // One row per event of the run, in order.
     const run = await gw.services.store.get(runId);
     assert.ok(run);
@@ -223,6 +238,7 @@ browserTest("console: hotel run by keyboard, approve, invoice, screenshots", asy
       "document.documentElement.scrollWidth - document.documentElement.clientWidth",
     );
     assert.equal(overflow, 0, "no horizontal scrolling at 360 px");
+    assert.deepEqual(await dateLines(page), [1, 1], "dates whole at 360 px");
     await page.screenshot({ path: `${ROOT}/test-results/console-360.png`, fullPage: true });
     // At 360 px the page scrolls; the status line sticks under the top bar.
     await page.locator(".panel-foot").scrollIntoViewIfNeeded();
