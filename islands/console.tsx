@@ -51,6 +51,8 @@ interface ConsoleState {
   problem: string;
   /** True once mounted in the browser (`data-ready` tells tests and scripts it is live). */
   ready?: boolean;
+  /** A run that "Start new run" left waiting for approval (it goes on waiting on the server). */
+  left?: string;
 }
 
 /**
@@ -115,7 +117,7 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
   start(attachTo?: string): void {
     this.#run?.close();
     this.#focus = "";
-    const { graph, prompt } = this.state;
+    const { graph, prompt, view } = this.state;
     const token = sessionStorage.getItem(TOKEN_KEY);
     // The client reports its first status synchronously, before `streamRun` has returned.
     let r: StreamRun | undefined = undefined;
@@ -153,6 +155,8 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
       askToken: false,
       busy: "",
       problem: "",
+      // Leaving a run at its approval gate is allowed, but never silently.
+      left: view?.phase === "waiting" ? view.runId : this.state.left,
     });
     history.replaceState(null, "", `?run=${encodeURIComponent(r.runId)}`);
   }
@@ -175,7 +179,7 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
 
   override render() {
     const { graphs, examples } = this.props;
-    const { graph, prompt, view: v, conn, askToken, busy, problem, ready } = this.state;
+    const { graph, prompt, view: v, conn, askToken, busy, problem, ready, left } = this.state;
     const active = v !== null && !isFinished(v.phase) && conn !== "closed";
     const domainOf = (name?: string) => graphs.find((g) => g.name === name)?.domain;
     return (
@@ -242,6 +246,13 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
             </div>
           )}
         </fieldset>
+
+        {left && (
+          <p class="note" role="status">
+            You left a run waiting for approval:{" "}
+            <a href={`/runs/${encodeURIComponent(left)}`}>open it in Runs</a>.
+          </p>
+        )}
 
         {askToken && (
           <form

@@ -261,13 +261,28 @@ browserTest("console: hotel run by keyboard, approve, invoice, screenshots", asy
   });
 });
 
-browserTest("console at 360 px: the approval card comes into view; reject", async ({ page }) => {
+browserTest("console at 360 px: a run left waiting is pointed to; reject", async ({ page }) => {
   await withGateway({}, async (gw) => {
     await page.setViewportSize({ width: 360, height: 780 });
     await openConsole(page, gw.url);
     await run(page, HOTEL_PROMPT);
     await waitStatus(page, "waiting for approval");
     await assertInView(page, ".approval", "the approval card at 360 px");
+    const first = await page.locator(".panel").getAttribute("data-run");
+    assert.ok(first);
+
+    // "Start new run" at the gate: the first run keeps waiting, and the console says where.
+    await page.getByRole("button", { name: "Start new run" }).click();
+    const note = page.locator(".console .note");
+    assert.match(
+      await note.textContent() ?? "",
+      /^You left a run waiting for approval: open it in Runs\.$/,
+    );
+    assert.equal(await note.locator("a").getAttribute("href"), `/runs/${first}`);
+    await waitStatus(page, "waiting for approval");
+    assert.notEqual(await page.locator(".panel").getAttribute("data-run"), first);
+    assert.equal((await gw.services.store.get(first))?.status, "waiting_approval");
+
     await page.getByRole("button", { name: "Reject" }).click();
     await waitStatus(page, "rejected");
     assert.match(await page.getByTestId("decision").textContent() ?? "", /^Rejected/);
