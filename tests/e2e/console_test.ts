@@ -344,6 +344,21 @@ browserTest(
   },
 );
 
+/** The timestamp of the one event whose row cannot be rendered. */
+const BROKEN_TS = "1999-12-31T23:59:59.000Z";
+
+/**
+ * Makes the event row's renderer throw for that event alone: its clock (`toISOString`) fails
+ * for 1999 dates. Installed before the page's own scripts run.
+ */
+const CLOCK_BREAKS = `(() => {
+  const iso = Date.prototype.toISOString;
+  Date.prototype.toISOString = function () {
+    if (this.getUTCFullYear() === 1999) throw new Error("the clock broke");
+    return iso.call(this);
+  };
+})()`;
+
 /** An invoice whose `line_items` is not a list: its renderer throws. */
 const throwingInvoice: Script = (w, ctx) => {
   const base = { workflowId: ctx.request.thread_id, ts: FAKE_TS };
@@ -362,8 +377,11 @@ const throwingInvoice: Script = (w, ctx) => {
     content: { tier: "gold" },
   });
   w.frame("step_completed", { ...base, step: "invoice", result: {} });
-  // A chatty run: more events than the panel keeps.
-  for (let i = 1; i <= 25; i++) w.frame("progress", { ...base, percent: i * 4 });
+  // A chatty run: more events than the panel keeps. One row's renderer throws (see CLOCK_BREAKS).
+  for (let i = 1; i <= 25; i++) {
+    w.frame("progress", { ...base, percent: i * 4 });
+    if (i === 20) w.frame("progress", { ...base, ts: BROKEN_TS, percent: -1 });
+  }
   w.frame("workflow_complete", { ...base, status: "complete", result: { ok: true } });
 };
 
@@ -374,6 +392,7 @@ browserTest(
     try {
       await withGateway({ WORKFLOW_SERVICE_URL: fake.url }, async (gw) => {
         const { errors } = watch(page);
+        await page.addInitScript(CLOCK_BREAKS);
         await openConsole(page, gw.url);
         await run(page, HOTEL_PROMPT);
         await waitStatus(page, "complete");
@@ -381,15 +400,34 @@ browserTest(
           await page.locator(".docs .fallback").textContent() ?? "",
           /Could not display the invoice document: Invoice: line_items is not a list/,
         );
-        // Events after the broken one still arrived; the log keeps only the newest 20.
+        // The row whose renderer threw is a fallback row; the rows around it render normally.
+        const broken = page.locator("[data-testid=events] > li", {
+          has: page.locator(".fallback"),
+        });
+        assert.equal(await broken.count(), 1);
+        const brokenSeq = Number(await broken.getAttribute("data-seq"));
+        assert.match(
+          await broken.textContent() ?? "",
+          /^Could not display this event: the clock broke$/,
+        );
+        assert.match(
+          await page.locator(`li[data-seq='${brokenSeq - 1}'] .ev-text`).textContent() ?? "",
+          /"percent":80/,
+        );
+        // Events after the broken ones still arrived; the log keeps only the newest 20.
         const types = await rowTypes(page);
         assert.equal(types.length, 20);
         assert.deepEqual(types.slice(-2), ["progress", "workflow_complete"]);
-        assert.deepEqual(await rowSeqs(page), Array.from({ length: 20 }, (_, i) => i + 12));
-        assert.match(await page.locator(".panel .muted").textContent() ?? "", /^11 earlier events/);
+        const seqs = await rowSeqs(page);
+        assert.equal(seqs.at(-1)! - brokenSeq, 6, "five progress rows and the end came after it");
+        assert.deepEqual(seqs, Array.from({ length: 20 }, (_, i) => seqs[0] + i));
+        assert.match(
+          await page.locator(".panel .muted").textContent() ?? "",
+          new RegExp(`^${seqs[0] - 1} earlier events`),
+        );
         // Unknown event types get a generic row; unknown documents show as JSON.
         assert.match(
-          await page.locator("li[data-seq='30'] .ev-text").textContent() ?? "",
+          await page.locator(`li[data-seq='${seqs.at(-2)}'] .ev-text`).textContent() ?? "",
           /"percent":100/,
         );
         assert.match(
