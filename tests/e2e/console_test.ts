@@ -1,7 +1,9 @@
 /**
  * The console in real Chromium against the real app (in-process gateway, built-in LangGraph
- * service or the scripted fake upstream): the approve, reject and abort paths, a stream cut by a
- * TCP proxy, a renderer that throws, an upstream failure, and screenshots at 1280 and 360 px.
+ * service or the scripted fake upstream): the approve path by keyboard alone (where focus goes,
+ * what stays in view), reject, abort, a run left waiting, a stream cut by a TCP proxy, a document
+ * and an event row whose renderers throw, an upstream failure, the page without JavaScript, and
+ * screenshots at 1280 and 360 px.
  * @module
  */
 import assert from "node:assert/strict";
