@@ -29,7 +29,6 @@ export function RunLink({ id }: { id: string }) {
 export function StatusPill({ status }: { status: RunStatus }) {
   return (
     <span class={`status status-${TONES[status] ?? "live"}`}>
-      <span class="status-dot" aria-hidden="true" />
       {STATUS_LABELS[status] ?? status}
     </span>
   );

@@ -27,7 +27,7 @@ export function ApprovalCard({ approval, onDecide, sending, problem }: ApprovalC
       {approval.message && <p class="approval-message">{approval.message}</p>}
       {decision
         ? (
-          <p class="decision" data-testid="decision">
+          <p class="decision" data-testid="decision" tabIndex={-1}>
             <strong>{decision === "approve" ? "Approved" : "Rejected"}</strong>
             {approval.comment ? ` — “${approval.comment}”` : ""}
           </p>

@@ -1,13 +1,4 @@
-import type { StepState, StepView } from "../lib/console/run_state.ts";
-
-const LABELS: Record<StepState, string> = {
-  pending: "pending",
-  running: "running",
-  waiting: "waiting for approval",
-  done: "done",
-  skipped: "skipped",
-  failed: "failed",
-};
+import type { StepView } from "../lib/console/run_state.ts";
 
 /** The run's steps in order, each with its state (pending, running, done, skipped…). */
 export function StepTimeline({ steps }: { steps: StepView[] }) {
@@ -15,9 +6,10 @@ export function StepTimeline({ steps }: { steps: StepView[] }) {
     <ol class="steps" aria-label="Steps">
       {steps.map((s) => (
         <li key={s.name} class={`step step-${s.state}`} data-step={s.name} data-state={s.state}>
-          <span class="step-dot" aria-hidden="true" />
           <span class="step-title">{s.title}</span>
-          <span class="step-state">{LABELS[s.state]}</span>
+          <span class="step-state">
+            {s.state === "waiting" ? "waiting for approval" : s.state}
+          </span>
         </li>
       ))}
     </ol>

@@ -48,8 +48,7 @@ export function WorkflowStreamPanel(
     <section class="panel" aria-labelledby="panel-title" data-run={view.runId}>
       <header class="panel-head">
         <h2 id="panel-title">{view.title ?? "Workflow run"}</h2>
-        <p class={`status status-${tone}`} role="status" data-testid="status">
-          <span class="status-dot" aria-hidden="true" />
+        <p class={`status status-${tone}`} role="status" data-testid="status" tabIndex={-1}>
           {status}
         </p>
       </header>
@@ -67,7 +66,11 @@ export function WorkflowStreamPanel(
       {view.error && (
         <p class="alert" role="alert" data-testid="run-error">
           <strong>
-            {view.error.code === "connection_lost" ? "Connection lost" : "Run failed"}
+            {(view.error.status ?? 0) >= 500
+              ? "Workflow service unavailable"
+              : view.error.code === "connection_lost"
+              ? "Connection lost"
+              : "Run failed"}
           </strong>
           {" — "}
           {view.error.message}
@@ -85,7 +88,7 @@ export function WorkflowStreamPanel(
       <h3 class="events-title">Events</h3>
       <ol class="events" aria-live="polite" aria-relevant="additions" data-testid="events">
         {view.rows.map(({ key, event }) => (
-          <li key={key} class={`ev ev-${event.type}`} data-type={event.type} data-seq={event.id}>
+          <li key={key} class="ev" data-type={event.type} data-seq={event.id}>
             <ErrorBoundary what="this event">
               <EventRow event={event} titleOf={titleOf} />
             </ErrorBoundary>

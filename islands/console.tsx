@@ -51,6 +51,8 @@ interface ConsoleState {
   problem: string;
   /** True once mounted in the browser (`data-ready` tells tests and scripts it is live). */
   ready?: boolean;
+  /** A run that "Start new run" left waiting for approval (it goes on waiting on the server). */
+  left?: string;
 }
 
 /**
@@ -61,6 +63,10 @@ interface ConsoleState {
 export default class Console extends Component<ConsoleProps, ConsoleState> {
   #run: StreamRun | null = null;
   #box = createRef<HTMLTextAreaElement>();
+  /** The approval last scrolled into view (each card once, when it appears). */
+  #shown?: object;
+  /** Where focus goes once that element exists: the button pressed is disabled or gone. */
+  #focus = "";
 
   constructor(props: ConsoleProps) {
     super(props);
@@ -82,6 +88,26 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
     if (id) this.start(id);
   }
 
+  /**
+   * Brings a new approval card into view (the sidebar scrolls; focus stays where it is) and
+   * moves focus to the decision or the status line after Approve, Reject or Abort, unless the
+   * person has already put it somewhere else outside the panel.
+   */
+  override componentDidUpdate(): void {
+    const find = (sel: string) => this.base && (this.base as Element).querySelector(sel);
+    const approval = this.state.view?.approval;
+    if (approval && !approval.decision && approval !== this.#shown) {
+      this.#shown = approval;
+      find(".approval")?.scrollIntoView({ block: "nearest" });
+    }
+    const target = this.#focus && find(this.#focus) as HTMLElement | null;
+    if (target) {
+      const now = document.activeElement;
+      if (!now || now === document.body || now.closest(".panel")) target.focus();
+      this.#focus = "";
+    }
+  }
+
   /** Stops reading; the run itself goes on on the server. */
   override componentWillUnmount(): void {
     this.#run?.close();
@@ -90,7 +116,8 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
   /** Starts a run from the form, or attaches to `attachTo`. */
   start(attachTo?: string): void {
     this.#run?.close();
-    const { graph, prompt } = this.state;
+    this.#focus = "";
+    const { graph, prompt, view } = this.state;
     const token = sessionStorage.getItem(TOKEN_KEY);
     // The client reports its first status synchronously, before `streamRun` has returned.
     let r: StreamRun | undefined = undefined;
@@ -128,6 +155,8 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
       askToken: false,
       busy: "",
       problem: "",
+      // Leaving a run at its approval gate is allowed, but never silently.
+      left: view?.phase === "waiting" ? view.runId : this.state.left,
     });
     history.replaceState(null, "", `?run=${encodeURIComponent(r.runId)}`);
   }
@@ -138,6 +167,8 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
   ): Promise<void> {
     const r = this.#run;
     if (!r) return;
+    // The pressed button is disabled now and gone soon: focus the record of what happened.
+    this.#focus = what === "abort" ? ".status" : ".decision";
     this.setState({ busy: what, problem: "" });
     const res = await send(r);
     if (this.#run !== r) return;
@@ -148,69 +179,79 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
 
   override render() {
     const { graphs, examples } = this.props;
-    const { graph, prompt, view: v, conn, askToken, busy, problem, ready } = this.state;
+    const { graph, prompt, view: v, conn, askToken, busy, problem, ready, left } = this.state;
     const active = v !== null && !isFinished(v.phase) && conn !== "closed";
     const domainOf = (name?: string) => graphs.find((g) => g.name === name)?.domain;
     return (
       <div class="console" data-ready={ready}>
-        <form
-          class="composer"
-          onSubmit={(e) => {
-            e.preventDefault();
-            if (prompt.trim() && graph) this.start();
-          }}
-        >
-          <label for="graph">Workflow</label>
-          <select
-            id="graph"
-            name="graph_name"
-            value={graph}
-            onChange={(e) => this.setState({ graph: e.currentTarget.value })}
-          >
-            {graphs.map((g) => <option key={g.name} value={g.name}>{g.title}</option>)}
-          </select>
-          <label for="prompt">Request</label>
-          <textarea
-            id="prompt"
-            name="prompt"
-            ref={this.#box}
-            rows={3}
-            required
-            placeholder="Create a hotel reservation for John Doe"
-            value={prompt}
-            onInput={(e) => this.setState({ prompt: e.currentTarget.value })}
-            onKeyDown={(e) => {
-              // Enter sends, Shift+Enter is a new line (as in chat tools).
-              if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
-                e.preventDefault();
-                e.currentTarget.form?.requestSubmit();
-              }
+        {/* Disabled until hydrated: without JavaScript the form would only reload the page. */}
+        <fieldset class="compose" disabled={!ready}>
+          <form
+            class="composer"
+            onSubmit={(e) => {
+              e.preventDefault();
+              if (prompt.trim() && graph) this.start();
             }}
-          />
-          <div class="row">
-            <button type="submit" class="btn primary" disabled={!graphs.length}>
-              {active ? "Start new run" : "Run workflow"}
-            </button>
-            <span class="hint">Enter to run · Shift+Enter for a new line</span>
-          </div>
-        </form>
-
-        {!v && examples.length > 0 && (
-          <div class="examples" role="group" aria-label="Example prompts">
-            {examples.map((ex) => (
-              <button
-                key={ex.prompt}
-                type="button"
-                class="chip-btn"
-                onClick={() => {
-                  this.setState({ graph: ex.graph, prompt: ex.prompt });
-                  this.#box.current?.focus();
-                }}
-              >
-                {ex.prompt}
+          >
+            <label for="graph">Workflow</label>
+            <select
+              id="graph"
+              name="graph_name"
+              value={graph}
+              onChange={(e) => this.setState({ graph: e.currentTarget.value })}
+            >
+              {graphs.map((g) => <option key={g.name} value={g.name}>{g.title}</option>)}
+            </select>
+            <label for="prompt">Request</label>
+            <textarea
+              id="prompt"
+              name="prompt"
+              ref={this.#box}
+              rows={3}
+              required
+              placeholder="Create a hotel reservation for John Doe"
+              value={prompt}
+              onInput={(e) => this.setState({ prompt: e.currentTarget.value })}
+              onKeyDown={(e) => {
+                // Enter sends, Shift+Enter is a new line (as in chat tools).
+                if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+                  e.preventDefault();
+                  e.currentTarget.form?.requestSubmit();
+                }
+              }}
+            />
+            <div class="row">
+              <button type="submit" class="btn primary" disabled={!graphs.length}>
+                {active ? "Start new run" : "Run workflow"}
               </button>
-            ))}
-          </div>
+              <span class="hint">Enter to run · Shift+Enter for a new line</span>
+            </div>
+          </form>
+
+          {!v && examples.length > 0 && (
+            <div class="examples" role="group" aria-label="Example prompts">
+              {examples.map((ex) => (
+                <button
+                  key={ex.prompt}
+                  type="button"
+                  class="chip-btn"
+                  onClick={() => {
+                    this.setState({ graph: ex.graph, prompt: ex.prompt });
+                    this.#box.current?.focus();
+                  }}
+                >
+                  {ex.prompt}
+                </button>
+              ))}
+            </div>
+          )}
+        </fieldset>
+
+        {left && (
+          <p class="note" role="status">
+            You left a run waiting for approval:{" "}
+            <a href={`/runs/${encodeURIComponent(left)}`}>open it in Runs</a>.
+          </p>
         )}
 
         {askToken && (
@@ -232,25 +273,18 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
           </form>
         )}
 
-        {v
-          ? (
-            <WorkflowStreamPanel
-              view={v}
-              status={statusText(v, conn)}
-              domain={domainOf(v.graph) ?? domainOf(graph)}
-              onDecide={(d, c) =>
-                this.act(d, (r) => r.approve(v.approval!.stepId, d, c || undefined))}
-              onAbort={() => this.act("abort", (r) => r.abort())}
-              busy={busy}
-              problem={problem}
-            />
-          )
-          : (
-            <div class="empty">
-              <p class="empty-title">No run yet</p>
-              <p>Pick a workflow, describe the job, and watch each step stream in here.</p>
-            </div>
-          )}
+        {v && (
+          <WorkflowStreamPanel
+            view={v}
+            status={statusText(v, conn)}
+            domain={domainOf(v.graph) ?? domainOf(graph)}
+            onDecide={(d, c) =>
+              this.act(d, (r) => r.approve(v.approval!.stepId, d, c || undefined))}
+            onAbort={() => this.act("abort", (r) => r.abort())}
+            busy={busy}
+            problem={problem}
+          />
+        )}
       </div>
     );
   }

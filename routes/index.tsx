@@ -60,6 +60,11 @@ export default define.page<typeof handler>(({ data, state }) => {
             examples={examplesFor(graphs)}
             heartbeatMs={state.services.config.HEARTBEAT_MS}
           />
+          {/* Static, so it costs the island nothing; CSS hides it once a run's panel exists. */}
+          <div class="empty">
+            <p class="empty-title">No run yet</p>
+            <p>Pick a workflow, describe the job, and watch each step stream in here.</p>
+          </div>
           <noscript>
             <p class="alert">
               The live panel needs JavaScript. Past runs stay readable under{" "}

@@ -109,7 +109,7 @@ export interface StreamRun {
 type Attempt =
   | { kind: "terminal"; event: StreamEvent }
   | { kind: "fatal"; code: string; message: string; status: number }
-  | { kind: "retry"; reason: string; progressed: boolean };
+  | { kind: "retry"; reason: string; progressed: boolean; status?: number };
 
 const SSE_TYPE = /^text\/event-stream\s*(;|$)/i;
 
@@ -208,7 +208,8 @@ export function streamRun(opts: StreamRunOptions): StreamRun {
         if (final) {
           return { kind: "fatal", status: res.status, code: info.error, message: info.message };
         }
-        return { kind: "retry", reason: `HTTP ${res.status}`, progressed };
+        // The gateway's JSON message says what is wrong ("the workflow service is unreachable").
+        return { kind: "retry", reason: info.message, status: res.status, progressed };
       }
       const type = res.headers.get("content-type") ?? "";
       if (!SSE_TYPE.test(type) || !res.body) {
@@ -280,9 +281,12 @@ export function streamRun(opts: StreamRunOptions): StreamRun {
       failures = attempt.progressed ? 1 : failures + 1;
       log(`[workflow] connection failed (${attempt.reason})`);
       if (failures > maxRetries) {
+        // The panel heads this "Connection lost" (or, with a 5xx `status`, "Workflow service
+        // unavailable"): the message is only the cause, not those words again.
         const event = synthetic("workflow_error", {
           code: "connection_lost",
-          message: `Connection lost after ${maxRetries} retries: ${attempt.reason}`,
+          message: `${attempt.reason} (gave up after ${maxRetries} retries)`,
+          status: attempt.status,
           retries: maxRetries,
         });
         emit(event);
@@ -316,15 +320,8 @@ export function streamRun(opts: StreamRunOptions): StreamRun {
   return {
     runId,
     done: run(),
-    approve: (stepId, decision, comment) =>
-      action(
-        "approval",
-        comment === undefined ? { stepId, decision } : {
-          stepId,
-          decision,
-          comment,
-        },
-      ),
+    // JSON.stringify leaves an undefined comment out.
+    approve: (stepId, decision, comment) => action("approval", { stepId, decision, comment }),
     abort: () => action("abort"),
     close() {
       if (closed) return;

@@ -67,7 +67,8 @@ export interface RunView {
   /** Everything the run's inputs, step results and result said, merged (newest wins). */
   facts: Record<string, unknown>;
   result?: unknown;
-  error?: { message: string; code?: string };
+  /** Why the run failed; `status` is the HTTP status the client last got, when it gave up on one. */
+  error?: { message: string; code?: string; status?: number };
   /** The last `workflow_reconnecting` the client reported, until a real event arrives. */
   reconnect?: { attempt: number; maxRetries: number };
   /** Counter behind the row keys of synthetic events. */
@@ -112,6 +113,11 @@ function setStep(steps: StepView[], name: string, state: StepState): StepView[] 
   return steps.some((s) => s.name === name)
     ? steps.map((s) => (s.name === name ? { ...s, state } : s))
     : [...steps, { name, title: name, state }];
+}
+
+/** A run that ended can no longer be approved: an undecided approval card would only mislead. */
+function dropOpenApproval(v: RunView): void {
+  if (!v.approval?.decision) v.approval = undefined;
 }
 
 /**
@@ -189,11 +195,14 @@ export function applyEvent(view: RunView, event: ConsoleEvent, maxRows = 20): Ru
     case "workflow_error":
       v.phase = "error";
       v.error = { message: text(data.message) ?? "unknown error", code: text(data.code) };
+      if (typeof data.status === "number") v.error.status = data.status;
       v.steps = settle(v.steps, "failed");
+      dropOpenApproval(v);
       break;
     case "workflow_aborted":
       v.phase = "aborted";
       v.steps = settle(v.steps, "skipped");
+      dropOpenApproval(v);
       break;
     case "workflow_reconnecting":
       v.reconnect = { attempt: Number(data.attempt), maxRetries: Number(data.maxRetries) };

@@ -129,7 +129,6 @@ export default define.page<typeof handler>(({ data }) => {
             <p class="muted mono">{run.id}</p>
           </div>
           <p class={`status status-${TONES[run.status] ?? "live"}`} data-testid="status">
-            <span class="status-dot" aria-hidden="true" />
             {STATUS_LABELS[run.status] ?? run.status}
           </p>
         </header>
@@ -192,7 +191,7 @@ export default define.page<typeof handler>(({ data }) => {
                 : (
                   <ol class="events events-full">
                     {events.map((e) => (
-                      <li key={e.id} class={`ev ev-${e.type}`} data-type={e.type}>
+                      <li key={e.id} class="ev" data-type={e.type}>
                         <span class="ev-seq">#{e.id}</span>
                         <time
                           class="ev-time"

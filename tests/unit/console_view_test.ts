@@ -94,6 +94,34 @@ describe("applyEvent", () => {
     assert.equal(statusText(aborted, "closed"), "aborted");
   });
 
+  it("drops an undecided approval when the run is aborted or fails (no card for a dead gate)", () => {
+    const gate = [
+      start(),
+      ev("step_started", { step: "manager_approval" }),
+      ev("approval_required", { stepId: "manager_approval", message: "Approve?" }),
+    ];
+    const aborted = fold([...gate, ev("workflow_aborted")]);
+    assert.equal(aborted.phase, "aborted");
+    assert.equal(aborted.approval, undefined);
+    const failed = fold([...gate, ev("workflow_error", { message: "boom", code: "internal" })]);
+    assert.equal(failed.phase, "error");
+    assert.equal(failed.approval, undefined);
+    // A decision that was recorded stays: it happened.
+    const decided = fold([
+      ...gate,
+      ev("approval_resolved", { stepId: "manager_approval", decision: "approve" }),
+      ev("workflow_error", { message: "boom", code: "internal" }),
+    ]);
+    assert.equal(decided.approval?.decision, "approve");
+  });
+
+  it("keeps the HTTP status of a client-side failure for the error line", () => {
+    const v = fold([
+      ev("workflow_error", { code: "connection_lost", message: "down", status: 502 }, 0),
+    ]);
+    assert.deepEqual(v.error, { message: "down", code: "connection_lost", status: 502 });
+  });
+
   it("keeps only the newest rows, counts the rest, and never shows heartbeats", () => {
     const events = [start()];
     for (let i = 0; i < 200; i++) events.push(ev("progress", { i }));

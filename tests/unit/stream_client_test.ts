@@ -310,11 +310,28 @@ describe("streamRun", () => {
       const error = r.events[4].data;
       assert.equal(error.code, "connection_lost");
       assert.equal(error.retries, 3);
-      assert.match(String(error.message), /3 retries.*HTTP 503/);
+      assert.equal(error.message, "try later (gave up after 3 retries)");
+      assert.equal(error.status, 503);
       assert.deepEqual(seen.map((s) => s.method), ["POST", "GET", "GET", "GET"]);
       assert.equal(outcome.end, "failed");
       assert.equal(outcome.event, r.events[4]);
       assert.equal(r.statuses.at(-1), "closed");
+    });
+  });
+
+  it("keeps the gateway's message when a start keeps failing with a 5xx", async () => {
+    const message = "The workflow service is unreachable: connection refused";
+    const down = () => json(502, { error: "upstream_unreachable", message });
+    await withServer(script(down, down, down), async (base, seen) => {
+      const r = recorder({ baseUrl: base, maxRetries: 2 });
+      const outcome = await streamRun(r.opts).done;
+      assert.deepEqual(seen.map((s) => s.method), ["POST", "POST", "POST"]);
+      assert.equal(outcome.end, "failed");
+      const error = outcome.event?.data ?? {};
+      assert.equal(error.code, "connection_lost");
+      assert.equal(error.status, 502, "the status tells the panel it is the service");
+      assert.equal(error.message, `${message} (gave up after 2 retries)`);
+      assert.ok(r.logs.includes(`[workflow] connection failed (${message})`));
     });
   });
 
