@@ -45,11 +45,14 @@ const { values: flags } = parseArgs({
     "start-runs": { type: "string", default: "5" },
     only: { type: "string", default: "s1,s2,s3,hold,start,js" },
     "kv-dir": { type: "string" },
+    floor: { type: "string", default: "true" },
   },
 });
 const num = (name: keyof typeof flags) => Number(flags[name]);
 const only = new Set(String(flags.only).split(","));
 const ROUNDS = Math.max(1, num("rounds"));
+/** Also measure the floor relay (`floor_relay.ts`): what Deno itself costs, for comparison. */
+const FLOOR = flags.floor !== "false";
 
 function log(msg: string): void {
   console.error(`[bench] ${msg}`);
@@ -91,12 +94,16 @@ function logThreads(before: Map<string, number>, after: Map<string, number>): vo
   log(`  gateway CPU by thread: ${rows.join(", ")}`);
 }
 
+/** Who a round's streams read: the fake directly, the gateway, or the floor relay. */
+type Target = "direct" | "gateway" | "floor";
+
 async function round(
-  target: "direct" | "gateway",
+  target: Target,
   plan: Plan,
   fake: Child,
-  gw: GatewayChild,
+  relay: GatewayChild,
 ): Promise<Round> {
+  const gw = relay;
   // Paced streams start together a moment from now, phases spread over one interval.
   const lead = 300 + plan.streams * 2;
   const t0 = wallNow() + lead;
@@ -122,7 +129,7 @@ async function round(
   const results = await Promise.all(tasks);
   clearInterval(sampler);
   const cpu = cpuNs(gw.pid) - cpu0;
-  if (threads0 && target === "gateway") logThreads(threads0, cpuNsByThread(gw.pid));
+  if (threads0 && target !== "direct") logThreads(threads0, cpuNsByThread(gw.pid));
   const lat = concat(results.map((r) => r.latencies));
   const events = results.reduce((s, r) => s + r.received, 0);
   const start = plan.rate > 0
@@ -141,15 +148,16 @@ async function round(
     malformed: results.reduce((s, r) => s + r.malformed, 0),
     errors: errors.length,
     // Frames per stream: the step events plus workflow_initialized and the terminal event.
-    cpuUsPerEvent: target === "gateway" ? cpu / 1000 / (events + 2 * plan.streams) : NaN,
+    cpuUsPerEvent: target !== "direct" ? cpu / 1000 / (events + 2 * plan.streams) : NaN,
     peakRssKb: peak,
   };
 }
 
-/** Medians over a scenario's rounds, per target. */
+/** Medians over a scenario's rounds, per target (`floor` only with `--floor`). */
 interface Summary {
   direct: Round;
   gateway: Round;
+  floor?: Round;
 }
 
 function summarize(rounds: Round[]): Round {
@@ -187,28 +195,57 @@ async function scenario(
   dir: string,
 ): Promise<Summary> {
   const gw = await spawnGateway(gatewayEnv(fake, dir));
+  const floor = FLOOR ? await spawnGateway(gatewayEnv(fake, dir), FLOOR_ENTRY) : undefined;
   try {
     log(`${name}: warm-up`);
     await round("direct", warm, fake, gw);
     await round("gateway", warm, fake, gw);
+    if (floor) await round("floor", warm, fake, floor);
     const d: Round[] = [];
     const g: Round[] = [];
+    const fl: Round[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       d.push(await round("direct", plan, fake, gw));
       g.push(await round("gateway", plan, fake, gw));
+      if (floor) fl.push(await round("floor", plan, fake, floor));
       const [a, b] = [d[i], g[i]];
       log(
         `${name} round ${i + 1}: direct ${a.throughput.toFixed(0)} ev/s p50 ${a.p50.toFixed(2)} ` +
           `p99 ${a.p99.toFixed(2)} | gateway ${b.throughput.toFixed(0)} ev/s p50 ` +
           `${b.p50.toFixed(2)} p99 ${b.p99.toFixed(2)} cpu ${b.cpuUsPerEvent.toFixed(2)} µs/ev ` +
+          (floor
+            ? `| floor ${fl[i].throughput.toFixed(0)} ev/s p50 ${fl[i].p50.toFixed(2)} p99 ` +
+              `${fl[i].p99.toFixed(2)} cpu ${fl[i].cpuUsPerEvent.toFixed(2)} µs/ev `
+            : "") +
           `| lost ${a.lost + b.lost} dup ${a.duplicated + b.duplicated} bad ` +
           `${a.malformed + b.malformed} err ${a.errors + b.errors}`,
       );
     }
-    return { direct: summarize(d), gateway: summarize(g) };
+    return {
+      direct: summarize(d),
+      gateway: summarize(g),
+      ...(floor ? { floor: summarize(fl) } : {}),
+    };
   } finally {
     await gw.stop();
+    await floor?.stop();
   }
+}
+
+/** The floor relay's entry point (see `floor_relay.ts`). */
+const FLOOR_ENTRY = "bench/floor_relay.ts";
+
+/** A table row comparing the floor relay with the direct connection, when it was measured. */
+function floorRow(label: string, s: Summary): string[] {
+  const fl = s.floor;
+  if (!fl) return [];
+  return [
+    `| ${label} | floor: a bare Deno relay (no parsing, no log; \`floor_relay.ts\`) | ${
+      f(fl.throughput / s.direct.throughput, 3)
+    }× direct; added p50 / p99 ${f(fl.p50 - s.direct.p50)} / ${f(fl.p99 - s.direct.p99)} ms; ${
+      f(fl.cpuUsPerEvent)
+    } µs CPU per event | – | |`,
+  ];
 }
 
 /** The hold: many idle streams with heartbeats, then one event each and the terminal one. */
@@ -234,14 +271,23 @@ async function heapBytes(url: string): Promise<number> {
   return Number(/^process_heap_used_bytes (\d+)/m.exec(text)?.[1] ?? NaN);
 }
 
-async function hold(fake: Child, dir: string): Promise<HoldResult> {
+async function hold(fake: Child, dir: string, entry = "main.ts"): Promise<HoldResult> {
   const n = num("hold-streams");
   const holdMs = num("hold-seconds") * 1000;
   const hb = num("hold-heartbeat-ms");
-  const gw = await spawnGateway(gatewayEnv(fake, dir, { HEARTBEAT_MS: String(hb) }));
+  const gw = await spawnGateway(gatewayEnv(fake, dir, { HEARTBEAT_MS: String(hb) }), entry);
   try {
     // Warm the code paths (one short run) so the baseline is the process at work, not cold.
-    await round("gateway", { streams: 10, count: 100, rate: 0 }, fake, gw);
+    await round(
+      entry === "main.ts" ? "gateway" : "floor",
+      {
+        streams: 10,
+        count: 100,
+        rate: 0,
+      },
+      fake,
+      gw,
+    );
     await new Promise((r) => setTimeout(r, 500));
     const base = rssKb(gw.pid);
     const heap0 = await heapBytes(gw.url);
@@ -379,6 +425,7 @@ async function main(): Promise<void> {
         } / ${f(s.gateway.p99 - s.direct.p99)} ms | – | |`,
         `| S1 | gateway CPU per event | ${f(s.gateway.cpuUsPerEvent)} µs | – | |`,
         `| S1 | lost / dup / malformed | ${integrity(s)} | 0 | ${mark(clean(s))} |`,
+        ...floorRow("S1", s),
       );
     }
     if (only.has("s2")) {
@@ -400,6 +447,7 @@ async function main(): Promise<void> {
         } |`,
         `| S2 | gateway CPU per event | ${f(s.gateway.cpuUsPerEvent)} µs | – | |`,
         `| S2 | lost / dup / malformed | ${integrity(s)} | 0 | ${mark(clean(s))} |`,
+        ...floorRow("S2", s),
       );
     }
     if (only.has("s3")) {
@@ -416,11 +464,13 @@ async function main(): Promise<void> {
         `| S3 | throughput | ${f(s.gateway.throughput / s.direct.throughput, 3)}× direct | – | |`,
         `| S3 | gateway CPU per event | ${f(s.gateway.cpuUsPerEvent)} µs | – | |`,
         `| S3 | lost / dup / malformed | ${integrity(s)} | 0 | ${mark(clean(s))} |`,
+        ...floorRow("S3", s),
       );
     }
     if (only.has("hold")) {
       log("hold: opening streams");
       const h = await hold(fake, dir);
+      const hf = FLOOR ? await hold(fake, dir, FLOOR_ENTRY) : undefined;
       rows.push(
         `| Hold ${h.streams} idle streams, heartbeat ${
           num("hold-heartbeat-ms")
@@ -436,6 +486,13 @@ async function main(): Promise<void> {
         `| Hold | lost / dup / malformed / failed streams | ${h.lost} / ${h.duplicated} / ${h.malformed} / ${h.errors} | 0 | ${
           mark(h.lost + h.duplicated + h.malformed + h.errors === 0)
         } |`,
+        ...(hf
+          ? [
+            `| Hold | floor: a bare Deno relay's RSS per stream (its V8 heap per stream) | ${
+              f(hf.rssPerStreamKb, 1)
+            } KB (${f(hf.heapPerStreamKb, 1)} KB) | – | |`,
+          ]
+          : []),
       );
     }
     if (only.has("start")) {

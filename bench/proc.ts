@@ -116,15 +116,19 @@ export interface GatewayChild extends Child {
 }
 
 /**
- * Spawns `deno run -A main.ts` with `env` (plus a free PORT and LOG_LEVEL=warn unless given)
- * and polls `/health` until it answers 200.
+ * Spawns `deno run -A <entry>` (default `main.ts`, the gateway; the floor relay is
+ * `bench/floor_relay.ts`) with `env` (plus a free PORT and LOG_LEVEL=warn unless given) and polls
+ * `/health` until it answers 200.
  */
-export async function spawnGateway(env: Record<string, string>): Promise<GatewayChild> {
+export async function spawnGateway(
+  env: Record<string, string>,
+  entry = "main.ts",
+): Promise<GatewayChild> {
   const port = freePort();
   const t0 = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
     // BENCH_GATEWAY_FLAGS: extra `deno run` flags for profiling, e.g. `--v8-flags=--prof`.
-    args: ["run", "-A", ...gatewayFlags(), `${ROOT}main.ts`],
+    args: ["run", "-A", ...gatewayFlags(), `${ROOT}${entry}`],
     cwd: ROOT,
     env: { LOG_LEVEL: "warn", ...env, PORT: String(port) },
     stdin: "null",

@@ -98,9 +98,11 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
       if (closed) return;
       closed = true;
       await gateway.shutdown();
+      // The relays' last reads are committed and delivered before the streams get their final
+      // comment (a stream closed first would miss them until its client reconnects).
+      await gateway.drain();
       streams.closeAll("shutdown");
       await closeBuiltIn();
-      await gateway.drain();
       if (!opts.store) await store.close();
     },
   };

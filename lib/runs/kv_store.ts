@@ -205,10 +205,11 @@ export class KvRunStore implements RunStore {
   /** Runs this process wrote lately: head, summary and their versionstamps (LRU). */
   readonly #writers = new Map<string, WriterState>();
   /**
-   * Runs with events handed to this process's subscribers ahead of their commit: the highest
-   * such seq. Kept out of the writer LRU, so no later append can reuse one of those seqs.
+   * The highest seq this process assigned in each run whose commit has not landed yet (events
+   * handed to subscribers ahead of their commit, or an append in flight). Kept out of the
+   * writer LRU: no later numbering, ahead of a commit or not, can reuse one of those seqs.
    */
-  readonly #provisional = new Map<string, number>();
+  readonly #issued = new Map<string, number>();
   /** Per-run queue so this process's own writes to one run never conflict with each other. */
   readonly #locks = new Map<string, Promise<void>>();
   #openRuns = 0;
@@ -335,6 +336,58 @@ export class KvRunStore implements RunStore {
         for (const ev of stored) out.push(ev);
       }
       return out;
+    });
+  }
+
+  publishAhead(id: string, events: readonly NewEvent[]): StoredEvent[] | null {
+    if (this.#closed || events.length === 0) return null;
+    const st = this.#writers.get(id);
+    if (!st || st.head.done || this.#now() >= st.head.exp) return null;
+    for (const ev of events) if (isTerminalType(ev.type)) return null;
+    const base = Math.max(st.head.seq, this.#issued.get(id) ?? 0);
+    if (base - st.head.seq + events.length > MAX_PROVISIONAL_LEAD) return null;
+    const stored = events.map((ev, i) => ({ seq: base + 1 + i, type: ev.type, data: ev.data }));
+    this.#issued.set(id, base + events.length);
+    this.#tail.publish(id, stored, null);
+    return stored;
+  }
+
+  async commitAhead(
+    id: string,
+    events: readonly StoredEvent[],
+    patch?: SummaryPatch,
+  ): Promise<void> {
+    this.#assertOpen();
+    if (events.length === 0) return;
+    // Pages hold consecutive seqs only: cut where another writer's numbers came in between.
+    const groups: StoredEvent[][] = [[events[0]]];
+    for (let i = 1; i < events.length; i++) {
+      if (events[i].seq !== events[i - 1].seq + 1) groups.push([]);
+      groups[groups.length - 1].push(events[i]);
+    }
+    const idBytes = idKeyBytes(id);
+    await this.#withLock(id, async () => {
+      for (let g = 0; g < groups.length; g++) {
+        const group = groups[g];
+        const pages = encodePages(id, idBytes, group);
+        const ranges = planWrites(pages);
+        let at = 0;
+        for (let r = 0; r < ranges.length; r++) {
+          const range = pages.slice(ranges[r][0], ranges[r][1]);
+          let n = 0;
+          for (const page of range) n += page.events.length;
+          const last = g === groups.length - 1 && r === ranges.length - 1;
+          await this.#writeParts(id, range);
+          await this.#appendRange(
+            id,
+            range,
+            last ? patch : undefined,
+            {},
+            group.slice(at, at + n),
+          );
+          at += n;
+        }
+      }
     });
   }
 
@@ -555,20 +608,29 @@ export class KvRunStore implements RunStore {
     pages: readonly EncodedPage[],
     patch: SummaryPatch | undefined,
     opts: AppendOptions,
+    preassigned?: readonly StoredEvent[],
   ): Promise<StoredEvent[]> {
     let st = this.#writers.get(id) ?? await this.#load(id);
     let count = 0;
     for (const page of pages) count += page.events.length;
-    const held = this.#provisional.get(id) ?? 0;
+    const held = this.#issued.get(id) ?? 0;
     const provisional = opts.provisional === true &&
       !isTerminalType(pages.at(-1)!.events.at(-1)!.type) &&
       Math.max(0, held - st.head.seq) + count <= MAX_PROVISIONAL_LEAD;
-    let published = false;
-    let stored: StoredEvent[] = [];
+    // Events numbered and handed out already (commitAhead): their seqs are final.
+    let published = preassigned !== undefined;
+    let stored: StoredEvent[] = preassigned ? [...preassigned] : [];
     let lastSeqs: number[] = [];
+    if (preassigned) {
+      let at = 0;
+      for (const page of pages) {
+        at += page.events.length;
+        lastSeqs.push(preassigned[at - 1].seq);
+      }
+    }
     const number = () => {
-      // Never below a seq this process already handed out, even if its commit failed.
-      let seq = Math.max(st.head.seq, this.#provisional.get(id) ?? 0);
+      // Never below a seq this process already assigned, even if its commit failed.
+      let seq = Math.max(st.head.seq, this.#issued.get(id) ?? 0);
       if (opts.fence) seq = Math.max(seq, st.head.seq + FENCE_SEQS - 1);
       stored = [];
       lastSeqs = [];
@@ -576,6 +638,7 @@ export class KvRunStore implements RunStore {
         for (const ev of page.events) stored.push({ seq: ++seq, type: ev.type, data: ev.data });
         lastSeqs.push(seq);
       }
+      this.#issued.set(id, Math.max(this.#issued.get(id) ?? 0, seq));
     };
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       if (attempt > 0) st = this.#writers.get(id) ?? await this.#load(id);
@@ -590,7 +653,6 @@ export class KvRunStore implements RunStore {
       }
       const seq = stored[stored.length - 1].seq;
       if (provisional && !published) {
-        this.#provisional.set(id, seq);
         this.#tail.publish(id, stored, null);
         published = true;
       }
@@ -643,7 +705,7 @@ export class KvRunStore implements RunStore {
         summary,
         runVs: writeSummary ? res.versionstamp : st.runVs,
       });
-      if ((this.#provisional.get(id) ?? 0) <= seq) this.#provisional.delete(id);
+      if ((this.#issued.get(id) ?? 0) <= seq) this.#issued.delete(id);
       this.#tail.publish(id, published ? [] : stored, { seq, done });
       return stored;
     }
@@ -693,7 +755,7 @@ export class KvRunStore implements RunStore {
     ]);
     if ((head.value && head.value.exp > now) || (run.value && run.value.exp > now)) return false;
     this.#writers.delete(id);
-    this.#provisional.delete(id);
+    this.#issued.delete(id);
     for (const prefix of [keys.pages(id), keys.blobs(id)]) {
       let batch: Deno.KvKey[] = [];
       for await (const entry of this.#kv.list({ prefix })) {

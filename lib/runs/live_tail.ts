@@ -91,6 +91,8 @@ interface Host {
   readonly source: TailSource;
   readonly pageSize: number;
   detach(sub: Subscription, ch: Channel): void;
+  /** Events of run `id` handed out ahead of their commit, after seq `after`. */
+  ahead(id: string, after: number): readonly StoredEvent[];
 }
 
 /** One subscriber: a cursor, a small buffer, and at most one pending wait. */
@@ -268,6 +270,15 @@ class Subscription implements AsyncIterableIterator<StoredEvent> {
         this.#finish();
         return DONE;
       }
+      // Caught up with the log: take what this process handed out ahead of its commit, so a
+      // subscriber that came a moment late does not wait for that commit.
+      const ahead = this.#host.ahead(ch.id, this.#known);
+      if (ahead.length > 0 && ahead.length <= this.maxBuffered) {
+        this.#buf = ahead.slice();
+        this.#pos = 0;
+        this.#known = ahead[ahead.length - 1].seq;
+        continue;
+      }
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
       });
@@ -284,6 +295,8 @@ export class LiveTail {
   readonly #pageSize: number;
   readonly #maxBuffered: number;
   readonly #channels = new Map<string, Channel>();
+  /** Per run, the events handed out ahead of their commit (dropped once committed). */
+  readonly #ahead = new Map<string, StoredEvent[]>();
   readonly #stopping = new Set<Promise<void>>();
   #closed = false;
   readonly #host: Host;
@@ -296,6 +309,13 @@ export class LiveTail {
       source,
       pageSize: this.#pageSize,
       detach: (sub, ch) => this.#detach(sub, ch),
+      ahead: (id, after) => {
+        const list = this.#ahead.get(id);
+        if (!list || list.length === 0 || list[list.length - 1].seq <= after) return NO_EVENTS;
+        let i = 0;
+        while (i < list.length && list[i].seq <= after) i++;
+        return i === 0 ? list : list.slice(i);
+      },
     };
   }
 
@@ -333,6 +353,22 @@ export class LiveTail {
    * up read them from the log once the head moves past them).
    */
   publish(id: string, events: readonly StoredEvent[], head: HeadState | null): void {
+    if (head === null && events.length > 0) {
+      // Kept until committed, for subscribers that start meanwhile.
+      const list = this.#ahead.get(id);
+      if (list) { for (const ev of events) list.push(ev); }
+      else this.#ahead.set(id, events.slice());
+    } else if (head) {
+      const list = this.#ahead.get(id);
+      if (list) {
+        if (head.done || list[list.length - 1].seq <= head.seq) this.#ahead.delete(id);
+        else {
+          let i = 0;
+          while (i < list.length && list[i].seq <= head.seq) i++;
+          if (i > 0) this.#ahead.set(id, list.slice(i));
+        }
+      }
+    }
     const ch = this.#channels.get(id);
     if (!ch) return;
     if (events.length > 0) { for (const sub of ch.subs) sub.offer(events); }
@@ -368,6 +404,7 @@ export class LiveTail {
   /** Ends every subscription and waits until their reads and the runs' watches have stopped. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#ahead.clear();
     const subs: Subscription[] = [];
     for (const ch of [...this.#channels.values()]) {
       for (const sub of [...ch.subs]) {

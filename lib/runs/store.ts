@@ -103,6 +103,24 @@ export interface RunStore {
   ): Promise<StoredEvent[]>;
 
   /**
+   * Numbers `events` now and hands them to this process's subscribers at once, ahead of their
+   * commit (which {@link commitAhead} makes later, so a relay can gather a run's events into
+   * fewer KV writes without holding them back from its viewers). Their seqs are final, and no
+   * later numbering in this process reuses them, even if the commit never lands. Returns null
+   * (nothing done) when that cannot be done synchronously: the run is not one this store
+   * writes lately, it ended, an event is terminal, or {@link MAX_PROVISIONAL_LEAD} events are
+   * already waiting for their commit.
+   */
+  publishAhead(id: string, events: readonly NewEvent[]): StoredEvent[] | null;
+
+  /**
+   * Commits events numbered by {@link publishAhead}, in order, with the same seqs (and `patch`
+   * with the last write), like {@link append}.
+   * @throws {AppendConflictError} another writer took one of those seqs meanwhile.
+   */
+  commitAhead(id: string, events: readonly StoredEvent[], patch?: SummaryPatch): Promise<void>;
+
+  /**
    * Changes only the summary, atomically (a version check; retried on conflict). Allowed after
    * the run ended. Returns the new summary. With `opts.expect`, the change is made only if the
    * summary as stored at that moment passes it (compare-and-set: of two concurrent claims of

@@ -520,3 +520,41 @@ Deno.test("a fenced append lands past anything a dead relay may have handed out"
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+Deno.test("publishAhead hands events out at once, even to a subscriber that starts before the commit", async () => {
+  const raw = await Deno.openKv(":memory:");
+  const a = new KvRunStore(raw, { ttlHours: 1, watch: false });
+  const b = new KvRunStore(raw, { ttlHours: 1, watch: false });
+  const dl = deadline();
+  try {
+    await a.create(summary("h"));
+    await a.append("h", events(1, 1));
+    const early = a.subscribe("h", 0, dl.signal);
+    assert.equal((await early.next()).value.seq, 1);
+    const ahead = a.publishAhead("h", events(2, 3));
+    assert.deepEqual(ahead?.map((e) => e.seq), [2, 3]);
+    assert.equal(b.publishAhead("h", events(9, 9)), null, "not a run this store writes");
+    assert.equal(a.publishAhead("h", events(4, 4, 4)), null, "never the end");
+    // One subscriber was there, one comes after the hand-out: both get 2 and 3 before the commit.
+    const late = a.subscribe("h", 0, dl.signal);
+    assert.deepEqual([(await early.next()).value.seq, (await early.next()).value.seq], [2, 3]);
+    assert.deepEqual(
+      [(await late.next()).value.seq, (await late.next()).value.seq, (await late.next()).value.seq],
+      [1, 2, 3],
+    );
+    assert.deepEqual((await b.read("h", 0)).map((e) => e.seq), [1], "not committed yet");
+    await a.commitAhead("h", ahead!);
+    assert.deepEqual((await b.read("h", 0)).map((e) => e.seq), [1, 2, 3]);
+    // What follows is numbered after them and ends both subscriptions.
+    const [end] = await a.append("h", events(4, 4, 4));
+    assert.equal(end.seq, 4);
+    assert.equal((await early.next()).value.seq, 4);
+    assert.equal((await late.next()).value.seq, 4);
+    assert.equal((await late.next()).done, true);
+  } finally {
+    dl.clear();
+    await a.close();
+    await b.close();
+    raw.close();
+  }
+});
