@@ -20,7 +20,6 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { ApiError } from "../http/errors.ts";
 import {
-  AppendConflictError,
   EventTooLargeError,
   RunClosedError,
   RunNotFoundError,
@@ -41,12 +40,6 @@ export interface GatewayDeps {
    * per run), renewed every third of it: a run whose relaying process let it lapse is lost.
    */
   leaseMs?: number;
-  /**
-   * How long a relay gathers a run's plain events before committing them (ms, default 25): its
-   * own viewers get them at once either way; it trades how soon other instances see them (and
-   * what a crash can lose) for fewer KV writes. 0 commits after every upstream read.
-   */
-  commitLingerMs?: number;
   /** Clock (ms since epoch). */
   now?: () => number;
   /** This process's identity in run leases. */
@@ -88,11 +81,6 @@ const MAX_BATCH = 16_384;
 /** Past this many unwritten events the pump stops reading the upstream until the log catches up. */
 const MAX_BACKLOG = 32_768;
 
-/** A gate or the end: committed before it is shown, since clients act on it. */
-function isGateOrEnd(ev: { type: string }): boolean {
-  return ev.type === "approval_required" || isTerminalType(ev.type);
-}
-
 /** True when a run summary's status is final. */
 export function isFinished(run: Pick<RunSummary, "status">): boolean {
   return TERMINAL_STATUSES.has(run.status);
@@ -106,7 +94,7 @@ function nowIso(ms: number): string {
  * The summary change a batch of events implies: approval gates, resumes and terminal events move
  * the run's status; everything else only counts.
  */
-export function summaryPatch(batch: readonly PendingEvent[], now: number): Partial<RunSummary> {
+export function summaryPatch(batch: PendingEvent[], now: number): Partial<RunSummary> {
   const patch: Partial<RunSummary> = {};
   for (const ev of batch) {
     switch (ev.type) {
@@ -204,7 +192,6 @@ export class Gateway {
   readonly #metrics: Metrics;
   readonly #log: Logger;
   readonly #leaseMs: number;
-  readonly #commitLingerMs: number;
   readonly #now: () => number;
   readonly #owner: string;
   /** Runs whose upstream this process is reading, and the pump's completion. */
@@ -232,7 +219,6 @@ export class Gateway {
     this.#metrics = deps.metrics;
     this.#log = deps.logger;
     this.#leaseMs = deps.leaseMs ?? 30_000;
-    this.#commitLingerMs = Math.max(0, deps.commitLingerMs ?? 25);
     this.#now = deps.now ?? Date.now;
     this.#owner = deps.instanceId ?? crypto.randomUUID();
   }
@@ -647,18 +633,14 @@ export class Gateway {
       if (!run || isFinished(run)) return;
       const now = this.#now();
       const patch = { ...summaryPatch(events, now), updatedAt: nowIso(now) };
-      // A running run relayed by another process (alive or not): its viewers may hold events
-      // it handed out before their commit, so this one is numbered past anything they hold.
-      const owner = run.relay?.owner;
-      const fence = run.status === "running" && owner !== undefined && owner !== this.#owner;
-      await this.#store.append(runId, events, patch, { fence });
+      await this.#store.append(runId, events, patch);
       this.#countFinished(events, graph);
     } catch (err) {
       log.error("could not record a gateway event", { error: err });
     }
   }
 
-  #countFinished(events: readonly PendingEvent[], graph: string): void {
+  #countFinished(events: PendingEvent[], graph: string): void {
     for (const ev of events) {
       if (!isTerminalType(ev.type)) continue;
       const status = ev.type === "workflow_complete"
@@ -732,7 +714,6 @@ export class Gateway {
       pending.push({ type, data });
       lastType = type;
       if (isTerminalType(type)) terminal = true;
-      if (isGateOrEnd({ type })) urgent = true;
     };
     const parser = createFrameParser(onFrame, {
       onError: (err) => {
@@ -740,75 +721,29 @@ export class Gateway {
       },
     });
 
-    /** Published ahead of their commit (see `RunStore.publishAhead`), oldest first. */
-    let staged: StoredEvent[] = [];
-    /** `pending` holds a gate or the end: it must be committed before it is shown. */
-    let urgent = false;
-    let lingerTimer: ReturnType<typeof setTimeout> | undefined;
-    let lastCommitEnd = 0;
-
     const flush = async () => {
-      while (staged.length > 0 || pending.length > 0) {
-        const now = this.#now();
-        if (staged.length > 0) {
-          // Always before `pending`: staged events came first.
-          const batch = staged;
-          staged = [];
-          await this.#commitAheadWithRetry(runId, batch, summaryPatch(batch, now), log);
-          this.#counted(batch, graph, readAt);
-          continue;
-        }
+      while (pending.length > 0) {
         const batch = pending.length <= MAX_BATCH ? pending : pending.slice(0, MAX_BATCH);
         pending = pending.length <= MAX_BATCH ? [] : pending.slice(MAX_BATCH);
-        if (pending.length === 0) urgent = false;
-        // Viewers here get plain progress before it is committed (the log commit costs a disk
-        // flush, or a database round trip on Deploy); a gate or the end is shown only once it is
-        // stored, since clients act on it (a decision, a final status).
-        const gate = batch.some(isGateOrEnd);
-        await this.#appendWithRetry(runId, batch, summaryPatch(batch, now), log, !gate);
-        this.#counted(batch, graph, readAt);
+        const now = this.#now();
+        const patch: Partial<RunSummary> = summaryPatch(batch, now);
+        await this.#appendWithRetry(runId, batch, patch, log);
+        this.#metrics.eventsRelayed.inc(undefined, batch.length);
+        this.#countFinished(batch, graph);
+        if (readAt) this.#metrics.relayLatency.observe((performance.now() - readAt) / 1000);
       }
     };
-    const startFlush = () => {
-      clearTimeout(lingerTimer);
-      lingerTimer = undefined;
+    const kick = () => {
+      if (writing || pending.length === 0 || writeError) return;
       writing = flush().catch((err) => {
         writeError = err;
         pending = [];
-        staged = [];
         // Stop reading at once, even while the upstream is silent: the run cannot go on.
         reader.cancel(err).catch(() => {});
       }).finally(() => {
         writing = null;
-        lastCommitEnd = performance.now();
-        if ((pending.length > 0 || staged.length > 0) && !writeError) kick();
+        if (pending.length > 0 && !writeError) kick();
       });
-    };
-    /**
-     * After each read: plain events are handed to viewers here at once (publishAhead) and their
-     * commit gathers whatever arrives within `commitLingerMs` of the last one, so a steady
-     * stream costs a KV write per run every few reads instead of one per read; a gate or the
-     * end is committed at once. `now` skips the linger (the stream ended).
-     */
-    const kick = (now = false) => {
-      if (writeError) return;
-      if (!urgent && pending.length > 0) {
-        const ahead = this.#store.publishAhead(runId, pending);
-        if (ahead) {
-          for (const ev of ahead) staged.push(ev);
-          pending = [];
-        }
-      }
-      if (writing || (pending.length === 0 && staged.length === 0)) return;
-      const wait = lastCommitEnd + this.#commitLingerMs - performance.now();
-      if (now || urgent || pending.length > 0 || wait <= 0) {
-        startFlush();
-      } else {
-        lingerTimer ??= setTimeout(() => {
-          lingerTimer = undefined;
-          if (!writing) startFlush();
-        }, wait);
-      }
     };
 
     const reader = body.getReader();
@@ -833,7 +768,7 @@ export class Gateway {
           };
           break;
         }
-        if (pending.length + staged.length > MAX_BACKLOG && writing) await writing;
+        if (pending.length > MAX_BACKLOG && writing) await writing;
       }
     } catch (err) {
       if (!terminal) {
@@ -849,9 +784,8 @@ export class Gateway {
       reader.cancel().catch(() => {});
     }
     while (writing) await writing;
-    kick(true);
+    kick();
     while (writing) await writing;
-    clearTimeout(lingerTimer);
 
     if (writeError) {
       await this.#logWriteFailed(runId, graph, writeError, log);
@@ -922,47 +856,15 @@ export class Gateway {
     );
   }
 
-  /** Counts a committed batch in the metrics. */
-  #counted(batch: readonly PendingEvent[], graph: string, readAt: number): void {
-    this.#metrics.eventsRelayed.inc(undefined, batch.length);
-    this.#countFinished(batch, graph);
-    if (readAt) this.#metrics.relayLatency.observe((performance.now() - readAt) / 1000);
-  }
-
-  async #commitAheadWithRetry(
-    runId: string,
-    batch: StoredEvent[],
-    patch: Partial<RunSummary>,
-    log: Logger,
-  ): Promise<void> {
-    for (let attempt = 0;; attempt++) {
-      try {
-        await this.#store.commitAhead(runId, batch, patch);
-        return;
-      } catch (err) {
-        if (
-          attempt >= 4 || err instanceof RunClosedError || err instanceof RunNotFoundError ||
-          err instanceof EventTooLargeError || err instanceof TypeError ||
-          err instanceof AppendConflictError
-        ) {
-          throw err;
-        }
-        log.warn("run log commit failed, retrying", { attempt: attempt + 1, error: err });
-        await delay(50 * 2 ** attempt);
-      }
-    }
-  }
-
   async #appendWithRetry(
     runId: string,
     batch: PendingEvent[],
     patch: Partial<RunSummary>,
     log: Logger,
-    provisional: boolean,
   ): Promise<void> {
     for (let attempt = 0;; attempt++) {
       try {
-        await this.#store.append(runId, batch, patch, { provisional });
+        await this.#store.append(runId, batch, patch);
         return;
       } catch (err) {
         // A closed run (its terminal is already logged), a vanished one, or an event the log

@@ -50,16 +50,13 @@ import {
 } from "./kv_codec.ts";
 import { type Contribution, GroupCommitter } from "./group_commit.ts";
 import { type HeadState, LiveTail } from "./live_tail.ts";
-import {
-  type AppendOptions,
-  FENCE_SEQS,
-  MAX_PROVISIONAL_LEAD,
-  type NewEvent,
-  type RunListPage,
-  type RunListQuery,
-  type RunStore,
-  type SummaryPatch,
-  type UpdateOptions,
+import type {
+  NewEvent,
+  RunListPage,
+  RunListQuery,
+  RunStore,
+  SummaryPatch,
+  UpdateOptions,
 } from "./store.ts";
 
 /** Where the run log lives when `KV_PATH` is unset outside Deno Deploy. */
@@ -204,12 +201,6 @@ export class KvRunStore implements RunStore {
   readonly #tail: LiveTail;
   /** Runs this process wrote lately: head, summary and their versionstamps (LRU). */
   readonly #writers = new Map<string, WriterState>();
-  /**
-   * The highest seq this process assigned in each run whose commit has not landed yet (events
-   * handed to subscribers ahead of their commit, or an append in flight). Kept out of the
-   * writer LRU: no later numbering, ahead of a commit or not, can reuse one of those seqs.
-   */
-  readonly #issued = new Map<string, number>();
   /** Per-run queue so this process's own writes to one run never conflict with each other. */
   readonly #locks = new Map<string, Promise<void>>();
   #openRuns = 0;
@@ -307,7 +298,6 @@ export class KvRunStore implements RunStore {
     id: string,
     events: readonly NewEvent[],
     patch?: SummaryPatch,
-    opts: AppendOptions = {},
   ): Promise<StoredEvent[]> {
     this.#assertOpen();
     if (events.length === 0) {
@@ -329,65 +319,10 @@ export class KvRunStore implements RunStore {
         const last = r === ranges.length - 1;
         const range = pages.slice(start, end);
         await this.#writeParts(id, range);
-        const stored = await this.#appendRange(id, range, last ? patch : undefined, {
-          provisional: opts.provisional,
-          fence: opts.fence && r === 0,
-        });
+        const stored = await this.#appendRange(id, range, last ? patch : undefined);
         for (const ev of stored) out.push(ev);
       }
       return out;
-    });
-  }
-
-  publishAhead(id: string, events: readonly NewEvent[]): StoredEvent[] | null {
-    if (this.#closed || events.length === 0) return null;
-    const st = this.#writers.get(id);
-    if (!st || st.head.done || this.#now() >= st.head.exp) return null;
-    for (const ev of events) if (isTerminalType(ev.type)) return null;
-    const base = Math.max(st.head.seq, this.#issued.get(id) ?? 0);
-    if (base - st.head.seq + events.length > MAX_PROVISIONAL_LEAD) return null;
-    const stored = events.map((ev, i) => ({ seq: base + 1 + i, type: ev.type, data: ev.data }));
-    this.#issued.set(id, base + events.length);
-    this.#tail.publish(id, stored, null);
-    return stored;
-  }
-
-  async commitAhead(
-    id: string,
-    events: readonly StoredEvent[],
-    patch?: SummaryPatch,
-  ): Promise<void> {
-    this.#assertOpen();
-    if (events.length === 0) return;
-    // Pages hold consecutive seqs only: cut where another writer's numbers came in between.
-    const groups: StoredEvent[][] = [[events[0]]];
-    for (let i = 1; i < events.length; i++) {
-      if (events[i].seq !== events[i - 1].seq + 1) groups.push([]);
-      groups[groups.length - 1].push(events[i]);
-    }
-    const idBytes = idKeyBytes(id);
-    await this.#withLock(id, async () => {
-      for (let g = 0; g < groups.length; g++) {
-        const group = groups[g];
-        const pages = encodePages(id, idBytes, group);
-        const ranges = planWrites(pages);
-        let at = 0;
-        for (let r = 0; r < ranges.length; r++) {
-          const range = pages.slice(ranges[r][0], ranges[r][1]);
-          let n = 0;
-          for (const page of range) n += page.events.length;
-          const last = g === groups.length - 1 && r === ranges.length - 1;
-          await this.#writeParts(id, range);
-          await this.#appendRange(
-            id,
-            range,
-            last ? patch : undefined,
-            {},
-            group.slice(at, at + n),
-          );
-          at += n;
-        }
-      }
     });
   }
 
@@ -598,68 +533,30 @@ export class KvRunStore implements RunStore {
     }
   }
 
-  /**
-   * One atomic write of consecutive pages; re-reads and retries when another writer won. A
-   * provisional write hands its events to this process's subscribers first and keeps their
-   * seqs through retries (a retry that would need other seqs fails instead).
-   */
+  /** One atomic write of consecutive pages; re-reads and retries when another writer won. */
   async #appendRange(
     id: string,
     pages: readonly EncodedPage[],
     patch: SummaryPatch | undefined,
-    opts: AppendOptions,
-    preassigned?: readonly StoredEvent[],
   ): Promise<StoredEvent[]> {
-    let st = this.#writers.get(id) ?? await this.#load(id);
-    let count = 0;
-    for (const page of pages) count += page.events.length;
-    const held = this.#issued.get(id) ?? 0;
-    const provisional = opts.provisional === true &&
-      !isTerminalType(pages.at(-1)!.events.at(-1)!.type) &&
-      Math.max(0, held - st.head.seq) + count <= MAX_PROVISIONAL_LEAD;
-    // Events numbered and handed out already (commitAhead): their seqs are final.
-    let published = preassigned !== undefined;
-    let stored: StoredEvent[] = preassigned ? [...preassigned] : [];
-    let lastSeqs: number[] = [];
-    if (preassigned) {
-      let at = 0;
-      for (const page of pages) {
-        at += page.events.length;
-        lastSeqs.push(preassigned[at - 1].seq);
-      }
-    }
-    const number = () => {
-      // Never below a seq this process already assigned, even if its commit failed.
-      let seq = Math.max(st.head.seq, this.#issued.get(id) ?? 0);
-      if (opts.fence) seq = Math.max(seq, st.head.seq + FENCE_SEQS - 1);
-      stored = [];
-      lastSeqs = [];
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const st = this.#writers.get(id) ?? await this.#load(id);
+      if (st.head.done) throw new RunClosedError(id);
+      // A batch that only repeats the current status (every step_started says "running") costs
+      // no summary write.
+      const writeSummary = changesSummary(st.summary, patch);
+      const now = this.#now();
+      if (now >= st.head.exp) throw new RunNotFoundError(id, "the run has expired");
+      const expireIn = st.head.exp - now;
+      let seq = st.head.seq;
+      const stored: StoredEvent[] = [];
+      const lastSeqs: number[] = [];
       for (const page of pages) {
         for (const ev of page.events) stored.push({ seq: ++seq, type: ev.type, data: ev.data });
         lastSeqs.push(seq);
       }
-      this.#issued.set(id, Math.max(this.#issued.get(id) ?? 0, seq));
-    };
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      if (attempt > 0) st = this.#writers.get(id) ?? await this.#load(id);
-      if (st.head.done) throw new RunClosedError(id);
-      const now = this.#now();
-      if (now >= st.head.exp) throw new RunNotFoundError(id, "the run has expired");
-      if (!published) {
-        number();
-      } else if (st.head.seq >= stored[0].seq) {
-        // Another writer took seqs this process's viewers already hold.
-        throw new AppendConflictError(id, attempt);
-      }
-      const seq = stored[stored.length - 1].seq;
-      if (provisional && !published) {
-        this.#tail.publish(id, stored, null);
-        published = true;
-      }
-      const expireIn = st.head.exp - now;
       const done = isTerminalType(stored[stored.length - 1].type);
       const head: HeadValue = { ...patchHead(st.head, patch, now), seq, done };
-      const writeSummary = changesSummary(st.summary, patch);
       const summary = writeSummary ? applyPatch(st.summary, patch) : st.summary;
       let bytes = 512;
       let keyBytes = 256;
@@ -670,12 +567,11 @@ export class KvRunStore implements RunStore {
       if (writeSummary) bytes += JSON.stringify(summary).length * 3;
       const checks: Deno.AtomicCheck[] = [{ key: keys.head(id), versionstamp: st.headVs }];
       if (writeSummary) checks.push({ key: keys.run(id), versionstamp: st.runVs });
-      const pageKeys = lastSeqs;
       const contribution: Contribution = {
         checks,
         apply: (op) => {
           for (let k = 0; k < pages.length; k++) {
-            op.set(keys.page(id, pageKeys[k]), pages[k].value, { expireIn });
+            op.set(keys.page(id, lastSeqs[k]), pages[k].value, { expireIn });
           }
           op.set(keys.head(id), head, { expireIn });
           if (writeSummary) {
@@ -705,8 +601,7 @@ export class KvRunStore implements RunStore {
         summary,
         runVs: writeSummary ? res.versionstamp : st.runVs,
       });
-      if ((this.#issued.get(id) ?? 0) <= seq) this.#issued.delete(id);
-      this.#tail.publish(id, published ? [] : stored, { seq, done });
+      this.#tail.publish(id, stored, { seq, done });
       return stored;
     }
     throw new AppendConflictError(id, MAX_ATTEMPTS);
@@ -755,7 +650,6 @@ export class KvRunStore implements RunStore {
     ]);
     if ((head.value && head.value.exp > now) || (run.value && run.value.exp > now)) return false;
     this.#writers.delete(id);
-    this.#issued.delete(id);
     for (const prefix of [keys.pages(id), keys.blobs(id)]) {
       let batch: Deno.KvKey[] = [];
       for await (const entry of this.#kv.list({ prefix })) {

@@ -9,10 +9,6 @@
  * read from the log when the subscription starts and every later commit moves it (locally right
  * after the commit, remotely through the watch or poll), so a commit that races the replay is
  * either in the replay's read or moves the head past the subscriber, which reads again.
- * Provisional events (handed out by this process before their commit, see `AppendOptions`)
- * reach only subscribers that are caught up; the others read them once their commit moves the
- * head. Seqs only grow, but the log may skip some (a provisional commit that failed, a fenced
- * append), so a subscriber takes whatever the log holds after its last seq.
  * @module
  */
 import type { StoredEvent } from "../events.ts";
@@ -47,7 +43,8 @@ export interface LiveTailOptions {
   pageSize?: number;
   /**
    * Events a subscriber may hold unconsumed from local appends (default 32768, a relay's
-   * backlog: its readers take whole batches at once, so this is a bound, not a working size); past that it
+   * backlog: its readers take whole batches at once, so this is a bound, not a working size);
+   * past that it
    * falls back to reading the log, so a slow reader never grows memory without bound.
    */
   maxBuffered?: number;
@@ -91,8 +88,6 @@ interface Host {
   readonly source: TailSource;
   readonly pageSize: number;
   detach(sub: Subscription, ch: Channel): void;
-  /** Events of run `id` handed out ahead of their commit, after seq `after`. */
-  ahead(id: string, after: number): readonly StoredEvent[];
 }
 
 /** One subscriber: a cursor, a small buffer, and at most one pending wait. */
@@ -254,8 +249,7 @@ class Subscription implements AsyncIterableIterator<StoredEvent> {
         }
         emptyReads = 0;
         // Local appends may have been offered while the read was in flight: keep only what
-        // comes after the buffer, so the two sources never repeat an event. (The log may skip
-        // seqs: events handed out ahead of a commit that failed, or a fenced append.)
+        // comes after the buffer, so the two sources never repeat an event.
         for (const ev of events) {
           if (ev.seq <= this.#known) continue;
           if (this.#buf === NO_EVENTS) this.#buf = [];
@@ -269,15 +263,6 @@ class Subscription implements AsyncIterableIterator<StoredEvent> {
         // Caught up with a run that has ended (e.g. a resume after its last event).
         this.#finish();
         return DONE;
-      }
-      // Caught up with the log: take what this process handed out ahead of its commit, so a
-      // subscriber that came a moment late does not wait for that commit.
-      const ahead = this.#host.ahead(ch.id, this.#known);
-      if (ahead.length > 0 && ahead.length <= this.maxBuffered) {
-        this.#buf = ahead.slice();
-        this.#pos = 0;
-        this.#known = ahead[ahead.length - 1].seq;
-        continue;
       }
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
@@ -295,8 +280,6 @@ export class LiveTail {
   readonly #pageSize: number;
   readonly #maxBuffered: number;
   readonly #channels = new Map<string, Channel>();
-  /** Per run, the events handed out ahead of their commit (dropped once committed). */
-  readonly #ahead = new Map<string, StoredEvent[]>();
   readonly #stopping = new Set<Promise<void>>();
   #closed = false;
   readonly #host: Host;
@@ -309,13 +292,6 @@ export class LiveTail {
       source,
       pageSize: this.#pageSize,
       detach: (sub, ch) => this.#detach(sub, ch),
-      ahead: (id, after) => {
-        const list = this.#ahead.get(id);
-        if (!list || list.length === 0 || list[list.length - 1].seq <= after) return NO_EVENTS;
-        let i = 0;
-        while (i < list.length && list[i].seq <= after) i++;
-        return i === 0 ? list : list.slice(i);
-      },
     };
   }
 
@@ -347,32 +323,14 @@ export class LiveTail {
   }
 
   /**
-   * Reports events this process appended (the fast path: subscribers that are caught up take
-   * them without reading the log) and, once committed, the run's new head. `head` null: the
-   * events are provisional, handed out ahead of their commit (subscribers that are not caught
-   * up read them from the log once the head moves past them).
+   * Reports events this process just committed (the fast path: subscribers that are caught up
+   * take them without reading the log) and the run's new head.
    */
-  publish(id: string, events: readonly StoredEvent[], head: HeadState | null): void {
-    if (head === null && events.length > 0) {
-      // Kept until committed, for subscribers that start meanwhile.
-      const list = this.#ahead.get(id);
-      if (list) { for (const ev of events) list.push(ev); }
-      else this.#ahead.set(id, events.slice());
-    } else if (head) {
-      const list = this.#ahead.get(id);
-      if (list) {
-        if (head.done || list[list.length - 1].seq <= head.seq) this.#ahead.delete(id);
-        else {
-          let i = 0;
-          while (i < list.length && list[i].seq <= head.seq) i++;
-          if (i > 0) this.#ahead.set(id, list.slice(i));
-        }
-      }
-    }
+  publish(id: string, events: readonly StoredEvent[], head: HeadState): void {
     const ch = this.#channels.get(id);
     if (!ch) return;
     if (events.length > 0) { for (const sub of ch.subs) sub.offer(events); }
-    if (head) ch.advance(head);
+    ch.advance(head);
     ch.wakeAll();
   }
 
@@ -404,7 +362,6 @@ export class LiveTail {
   /** Ends every subscription and waits until their reads and the runs' watches have stopped. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#ahead.clear();
     const subs: Subscription[] = [];
     for (const ch of [...this.#channels.values()]) {
       for (const sub of [...ch.subs]) {

@@ -22,31 +22,6 @@ export interface NewEvent {
  */
 export type SummaryPatch = Partial<RunSummary>;
 
-/** Options of {@link RunStore.append}. */
-export interface AppendOptions {
-  /**
-   * Hand the events to this process's subscribers before the commit instead of after it, so a
-   * viewer does not wait for the disk (or, on Deploy, the database round trip). Their seqs are
-   * final: if the commit then fails they are missing from the log, and later events continue
-   * after them, never reusing a seq a viewer already holds. The store publishes after the
-   * commit anyway when this process already holds {@link MAX_PROVISIONAL_LEAD} uncommitted
-   * events of the run.
-   */
-  provisional?: boolean;
-  /**
-   * Number the first event at least {@link FENCE_SEQS} past the stored head: for an event
-   * written on behalf of a relay that may have died holding provisional events (relay_lost,
-   * an abort recorded by another process), so it lands after anything a viewer of that relay
-   * may already hold.
-   */
-  fence?: boolean;
-}
-
-/** Most uncommitted provisional events a store holds per run before it waits for commits. */
-export const MAX_PROVISIONAL_LEAD = 50_000;
-/** How far past the stored head a fenced append numbers its first event. */
-export const FENCE_SEQS = 2 * MAX_PROVISIONAL_LEAD;
-
 /** Options of {@link RunStore.update}. */
 export interface UpdateOptions {
   /** The change is made only when the current summary passes this test. */
@@ -95,30 +70,7 @@ export interface RunStore {
    * @throws {EventTooLargeError} one event cannot fit one atomic write (nothing is written).
    * @throws {AppendConflictError} other writers kept winning (rare; safe to retry).
    */
-  append(
-    id: string,
-    events: readonly NewEvent[],
-    patch?: SummaryPatch,
-    opts?: AppendOptions,
-  ): Promise<StoredEvent[]>;
-
-  /**
-   * Numbers `events` now and hands them to this process's subscribers at once, ahead of their
-   * commit (which {@link commitAhead} makes later, so a relay can gather a run's events into
-   * fewer KV writes without holding them back from its viewers). Their seqs are final, and no
-   * later numbering in this process reuses them, even if the commit never lands. Returns null
-   * (nothing done) when that cannot be done synchronously: the run is not one this store
-   * writes lately, it ended, an event is terminal, or {@link MAX_PROVISIONAL_LEAD} events are
-   * already waiting for their commit.
-   */
-  publishAhead(id: string, events: readonly NewEvent[]): StoredEvent[] | null;
-
-  /**
-   * Commits events numbered by {@link publishAhead}, in order, with the same seqs (and `patch`
-   * with the last write), like {@link append}.
-   * @throws {AppendConflictError} another writer took one of those seqs meanwhile.
-   */
-  commitAhead(id: string, events: readonly StoredEvent[], patch?: SummaryPatch): Promise<void>;
+  append(id: string, events: readonly NewEvent[], patch?: SummaryPatch): Promise<StoredEvent[]>;
 
   /**
    * Changes only the summary, atomically (a version check; retried on conflict). Allowed after

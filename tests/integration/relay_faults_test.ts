@@ -123,20 +123,12 @@ describe("relay faults (a run log that refuses writes)", () => {
     const store: RunStore = {
       create: (s) => real.create(s),
       get: (id) => real.get(id),
-      append: (id, events, patch, opts) => {
+      append: (id, events, patch) => {
         if (events.some((e) => e.type === "step_completed")) {
           refused++;
           return Promise.reject(new Error("database unavailable"));
         }
-        return real.append(id, events, patch, opts);
-      },
-      publishAhead: (id, events) => real.publishAhead(id, events),
-      commitAhead: (id, events, patch) => {
-        if (events.some((e) => e.type === "step_completed")) {
-          refused++;
-          return Promise.reject(new Error("database unavailable"));
-        }
-        return real.commitAhead(id, events, patch);
+        return real.append(id, events, patch);
       },
       update: (id, patch, opts) => real.update(id, patch, opts),
       read: (id, after, limit) => real.read(id, after, limit),
@@ -159,27 +151,11 @@ describe("relay faults (a run log that refuses writes)", () => {
       });
       const runId = crypto.randomUUID();
       const read = await readSse(await postJson(`${gw.url}/agui`, { ...BODY, run_id: runId }));
-      // The viewer got step_completed ahead of its commit, then the run's plain end.
-      assert.deepEqual(types(read), [
-        "workflow_initialized",
-        "step_started",
-        "step_completed",
-        "workflow_error",
-      ]);
-      assert.equal(datas(read)[3].code, "log_write_failed");
+      assert.deepEqual(types(read), ["workflow_initialized", "step_started", "workflow_error"]);
+      assert.equal(datas(read)[2].code, "log_write_failed");
       assert.ok(refused >= 5, "the relay retried before giving up");
       await fake.waitFor((f) => f.abortCalls.includes(runId));
       assert.equal((await real.get(runId))?.status, "error");
-      // The log lacks what it could not store, and never reuses the seq a viewer holds.
-      const ids = read.frames.map((f) => Number(f.id));
-      const logged = await real.read(runId, 0);
-      assert.deepEqual(logged.map((e) => e.type), [
-        "workflow_initialized",
-        "step_started",
-        "workflow_error",
-      ]);
-      assert.equal(logged.at(-1)!.seq, ids[3]);
-      assert.ok(ids[3] > ids[2]);
     } finally {
       await gw.close();
       await real.close();
