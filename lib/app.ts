@@ -1,6 +1,7 @@
 /**
- * Builds the application: services first, then static files, then the routes and islands of
- * `fresh.gen.ts`. `main.ts` serves it; tests build their own with other services.
+ * Builds the application: services first, then the `_middleware` files, then static files, then
+ * the routes and islands of `fresh.gen.ts`. `main.ts` serves it; tests build their own with
+ * other services.
  * @module
  */
 import { App, type BuildInfo, type ErrorLogger, type Manifest, staticFiles } from "fresh";
