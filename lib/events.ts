@@ -196,8 +196,10 @@ export interface RunSummary {
   /** AG-UI runs: the conversation (`threadId`) the run belongs to, echoed in its events. */
   threadId?: string;
   /**
-   * Which gateway process reads the run's upstream stream, and until when its lease holds. A
-   * running run whose lease has lapsed has lost its relay (the process died or was evicted).
+   * Which gateway process reads the run's upstream stream (`leaseUntil`: that process's lease
+   * when it claimed the run). What counts is the process's own lease, renewed as long as it
+   * lives (`RunStore.relayAliveUntil`): a running run whose relay's lease has lapsed has lost its
+   * relay (the process died or was evicted).
    */
   relay?: { owner: string; leaseUntil: number };
 }
