@@ -303,34 +303,17 @@ export class Gateway {
     } catch (err) {
       if (this.#stop.signal.aborted) {
         log.warn("shutdown while the workflow service was starting the run");
-        await this.#appendSafe(
-          runId,
-          [{
-            type: "workflow_error",
-            data: eventData(runId, this.#now(), {
-              message: "The gateway shut down while the workflow service was starting the run",
-              retries: 0,
-              code: ERROR_CODES.shutdown,
-            }),
-          }],
-          graphOf(summary),
-          log,
-        );
+        await this.#recordError(runId, summary.graph, log, {
+          code: ERROR_CODES.shutdown,
+          message: "The gateway shut down while the workflow service was starting the run",
+        });
         await this.#upstream.abort(runId).catch(() => {});
         throw new ApiError(503, "shutting_down", "The gateway is shutting down");
       }
       const e = asUpstreamError(err);
       this.#metrics.upstreamErrors.inc({ code: e.code });
       log.error("upstream refused the run", { code: e.code, error: e.message });
-      await this.#appendSafe(
-        runId,
-        [{
-          type: "workflow_error",
-          data: eventData(runId, this.#now(), { message: e.message, retries: 0, code: e.code }),
-        }],
-        graphOf(summary),
-        log,
-      );
+      await this.#recordError(runId, summary.graph, log, { code: e.code, message: e.message });
       throw toApiError(e);
     }
     this.#launch(runId, input.graph, body, log, false);
@@ -597,20 +580,11 @@ export class Gateway {
       const log = this.#log.child({ run_id: runId, graph: run.graph });
       log.error("relay lost: no process reads this run's upstream stream any more");
       this.#metrics.upstreamErrors.inc({ code: ERROR_CODES.relayLost });
-      await this.#appendSafe(
-        runId,
-        [{
-          type: "workflow_error",
-          data: eventData(runId, this.#now(), {
-            message: "The gateway relaying this run stopped before the run ended; " +
-              "the run was stopped at the workflow service",
-            retries: 0,
-            code: ERROR_CODES.relayLost,
-          }),
-        }],
-        run.graph,
-        log,
-      );
+      await this.#recordError(runId, run.graph, log, {
+        code: ERROR_CODES.relayLost,
+        message: "The gateway relaying this run stopped before the run ended; " +
+          "the run was stopped at the workflow service",
+      });
       // Nobody can watch or steer the thread any more (its stream is gone): stop it, so the
       // workflow does no business work behind a run the log already calls failed.
       await this.#upstream.abort(runId).catch((err) =>
@@ -619,6 +593,21 @@ export class Gateway {
     } catch (err) {
       this.#log.warn("relay check failed", { run_id: runId, error: err });
     }
+  }
+
+  /** Ends the run with a gateway-made `workflow_error` (unless it already ended). */
+  #recordError(
+    runId: string,
+    graph: string,
+    log: Logger,
+    failure: { code: string; message: string },
+  ): Promise<void> {
+    return this.#appendSafe(
+      runId,
+      [{ type: "workflow_error", data: eventData(runId, this.#now(), { ...failure, retries: 0 }) }],
+      graph,
+      log,
+    );
   }
 
   /** Appends gateway-made events unless the run already ended (one terminal per run). */
@@ -811,15 +800,7 @@ export class Gateway {
     };
     this.#metrics.upstreamErrors.inc({ code: failure.code });
     log.error("upstream stream ended badly", failure);
-    await this.#appendSafe(
-      runId,
-      [{
-        type: "workflow_error",
-        data: eventData(runId, this.#now(), { ...failure, retries: 0 }),
-      }],
-      graph,
-      log,
-    );
+    await this.#recordError(runId, graph, log, failure);
     if (failure.code === ERROR_CODES.frameTooLarge) {
       await this.#upstream.abort(runId).catch(() => {});
     }
@@ -838,19 +819,10 @@ export class Gateway {
     }
     this.#metrics.upstreamErrors.inc({ code: ERROR_CODES.logWriteFailed });
     log.error("run log append failed; the run is stopped", { error: err });
-    await this.#appendSafe(
-      runId,
-      [{
-        type: "workflow_error",
-        data: eventData(runId, this.#now(), {
-          message: "The run log could not store the run's events; the run was stopped",
-          retries: 0,
-          code: ERROR_CODES.logWriteFailed,
-        }),
-      }],
-      graph,
-      log,
-    );
+    await this.#recordError(runId, graph, log, {
+      code: ERROR_CODES.logWriteFailed,
+      message: "The run log could not store the run's events; the run was stopped",
+    });
     await this.#upstream.abort(runId).catch((e) =>
       log.warn("could not stop the workflow upstream", { error: e })
     );
@@ -920,10 +892,6 @@ export class Gateway {
   async drain(): Promise<void> {
     while (this.#pumps.size > 0) await Promise.allSettled([...this.#pumps.values()]);
   }
-}
-
-function graphOf(run: RunSummary): string {
-  return run.graph;
 }
 
 function delay(ms: number): Promise<void> {

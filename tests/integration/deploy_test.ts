@@ -14,24 +14,10 @@ import { type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.
 import { postJson } from "../fixtures/gateway.ts";
 import { spawnDenoServe, spawnGateway } from "../fixtures/process.ts";
 import { readSse } from "../fixtures/sse_reader.ts";
+import { within } from "../fixtures/within.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
-/** Resolves with `p`, or rejects after `ms` (the timer is always cleared). */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 describe("Deno Deploy readiness", () => {
   let fake: FakeUpstream;

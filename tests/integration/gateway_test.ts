@@ -17,6 +17,7 @@ import {
 } from "../fixtures/fake_upstream.ts";
 import { postJson, startGateway, type TestGateway } from "../fixtures/gateway.ts";
 import { datas, readSse, types } from "../fixtures/sse_reader.ts";
+import { within } from "../fixtures/within.ts";
 
 const SEED_BODY = {
   graph_name: "hotel_o2c",
@@ -37,21 +38,6 @@ function assertWholeBlocks(raw: string): void {
       !lines.some((l) => l.startsWith(":"));
     const retry = lines.every((l) => l.startsWith("retry:") || l.startsWith(":"));
     assert.ok(comment || frame || retry, `a mixed block: ${JSON.stringify(block)}`);
-  }
-}
-
-/** Resolves with `p`, or rejects after `ms` (the timer is always cleared). */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
