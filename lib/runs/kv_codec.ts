@@ -164,7 +164,11 @@ function hasLf(s: string): boolean {
  * @throws {EventTooLargeError} when one event is over {@link MAX_EVENT_BYTES} (nothing is
  *   written then: the caller plans before writing).
  */
-export function encodePages(runId: string, idBytes: number, events: readonly NewEvent[]) {
+export function encodePages(
+  runId: string,
+  idBytes: number,
+  events: readonly NewEvent[],
+): EncodedPage[] {
   const pages: EncodedPage[] = [];
   const pageKeyBytes = 19 + idBytes;
   let open: NewEvent[] = [];
@@ -283,14 +287,6 @@ export function planWrites(pages: readonly EncodedPage[]): Array<[number, number
 /** True when a page holds one big event stored in parts. */
 export function isBlob(value: PageValue): value is BlobEventValue {
   return !(value instanceof Uint8Array) && "blob" in value;
-}
-
-/** How many events a page holds (a blob page's parts are not needed to tell). */
-export function pageCount(value: PageValue): number {
-  if (!(value instanceof Uint8Array)) return 1;
-  let lines = 0;
-  for (let i = value.indexOf(10); i >= 0; i = value.indexOf(10, i + 1)) lines++;
-  return lines >> 1;
 }
 
 /**
