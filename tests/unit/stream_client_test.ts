@@ -12,6 +12,7 @@ import {
   type StreamStatus,
 } from "../../lib/client/stream_client.ts";
 import { backoffDelay } from "../../lib/client/backoff.ts";
+import { within } from "../fixtures/within.ts";
 
 const encoder = new TextEncoder();
 const SSE = "text/event-stream; charset=utf-8";
@@ -414,8 +415,14 @@ describe("streamRun", () => {
     await withServer(
       script(() => silent.response(), () => new Feed([complete(2)]).response()),
       async (base, seen) => {
-        const r = recorder({ baseUrl: base, heartbeatMs: 10 });
-        const outcome = await streamRun(r.opts).done;
+        // Injected timers: the silence is declared by firing the watchdog, not by waiting for
+        // it, so a loaded machine cannot make it fire before the first event arrives.
+        const timers = fakeTimers(30);
+        const r = recorder({ baseUrl: base, heartbeatMs: 10, ...timers });
+        const run = streamRun(r.opts);
+        await r.until((e) => e.id === 1);
+        for (const fire of timers.watchdogs.values()) fire();
+        const outcome = await within(run.done, 10_000, "the reconnect after silence");
         await silent.cancelled;
         assert.equal(seen[1].headers.get("last-event-id"), "1");
         assert.deepEqual(r.summary(), [
