@@ -197,6 +197,11 @@ async function resume(
       gate = findGate(log, stepId);
     }
   }
+  if (!recorded && !waiting) {
+    // Claimed by another resume a moment ago, perhaps not recorded yet: wait for its record.
+    log = await decidedLog(services, runId, stepId);
+    gate = findGate(log, stepId);
+  }
   if (!recorded) checkRetry(log, gate, stepId, plan.decision.decision);
   const tr = createAguiTranslator({ threadId: plan.threadId, runId: plan.requestRunId });
   tr.prime(log.slice(0, gate + 1));
@@ -214,10 +219,11 @@ async function decidedLog(
   stepId: string,
 ): Promise<StoredEvent[]> {
   for (let i = 0;; i++) {
+    // The status first, then the log: a run seen past "running" has its decision in the log.
+    const run = await services.store.get(runId);
     const log = await services.store.read(runId, 0);
     const gate = findGate(log, stepId);
     if (gate < 0 || decisionAfter(log, gate, stepId) || i >= 150) return log;
-    const run = await services.store.get(runId);
     if (!run || run.status !== "running") return log;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
