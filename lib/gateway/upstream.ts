@@ -92,10 +92,24 @@ export interface UpstreamHealth {
   error?: string;
 }
 
+/** The upstream protocols the gateway fronts (`WORKFLOW_SERVICE_PROTOCOL`). */
+export type UpstreamProtocol = "execute" | "langgraph" | "agui";
+
+/** What {@link Upstream.rejoin} found. */
+export type RejoinResult =
+  /** The thread's events after the given upstream id, then live to its end (or its next gate). */
+  | { kind: "stream"; body: ReadableStream<Uint8Array> }
+  /** This upstream cannot rejoin at all (no endpoint: 404/405 on it, or a protocol without one). */
+  | { kind: "unsupported"; reason: string }
+  /** The upstream no longer knows the thread (it expired, or the service lost its state). */
+  | { kind: "unknown_thread"; reason: string };
+
 /** The workflow service as the gateway sees it. */
 export interface Upstream {
   /** `external` over HTTP, `built-in` in-process. */
   readonly mode: "built-in" | "external";
+  /** The protocol spoken behind this client; nothing outside `lib/gateway/upstream*` reads it. */
+  readonly protocol: UpstreamProtocol;
   /**
    * Starts or resumes a run. Resolves once the upstream answered 2xx with `text/event-stream`
    * AND its first body chunk arrived (or the body ended empty), both within `timeoutMs`; the
@@ -104,6 +118,14 @@ export interface Upstream {
    * @throws {UpstreamError} classified; or `signal.reason` when `signal` aborted first.
    */
   execute(body: ExecuteRequest, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Rejoins a thread's stream after upstream id `afterId` (null: from its first event). The
+   * body is workflow-vocabulary SSE like `execute`'s, every frame with its upstream `id:`.
+   * @throws {UpstreamError} when the service fails (not for "unsupported"/"unknown thread").
+   */
+  rejoin(threadId: string, afterId: string | null, signal?: AbortSignal): Promise<RejoinResult>;
+  /** True when upstream id `a` comes after `b` in one thread's order (dedupe on rejoin). */
+  isAfter(a: string, b: string): boolean;
   /** Asks the service to stop a thread. @throws {UpstreamError} */
   abort(threadId: string): Promise<void>;
   /** Probes `/health`; never throws. */
@@ -387,6 +409,15 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
 
   return {
     mode,
+    protocol: "execute",
+    // Placeholder until the relay's takeover lands: `GET /runs/{thread_id}/stream` is the
+    // contract's rejoin endpoint.
+    rejoin() {
+      return Promise.resolve({ kind: "unsupported", reason: "rejoin is not implemented yet" });
+    },
+    isAfter(a: string, b: string) {
+      return Number(a) > Number(b);
+    },
 
     async execute(body: ExecuteRequest, signal?: AbortSignal) {
       signal?.throwIfAborted();
