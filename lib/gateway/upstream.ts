@@ -407,98 +407,134 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
     }
   };
 
+  /**
+   * Opens an SSE exchange with one deadline over the answer and its first body byte (see
+   * {@link Upstream.execute}). A non-2xx answer goes to `refused`, which throws or returns what
+   * the caller makes of it (the answer's body is then done with).
+   */
+  const openSse = async <T>(
+    what: string,
+    path: string,
+    init: RequestInit,
+    signal: AbortSignal | undefined,
+    refused: (res: Response) => Promise<T>,
+  ): Promise<ReadableStream<Uint8Array> | T> => {
+    signal?.throwIfAborted();
+    const ac = new AbortController();
+    let timedOut = false;
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    let finished = false;
+    const onExternalAbort = () => finish(signal!.reason);
+    // Runs once when the exchange is over: stops the timer, detaches from `signal`, and
+    // aborts the request (a no-op after a clean end; after a cancel it closes the socket).
+    const finish = (reason?: unknown) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onExternalAbort);
+      reader?.cancel(reason).catch(() => {});
+      ac.abort(reason);
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      finish(timeoutError(what, timeoutMs, "first byte"));
+    }, timeoutMs);
+    signal?.addEventListener("abort", onExternalAbort, { once: true });
+    try {
+      const res = await call(what, path, init, ac.signal, () => timedOut, signal);
+      if (!res.ok) {
+        let out: T;
+        try {
+          out = await refused(res);
+        } catch (error) {
+          if (timedOut && !(error instanceof UpstreamError)) {
+            throw timeoutError(what, timeoutMs, "answer");
+          }
+          throw error;
+        }
+        finish();
+        return out;
+      }
+      if (!isEventStream(res)) {
+        await res.body?.cancel().catch(() => {});
+        throw new UpstreamError(
+          `${what} answered ${res.headers.get("content-type") ?? "no content type"}, ` +
+            "not text/event-stream",
+          { code: "upstream_not_sse", upstreamStatus: res.status },
+        );
+      }
+      if (!res.body) {
+        finish();
+        return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+      }
+      reader = res.body.getReader();
+      let first: ReadableStreamReadResult<Uint8Array>;
+      try {
+        first = await reader.read();
+      } catch (error) {
+        if (timedOut) throw timeoutError(what, timeoutMs, "first byte");
+        if (signal?.aborted) throw signal.reason;
+        throw new UpstreamError(`${what}: stream broke before the first byte`, {
+          code: "upstream_error",
+          cause: error,
+        });
+      }
+      // A cancel from the deadline or from `signal` resolves a pending read as done.
+      if (timedOut) throw timeoutError(what, timeoutMs, "first byte");
+      signal?.throwIfAborted();
+      clearTimeout(timer);
+      if (first.done) {
+        finish();
+        return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+      }
+      return new ReadableStream<Uint8Array>(
+        new UpstreamBody(first.value, reader, finish, signal),
+        { highWaterMark: 0 },
+      );
+    } catch (error) {
+      finish(error);
+      throw error;
+    }
+  };
+
   return {
     mode,
     protocol: "execute",
-    // Placeholder until the relay's takeover lands: `GET /runs/{thread_id}/stream` is the
-    // contract's rejoin endpoint.
-    rejoin() {
-      return Promise.resolve({ kind: "unsupported", reason: "rejoin is not implemented yet" });
-    },
     isAfter(a: string, b: string) {
       return Number(a) > Number(b);
     },
 
     async execute(body: ExecuteRequest, signal?: AbortSignal) {
-      signal?.throwIfAborted();
       const what = "workflow service /execute";
-      const ac = new AbortController();
-      let timedOut = false;
-      let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-      let finished = false;
-      const onExternalAbort = () => finish(signal!.reason);
-      // Runs once when the exchange is over: stops the timer, detaches from `signal`, and
-      // aborts the request (a no-op after a clean end; after a cancel it closes the socket).
-      const finish = (reason?: unknown) => {
-        if (finished) return;
-        finished = true;
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", onExternalAbort);
-        reader?.cancel(reason).catch(() => {});
-        ac.abort(reason);
-      };
-      const timer = setTimeout(() => {
-        timedOut = true;
-        finish(timeoutError(what, timeoutMs, "first byte"));
-      }, timeoutMs);
-      signal?.addEventListener("abort", onExternalAbort, { once: true });
-      try {
-        const res = await call(
-          what,
-          "execute",
-          {
-            method: "POST",
-            headers: headers({
-              "content-type": "application/json",
-              accept: "text/event-stream",
-            }),
-            body: JSON.stringify(body),
-          },
-          ac.signal,
-          () => timedOut,
-          signal,
-        );
-        if (!res.ok) throw await statusError(res, what);
-        if (!isEventStream(res)) {
-          await res.body?.cancel().catch(() => {});
-          throw new UpstreamError(
-            `${what} answered ${res.headers.get("content-type") ?? "no content type"}, ` +
-              "not text/event-stream",
-            { code: "upstream_not_sse", upstreamStatus: res.status },
-          );
-        }
-        if (!res.body) {
-          finish();
-          return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
-        }
-        reader = res.body.getReader();
-        let first: ReadableStreamReadResult<Uint8Array>;
-        try {
-          first = await reader.read();
-        } catch (error) {
-          if (timedOut) throw timeoutError(what, timeoutMs, "first byte");
-          if (signal?.aborted) throw signal.reason;
-          throw new UpstreamError(`${what}: stream broke before the first byte`, {
-            code: "upstream_error",
-            cause: error,
-          });
-        }
-        // A cancel from the deadline or from `signal` resolves a pending read as done.
-        if (timedOut) throw timeoutError(what, timeoutMs, "first byte");
-        signal?.throwIfAborted();
-        clearTimeout(timer);
-        if (first.done) {
-          finish();
-          return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
-        }
-        return new ReadableStream<Uint8Array>(
-          new UpstreamBody(first.value, reader, finish, signal),
-          { highWaterMark: 0 },
-        );
-      } catch (error) {
-        finish(error);
-        throw error;
-      }
+      const opened = await openSse(
+        what,
+        "execute",
+        {
+          method: "POST",
+          headers: headers({ "content-type": "application/json", accept: "text/event-stream" }),
+          body: JSON.stringify(body),
+        },
+        signal,
+        async (res) => {
+          throw await statusError(res, what);
+        },
+      );
+      return opened;
+    },
+
+    async rejoin(threadId: string, afterId: string | null, signal?: AbortSignal) {
+      const what = "workflow service rejoin";
+      const h = headers({ accept: "text/event-stream" });
+      if (afterId !== null) h.set("last-event-id", afterId);
+      const path = `runs/${encodeURIComponent(threadId)}/stream`;
+      const opened = await openSse<RejoinResult>(
+        what,
+        path,
+        { method: "GET", headers: h },
+        signal,
+        (res) => refusedRejoin(res, what),
+      );
+      return opened instanceof ReadableStream ? { kind: "stream", body: opened } : opened;
     },
 
     async abort(threadId: string) {
@@ -558,6 +594,24 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
       return parsed.data;
     },
   };
+}
+
+/**
+ * What a non-2xx answer to the rejoin endpoint means: 404 JSON `unknown_thread` is a thread the
+ * service forgot; any other 404 or a 405 is a service without the endpoint (it still works,
+ * without rejoin); anything else is a fault.
+ */
+async function refusedRejoin(res: Response, what: string): Promise<RejoinResult> {
+  if (res.status !== 404 && res.status !== 405) throw await statusError(res, what);
+  const error = await statusError(res, what);
+  const body = error.body as { error?: unknown } | undefined;
+  if (
+    res.status === 404 && body !== null && typeof body === "object" &&
+    body.error === "unknown_thread"
+  ) {
+    return { kind: "unknown_thread", reason: error.message };
+  }
+  return { kind: "unsupported", reason: error.message };
 }
 
 function raceText(promise: Promise<string>, signal: AbortSignal): Promise<string> {
