@@ -1,0 +1,113 @@
+/**
+ * Takeover when the workflow service itself goes down, with real processes:
+ * - the default one-command setup (no `WORKFLOW_SERVICE_URL`: the built-in service in each
+ *   gateway's process), two gateways on one KV file, the relaying one killed with `kill -9`
+ *   mid-step: the other claims each run and its own in-process service resumes it from the last
+ *   checkpoint (a step cut by the crash runs again and says `retry: true`); every run completes,
+ *   every step once;
+ * - `deno task workflow` killed and restarted on the same address and KV file while the gateway
+ *   stays up: the relay's upstream stream breaks, it rejoins (retrying until the service is
+ *   back) and every run completes once.
+ *
+ * Bounded: 3 runs per case, short steps, a deadline on every wait.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  approve,
+  assertCompleteOnce,
+  assertMatchesService,
+  followRun,
+  GRAPH_RUNS,
+  seeded,
+  startCluster,
+} from "../fixtures/cluster.ts";
+import { startRun } from "../fixtures/cluster.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("takeover with the workflow service going down", () => {
+  it("default one-command setup: kill -9 of the gateway mid-step; the other resumes every run from its checkpoint", async () => {
+    const cluster = await startCluster({
+      service: false,
+      stepDelayMs: 250,
+      leaseMs: 1000,
+      sweepMs: 250,
+    });
+    try {
+      const victim = await cluster.addGateway();
+      const survivor = await cluster.addGateway();
+      const rand = seeded(0xb1);
+      const runIds = GRAPH_RUNS.map((r) => `builtin-${r.graph}`);
+      await Promise.all(
+        GRAPH_RUNS.map((r, i) => startRun(victim.url, runIds[i], r.graph, r.prompt)),
+      );
+      const urls = () => cluster.alive().map((g) => g.url);
+      const target = Math.floor(rand() * runIds.length);
+      const killAfter = 2 + Math.floor(rand() * 10);
+      const killNow = Promise.withResolvers<void>();
+      const reads = runIds.map((id, i) => {
+        let seen = 0;
+        return followRun(urls, id, async (f) => {
+          if (i === target && ++seen === killAfter) killNow.resolve();
+          if (f.event === "approval_required") {
+            await approve(urls, id, String(JSON.parse(f.data).stepId));
+          }
+        }, 60_000);
+      });
+      await Promise.race([killNow.promise, sleep(30_000)]);
+      await cluster.stop(victim, "SIGKILL");
+      const settled = await Promise.allSettled(reads);
+      for (let i = 0; i < runIds.length; i++) {
+        const r = settled[i];
+        if (r.status === "rejected") throw r.reason;
+        assertCompleteOnce(runIds[i], r.value.frames);
+        const s = (await (await fetch(`${survivor.url}/agui/runs/${runIds[i]}`)).json()).run;
+        assert.equal(s.status, "complete");
+      }
+      console.log(`built-in: killed at ${runIds[target]} event ${killAfter}; all runs completed`);
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it("`deno task workflow` killed and restarted while the gateway stays up: every run completes once", async () => {
+    const cluster = await startCluster({ stepDelayMs: 250, leaseMs: 1000, sweepMs: 250 });
+    try {
+      const gw = await cluster.addGateway();
+      const rand = seeded(0x5e4);
+      const runIds = GRAPH_RUNS.map((r) => `svc-restart-${r.graph}`);
+      await Promise.all(GRAPH_RUNS.map((r, i) => startRun(gw.url, runIds[i], r.graph, r.prompt)));
+      const urls = () => [gw.url];
+      const target = Math.floor(rand() * runIds.length);
+      const killAfter = 2 + Math.floor(rand() * 10);
+      const killNow = Promise.withResolvers<void>();
+      const reads = runIds.map((id, i) => {
+        let seen = 0;
+        return followRun(urls, id, async (f) => {
+          if (i === target && ++seen === killAfter) killNow.resolve();
+          if (f.event === "approval_required") {
+            await approve(urls, id, String(JSON.parse(f.data).stepId));
+          }
+        }, 60_000);
+      });
+      await Promise.race([killNow.promise, sleep(30_000)]);
+      await cluster.stopService("SIGKILL");
+      await sleep(500);
+      // Same address, same KV file: the service finds its threads again.
+      await cluster.startService();
+      const settled = await Promise.allSettled(reads);
+      for (let i = 0; i < runIds.length; i++) {
+        const r = settled[i];
+        if (r.status === "rejected") throw r.reason;
+        assertCompleteOnce(runIds[i], r.value.frames);
+        await assertMatchesService(cluster.service!.url, runIds[i], r.value.frames);
+      }
+      console.log(
+        `service restart: killed at ${runIds[target]} event ${killAfter}; all runs completed`,
+      );
+    } finally {
+      await cluster.close();
+    }
+  });
+});
