@@ -129,7 +129,7 @@ export function scenarioRows(
       (r, t) =>
         t === "direct"
           ? `${f(r.p50)} / ${f(r.p99)} (base)`
-          : `+${f(added(s, t, "p50"))} / +${f(added(s, t, "p99"))}`,
+          : `${signed(added(s, t, "p50"))} / ${signed(added(s, t, "p99"))}`,
       goals.latency,
     ),
     row(label, "CPU per event (µs)", s, (r) => f(r.cpuUsPerEvent, 1), goals.cpu),
