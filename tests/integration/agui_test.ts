@@ -12,9 +12,10 @@ import { EventSchemas as schemas0059 } from "@ag-ui/core-0.0.59";
 import { HttpAgent as HttpAgent10 } from "@ag-ui/client";
 import { HttpAgent as HttpAgent0059 } from "@ag-ui/client-0.0.59";
 import { decodeInterruptId } from "../../lib/gateway/dialects/agui.ts";
-import { type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.ts";
-import { postJson, startGateway, type TestGateway } from "../fixtures/gateway.ts";
+import { type FakeUpstream } from "../fixtures/fake_upstream.ts";
+import { postJson, relayToFake, startGateway, type TestGateway } from "../fixtures/gateway.ts";
 import { readSse, type SseRead, types } from "../fixtures/sse_reader.ts";
+import { poll } from "../fixtures/within.ts";
 
 /** How long any one read or client run may take before the test fails. */
 const BOUND_MS = 10_000;
@@ -89,12 +90,16 @@ async function summaryWhen(
   runId: string,
   ok: (run: Record<string, unknown>) => boolean,
 ): Promise<Record<string, unknown>> {
-  for (let i = 0; i < 500; i++) {
-    const s = await (await fetch(`${gw.url}/agui/runs/${runId}`)).json();
-    if (s.run && ok(s.run)) return s.run;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`run ${runId} never reached the expected state`);
+  const run = await poll(
+    async () => {
+      const s = await (await fetch(`${gw.url}/agui/runs/${runId}`)).json();
+      return s.run && ok(s.run) ? s.run as Record<string, unknown> : undefined;
+    },
+    500,
+    20,
+  );
+  if (!run) throw new Error(`run ${runId} never reached the expected state`);
+  return run;
 }
 
 async function expectJsonError(res: Response, status: number, code: string) {
@@ -577,14 +582,7 @@ describe("AG-UI dialect: aborting a run", () => {
 describe("AG-UI dialect with a failing upstream", () => {
   let fake: FakeUpstream;
   let gw: TestGateway;
-  before(async () => {
-    fake = await startFakeUpstream();
-    gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url });
-  });
-  after(async () => {
-    await gw.close();
-    await fake.close();
-  });
+  relayToFake({}, (p) => ({ fake, gw } = p));
 
   for (
     const [script, code] of [["error500", "upstream_status"], ["early_close", "upstream_ended"]]

@@ -14,7 +14,7 @@ import { type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.
 import { postJson } from "../fixtures/gateway.ts";
 import { spawnDenoServe, spawnGateway } from "../fixtures/process.ts";
 import { readSse } from "../fixtures/sse_reader.ts";
-import { within } from "../fixtures/within.ts";
+import { poll, within } from "../fixtures/within.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -44,11 +44,14 @@ describe("Deno Deploy readiness", () => {
       const body = readSse(res, undefined, 8_000);
       // Wait until the run is live (its first event relayed and logged), then evict.
       await fake.waitFor((f) => f.executeCalls.length > 0);
-      for (let i = 0; i < 500; i++) {
-        const s = await (await fetch(`${gw.url}/agui/runs/evicted`)).json();
-        if (s.run?.eventCount >= 1) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await poll(
+        async () => {
+          const s = await (await fetch(`${gw.url}/agui/runs/evicted`)).json();
+          return s.run?.eventCount >= 1;
+        },
+        500,
+        10,
+      );
       gw.kill("SIGINT");
       const read = await body;
       assert.equal(read.ended, true, "the stream ends instead of being cut");

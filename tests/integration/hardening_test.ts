@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.ts";
 import { postJson, startGateway, type TestGateway } from "../fixtures/gateway.ts";
 import { readSse } from "../fixtures/sse_reader.ts";
+import { poll } from "../fixtures/within.ts";
 
 const BODY = { graph_name: "hotel_o2c", initial_state: { prompt: "Two nights" } };
 const TOKEN = "gateway-token-0123456789";
@@ -77,9 +78,7 @@ describe("hardening", () => {
       await list.body?.cancel();
 
       await reader.cancel();
-      for (let i = 0; i < 100 && gw.services.streams.size > 0; i++) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await poll(() => gw.services.streams.size === 0, 100, 10);
       assert.equal(gw.services.streams.size, 0);
       const again = await fetch(`${gw.url}/agui/runs/${runId}/events`);
       assert.equal(again.status, 200);
