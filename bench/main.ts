@@ -1,5 +1,5 @@
 /**
- * `deno task bench`: the relay measured side by side with a direct connection (DESIGN §10).
+ * `deno task bench`: the relay measured side by side with a direct connection (results: docs/performance.md).
  *
  * Three processes: the fake upstream (`fake_upstream.ts`), the real gateway (`main.ts`, KV on a
  * temp file, real config) and this one, the measuring client. "Direct" rounds read the fake's
