@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import type { RunSummary } from "../../lib/events.ts";
-import { type FakeUpstream } from "../fixtures/fake_upstream.ts";
+import type { FakeUpstream } from "../fixtures/fake_upstream.ts";
 import { postJson, relayToFake, type TestGateway } from "../fixtures/gateway.ts";
 import { readSse } from "../fixtures/sse_reader.ts";
 

@@ -9,9 +9,9 @@
  * - deno.json's `deploy` settings are the current Deploy's form.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.ts";
-import { postJson } from "../fixtures/gateway.ts";
+import { postJson, withFakeUpstream } from "../fixtures/gateway.ts";
 import { spawnDenoServe, spawnGateway } from "../fixtures/process.ts";
 import { readSse } from "../fixtures/sse_reader.ts";
 import { poll, within } from "../fixtures/within.ts";
@@ -21,12 +21,7 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 describe("Deno Deploy readiness", () => {
   let fake: FakeUpstream;
-  before(async () => {
-    fake = await startFakeUpstream({ script: "idle" });
-  });
-  after(async () => {
-    await fake.close();
-  });
+  withFakeUpstream({ script: "idle" }, (f) => (fake = f));
 
   it("on SIGINT ends open streams with a final comment and exits within 5 s", async () => {
     const gw = await spawnGateway({

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type FakeUpstream } from "../fixtures/fake_upstream.ts";
+import type { FakeUpstream } from "../fixtures/fake_upstream.ts";
 import { postJson, relayToFake, type TestGateway } from "../fixtures/gateway.ts";
 import { readSse } from "../fixtures/sse_reader.ts";
 import { poll } from "../fixtures/within.ts";
