@@ -1,7 +1,7 @@
 /**
  * The benchmark's fake workflow service, run as its own process (`deno run -A
  * bench/fake_upstream.ts`) so producing events never steals the measuring client's event loop.
- * It speaks the workflow contract (DESIGN §6): `GET /health`, `GET /graphs` (one graph,
+ * It speaks the workflow service contract: `GET /health`, `GET /graphs` (one graph,
  * `bench`), `POST /execute` (SSE) and `POST /abort`. On start it prints one JSON line
  * `{"port": N}` on stdout.
  *
