@@ -202,6 +202,11 @@ export interface RunSummary {
    * relay (the process died or was evicted).
    */
   relay?: { owner: string; leaseUntil: number };
+  /**
+   * The workflow service's own id (`id:`) of the last logged event that carried one, committed
+   * with that event: a relay that takes the run over rejoins the upstream after it.
+   */
+  lastUpstreamId?: string;
 }
 
 /** The JSON error body every endpoint answers with. */

@@ -85,6 +85,23 @@ export class AppendConflictError extends Error {
   }
 }
 
+/**
+ * An append made on behalf of a relay that no longer holds the run: another process took the
+ * relay over (its lease had lapsed). Nothing was written; the old relay must stop.
+ */
+export class RelayFencedError extends Error {
+  /** The run id. */
+  readonly runId: string;
+  /** Who holds the run's relay now (undefined: nobody). */
+  readonly owner: string | undefined;
+  constructor(runId: string, owner: string | undefined) {
+    super(`Run ${runId}: its relay was taken over (by ${owner ?? "nobody"})`);
+    this.name = "RelayFencedError";
+    this.runId = runId;
+    this.owner = owner;
+  }
+}
+
 /** A `list` cursor that this store did not issue. */
 export class InvalidCursorError extends Error {
   constructor(message = "invalid run list cursor") {

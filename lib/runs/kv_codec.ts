@@ -78,6 +78,10 @@ export const keys = {
   clock: (instance: string): Deno.KvKey => ["log_clock", instance],
   /** All append clocks. */
   clocks: ["log_clock"] as Deno.KvKey,
+  /** The index of runs whose status is `running` (what a takeover sweep reads). */
+  running: (id: string): Deno.KvKey => ["runs_running", id],
+  /** The whole running index. */
+  runningAll: ["runs_running"] as Deno.KvKey,
   /** Until when a gateway process relays its runs (its liveness lease). */
   alive: (owner: string): Deno.KvKey => ["relay_alive", owner],
 };
@@ -102,6 +106,8 @@ export interface HeadValue {
   owner?: string;
   /** Until when that process's claim holds (ms since epoch). */
   lease?: number;
+  /** The upstream id of the last logged event that carried one (a takeover rejoins after it). */
+  up?: string;
 }
 
 /** The summary value: the summary and the run's expiry deadline (ms). */

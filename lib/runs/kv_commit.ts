@@ -9,6 +9,7 @@ import type { RunSummary, StoredEvent } from "../events.ts";
 import { isTerminalType } from "../event_names.ts";
 import {
   AppendConflictError,
+  RelayFencedError,
   RunClosedError,
   RunNotFoundError,
   UnexpectedStateError,
@@ -30,6 +31,7 @@ import {
 import {
   applyPatch,
   changesSummary,
+  indexRunning,
   patchHead,
   touchesSummary,
   withHead,
@@ -37,7 +39,7 @@ import {
 } from "./kv_head.ts";
 import { type Contribution, GroupCommitter } from "./group_commit.ts";
 import type { HeadState } from "./live_tail.ts";
-import type { NewEvent, SummaryPatch, UpdateOptions } from "./store.ts";
+import type { AppendOptions, NewEvent, SummaryPatch, UpdateOptions } from "./store.ts";
 
 /** Tries of a write that lost a version check (another writer won), with jittered backoff. */
 const MAX_ATTEMPTS = 30;
@@ -97,14 +99,16 @@ export class KvWriter {
         const updatedMs = Date.parse(summary.updatedAt);
         if (Number.isFinite(updatedMs)) head.at = updatedMs;
         const expireIn = ttlMs;
-        const res = await commit(() =>
-          kv.atomic()
+        const res = await commit(() => {
+          const op = kv.atomic()
             .check({ key: keys.run(id), versionstamp: null })
             .check({ key: keys.head(id), versionstamp: null })
             .set(keys.run(id), record, { expireIn })
             .set(keys.head(id), head, { expireIn })
-            .set(keys.index(Number.isFinite(createdMs) ? createdMs : now, id), exp, { expireIn })
-        );
+            .set(keys.index(Number.isFinite(createdMs) ? createdMs : now, id), exp, { expireIn });
+          indexRunning(op, record.summary, expireIn);
+          return op;
+        });
         if (res.ok) {
           cache.remember(id, {
             head,
@@ -127,6 +131,7 @@ export class KvWriter {
     id: string,
     events: readonly NewEvent[],
     patch?: SummaryPatch,
+    opts: AppendOptions = {},
   ): Promise<StoredEvent[]> {
     if (events.length === 0) {
       if (patch) await this.update(id, patch);
@@ -147,7 +152,7 @@ export class KvWriter {
         const last = r === ranges.length - 1;
         const range = pages.slice(start, end);
         await this.#writeParts(id, range);
-        const stored = await this.#appendRange(id, range, last ? patch : undefined);
+        const stored = await this.#appendRange(id, range, last ? patch : undefined, opts);
         for (const ev of stored) out.push(ev);
       }
       return out;
@@ -183,6 +188,7 @@ export class KvWriter {
           }
           if (writeSummary) {
             op.set(keys.run(id), { summary, exp: st.head.exp } satisfies RunRecord, { expireIn });
+            indexRunning(op, summary, expireIn);
           }
           return op;
         });
@@ -228,11 +234,21 @@ export class KvWriter {
     id: string,
     pages: readonly EncodedPage[],
     patch: SummaryPatch | undefined,
+    opts: AppendOptions,
   ): Promise<StoredEvent[]> {
     const { cache } = this.#o;
+    // The last upstream id among these events goes into the head in the same write.
+    let up: string | undefined;
+    for (const page of pages) {
+      for (const ev of page.events) if (ev.upstreamId !== undefined) up = ev.upstreamId;
+    }
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const st = await cache.get(id);
       if (st.head.done) throw new RunClosedError(id);
+      // A stale cache passes this, then fails the head's version check and is read again here.
+      if (opts.relayOwner !== undefined && st.head.owner !== opts.relayOwner) {
+        throw new RelayFencedError(id, st.head.owner);
+      }
       // A batch that only repeats the current status (every step_started says "running") costs
       // no summary write.
       const writeSummary = changesSummary(st.summary, patch);
@@ -248,6 +264,7 @@ export class KvWriter {
       }
       const done = isTerminalType(stored[stored.length - 1].type);
       const head: HeadValue = { ...patchHead(st.head, patch, now), seq, done };
+      if (up !== undefined) head.up = up;
       const summary = writeSummary ? applyPatch(st.summary, patch) : st.summary;
       let bytes = 512;
       let keyBytes = 256;
@@ -267,9 +284,10 @@ export class KvWriter {
           op.set(keys.head(id), head, { expireIn });
           if (writeSummary) {
             op.set(keys.run(id), { summary, exp: st.head.exp } satisfies RunRecord, { expireIn });
+            indexRunning(op, summary, expireIn);
           }
         },
-        mutations: pages.length + (writeSummary ? 2 : 1),
+        mutations: pages.length + (writeSummary ? 3 : 1),
         bytes,
         keyBytes,
       };

@@ -24,7 +24,13 @@ export interface WriterState {
 }
 
 /** Summary fields kept in the head: an append or a lease renewal moves them without a summary write. */
-const HEAD_FIELDS: ReadonlySet<string> = new Set(["id", "eventCount", "updatedAt", "relay"]);
+const HEAD_FIELDS: ReadonlySet<string> = new Set([
+  "id",
+  "eventCount",
+  "updatedAt",
+  "relay",
+  "lastUpstreamId",
+]);
 
 /** True when `patch` changes something only the summary record holds. */
 export function touchesSummary(patch: SummaryPatch | undefined): boolean {
@@ -84,7 +90,21 @@ export function withHead(summary: RunSummary, head: HeadValue | null): RunSummar
   } else {
     delete out.relay;
   }
+  if (head.up !== undefined) out.lastUpstreamId = head.up;
   return out;
+}
+
+/**
+ * Keeps the running index (`keys.running`) in step with a summary write: present exactly while
+ * the stored status is `running`. Added to the atomic operation that writes the summary.
+ */
+export function indexRunning(
+  op: Deno.AtomicOperation,
+  summary: RunSummary,
+  expireIn: number,
+): void {
+  if (summary.status === "running") op.set(keys.running(summary.id), 1, { expireIn });
+  else op.delete(keys.running(summary.id));
 }
 
 /** The summary with `patch` applied; `id` and `eventCount` are the log's own. */
@@ -92,7 +112,7 @@ export function applyPatch(summary: RunSummary, patch: SummaryPatch | undefined)
   const out = { ...summary } as Record<string, unknown>;
   if (patch) {
     for (const [key, value] of Object.entries(patch)) {
-      if (key === "id" || key === "eventCount") continue;
+      if (key === "id" || key === "eventCount" || key === "lastUpstreamId") continue;
       if (value === undefined) delete out[key];
       else out[key] = value;
     }

@@ -131,3 +131,13 @@ async function deleteAll(kv: Deno.Kv, batch: Deno.KvKey[]): Promise<void> {
     return op;
   });
 }
+
+/** Ids of runs whose status is `running`, from the running index; see `RunStore.listRunning`. */
+export async function listRunning(kv: Deno.Kv, limit: number): Promise<string[]> {
+  const out: string[] = [];
+  const max = Math.max(1, Math.floor(limit));
+  for await (const entry of kv.list({ prefix: keys.runningAll }, { limit: max, batchSize: 500 })) {
+    out.push(String(entry.key[1]));
+  }
+  return out;
+}

@@ -18,9 +18,10 @@ import { type HeadValue, keys, type RunRecord } from "./kv_codec.ts";
 import { commit, KvWriter, readEvents } from "./kv_commit.ts";
 import { KvFollower } from "./kv_follow.ts";
 import { withHead, WriterCache } from "./kv_head.ts";
-import { listRuns, purgeIfExpired } from "./kv_list.ts";
+import { listRunning, listRuns, purgeIfExpired } from "./kv_list.ts";
 import { LiveTail } from "./live_tail.ts";
 import type {
+  AppendOptions,
   NewEvent,
   RunListPage,
   RunListQuery,
@@ -152,9 +153,10 @@ export class KvRunStore implements RunStore {
     id: string,
     events: readonly NewEvent[],
     patch?: SummaryPatch,
+    opts?: AppendOptions,
   ): Promise<StoredEvent[]> {
     this.#assertOpen();
-    return await this.#writer.append(id, events, patch);
+    return await this.#writer.append(id, events, patch, opts);
   }
 
   async update(
@@ -190,6 +192,11 @@ export class KvRunStore implements RunStore {
     signal?: AbortSignal,
   ): AsyncIterableIterator<StoredEvent> {
     return this.#tail.subscribe(id, afterSeq, signal);
+  }
+
+  async listRunning(limit = 1000): Promise<string[]> {
+    this.#assertOpen();
+    return await listRunning(this.#kv, limit);
   }
 
   async list(query: RunListQuery = {}): Promise<RunListPage> {

@@ -14,6 +14,20 @@ export interface NewEvent {
   type: string;
   /** The data's JSON text. */
   data: string;
+  /**
+   * The upstream's own `id:` of the frame the event came from, when it had one (a relay that
+   * rejoins the upstream dedupes by it). Optional data: a store may ignore it.
+   */
+  upstreamId?: string;
+}
+
+/** Options of {@link RunStore.append}. */
+export interface AppendOptions {
+  /**
+   * Append only while the run's relay is this process (a fence): when another process has
+   * taken the relay over, nothing is written and {@link RelayFencedError} is thrown.
+   */
+  relayOwner?: string;
 }
 
 /**
@@ -69,8 +83,15 @@ export interface RunStore {
    *   after a terminal one.
    * @throws {EventTooLargeError} one event cannot fit one atomic write (nothing is written).
    * @throws {AppendConflictError} other writers kept winning (rare; safe to retry).
+   * @throws {RelayFencedError} `opts.relayOwner` no longer holds the run's relay.
+   * The last `upstreamId` among `events` is committed with them (`RunSummary.lastUpstreamId`).
    */
-  append(id: string, events: readonly NewEvent[], patch?: SummaryPatch): Promise<StoredEvent[]>;
+  append(
+    id: string,
+    events: readonly NewEvent[],
+    patch?: SummaryPatch,
+    opts?: AppendOptions,
+  ): Promise<StoredEvent[]>;
 
   /**
    * Changes only the summary, atomically (a version check; retried on conflict). Allowed after
@@ -103,6 +124,13 @@ export interface RunStore {
 
   /** Until when the gateway process `owner` said it is alive (ms since epoch; 0 when unknown). */
   relayAliveUntil(owner: string): Promise<number>;
+
+  /**
+   * Ids of runs whose status is `running`, at most `limit` (default 1000): an index kept with
+   * each status change, so a takeover sweep finds runs that nobody watches without scanning the
+   * run list.
+   */
+  listRunning(limit?: number): Promise<string[]>;
 
   /** Runs newest first, filtered and paginated. */
   list(query?: RunListQuery): Promise<RunListPage>;

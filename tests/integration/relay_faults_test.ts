@@ -121,12 +121,12 @@ describe("relay faults (a run log that refuses writes)", () => {
     const store: RunStore = {
       create: (s) => real.create(s),
       get: (id) => real.get(id),
-      append: (id, events, patch) => {
+      append: (id, events, patch, opts) => {
         if (events.some((e) => e.type === "step_completed")) {
           refused++;
           return Promise.reject(new Error("database unavailable"));
         }
-        return real.append(id, events, patch);
+        return real.append(id, events, patch, opts);
       },
       update: (id, patch, opts) => real.update(id, patch, opts),
       read: (id, after, limit) => real.read(id, after, limit),
@@ -134,6 +134,7 @@ describe("relay faults (a run log that refuses writes)", () => {
       setRelayAlive: (owner, until) => real.setRelayAlive(owner, until),
       relayAliveUntil: (owner) => real.relayAliveUntil(owner),
       list: (q) => real.list(q),
+      listRunning: (limit) => real.listRunning(limit),
       close: () => Promise.resolve(),
     };
     const gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url }, { store });

@@ -561,7 +561,12 @@ Deno.test("TTL: every key expires at the run's deadline; past it the run is gone
   const store = new KvRunStore(kv, { ttlHours: 2, now: c.now, watch: false });
   try {
     await store.create(summary("r"));
-    assert.deepEqual(sets.map((s) => s.key[0]).sort(), ["head", "runs", "runs_by_time"]);
+    assert.deepEqual(sets.map((s) => s.key[0]).sort(), [
+      "head",
+      "runs",
+      "runs_by_time",
+      "runs_running",
+    ]);
     for (const s of sets) assert.equal(s.expireIn, 2 * HOUR, String(s.key));
 
     sets.length = 0;
@@ -582,7 +587,7 @@ Deno.test("TTL: every key expires at the run's deadline; past it the run is gone
     sets.length = 0;
     c.t = T0 + HOUR + 30 * 60_000;
     await store.update("r", { prompt: "p" });
-    assert.deepEqual(sets.map((s) => s.key[0]).sort(), ["head", "runs"]);
+    assert.deepEqual(sets.map((s) => s.key[0]).sort(), ["head", "runs", "runs_running"]);
     for (const s of sets) assert.equal(s.expireIn, 30 * 60_000, String(s.key));
 
     // Deno KV deletes expired keys lazily: the store must not serve them meanwhile.

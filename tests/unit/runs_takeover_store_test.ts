@@ -1,0 +1,133 @@
+/**
+ * What takeover needs from the run log, on a real Deno KV (a temp file opened twice acts as two
+ * processes): the last upstream id committed with its page, the index of running runs, the
+ * compare-and-set claim of a run (exactly one of two concurrent claims wins) and the fence that
+ * stops a relay whose run was taken over.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { RunSummary } from "../../lib/events.ts";
+import { openKvRunStore, RelayFencedError, UnexpectedStateError } from "../../lib/runs/mod.ts";
+
+function summary(id: string, owner: string): RunSummary {
+  const at = new Date().toISOString();
+  return {
+    id,
+    graph: "hotel_o2c",
+    dialect: "workflow",
+    status: "running",
+    createdAt: at,
+    updatedAt: at,
+    eventCount: 0,
+    relay: { owner, leaseUntil: Date.now() + 1000 },
+  };
+}
+
+const ev = (type: string, step: string, upstreamId?: string) => ({
+  type,
+  data: JSON.stringify({ workflowId: "r", ts: "t", step }),
+  ...(upstreamId !== undefined ? { upstreamId } : {}),
+});
+
+async function twoProcesses() {
+  const dir = await Deno.makeTempDir({ prefix: "takeover_store_" });
+  const path = `${dir}/runs.kv`;
+  const a = await openKvRunStore({ path, ttlHours: 1, pollMs: 0 });
+  const b = await openKvRunStore({ path, ttlHours: 1, pollMs: 0 });
+  return {
+    a,
+    b,
+    async close() {
+      await a.close();
+      await b.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+describe("run log support for takeover", () => {
+  it("commits the last upstream id with its events; events without one keep it", async () => {
+    const { a, b, close } = await twoProcesses();
+    try {
+      await a.create(summary("r1", "A"));
+      assert.equal((await b.get("r1"))!.lastUpstreamId, undefined);
+      await a.append("r1", [ev("step_started", "x", "1"), ev("step_completed", "x", "2")]);
+      assert.equal((await b.get("r1"))!.lastUpstreamId, "2");
+      // A gateway-made event (no upstream id) leaves the mark where it was.
+      await a.append("r1", [ev("approval_resolved", "gate")]);
+      const s = (await b.get("r1"))!;
+      assert.equal(s.lastUpstreamId, "2");
+      assert.equal(s.eventCount, 3);
+      // A patch cannot move it: only logged events do.
+      await a.update("r1", { lastUpstreamId: "99" });
+      assert.equal((await b.get("r1"))!.lastUpstreamId, "2");
+    } finally {
+      await close();
+    }
+  });
+
+  it("indexes exactly the runs whose status is running", async () => {
+    const { a, b, close } = await twoProcesses();
+    try {
+      await a.create(summary("run-a", "A"));
+      await a.create(summary("run-b", "A"));
+      await a.create({ ...summary("run-c", "A"), status: "waiting_approval" });
+      assert.deepEqual((await b.listRunning()).sort(), ["run-a", "run-b"]);
+      await a.update("run-a", { status: "waiting_approval" });
+      assert.deepEqual(await b.listRunning(), ["run-b"]);
+      await a.update("run-a", { status: "running" });
+      await a.append("run-b", [{ type: "workflow_complete", data: "{}" }], {
+        status: "complete",
+      });
+      assert.deepEqual(await b.listRunning(), ["run-a"]);
+      assert.deepEqual(await b.listRunning(1), ["run-a"]);
+    } finally {
+      await close();
+    }
+  });
+
+  it("of two processes claiming a run at once, exactly one wins", async () => {
+    const { a, b, close } = await twoProcesses();
+    try {
+      await a.create(summary("r2", "dead"));
+      for (let round = 0; round < 5; round++) {
+        const from = round === 0 ? "dead" : (await a.get("r2"))!.relay!.owner;
+        const claim = (store: typeof a, me: string) =>
+          store.update("r2", { relay: { owner: me, leaseUntil: Date.now() + 1000 } }, {
+            expect: (s) => s.status === "running" && s.relay?.owner === from,
+          }).then(() => me, (err) => {
+            assert.ok(err instanceof UnexpectedStateError, String(err));
+            return null;
+          });
+        const won = (await Promise.all([claim(a, `A${round}`), claim(b, `B${round}`)]))
+          .filter((w) => w !== null);
+        assert.equal(won.length, 1, `round ${round}: ${won}`);
+        assert.equal((await a.get("r2"))!.relay!.owner, won[0]);
+      }
+    } finally {
+      await close();
+    }
+  });
+
+  it("fences the old relay: its appends fail once another process took the run", async () => {
+    const { a, b, close } = await twoProcesses();
+    try {
+      await a.create(summary("r3", "A"));
+      // A appends with a warm cache, then B claims the run behind A's back.
+      await a.append("r3", [ev("step_started", "x", "1")], undefined, { relayOwner: "A" });
+      await b.update("r3", { relay: { owner: "B", leaseUntil: Date.now() + 1000 } });
+      await assert.rejects(
+        a.append("r3", [ev("step_completed", "x", "2")], undefined, { relayOwner: "A" }),
+        (err) => err instanceof RelayFencedError && err.owner === "B",
+      );
+      assert.equal((await b.get("r3"))!.eventCount, 1, "nothing was written");
+      const stored = await b.append("r3", [ev("step_completed", "x", "2")], undefined, {
+        relayOwner: "B",
+      });
+      assert.deepEqual(stored.map((e) => e.seq), [2]);
+      assert.equal((await a.get("r3"))!.lastUpstreamId, "2");
+    } finally {
+      await close();
+    }
+  });
+});
