@@ -278,7 +278,12 @@ export class DenoKvSaver extends BaseCheckpointSaver {
         continue;
       }
       const from = parent?.src[ch];
-      if (from === undefined) continue;
+      if (from === undefined) {
+        // A parent that is gone (deleted, expired) or never stored this channel: the value
+        // LangGraph passed is stored rather than dropped.
+        if (parentId !== undefined && ch in values && values[ch] !== undefined) fresh.push(ch);
+        continue;
+      }
       // A carried value close to its expiry (or with one, when this saver sets none) is written
       // again, so this checkpoint lives as long as its own expiry says.
       const stale = this.#expireIn === undefined ? from[1] > 0 : from[1] - now < this.#expireIn / 2;

@@ -101,6 +101,22 @@ Deno.test("a checkpoint that carries a channel points at its parent's value, not
   }
 });
 
+Deno.test("a carried channel whose parent record is gone is stored from the checkpoint itself", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const saver = new DenoKvSaver(kv);
+    const cp1 = checkpointWith({ doc: "kept", n: 1 });
+    const c1 = await saver.put({ configurable: { thread_id: "t" } }, cp1, META, { doc: 1, n: 1 });
+    await kv.delete(["lg_ckpt", "cp", "t", "", cp1.id]);
+    const cp2 = checkpointWith({ doc: "kept", n: 2 });
+    cp2.channel_versions = { doc: 1, n: 2 };
+    const c2 = await saver.put(c1, cp2, META, { n: 2 });
+    assert.deepEqual((await saver.getTuple(c2))?.checkpoint.channel_values, { doc: "kept", n: 2 });
+  } finally {
+    kv.close();
+  }
+});
+
 Deno.test("putWrites keeps a stored regular write and replaces a special one, parts included", async () => {
   const kv = await Deno.openKv(":memory:");
   try {
