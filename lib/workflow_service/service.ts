@@ -19,6 +19,7 @@ import { ThreadDriver } from "./driver.ts";
 import { str } from "./extract.ts";
 import { type Follower, followThread, ThreadHub } from "./follow.ts";
 import { listGraphs, WORKFLOWS } from "./graphs.ts";
+import { busyRetryingKv } from "./kv_retry.ts";
 import { fail, json, readJson, sameSecret, SSE_HEADERS } from "./http.ts";
 import { ThreadStore } from "./thread_store.ts";
 
@@ -98,7 +99,7 @@ export function createWorkflowService(opts: WorkflowServiceOptions = {}): Workfl
   let closed = false;
 
   const ready = (async () => {
-    const kv = opts.kv ?? await ownKv!;
+    const kv = busyRetryingKv(opts.kv ?? await ownKv!);
     const store = new ThreadStore(kv, {
       prefix,
       finishedTtlMs: opts.finishedTtlMs,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type ThreadRow, ThreadStore } from "../../lib/workflow_service/thread_store.ts";
+import { busyRetryingKv } from "../../lib/workflow_service/kv_retry.ts";
 
 const row = (id: string): ThreadRow => ({
   id,
@@ -109,5 +110,45 @@ describe("ThreadStore", () => {
       await store.release("p1");
       assert.equal(await store.isAlive("p1"), false);
       assert.equal(await store.isAlive("never"), false);
+    }));
+});
+
+describe("busyRetryingKv", () => {
+  it("commits an atomic write again, rebuilt, after SQLite refused it as locked", () =>
+    withKv(async (real) => {
+      let refusals = 2;
+      // Fault injection: the first commits of a real KV fail as a locked file would.
+      const flaky = new Proxy(real, {
+        get(target, prop) {
+          if (prop === "atomic") {
+            return () => {
+              const op = target.atomic();
+              const commit = op.commit.bind(op);
+              op.commit = () =>
+                refusals-- > 0 ? Promise.reject(new TypeError("database is locked")) : commit();
+              return op;
+            };
+          }
+          const v = Reflect.get(target, prop, target);
+          return typeof v === "function" ? v.bind(target) : v;
+        },
+      });
+      const kv = busyRetryingKv(flaky);
+      const res = await kv.atomic().check({ key: ["k"], versionstamp: null }).set(["k"], 1)
+        .commit();
+      assert.equal(res.ok, true);
+      assert.equal(refusals, -1);
+      assert.equal((await real.get(["k"])).value, 1);
+      // A failed check is an answer, not an error: no retry.
+      const again = await kv.atomic().check({ key: ["k"], versionstamp: null }).set(["k"], 2)
+        .commit();
+      assert.equal(again.ok, false);
+      assert.equal((await real.get(["k"])).value, 1);
+    }));
+
+  it("does not retry other errors", () =>
+    withKv(async (real) => {
+      const kv = busyRetryingKv(real);
+      await assert.rejects(kv.set(["big"], "x".repeat(70_000)));
     }));
 });
