@@ -75,6 +75,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
       memoryCheckpoints: kvPath === ":memory:",
       retention: config.WORKFLOW_EVENT_RETENTION,
       leaseMs: config.WORKFLOW_LEASE_MS,
+      orphanScanMs: kvPath === ":memory:" ? 0 : config.WORKFLOW_LEASE_MS,
     });
     closeBuiltIn = async () => {
       await service.close();

@@ -36,6 +36,8 @@ const service = createWorkflowService({
   memoryCheckpoints: kvPath === ":memory:",
   retention: config.WORKFLOW_EVENT_RETENTION,
   leaseMs: config.WORKFLOW_LEASE_MS,
+  // Runs cut by a crash go on soon after their lease lapses, even when no gateway rejoins them.
+  orphanScanMs: kvPath === ":memory:" ? 0 : config.WORKFLOW_LEASE_MS,
 });
 
 const server = Deno.serve({

@@ -430,6 +430,21 @@ export class ThreadDriver {
   }
 
   /**
+   * Takes over every running thread whose process is gone (as far as this process has room);
+   * returns how many it took.
+   */
+  async recoverOrphans(): Promise<number> {
+    let taken = 0;
+    for (const id of await this.#o.store.runningIds()) {
+      if (this.#closed || !this.hasRoom()) break;
+      if (this.#segments.has(id)) continue;
+      await this.recoverIfOrphaned(id);
+      if (this.#segments.has(id)) taken++;
+    }
+    return taken;
+  }
+
+  /**
    * Aborts thread `id`: here when it runs here; through its record when it runs elsewhere (its
    * owner sees the request at its next write or lease renewal); at once when it waits or its
    * process is gone. Resolves with the thread's status once settled (or still `running` if the

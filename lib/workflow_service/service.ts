@@ -68,6 +68,11 @@ export interface WorkflowServiceOptions {
   leaseMs?: number;
   /** How often a follower re-reads a thread another process writes (default 250 ms). */
   pollMs?: number;
+  /**
+   * Look for running threads whose process is gone this often and go on with them, so runs
+   * complete even when nobody rejoins them (default 0 = only when a thread is touched).
+   */
+  orphanScanMs?: number;
 }
 
 /** A running workflow service. */
@@ -127,6 +132,22 @@ export function createWorkflowService(opts: WorkflowServiceOptions = {}): Workfl
     });
     return { store, driver };
   })();
+
+  let scanTimer: ReturnType<typeof setInterval> | undefined;
+  if ((opts.orphanScanMs ?? 0) > 0) {
+    const scan = async () => {
+      if (closed) return;
+      try {
+        const { driver } = await ready;
+        const taken = await driver.recoverOrphans();
+        if (taken > 0) log.info("orphaned threads taken over", { count: taken });
+      } catch (err) {
+        log.warn("orphan scan failed", { err });
+      }
+    };
+    scanTimer = setInterval(scan, opts.orphanScanMs);
+    void scan();
+  }
 
   let lastSweep = 0;
   /** Drops expired threads (and their checkpoints) at most every few seconds. */
@@ -341,6 +362,7 @@ export function createWorkflowService(opts: WorkflowServiceOptions = {}): Workfl
     },
     async close() {
       if (closed) return;
+      clearInterval(scanTimer);
       const { driver } = await ready;
       await driver.close();
       closed = true;

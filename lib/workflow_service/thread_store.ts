@@ -6,6 +6,7 @@
  * - `[...prefix, "t", id]` the record; `[...prefix, "e", id, seq]` an event `{type, data}`;
  * - `[...prefix, "s", id, step]` the step journal `{done, result?}`;
  * - `[...prefix, "x", expireAt, id]` the expiry index (threads not running);
+ * - `[...prefix, "r", id]` the index of running threads (for the orphan scan);
  * - `[...prefix, "a", owner]` a process's lease: epoch ms until which it counts as alive.
  *
  * Every write to a thread is one atomic operation checked against the record's versionstamp, so a
@@ -136,6 +137,9 @@ export class ThreadStore {
   #index(expireAt: number, id: string): Deno.KvKey {
     return [...this.#p, "x", expireAt, id];
   }
+  #running(id: string): Deno.KvKey {
+    return [...this.#p, "r", id];
+  }
   #alive(owner: string): Deno.KvKey {
     return [...this.#p, "a", owner];
   }
@@ -234,6 +238,8 @@ export class ThreadStore {
       next.expireAt = expireAt;
       op.set(this.#index(expireAt, next.id), true, { expireIn });
     }
+    if (next.status === "running") op.set(this.#running(next.id), true, { expireIn });
+    else if (before?.status === "running") op.delete(this.#running(next.id));
     op.set(this.#row(next.id), next, { expireIn });
     return { row: next, events: out };
   }
@@ -280,7 +286,7 @@ export class ThreadStore {
 
   /** Deletes every key of thread `id`. */
   async delete(id: string): Promise<void> {
-    const keys: Deno.KvKey[] = [this.#row(id)];
+    const keys: Deno.KvKey[] = [this.#row(id), this.#running(id)];
     const row = (await this.#kv.get<ThreadRow>(this.#row(id))).value;
     if (row?.expireAt !== undefined) keys.push(this.#index(row.expireAt, id));
     for (const prefix of [this.#ev(id), this.#step(id)]) {
@@ -314,6 +320,15 @@ export class ThreadStore {
       gone.push(id);
     }
     return gone;
+  }
+
+  /** Ids of running threads (any process's), at most `limit`. */
+  async runningIds(limit = 1_000): Promise<string[]> {
+    const out: string[] = [];
+    for await (const e of this.#kv.list({ prefix: [...this.#p, "r"] }, { limit })) {
+      out.push(e.key.at(-1) as string);
+    }
+    return out;
   }
 
   /** Every thread record (for `/health`), at most `limit`. */

@@ -221,3 +221,79 @@ Deno.test("deno task workflow: kill -9 mid-step, restart, rejoin: the step runs 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("deno task workflow: the rejoin endpoint, with WORKFLOW_EVENT_RETENTION", async () => {
+  const proc = await spawnWorkflowService({
+    WORKFLOW_STEP_DELAY_MS: "20",
+    WORKFLOW_EVENT_RETENTION: "12",
+  });
+  const call: Call = (path, init) => fetch(`${proc.url}${path}`, init);
+  try {
+    const first = await readEvents(await startHotel(call, "pr-1"), "pr-1");
+    assert.deepEqual(shape(first), HOTEL_BEFORE);
+    // A waiting thread: replay after n up to the gate, by header and by query.
+    assert.deepEqual(
+      await readEvents(await call("/runs/pr-1/stream", { headers: { "last-event-id": "2" } })),
+      first.slice(2),
+    );
+    assert.deepEqual(await readEvents(await call("/runs/pr-1/stream?after=5")), first.slice(5));
+    // Live: joined right after the decision, followed to the end.
+    const resumed = eventsOf(await approveHotel(call, "pr-1"), "pr-1");
+    const resolved = (await resumed.next()).value as WfEvent;
+    await resumed.return(undefined);
+    const rest = await readEvents(
+      await call(`/runs/pr-1/stream?after=${resolved.id}`),
+      "pr-1",
+    );
+    assert.deepEqual(shape([resolved, ...rest]), HOTEL_AFTER);
+    assertUnbroken([...first, resolved, ...rest]);
+    const last = rest.at(-1)!.id;
+    // Only the last 12 are kept.
+    assert.deepEqual(
+      await readEvents(await call(`/runs/pr-1/stream?after=${last - 12}`)),
+      [...first, resolved, ...rest].slice(last - 12),
+    );
+    const gone = await call(`/runs/pr-1/stream?after=${last - 13}`);
+    assert.equal(gone.status, 410);
+    assert.equal((await gone.json()).error, "events_expired");
+    const unknown = await call("/runs/nobody/stream");
+    assert.equal(unknown.status, 404);
+    assert.equal((await unknown.json()).error, "unknown_thread");
+  } finally {
+    proc.kill("SIGKILL");
+    await proc.status;
+  }
+});
+
+Deno.test("deno task workflow: a run cut by kill -9 goes on after a restart with nobody rejoining", async () => {
+  const dir = await Deno.makeTempDir();
+  const kvPath = `${dir}/workflow.kv`;
+  let p = await workflowProcess(kvPath, 400);
+  try {
+    for await (const ev of eventsOf(await startHotel(p.call, "scan-1"), "scan-1")) {
+      if (ev.type === "step_started") break;
+    }
+    p.proc.kill("SIGKILL");
+    await p.proc.status;
+    p = await workflowProcess(kvPath, 0);
+    // Only /health is asked: the orphan scan alone must take the thread to its gate.
+    let waiting = 0;
+    for (let i = 0; i < 200 && waiting === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      waiting = (await (await p.call("/health")).json()).threads.waiting;
+    }
+    assert.equal(waiting, 1);
+    const all = await readEvents(await p.call("/runs/scan-1/stream"), "scan-1");
+    assert.deepEqual(shape(all), [
+      "workflow_initialized",
+      "step_started:reservation",
+      "step_started:reservation:retry",
+      ...HOTEL_BEFORE.slice(2),
+    ]);
+    assertUnbroken(all);
+  } finally {
+    p.proc.kill("SIGKILL");
+    await p.proc.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
