@@ -59,6 +59,8 @@ const schema = z.object({
   MAX_STREAMS: int(1, 1_000_000).default(10_000),
   UPSTREAM_TIMEOUT_MS: int(100, 600_000).default(30_000),
   RELAY_LEASE_MS: int(100, 600_000).default(10_000),
+  RELAY_SWEEP_MS: int(50, 600_000).default(1_000),
+  ON_RELAY_LOST: oneOf(["leave", "abort"]).default("leave"),
   UPSTREAM_TRANSPORT: oneOf(["auto", "socket", "fetch"]).default("auto"),
   RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).default(60),
   // Unset: a sixth of the per-minute rate (at least 1), the limiter's own default.
