@@ -5,7 +5,8 @@
  * server-rendered run page (fed by the run log), so both tell the same story.
  * @module
  */
-import { UPSTREAM_HEARTBEAT_TYPES } from "../event_names.ts";
+import { type RunStatus, UPSTREAM_HEARTBEAT_TYPES } from "../event_names.ts";
+import { isFinishedStatus, statusAfter } from "../runs/summary.ts";
 
 /** One event as the console receives it (the stream client's `StreamEvent`). */
 export interface ConsoleEvent {
@@ -96,7 +97,18 @@ const text = (v: unknown): string | undefined => (typeof v === "string" ? v : un
 
 /** True for a phase that ends the run. */
 export function isFinished(phase: Phase): boolean {
-  return phase === "complete" || phase === "rejected" || phase === "error" || phase === "aborted";
+  return isFinishedStatus(phase);
+}
+
+/** The phase after an event that moves the run's status (the shared reducer's answer). */
+function phaseAfter(phase: Phase, type: string, data: Record<string, unknown>): Phase {
+  const from: RunStatus | undefined = phase === "idle"
+    ? undefined
+    : phase === "waiting"
+    ? "waiting_approval"
+    : phase;
+  const status = statusAfter(from, type, data);
+  return status === "waiting_approval" ? "waiting" : status ?? phase;
 }
 
 function settle(steps: StepView[], running: StepState): StepView[] {
@@ -164,7 +176,7 @@ export function applyEvent(view: RunView, event: ConsoleEvent, maxRows = 20): Ru
       const stepId = String(data.stepId);
       v.steps = setStep(v.steps, stepId, "waiting");
       v.approval = { stepId, message: text(data.message) ?? "" };
-      v.phase = "waiting";
+      v.phase = phaseAfter(v.phase, type, data);
       break;
     }
     case "approval_resolved": {
@@ -177,7 +189,7 @@ export function applyEvent(view: RunView, event: ConsoleEvent, maxRows = 20): Ru
         comment: text(data.comment),
       };
       v.steps = setStep(v.steps, stepId, "done");
-      v.phase = "running";
+      v.phase = phaseAfter(v.phase, type, data);
       break;
     }
     case "artifact": {
@@ -187,20 +199,20 @@ export function applyEvent(view: RunView, event: ConsoleEvent, maxRows = 20): Ru
       break;
     }
     case "workflow_complete":
-      v.phase = data.status === "rejected" ? "rejected" : "complete";
+      v.phase = phaseAfter(v.phase, type, data);
       v.result = data.result;
       v.steps = settle(v.steps, "done");
       if (v.phase === "complete") merge(data.result);
       break;
     case "workflow_error":
-      v.phase = "error";
+      v.phase = phaseAfter(v.phase, type, data);
       v.error = { message: text(data.message) ?? "unknown error", code: text(data.code) };
       if (typeof data.status === "number") v.error.status = data.status;
       v.steps = settle(v.steps, "failed");
       dropOpenApproval(v);
       break;
     case "workflow_aborted":
-      v.phase = "aborted";
+      v.phase = phaseAfter(v.phase, type, data);
       v.steps = settle(v.steps, "skipped");
       dropOpenApproval(v);
       break;

@@ -1,6 +1,7 @@
 /**
- * The AG-UI dialect (DESIGN §5): turns a run log's workflow events into AG-UI events that
- * `@ag-ui/client` 1.0 and the 0.0.x client CopilotKit pins both accept, and frames them.
+ * The AG-UI dialect: turns a run log's workflow events into AG-UI events that `@ag-ui/client`
+ * 1.0 and the 0.0.x client CopilotKit pins both accept, and frames them (the mapping table is in
+ * docs/architecture.md, "Dialects"). Run statuses come from the shared reducer (`statusAfter`).
  *
  * One translator serves one AG-UI run (one POST). It keeps the run's AG-UI state, the steps it
  * has opened and whether the run has ended, so that whatever the log holds it never emits an
@@ -9,6 +10,7 @@
  * @module
  */
 import { ERROR_CODES, type StoredEvent, UPSTREAM_HEARTBEAT_TYPES } from "../../events.ts";
+import { statusAfter } from "../../runs/summary.ts";
 import { encodeInterruptId } from "./agui_input.ts";
 import {
   type AguiPendingApproval,
@@ -183,13 +185,14 @@ export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslato
    * the AG-UI side, so `push` knows which events to add around the delta.
    */
   function apply(type: string, data: Data): Effect {
+    const setStatus = () => rec.set(["status"], statusAfter(state.status, type, data));
     switch (type) {
       case "workflow_initialized": {
         const graph = str(data.graph);
         if (graph) rec.set(["graph"], graph);
         const id = str(data.workflowId);
         if (id) rec.set(["runId"], id);
-        rec.set(["status"], "running");
+        setStatus();
         return "initialized";
       }
       case "step_started": {
@@ -217,7 +220,7 @@ export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslato
         const pending = pendingFrom(data);
         if (!pending) return "custom";
         rec.set(["pendingApproval"], pending);
-        rec.set(["status"], "waiting_approval");
+        setStatus();
         return "interrupt";
       }
       case "approval_resolved": {
@@ -229,18 +232,18 @@ export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslato
           decision,
           comment: typeof data.comment === "string" ? data.comment : undefined,
         });
-        rec.set(["status"], "running");
+        setStatus();
         return "custom";
       }
       case "workflow_complete": {
         rec.remove(["pendingApproval"]);
-        rec.set(["status"], data.status === "rejected" ? "rejected" : "complete");
+        setStatus();
         rec.set(["result"], data.result);
         return "complete";
       }
       case "workflow_error": {
         rec.remove(["pendingApproval"]);
-        rec.set(["status"], "error");
+        setStatus();
         rec.set(["error"], {
           code: str(data.code) ?? ERROR_CODES.upstreamError,
           message: typeof data.message === "string" ? data.message : "workflow error",
@@ -249,7 +252,7 @@ export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslato
       }
       case "workflow_aborted": {
         rec.remove(["pendingApproval"]);
-        rec.set(["status"], "aborted");
+        setStatus();
         return "aborted";
       }
       default:
