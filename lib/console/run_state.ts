@@ -95,21 +95,8 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 
 const text = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
-/** True for a phase that ends the run. */
-export function isFinished(phase: Phase): boolean {
-  return isFinishedStatus(phase);
-}
-
-/** The phase after an event that moves the run's status (the shared reducer's answer). */
-function phaseAfter(phase: Phase, type: string, data: Record<string, unknown>): Phase {
-  const from: RunStatus | undefined = phase === "idle"
-    ? undefined
-    : phase === "waiting"
-    ? "waiting_approval"
-    : phase;
-  const status = statusAfter(from, type, data);
-  return status === "waiting_approval" ? "waiting" : status ?? phase;
-}
+/** True for a phase that ends the run (the phases that end a run are the final statuses). */
+export const isFinished: (phase: Phase) => boolean = isFinishedStatus;
 
 function settle(steps: StepView[], running: StepState): StepView[] {
   return steps.map((s) =>
@@ -147,6 +134,9 @@ export function applyEvent(view: RunView, event: ConsoleEvent, maxRows = 20): Ru
   v.dropped += Math.max(0, extra);
   if (event.id) v.reconnect = undefined;
   if (v.phase === "idle") v.phase = "running";
+  // The run's status as the shared reducer tells it ("waiting" is the console's word for it).
+  const status = statusAfter(v.phase as RunStatus, type, data);
+  v.phase = status === "waiting_approval" ? "waiting" : status as Phase;
   const merge = (o: unknown) => {
     if (isObject(o)) v.facts = { ...v.facts, ...o };
   };
@@ -176,7 +166,6 @@ export function applyEvent(view: RunView, event: ConsoleEvent, maxRows = 20): Ru
       const stepId = String(data.stepId);
       v.steps = setStep(v.steps, stepId, "waiting");
       v.approval = { stepId, message: text(data.message) ?? "" };
-      v.phase = phaseAfter(v.phase, type, data);
       break;
     }
     case "approval_resolved": {
@@ -189,7 +178,6 @@ export function applyEvent(view: RunView, event: ConsoleEvent, maxRows = 20): Ru
         comment: text(data.comment),
       };
       v.steps = setStep(v.steps, stepId, "done");
-      v.phase = phaseAfter(v.phase, type, data);
       break;
     }
     case "artifact": {
@@ -199,20 +187,17 @@ export function applyEvent(view: RunView, event: ConsoleEvent, maxRows = 20): Ru
       break;
     }
     case "workflow_complete":
-      v.phase = phaseAfter(v.phase, type, data);
       v.result = data.result;
       v.steps = settle(v.steps, "done");
       if (v.phase === "complete") merge(data.result);
       break;
     case "workflow_error":
-      v.phase = phaseAfter(v.phase, type, data);
       v.error = { message: text(data.message) ?? "unknown error", code: text(data.code) };
       if (typeof data.status === "number") v.error.status = data.status;
       v.steps = settle(v.steps, "failed");
       dropOpenApproval(v);
       break;
     case "workflow_aborted":
-      v.phase = phaseAfter(v.phase, type, data);
       v.steps = settle(v.steps, "skipped");
       dropOpenApproval(v);
       break;

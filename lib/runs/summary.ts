@@ -6,24 +6,17 @@
  * @module
  */
 import type { RunSummary } from "../events.ts";
-import { type RunStatus, TERMINAL_EVENT_TYPES } from "../event_names.ts";
+import type { RunStatus } from "../event_names.ts";
 
-/** The statuses that end a run. */
-export const FINISHED_STATUSES: ReadonlySet<string> = new Set([
-  "complete",
-  "rejected",
-  "error",
-  "aborted",
-]);
-
-/** True when a status is final. */
+/** True when a status is final: the run ended. */
 export function isFinishedStatus(status: string): boolean {
-  return FINISHED_STATUSES.has(status);
+  return status === "complete" || status === "rejected" || status === "error" ||
+    status === "aborted";
 }
 
 /** True when a run summary's status is final. */
 export function isFinished(run: Pick<RunSummary, "status">): boolean {
-  return FINISHED_STATUSES.has(run.status);
+  return isFinishedStatus(run.status);
 }
 
 /**
@@ -56,11 +49,14 @@ export function statusAfter(
   }
 }
 
-const MOVES_STATUS: ReadonlySet<string> = new Set([
+// Pure (no spread either): a bundle that only needs `statusAfter` (the console) leaves it out.
+const MOVES_STATUS: ReadonlySet<string> = /* @__PURE__ */ new Set([
   "approval_required",
   "approval_resolved",
   "step_started",
-  ...TERMINAL_EVENT_TYPES,
+  "workflow_complete",
+  "workflow_error",
+  "workflow_aborted",
 ]);
 
 /** One event to reduce: its type and its data as JSON text (as the log holds it). */
@@ -100,7 +96,7 @@ export function summaryPatch(batch: readonly EventText[], now: number): Partial<
     }
     patch.pendingApproval = undefined;
     if (next === "error") patch.error = { code: String(d.code), message: String(d.message) };
-    if (FINISHED_STATUSES.has(next)) patch.finishedAt = new Date(now).toISOString();
+    if (isFinishedStatus(next)) patch.finishedAt = new Date(now).toISOString();
   }
   return patch;
 }

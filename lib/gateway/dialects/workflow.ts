@@ -1,7 +1,7 @@
 /**
  * The workflow dialect: each stored event becomes one `id: <seq>\nevent: <type>\ndata: <json>\n\n`
- * frame. The stored data is already one line of JSON text (the relay guarantees it), so encoding
- * is string concatenation: no re-serializing. Tables: docs/architecture.md, "Dialects".
+ * frame. The stored data is already one line of JSON text (the relay guarantees it), so encoding is
+ * string concatenation: no re-serializing. Tables: docs/architecture.md, "Dialects".
  * @module
  */
 import { isTerminalType, type StoredEvent } from "../../events.ts";
