@@ -7,11 +7,12 @@
 import type { RunSummary } from "../events.ts";
 import type { Logger } from "../log.ts";
 import { settledWithin } from "../async.ts";
-import { RunNotFoundError, type RunStore } from "../runs/store.ts";
+import type { RunStore } from "../runs/store.ts";
 import { isFinished } from "../runs/summary.ts";
 import { GatewayError, runNotFound } from "./errors.ts";
 import { eventData, type Records } from "./records.ts";
 import type { RelayLease } from "./relay_lease.ts";
+import { waitOnTail } from "./tail_wait.ts";
 import type { Upstream } from "./upstream.ts";
 
 /** How long an abort waits for the relay's own record of the run's end. */
@@ -51,8 +52,9 @@ export async function abortRun(d: AbortDeps, runId: string): Promise<RunSummary>
   const pump = d.pumpOf(runId);
   if (pump) await settledWithin(pump, SETTLE_MS);
   else if (run.status === "running" && await d.lease.relayedElsewhere(run)) {
-    // Another live process reads the stream and will record how it ends.
-    await untilFinished(d.store, run, SETTLE_MS);
+    // Another live process reads the stream and will record how it ends: follow the tail
+    // until that terminal event (nothing to find on the way).
+    await waitOnTail(d.store, runId, run.eventCount, SETTLE_MS, () => undefined);
   }
   const after = await d.store.get(runId);
   if (after && !isFinished(after)) {
@@ -61,19 +63,4 @@ export async function abortRun(d: AbortDeps, runId: string): Promise<RunSummary>
   }
   log.info("run aborted");
   return (await d.store.get(runId)) ?? run;
-}
-
-/** Follows the run's live tail until its terminal event (or its removal), at most `ms`. */
-async function untilFinished(store: RunStore, run: RunSummary, ms: number): Promise<void> {
-  const stop = new AbortController();
-  const timer = setTimeout(() => stop.abort(), ms);
-  try {
-    // The subscription ends by itself after the terminal event.
-    for await (const _ of store.subscribe(run.id, run.eventCount, stop.signal)) { /* wait */ }
-  } catch (err) {
-    if (!(err instanceof RunNotFoundError)) throw err;
-  } finally {
-    clearTimeout(timer);
-    stop.abort();
-  }
 }

@@ -13,7 +13,7 @@ import type { Decision, RunSummary, StoredEvent } from "../events.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { type RunStore, UnexpectedStateError } from "../runs/store.ts";
-import { RunClosedError, RunNotFoundError } from "../runs/errors.ts";
+import { RunClosedError } from "../runs/errors.ts";
 import { decisionAfter, type RecordedDecision } from "./dialects/agui_replay.ts";
 import {
   asUpstreamError,
@@ -24,6 +24,7 @@ import {
   upstreamRefused,
 } from "./errors.ts";
 import { eventData } from "./records.ts";
+import { waitOnTail } from "./tail_wait.ts";
 import type { RelayLease } from "./relay_lease.ts";
 import type { Upstream } from "./upstream.ts";
 
@@ -205,19 +206,7 @@ export class Decisions {
   ): Promise<RecordedDecision | undefined> {
     const { store } = this.#d;
     if (!wait) return decisionAfter(await store.read(runId, gateSeq), -1, stepId);
-    const stop = new AbortController();
-    const timer = setTimeout(() => stop.abort(), this.#d.waitMs ?? 3_000);
-    try {
-      for await (const batch of store.subscribe(runId, gateSeq, stop.signal)) {
-        const taken = decisionAfter(batch, -1, stepId);
-        if (taken) return taken;
-      }
-    } catch (err) {
-      if (!(err instanceof RunNotFoundError)) throw err;
-    } finally {
-      clearTimeout(timer);
-      stop.abort();
-    }
-    return undefined;
+    const waitMs = this.#d.waitMs ?? 3_000;
+    return waitOnTail(store, runId, gateSeq, waitMs, (batch) => decisionAfter(batch, -1, stepId));
   }
 }
