@@ -93,7 +93,11 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     metrics,
     logger: logger.child({ component: "gateway" }),
     leaseMs: opts.leaseMs ?? config.RELAY_LEASE_MS,
+    sweepMs: config.RELAY_SWEEP_MS,
+    onRelayLost: config.ON_RELAY_LOST,
   });
+  // Runs of a process that died are taken over at once and then by a periodic sweep.
+  gateway.startTakeover();
   const streams = new StreamRegistry(metrics, config.MAX_STREAMS);
 
   let closed = false;

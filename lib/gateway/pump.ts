@@ -3,6 +3,11 @@
  * business work, not a view of it): bytes → SSE frames → checks → batches → run log. One log
  * write per upstream read, more under load (group commit); a failing write is retried a few
  * times, then the run is failed loudly and stopped upstream, never left with a hole in its log.
+ *
+ * Each event's upstream id goes to the log with it; frames whose id is not after the last one
+ * the pump holds are dropped (a rejoined stream may replay what is logged already). A stream
+ * that breaks or ends before its terminal event is rejoined after that id (`reconnect`), and
+ * appends are fenced to this relay (a relay taken over elsewhere stops writing).
  * @module
  */
 import {
@@ -16,8 +21,10 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { sleep } from "../async.ts";
 import {
+  type AppendOptions,
   EventTooLargeError,
   type NewEvent,
+  RelayFencedError,
   RunClosedError,
   RunNotFoundError,
   type RunStore,
@@ -53,7 +60,12 @@ export interface PumpDeps {
   stopUpstream: (runId: string, log: Logger) => Promise<void>;
   /** Counts terminal events in `runsFinished`. */
   countFinished: (events: readonly NewEvent[], graph: string) => void;
+  /** True when upstream id `a` comes after `b` (the upstream's order; dedupe). */
+  isAfter: (a: string, b: string) => boolean;
 }
+
+/** What a reconnect found: the stream after the last id, or the failure to end the run with. */
+export type Reconnected = { body: ReadableStream<Uint8Array> } | { failure: Failure };
 
 /** One stream to pump. */
 export interface PumpJob {
@@ -68,14 +80,40 @@ export interface PumpJob {
   resumedStep?: string;
   /** Gets the stream's reader, so a shutdown can cancel it; called with null when done. */
   onReader?: (reader: ReadableStreamDefaultReader<Uint8Array> | null) => void;
+  /** The last upstream id the log holds: frames whose id is not after it are dropped. */
+  afterId?: string | null;
+  /** The type of the last event the log holds (a rejoin that adds nothing after a gate pauses). */
+  lastType?: string;
+  /** Appends only while this process relays the run (see `AppendOptions.relayOwner`). */
+  relayOwner?: string;
+  /**
+   * Called when the stream broke or ended before a terminal event (not at a gate, not on
+   * shutdown): a new stream after upstream id `afterId`, or the failure to record instead of
+   * `failure`. Without it, `failure` is recorded.
+   */
+  reconnect?: (afterId: string | null, failure: Failure) => Promise<Reconnected>;
 }
 
+/** How a pump ended. */
+export type PumpOutcome =
+  /** The terminal event was logged. */
+  | "finished"
+  /** The stream ended right after a gate (logged now or before): the run waits. */
+  | "paused"
+  /** Shutdown, or the run was taken over or closed elsewhere: nothing recorded here. */
+  | "stopped"
+  /** A gateway-made `workflow_error` ended the run. */
+  | "failed";
+
 /** Reads `job.body` into the run log until the stream ends, then records how it ended. */
-export async function pump(deps: PumpDeps, job: PumpJob): Promise<void> {
+export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
   const { store, metrics } = deps;
   const { runId, graph, log, resumedStep } = job;
   let pending: NewEvent[] = [];
-  let lastType: string | undefined;
+  let lastType: string | undefined = job.lastType;
+  /** The last upstream id logged or about to be (the dedupe mark). */
+  let lastId: string | null = job.afterId ?? null;
+  const appendOpts = job.relayOwner === undefined ? undefined : { relayOwner: job.relayOwner };
   let terminal = false;
   let first = true;
   let writing: Promise<void> | null = null;
@@ -87,6 +125,8 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<void> {
     if (terminal) return;
     const type = f.event;
     if (UPSTREAM_HEARTBEAT_TYPES.has(type)) return;
+    // Already logged (a rejoin replays from where the service was asked, or earlier).
+    if (f.id !== undefined && lastId !== null && !deps.isAfter(f.id, lastId)) return;
     const check = quickCheck(type, f.data) ?? checkEvent(type, f.data);
     if (!check.ok) {
       metrics.malformedFrames.inc();
@@ -95,6 +135,7 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<void> {
     }
     const wasFirst = first;
     first = false;
+    if (f.id !== undefined) lastId = f.id;
     if (
       wasFirst && type === "approval_resolved" && resumedStep !== undefined &&
       check.event.data.stepId === resumedStep
@@ -119,7 +160,7 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<void> {
     while (pending.length > 0) {
       const batch = pending.length <= MAX_BATCH ? pending : pending.slice(0, MAX_BATCH);
       pending = pending.length <= MAX_BATCH ? [] : pending.slice(MAX_BATCH);
-      await appendWithRetry(store, runId, batch, summaryPatch(batch, deps.now()), log);
+      await appendWithRetry(store, runId, batch, summaryPatch(batch, deps.now()), log, appendOpts);
       metrics.eventsRelayed.inc(undefined, batch.length);
       deps.countFinished(batch, graph);
       if (readAt) metrics.relayLatency.observe((performance.now() - readAt) / 1000);
@@ -138,56 +179,88 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<void> {
     });
   };
 
-  const reader = job.body.getReader();
-  job.onReader?.(reader);
+  let body = job.body;
+  let reader = body.getReader();
   let failure: Failure | null = null;
-  try {
-    while (!terminal && !writeError) {
-      const { done, value } = await reader.read();
-      if (done) {
-        parser.end();
-        break;
+  for (;;) {
+    job.onReader?.(reader);
+    failure = null;
+    try {
+      while (!terminal && !writeError) {
+        const { done, value } = await reader.read();
+        if (done) {
+          parser.end();
+          break;
+        }
+        readAt = performance.now();
+        parser.feed(value);
+        kick();
+        if (frameTooLarge) {
+          metrics.malformedFrames.inc();
+          failure = {
+            code: ERROR_CODES.frameTooLarge,
+            message: "The workflow service sent an event larger than the gateway accepts " +
+              `(${DEFAULT_MAX_FRAME_CHARS} characters); the run cannot be read past it`,
+          };
+          break;
+        }
+        if (pending.length > MAX_BACKLOG && writing) await writing;
       }
-      readAt = performance.now();
-      parser.feed(value);
-      kick();
-      if (frameTooLarge) {
-        metrics.malformedFrames.inc();
+    } catch (err) {
+      if (!terminal) {
+        const e = err instanceof UpstreamError ? err : null;
         failure = {
-          code: ERROR_CODES.frameTooLarge,
-          message: "The workflow service sent an event larger than the gateway accepts " +
-            `(${DEFAULT_MAX_FRAME_CHARS} characters); the run cannot be read past it`,
+          code: e?.code ?? ERROR_CODES.upstreamError,
+          message: `Upstream stream failed: ${err instanceof Error ? err.message : String(err)}`,
         };
-        break;
       }
-      if (pending.length > MAX_BACKLOG && writing) await writing;
+    } finally {
+      job.onReader?.(null);
+      // Ends the upstream request in every case (a no-op when the body already ended).
+      reader.cancel().catch(() => {});
     }
-  } catch (err) {
-    if (!terminal) {
-      const e = err instanceof UpstreamError ? err : null;
-      failure = {
-        code: e?.code ?? ERROR_CODES.upstreamError,
-        message: `Upstream stream failed: ${err instanceof Error ? err.message : String(err)}`,
-      };
+    if (terminal || writeError || deps.closing() || !job.reconnect) break;
+    if (failure?.code === ERROR_CODES.frameTooLarge) break;
+    if (!failure && lastType === "approval_required") break;
+    // Broken, or ended early: the events so far are committed first, then the stream is
+    // rejoined after the last id held (the service may have gone on meanwhile).
+    while (writing) await writing;
+    kick();
+    while (writing) await writing;
+    if (writeError) break;
+    parser.end();
+    const cut: Failure = failure ?? {
+      code: ERROR_CODES.upstreamEnded,
+      message: "The workflow service ended the stream without a terminal event",
+    };
+    log.warn("upstream stream cut; rejoining", { ...cut, after_upstream_id: lastId });
+    const next = await job.reconnect(lastId, cut);
+    if ("failure" in next) {
+      failure = next.failure;
+      break;
     }
-  } finally {
-    job.onReader?.(null);
-    // Ends the upstream request in every case (a no-op when the body already ended).
-    reader.cancel().catch(() => {});
+    body = next.body;
+    reader = body.getReader();
   }
   while (writing) await writing;
   kick();
   while (writing) await writing;
 
-  if (writeError) return logWriteFailed(deps, runId, graph, writeError, log);
-  if (terminal) return log.info("run finished", { last: lastType });
-  if (deps.closing()) {
-    // Shutting down mid-run: the lease is given up, so whoever resumes learns relay_lost.
-    return log.warn("relay stopped by shutdown before the run ended");
+  if (writeError) return await logWriteFailed(deps, runId, graph, writeError, log);
+  if (terminal) {
+    log.info("run finished", { last: lastType });
+    return "finished";
   }
+  if (deps.closing()) {
+    // Shutting down mid-run: the lease is released after this, and another gateway takes over.
+    log.warn("relay stopped by shutdown before the run ended");
+    return "stopped";
+  }
+  if (failure?.code === ERROR_CODES.shutdown) return "stopped";
   if (!failure && lastType === "approval_required") {
     // A stream that ends right after an approval gate is a pause, not a fault.
-    return log.info("run paused for approval");
+    log.info("run paused for approval");
+    return "paused";
   }
   failure ??= {
     code: ERROR_CODES.upstreamEnded,
@@ -197,6 +270,7 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<void> {
   log.error("upstream stream ended badly", { ...failure });
   await deps.recordError(runId, graph, log, failure);
   if (failure.code === ERROR_CODES.frameTooLarge) await deps.stopUpstream(runId, log);
+  return "failed";
 }
 
 /**
@@ -209,11 +283,16 @@ async function logWriteFailed(
   graph: string,
   err: unknown,
   log: Logger,
-): Promise<void> {
+): Promise<PumpOutcome> {
+  if (err instanceof RelayFencedError) {
+    // Another gateway took the run over (this one stalled past its lease): it relays now.
+    log.warn("run taken over by another gateway; this relay stops", { owner: err.owner ?? null });
+    return "stopped";
+  }
   const run = await deps.store.get(runId).catch(() => null);
   if (err instanceof RunClosedError && run && isFinished(run)) {
     log.info("run ended elsewhere while this relay was reading it", { status: run.status });
-    return;
+    return "stopped";
   }
   deps.metrics.upstreamErrors.inc({ code: ERROR_CODES.logWriteFailed });
   log.error("run log append failed; the run is stopped", { error: err });
@@ -222,6 +301,7 @@ async function logWriteFailed(
     message: "The run log could not store the run's events; the run was stopped",
   });
   await deps.stopUpstream(runId, log);
+  return "failed";
 }
 
 /** Appends one batch, retrying what a retry can fix (a busy store), with backoff. */
@@ -231,17 +311,19 @@ async function appendWithRetry(
   batch: NewEvent[],
   patch: ReturnType<typeof summaryPatch>,
   log: Logger,
+  opts: AppendOptions | undefined,
 ): Promise<void> {
   for (let attempt = 0;; attempt++) {
     try {
-      await store.append(runId, batch, patch);
+      await store.append(runId, batch, patch, opts);
       return;
     } catch (err) {
       // A closed run (its terminal is already logged), a vanished one, or an event the log
       // can never hold: retrying cannot help.
       if (
         attempt >= 4 || err instanceof RunClosedError || err instanceof RunNotFoundError ||
-        err instanceof EventTooLargeError || err instanceof TypeError
+        err instanceof EventTooLargeError || err instanceof TypeError ||
+        err instanceof RelayFencedError
       ) {
         throw err;
       }

@@ -18,6 +18,7 @@ import { asUpstreamError, GatewayError, shuttingDown, upstreamRefused } from "./
 import { pump } from "./pump.ts";
 import { Records } from "./records.ts";
 import { RelayLease } from "./relay_lease.ts";
+import { type OnRelayLost, type ResumePoint, Takeover } from "./takeover.ts";
 import type { Upstream } from "./upstream.ts";
 
 export type { DecideResult, DecisionInput } from "./decisions.ts";
@@ -39,6 +40,12 @@ export interface GatewayDeps {
   instanceId?: string;
   /** The longest wait for another caller's decision record (ms; default 3000). */
   decisionWaitMs?: number;
+  /** `RELAY_SWEEP_MS`: how often to look for runs to take over (default 1000; 0 = never). */
+  sweepMs?: number;
+  /** `ON_RELAY_LOST`: stop a thread the gateway cannot rejoin at the service? (default leave) */
+  onRelayLost?: OnRelayLost;
+  /** The longest time a rejoin is retried while the service fails (ms; default 60 s). */
+  rejoinForMs?: number;
 }
 
 /** Input of {@link Gateway.start}. */
@@ -64,6 +71,7 @@ export class Gateway {
   readonly #lease: RelayLease;
   readonly #records: Records;
   readonly #decisions: Decisions;
+  readonly #takeover: Takeover;
   /** Runs whose upstream this process is reading, and the pump's completion. */
   readonly #pumps = new Map<string, Promise<void>>();
   /** The upstream readers of those pumps, cancelled on shutdown. */
@@ -96,8 +104,24 @@ export class Gateway {
       now: this.#now,
       owner: deps.instanceId ?? crypto.randomUUID(),
       relayedHere: (runId) => this.#pumps.has(runId) || this.#starting.has(runId),
+      takeOver: (runId) => this.#takeover.tryTakeOver(runId, "client"),
+    });
+    this.#takeover = new Takeover({
+      store: deps.store,
+      upstream: deps.upstream,
+      metrics: deps.metrics,
+      logger: deps.logger,
+      lease: this.#lease,
+      now: this.#now,
+      onRelayLost: deps.onRelayLost ?? "leave",
+      sweepMs: deps.sweepMs ?? 1_000,
+      rejoinForMs: deps.rejoinForMs,
+      relayedHere: (runId) => this.#pumps.has(runId) || this.#starting.has(runId),
+      starting: (runId) => this.#markStarting(runId),
+      closing: () => this.#closing,
+      signal: this.#stop.signal,
+      launch: (runId, graph, body, log, from) => this.#launch(runId, graph, body, log, from),
       recordError,
-      stopUpstream,
     });
     this.#decisions = new Decisions({
       store: deps.store,
@@ -120,7 +144,22 @@ export class Gateway {
       recordError,
       stopUpstream,
       countFinished: (events, graph) => this.#records.countFinished(events, graph),
+      isAfter: (a, b) => this.#upstream.isAfter(a, b),
     };
+  }
+
+  /**
+   * Starts looking for runs to take over: once now (a gateway that starts takes back the runs
+   * of a process that died), then every `sweepMs`. Not started by the constructor, so a test's
+   * gateway sweeps only when it asks to.
+   */
+  startTakeover(): void {
+    this.#takeover.start();
+  }
+
+  /** Looks for runs to take over once, now (tests; the periodic sweep does the same). */
+  sweep(): Promise<void> {
+    return this.#takeover.sweep();
   }
 
   readonly #pumpDeps: Parameters<typeof pump>[0];
@@ -253,8 +292,8 @@ export class Gateway {
 
   /**
    * The run's events after `afterSeq` in batches: replay, then live until the terminal event,
-   * which ends the last batch. While anyone watches, the relay-lost watchdog looks after the run
-   * (a running run whose relay is gone gets `workflow_error {code: relay_lost}`).
+   * which ends the last batch. While anyone watches, the lease watchdog looks after the run (a
+   * running run whose relay is gone is taken over here).
    */
   async *eventBatches(
     runId: string,
@@ -274,14 +313,18 @@ export class Gateway {
   }
 
   /**
-   * Graceful shutdown: refuse new work, stop upstream calls still waiting for an answer, and
-   * give up this process's lease.
+   * Graceful shutdown, a handover: refuse new work, stop upstream calls still waiting for an
+   * answer, stop reading the upstream streams, wait until what was read is committed, and only
+   * then give up this process's lease, so another gateway takes the runs over at its next sweep
+   * and rejoins after exactly what this one logged.
    */
   async shutdown(): Promise<void> {
     this.#closing = true;
     this.#stop.abort(new Error("The gateway is shutting down"));
-    await this.#lease.release();
+    await this.#takeover.stop();
     for (const reader of this.#readers.values()) reader.cancel("shutdown").catch(() => {});
+    await this.drain();
+    await this.#lease.release();
   }
 
   /** Waits for every local pump to finish (tests, shutdown). */
@@ -313,21 +356,34 @@ export class Gateway {
     return () => this.#starting.delete(runId);
   }
 
+  /**
+   * Pumps `body` into run `runId`. `from` (a decision's step, or where a takeover found the log)
+   * says what the log holds already; a takeover that ends at the gate the log already held
+   * reopens it (see {@link Takeover.reopenGate}).
+   */
   #launch(
     runId: string,
     graph: string,
     body: ReadableStream<Uint8Array>,
     log: Logger,
-    resumedStep?: string,
+    from?: string | ResumePoint,
   ): void {
+    const point = typeof from === "object" ? from : undefined;
     const done = pump(this.#pumpDeps, {
       runId,
       graph,
       body,
       log,
-      resumedStep,
+      resumedStep: typeof from === "string" ? from : point?.resumedStep,
+      afterId: point?.afterId,
+      lastType: point?.lastType,
+      relayOwner: this.#lease.owner,
+      reconnect: this.#takeover.reconnect(runId, log),
       onReader: (r) => r ? this.#readers.set(runId, r) : this.#readers.delete(runId),
     })
+      .then(async (outcome) => {
+        if (point && outcome === "paused") await this.#takeover.reopenGate(runId, log);
+      })
       .catch((err) => log.error("relay failed", { error: err }))
       .finally(() => {
         if (this.#pumps.get(runId) === done) this.#pumps.delete(runId);

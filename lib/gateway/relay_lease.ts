@@ -1,17 +1,16 @@
 /**
  * The relay lease: one per gateway process (not per run), written before the first run names
  * this process as its relay and renewed every third of its length; a run's `relay.owner` points
- * at it. A running run whose owner's lease lapsed has lost its relay (the process died or was
- * evicted): the watchdog, one timer per watched run however many viewers, records that as
- * `workflow_error {code: relay_lost}` so subscribers are told instead of waiting forever.
- * The rules are in docs/architecture.md ("Leases").
+ * at it. A running run whose owner's lease lapsed has lost its relay (the process died, was
+ * evicted, or stopped and released it): the watchdog, one timer per watched run however many
+ * viewers, hands such a run to the takeover (`takeover.ts`), which claims it and rejoins the
+ * workflow service. The rules are in docs/architecture.md ("Leases", "Takeover").
  * @module
  */
-import { ERROR_CODES, type RunSummary } from "../events.ts";
+import type { RunSummary } from "../events.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { RunStore } from "../runs/store.ts";
-import type { Failure } from "./pump.ts";
 
 /** What the lease needs from the gateway around it. */
 export interface RelayLeaseDeps {
@@ -25,10 +24,8 @@ export interface RelayLeaseDeps {
   owner: string;
   /** True while this process pumps (or is starting) the run. */
   relayedHere: (runId: string) => boolean;
-  /** Ends the run with a gateway-made `workflow_error` (unless it already ended). */
-  recordError: (runId: string, graph: string, log: Logger, failure: Failure) => Promise<void>;
-  /** Asks the workflow service to stop the thread; never throws. */
-  stopUpstream: (runId: string, log: Logger) => Promise<void>;
+  /** Takes a run whose relay is gone over (claim, rejoin, pump); never throws. */
+  takeOver: (runId: string) => Promise<unknown>;
 }
 
 /** The process's relay lease and the relay-lost watchdog. */
@@ -118,29 +115,18 @@ export class RelayLease {
   }
 
   /**
-   * Records relay_lost for a running run that no process relays any more: neither a pump or a
-   * start here, nor a live process elsewhere (its lease lapsed).
+   * Hands a running run that no process relays any more (neither a pump or a start here, nor a
+   * live process elsewhere: its lease lapsed or was released) to the takeover.
    */
   async check(runId: string): Promise<void> {
-    const { store, relayedHere, logger, metrics } = this.#d;
+    const { store, relayedHere, logger } = this.#d;
     if (this.#released || relayedHere(runId)) return;
     try {
       const run = await store.get(runId);
       if (!run || run.status !== "running") return;
       if (await this.relayedElsewhere(run)) return;
-      // Look again: a pump may have started here while we read.
       if (relayedHere(runId)) return;
-      const log = logger.child({ run_id: runId, graph: run.graph });
-      log.error("relay lost: no process reads this run's upstream stream any more");
-      metrics.upstreamErrors.inc({ code: ERROR_CODES.relayLost });
-      await this.#d.recordError(runId, run.graph, log, {
-        code: ERROR_CODES.relayLost,
-        message: "The gateway relaying this run stopped before the run ended; " +
-          "the run was stopped at the workflow service",
-      });
-      // Nobody can watch or steer the thread any more (its stream is gone): stop it, so the
-      // workflow does no business work behind a run the log already calls failed.
-      await this.#d.stopUpstream(runId, log);
+      await this.#d.takeOver(runId);
     } catch (err) {
       logger.warn("relay check failed", { run_id: runId, error: err });
     }

@@ -82,6 +82,7 @@ describe("takeover: gateways on one KV file in front of `deno task workflow`", (
     try {
       await cluster.addGateway();
       await cluster.addGateway();
+      let takeovers = 0;
       for (let round = 0; round < 3; round++) {
         const rand = seeded(0x5eed + round);
         const [victim, survivor] = cluster.alive();
@@ -116,10 +117,18 @@ describe("takeover: gateways on one KV file in front of `deno task workflow`", (
           await assertMatchesService(cluster.service!.url, runIds[i], log);
           assert.equal((await summary(survivor.url, runIds[i])).status, "complete");
         }
-        console.log(`round ${round}: victim killed at ${killAt}; every run completed once`);
+        const taken = survivor.logs.filter((l) =>
+          l.msg === "run taken over" && runIds.includes(String(l.run_id))
+        ).length;
+        takeovers += taken;
+        console.log(
+          `round ${round}: victim killed at ${killAt}; ${taken} run(s) taken over; ` +
+            "every run completed once",
+        );
         // A fresh second gateway for the next round.
         await cluster.addGateway();
       }
+      assert.ok(takeovers > 0, "the kills cut runs that were being relayed");
     } finally {
       await cluster.close();
     }

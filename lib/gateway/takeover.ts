@@ -1,0 +1,315 @@
+/**
+ * Takeover: a run outlives the gateway process that relays it. When a running run's relay is
+ * gone (its process's lease lapsed, or it stopped and released the lease), a live gateway claims
+ * the run with a compare-and-set on its summary (exactly one claimer wins, across processes
+ * sharing the KV), rejoins the workflow service after the last upstream id the log holds, and
+ * pumps on; what the service replays and the log already holds is dropped by upstream id.
+ *
+ * Who notices: a gateway that starts and a periodic sweep of the running-runs index (so runs
+ * complete when nobody watches), and a client resuming a run (through the lease watchdog).
+ * A service that cannot rejoin (no endpoint, or it forgot the thread) ends the run with a
+ * truthful `relay_lost`, and the thread is stopped there only with `ON_RELAY_LOST=abort`.
+ * The rules are in docs/architecture.md ("Takeover").
+ * @module
+ */
+import { ERROR_CODES, type RunSummary, type StoredEvent } from "../events.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import { type RunStore, UnexpectedStateError } from "../runs/store.ts";
+import { summaryPatch } from "../runs/summary.ts";
+import type { Failure, Reconnected } from "./pump.ts";
+import type { RelayLease } from "./relay_lease.ts";
+import { type Upstream, UpstreamError } from "./upstream.ts";
+import { sleep } from "../async.ts";
+
+/** What to do at the workflow service when a run's relay is lost for good. */
+export type OnRelayLost = "leave" | "abort";
+
+/** Where a pump starts reading a rejoined stream. */
+export interface ResumePoint {
+  /** The last upstream id the log holds (null: none); frames not after it are dropped. */
+  afterId: string | null;
+  /** The type of the last logged event (a stream that ends at a logged gate is a pause). */
+  lastType: string | undefined;
+  /**
+   * The step whose decision the gateway logged last: the service's own `approval_resolved`
+   * for it, replayed first, is dropped (the log holds the gateway's).
+   */
+  resumedStep?: string;
+}
+
+/** What a takeover needs from the gateway around it. */
+export interface TakeoverDeps {
+  store: RunStore;
+  upstream: Upstream;
+  metrics: Metrics;
+  logger: Logger;
+  lease: RelayLease;
+  now: () => number;
+  /** `ON_RELAY_LOST`. */
+  onRelayLost: OnRelayLost;
+  /** `RELAY_SWEEP_MS`: how often the running runs are looked at (0: never). */
+  sweepMs: number;
+  /** True while this process pumps (or is starting) the run. */
+  relayedHere: (runId: string) => boolean;
+  /** Marks the run as being started here; returns the unmarker. */
+  starting: (runId: string) => () => void;
+  /** True once the process is shutting down. */
+  closing: () => boolean;
+  /** Aborts upstream calls on shutdown. */
+  signal: AbortSignal;
+  /** Hands a rejoined stream to a pump that starts at `from`. */
+  launch: (
+    runId: string,
+    graph: string,
+    body: ReadableStream<Uint8Array>,
+    log: Logger,
+    from: ResumePoint,
+  ) => void;
+  /** Ends the run with a gateway-made `workflow_error` (unless it already ended). */
+  recordError: (runId: string, graph: string, log: Logger, failure: Failure) => Promise<void>;
+  /** Longest time spent retrying a rejoin the service fails (ms; default 60 s). */
+  rejoinForMs?: number;
+}
+
+/** First pause between rejoin attempts (ms); doubles up to {@link MAX_RETRY_MS}. */
+const FIRST_RETRY_MS = 100;
+const MAX_RETRY_MS = 2_000;
+
+/** Finds relays that are gone and takes their runs over. */
+export class Takeover {
+  readonly #d: TakeoverDeps;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #sweeping: Promise<void> | undefined;
+  /** Runs a takeover is being tried for here (one try at a time per run). */
+  readonly #trying = new Set<string>();
+
+  constructor(deps: TakeoverDeps) {
+    this.#d = deps;
+  }
+
+  /** Sweeps once now (a gateway that starts takes back what is orphaned), then periodically. */
+  start(): void {
+    if (this.#timer !== undefined || this.#d.sweepMs <= 0) return;
+    this.sweep();
+    this.#timer = setInterval(() => this.sweep(), this.#d.sweepMs);
+  }
+
+  /** Stops the sweep (shutdown); a sweep under way finishes. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#sweeping;
+  }
+
+  /** One look at every running run (one at a time; a sweep still running is not doubled). */
+  sweep(): Promise<void> {
+    if (this.#sweeping) return this.#sweeping;
+    this.#sweeping = (async () => {
+      try {
+        const ids = await this.#d.store.listRunning();
+        // One liveness read per owner per sweep, however many runs it relays.
+        const alive = new Map<string, Promise<number>>();
+        for (const id of ids) {
+          if (this.#d.closing()) return;
+          if (this.#d.relayedHere(id)) continue;
+          await this.tryTakeOver(id, "sweep", alive);
+        }
+      } catch (err) {
+        this.#d.logger.warn("takeover sweep failed", { error: err });
+      }
+    })().finally(() => {
+      this.#sweeping = undefined;
+    });
+    return this.#sweeping;
+  }
+
+  /**
+   * Takes run `runId` over when it is running and its relay's process is gone: claims it
+   * (compare-and-set on the relay seen), rejoins the service and starts a pump. Returns true
+   * when this process now relays the run. Never throws.
+   */
+  async tryTakeOver(
+    runId: string,
+    reason: "sweep" | "client",
+    alive = new Map<string, Promise<number>>(),
+  ): Promise<boolean> {
+    const d = this.#d;
+    if (d.closing() || d.relayedHere(runId) || this.#trying.has(runId)) return false;
+    this.#trying.add(runId);
+    try {
+      const run = await d.store.get(runId);
+      if (!run || run.status !== "running") return false;
+      const owner = run.relay?.owner;
+      if (owner !== undefined && owner !== d.lease.owner) {
+        let until = alive.get(owner);
+        if (!until) alive.set(owner, until = d.store.relayAliveUntil(owner));
+        if ((await until) > d.now()) return false;
+      }
+      if (d.relayedHere(runId)) return false;
+      await d.lease.ensureAlive();
+      let claimed: RunSummary;
+      try {
+        claimed = await d.store.update(runId, { relay: d.lease.claim() }, {
+          expect: (s) => s.status === "running" && s.relay?.owner === owner,
+        });
+      } catch (err) {
+        if (err instanceof UnexpectedStateError) return false;
+        throw err;
+      }
+      const done = d.starting(runId);
+      try {
+        const log = d.logger.child({ run_id: runId, graph: run.graph });
+        const from = await this.resumePoint(claimed);
+        log.info("run taken over", {
+          from: owner ?? null,
+          reason,
+          after_upstream_id: from.afterId,
+        });
+        const r = await this.rejoin(runId, from.afterId, log);
+        if ("failure" in r) {
+          await this.#lost(runId, run.graph, log, r.failure);
+          return false;
+        }
+        d.launch(runId, run.graph, r.body, log, from);
+        return true;
+      } finally {
+        done();
+      }
+    } catch (err) {
+      d.logger.warn("takeover failed", { run_id: runId, error: err });
+      return false;
+    } finally {
+      this.#trying.delete(runId);
+    }
+  }
+
+  /** Where the log stands: the last upstream id, the last event, a decision logged last. */
+  async resumePoint(run: RunSummary): Promise<ResumePoint> {
+    const last: StoredEvent | undefined = run.eventCount > 0
+      ? (await this.#d.store.read(run.id, run.eventCount - 1, 1))[0]
+      : undefined;
+    const from: ResumePoint = { afterId: run.lastUpstreamId ?? null, lastType: last?.type };
+    if (last?.type === "approval_resolved") {
+      const step = (JSON.parse(last.data) as { stepId?: unknown }).stepId;
+      if (typeof step === "string") from.resumedStep = step;
+    }
+    return from;
+  }
+
+  /**
+   * The pump's reconnect for run `runId`: rejoins after the last id it holds. A service without
+   * the endpoint keeps the cut as it was (`upstream_error` or `upstream_ended`, as before rejoin
+   * existed); one that forgot the thread is a truthful `relay_lost`.
+   */
+  reconnect(
+    runId: string,
+    log: Logger,
+  ): (afterId: string | null, cut: Failure) => Promise<Reconnected> {
+    return async (afterId, cut) => {
+      const r = await this.rejoin(runId, afterId, log, cut);
+      if ("failure" in r && r.failure.code === ERROR_CODES.relayLost) {
+        await this.#stopIfAsked(runId, log);
+      }
+      return r;
+    };
+  }
+
+  /**
+   * Rejoins the service after `afterId`, retrying with backoff while it fails (it may be
+   * restarting) for at most `rejoinForMs`. `cut` is what broke the stream being replaced (none
+   * for a takeover): a service without the endpoint, or one still failing at the end, gives it
+   * back; a takeover gets `relay_lost` then. A thread the service forgot is always `relay_lost`.
+   */
+  async rejoin(
+    runId: string,
+    afterId: string | null,
+    log: Logger,
+    cut?: Failure,
+  ): Promise<Reconnected> {
+    const d = this.#d;
+    const until = d.now() + (d.rejoinForMs ?? 60_000);
+    let pause = FIRST_RETRY_MS;
+    for (let attempt = 1;; attempt++) {
+      try {
+        const r = await d.upstream.rejoin(runId, afterId, d.signal);
+        if (r.kind === "stream") {
+          log.info("rejoined the workflow stream", { attempts: attempt, after: afterId });
+          return { body: r.body };
+        }
+        if (r.kind === "unsupported" && cut) return { failure: cut };
+        return { failure: lostFailure(r.reason, d.onRelayLost) };
+      } catch (err) {
+        if (d.signal.aborted || d.closing()) {
+          return { failure: { code: ERROR_CODES.shutdown, message: "The gateway shut down" } };
+        }
+        const message = err instanceof Error ? err.message : String(err);
+        if (d.now() + pause > until) {
+          return {
+            failure: cut ?? lostFailure(`the workflow service failed: ${message}`, d.onRelayLost),
+          };
+        }
+        log.warn("rejoin failed; retrying", {
+          attempt,
+          code: err instanceof UpstreamError ? err.code : undefined,
+          error: message,
+        });
+        await sleep(pause);
+        pause = Math.min(MAX_RETRY_MS, pause * 2);
+      }
+    }
+  }
+
+  /**
+   * After a takeover whose rejoin ended at the gate the log already held with nothing new: a
+   * run still `running` had its decision claimed by a relay that died before the service got it
+   * (the service still waits). The gate is opened again, so the decision can be sent once more.
+   */
+  async reopenGate(runId: string, log: Logger): Promise<void> {
+    const d = this.#d;
+    try {
+      const run = await d.store.get(runId);
+      if (!run || run.status !== "running" || run.relay?.owner !== d.lease.owner) return;
+      const [last] = run.eventCount > 0 ? await d.store.read(runId, run.eventCount - 1, 1) : [];
+      if (last?.type !== "approval_required") return;
+      await d.store.update(runId, summaryPatch([last], d.now()), {
+        expect: (s) => s.status === "running" && s.eventCount === run.eventCount,
+      });
+      log.info("approval gate opened again: its decision never reached the workflow service");
+    } catch (err) {
+      if (!(err instanceof UnexpectedStateError)) {
+        log.warn("could not open the approval gate again", { error: err });
+      }
+    }
+  }
+
+  /** Records the truthful relay_lost and, with `ON_RELAY_LOST=abort`, stops the thread. */
+  async #lost(runId: string, graph: string, log: Logger, failure: Failure): Promise<void> {
+    const d = this.#d;
+    if (failure.code === ERROR_CODES.shutdown) return;
+    log.error("relay lost: the workflow service cannot replay the run", { ...failure });
+    d.metrics.upstreamErrors.inc({ code: failure.code });
+    await d.recordError(runId, graph, log, failure);
+    if (failure.code === ERROR_CODES.relayLost) await this.#stopIfAsked(runId, log);
+  }
+
+  /** With `ON_RELAY_LOST=abort`, asks the service to stop a thread the gateway lost. */
+  async #stopIfAsked(runId: string, log: Logger): Promise<void> {
+    if (this.#d.onRelayLost !== "abort") return;
+    await this.#d.upstream.abort(runId).catch((err) =>
+      log.warn("could not stop the workflow upstream", { error: err })
+    );
+  }
+}
+
+/** The truthful `relay_lost`: what is known, and nothing more. */
+export function lostFailure(reason: string, onRelayLost: OnRelayLost): Failure {
+  return {
+    code: ERROR_CODES.relayLost,
+    message: "The gateway lost this run's event stream and cannot replay it from the workflow " +
+      `service (${reason}). ` +
+      (onRelayLost === "abort"
+        ? "The workflow was asked to stop at the service."
+        : "The workflow may still be running at the service."),
+  };
+}
