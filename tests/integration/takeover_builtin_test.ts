@@ -65,7 +65,14 @@ describe("takeover with the workflow service going down", () => {
         const s = (await (await fetch(`${survivor.url}/agui/runs/${runIds[i]}`)).json()).run;
         assert.equal(s.status, "complete");
       }
-      console.log(`built-in: killed at ${runIds[target]} event ${killAfter}; all runs completed`);
+      const taken = survivor.logs.filter((l) => l.msg === "run taken over").length;
+      const retried = settled.flatMap((r) => r.status === "fulfilled" ? r.value.frames : [])
+        .filter((f) => f.event === "step_started" && JSON.parse(f.data).retry === true).length;
+      assert.ok(taken > 0, "the survivor took runs over");
+      console.log(
+        `built-in: killed at ${runIds[target]} event ${killAfter}; ${taken} run(s) taken ` +
+          `over, ${retried} step(s) retried; all runs completed`,
+      );
     } finally {
       await cluster.close();
     }
@@ -103,8 +110,11 @@ describe("takeover with the workflow service going down", () => {
         assertCompleteOnce(runIds[i], r.value.frames);
         await assertMatchesService(cluster.service!.url, runIds[i], r.value.frames);
       }
+      const rejoined = gw.logs.filter((l) => l.msg === "rejoined the workflow stream").length;
+      assert.ok(rejoined > 0, "the relays rejoined the restarted service");
       console.log(
-        `service restart: killed at ${runIds[target]} event ${killAfter}; all runs completed`,
+        `service restart: killed at ${runIds[target]} event ${killAfter}; ${rejoined} ` +
+          "stream(s) rejoined; all runs completed",
       );
     } finally {
       await cluster.close();
