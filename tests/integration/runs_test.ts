@@ -384,40 +384,55 @@ describe("across processes on one KV file", () => {
     }
   });
 
-  it("tells a resuming client relay_lost when the gateway died mid-run; the log keeps what it relayed", async () => {
-    const dir = await Deno.makeTempDir();
-    const kvPath = `${dir}/runs.kv`;
-    const fake = await startFakeUpstream({ script: "idle" });
-    const env = {
-      WORKFLOW_SERVICE_URL: fake.url,
-      KV_PATH: kvPath,
-      HEARTBEAT_MS: "100",
-      RELAY_LEASE_MS: "600",
-    };
-    const victim = await spawnGateway(env);
-    let survivor: TestGateway | undefined;
-    try {
-      const res = await postJson(`${victim.url}/agui`, BODY);
-      const runId = res.headers.get("x-workflow-id")!;
-      const before = await readSse(res, (r) => r.frames.length >= 1);
-      victim.kill("SIGKILL");
-      await victim.status;
-      survivor = await startGateway(env);
-      const resumed = await readSse(
-        await fetch(`${survivor.url}/agui/runs/${runId}/events`),
-        undefined,
-        10_000,
-      );
-      assert.deepEqual(resumed.frames[0], before.frames[0], "the log holds what was relayed");
-      assert.equal(resumed.frames.at(-1)!.event, "workflow_error");
-      assert.equal(JSON.parse(resumed.frames.at(-1)!.data).code, "relay_lost");
-      assert.equal(resumed.ended, true, "never left hanging");
-      await fake.waitFor((f) => f.abortCalls.includes(runId));
-    } finally {
-      victim.kill();
-      await survivor?.close();
-      await fake.close();
-      await Deno.remove(dir, { recursive: true });
-    }
-  });
+  for (const onLost of ["leave", "abort"] as const) {
+    it(`a service without rejoin: relay_lost when the gateway died mid-run, the log keeps what it relayed (ON_RELAY_LOST=${onLost})`, async () => {
+      const dir = await Deno.makeTempDir();
+      const kvPath = `${dir}/runs.kv`;
+      // The fake has no rejoin endpoint (a generic 404): nothing can replay the run.
+      const fake = await startFakeUpstream({ script: "idle" });
+      const env = {
+        WORKFLOW_SERVICE_URL: fake.url,
+        KV_PATH: kvPath,
+        HEARTBEAT_MS: "100",
+        RELAY_LEASE_MS: "600",
+        ON_RELAY_LOST: onLost,
+      };
+      const victim = await spawnGateway(env);
+      let survivor: TestGateway | undefined;
+      try {
+        const res = await postJson(`${victim.url}/agui`, BODY);
+        const runId = res.headers.get("x-workflow-id")!;
+        const before = await readSse(res, (r) => r.frames.length >= 1);
+        victim.kill("SIGKILL");
+        await victim.status;
+        survivor = await startGateway(env);
+        const resumed = await readSse(
+          await fetch(`${survivor.url}/agui/runs/${runId}/events`),
+          undefined,
+          10_000,
+        );
+        assert.deepEqual(resumed.frames[0], before.frames[0], "the log holds what was relayed");
+        assert.equal(resumed.frames.at(-1)!.event, "workflow_error");
+        const lost = JSON.parse(resumed.frames.at(-1)!.data);
+        assert.equal(lost.code, "relay_lost");
+        // What is known, and no more: the stream is lost; the workflow may still run.
+        assert.match(lost.message, /lost this run's event stream/);
+        assert.match(
+          lost.message,
+          onLost === "abort" ? /asked to stop at the service/ : /may still be running/,
+        );
+        assert.equal(resumed.ended, true, "never left hanging");
+        assert.ok(fake.rejoinCalls.length === 0, "the generic 404 is not a rejoin endpoint");
+        assert.ok(fake.requests.some((r) => r.path === `/runs/${runId}/stream`));
+        await survivor.close();
+        survivor = undefined;
+        assert.equal(fake.abortCalls.includes(runId), onLost === "abort");
+      } finally {
+        victim.kill();
+        await survivor?.close();
+        await fake.close();
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  }
 });
