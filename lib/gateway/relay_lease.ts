@@ -126,7 +126,9 @@ export class RelayLease {
       if (!run || run.status !== "running") return;
       if (await this.relayedElsewhere(run)) return;
       if (relayedHere(runId)) return;
-      await this.#d.takeOver(runId);
+      // Not awaited: a takeover may retry a failing service for a while, and the client that
+      // asked subscribes to the log meanwhile (the new relay's events reach it there).
+      void this.#d.takeOver(runId);
     } catch (err) {
       logger.warn("relay check failed", { run_id: runId, error: err });
     }

@@ -80,9 +80,10 @@ const MAX_RETRY_MS = 2_000;
 export class Takeover {
   readonly #d: TakeoverDeps;
   #timer: ReturnType<typeof setInterval> | undefined;
+  #unwatch: (() => void) | undefined;
   #sweeping: Promise<void> | undefined;
-  /** Runs a takeover is being tried for here (one try at a time per run). */
-  readonly #trying = new Set<string>();
+  /** Runs a takeover is being tried for here (one try at a time per run), and the tries. */
+  readonly #trying = new Map<string, Promise<boolean>>();
 
   constructor(deps: TakeoverDeps) {
     this.#d = deps;
@@ -93,13 +94,18 @@ export class Takeover {
     if (this.#timer !== undefined || this.#d.sweepMs <= 0) return;
     this.sweep();
     this.#timer = setInterval(() => this.sweep(), this.#d.sweepMs);
+    // A graceful stop elsewhere: sweep now rather than at the next tick (where watch reaches).
+    this.#unwatch = this.#d.store.watchHandovers?.(() => void this.sweep());
   }
 
-  /** Stops the sweep (shutdown); a sweep under way finishes. */
+  /** Stops the sweep (shutdown); a sweep and takeovers under way finish (they see `closing`). */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#unwatch?.();
+    this.#unwatch = undefined;
     await this.#sweeping;
+    await Promise.allSettled([...this.#trying.values()]);
   }
 
   /** One look at every running run (one at a time; a sweep still running is not doubled). */
@@ -129,14 +135,28 @@ export class Takeover {
    * (compare-and-set on the relay seen), rejoins the service and starts a pump. Returns true
    * when this process now relays the run. Never throws.
    */
-  async tryTakeOver(
+  tryTakeOver(
     runId: string,
     reason: "sweep" | "client",
     alive = new Map<string, Promise<number>>(),
   ): Promise<boolean> {
     const d = this.#d;
-    if (d.closing() || d.relayedHere(runId) || this.#trying.has(runId)) return false;
-    this.#trying.add(runId);
+    if (d.closing() || d.relayedHere(runId)) return Promise.resolve(false);
+    const busy = this.#trying.get(runId);
+    if (busy) return busy;
+    const attempt = this.#takeOver(runId, reason, alive).finally(() => {
+      this.#trying.delete(runId);
+    });
+    this.#trying.set(runId, attempt);
+    return attempt;
+  }
+
+  async #takeOver(
+    runId: string,
+    reason: "sweep" | "client",
+    alive: Map<string, Promise<number>>,
+  ): Promise<boolean> {
+    const d = this.#d;
     try {
       const run = await d.store.get(runId);
       if (!run || run.status !== "running") return false;
@@ -179,8 +199,6 @@ export class Takeover {
     } catch (err) {
       d.logger.warn("takeover failed", { run_id: runId, error: err });
       return false;
-    } finally {
-      this.#trying.delete(runId);
     }
   }
 

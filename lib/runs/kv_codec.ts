@@ -82,6 +82,8 @@ export const keys = {
   running: (id: string): Deno.KvKey => ["runs_running", id],
   /** The whole running index. */
   runningAll: ["runs_running"] as Deno.KvKey,
+  /** Rewritten by every graceful stop of a gateway: others watch it to take over at once. */
+  handover: ["relay_handover"] as Deno.KvKey,
   /** Until when a gateway process relays its runs (its liveness lease). */
   alive: (owner: string): Deno.KvKey => ["relay_alive", owner],
 };

@@ -177,7 +177,32 @@ export class KvRunStore implements RunStore {
     this.#assertOpen();
     // The key outlives its lease by a minute, so a reader tells "lapsed" from "never seen".
     const expireIn = Math.max(0, untilMs - this.#now()) + 60_000;
-    await commit(() => this.#kv.atomic().set(keys.alive(owner), untilMs, { expireIn }));
+    await commit(() => {
+      const op = this.#kv.atomic().set(keys.alive(owner), untilMs, { expireIn });
+      // A release (0) also tells watchers, so they take the runs over without waiting a sweep.
+      if (untilMs === 0) op.set(keys.handover, { owner, at: this.#now() }, { expireIn: 60_000 });
+      return op;
+    });
+  }
+
+  watchHandovers(listener: () => void): () => void {
+    this.#assertOpen();
+    const reader = this.#kv.watch([keys.handover]).getReader();
+    let first = true;
+    (async () => {
+      try {
+        for (;;) {
+          const { done } = await reader.read();
+          if (done) return;
+          // The first value is what is stored now, not a new handover.
+          if (!first) listener();
+          first = false;
+        }
+      } catch {
+        // closed with the store
+      }
+    })();
+    return () => void reader.cancel().catch(() => {});
   }
 
   async relayAliveUntil(owner: string): Promise<number> {

@@ -139,6 +139,14 @@ export interface RunStore {
    */
   listRunning(limit?: number): Promise<string[]>;
 
+  /**
+   * Calls `listener` when a gateway process gives its runs up (`setRelayAlive(owner, 0)`: a
+   * graceful stop), as far as the storage can tell at once: every instance on Deno Deploy's KV,
+   * only this process on a local KV file (other processes learn it at their next sweep).
+   * Returns the function that stops listening. Optional: without it, sweeps alone find them.
+   */
+  watchHandovers?(listener: () => void): () => void;
+
   /** Runs newest first, filtered and paginated. */
   list(query?: RunListQuery): Promise<RunListPage>;
 

@@ -1,0 +1,114 @@
+/**
+ * Takeover in one process, against the scripted fake service (ids, rejoin endpoint) on a real
+ * `Deno.serve`: two gateways sharing one run log. A graceful stop hands its relays over at once
+ * (the other gateway hears of it through `kv.watch` and needs neither the lease to run out nor
+ * a sweep: both are 60 s here); a client that resumes a run whose relay is gone triggers the
+ * takeover itself; two gateways finding the same orphan claim it once.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { openKvRunStore } from "../../lib/runs/mod.ts";
+import { postJson, startGateway, type TestGateway } from "../fixtures/gateway.ts";
+import { FAKE_TS, type Script, startFakeUpstream } from "../fixtures/fake_upstream.ts";
+import { readSse } from "../fixtures/sse_reader.ts";
+
+/** Ten steps, 40 ms apart, then the end: long enough to stop a gateway in the middle. */
+const tenSteps: Script = async (w, ctx) => {
+  const base = { workflowId: ctx.request.thread_id, ts: FAKE_TS };
+  w.frame("workflow_initialized", { ...base, graph: ctx.request.graph_name });
+  for (let i = 0; i < 10; i++) {
+    w.frame("step_started", { ...base, step: `s${i}` });
+    await new Promise((r) => setTimeout(r, 40));
+    w.frame("step_completed", { ...base, step: `s${i}`, result: { i } });
+  }
+  w.frame("workflow_complete", { ...base, status: "success", result: null });
+};
+
+const SLOW = { RELAY_LEASE_MS: "60000", RELAY_SWEEP_MS: "60000", HEARTBEAT_MS: "200" };
+
+async function twoGateways(url: string) {
+  const store = await openKvRunStore({ path: ":memory:", ttlHours: 1 });
+  const env = { WORKFLOW_SERVICE_URL: url, ...SLOW };
+  const a = await startGateway(env, { store });
+  const b = await startGateway(env, { store });
+  return {
+    a,
+    b,
+    async close(...open: TestGateway[]) {
+      for (const g of open) await g.close();
+      await store.close();
+    },
+  };
+}
+
+describe("takeover within one process", () => {
+  it("a graceful stop hands its relay over at once; the run completes once, in order", async () => {
+    const fake = await startFakeUpstream({ ids: true, rejoin: "replay", script: tenSteps });
+    const { a, b, close } = await twoGateways(fake.url);
+    let aOpen = true;
+    try {
+      const res = await postJson(`${a.url}/agui`, { graph_name: "hotel_o2c", initial_state: {} });
+      const runId = res.headers.get("x-workflow-id")!;
+      await readSse(res, (r) => r.frames.length >= 4);
+      await a.close();
+      aOpen = false;
+      // Nobody subscribes yet: b takes the run over on hearing of the handover alone.
+      for (let i = 0; i < 250; i++) {
+        if (b.logs.some((l) => l.msg === "run taken over" && l.run_id === runId)) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(
+        b.logs.some((l) =>
+          l.msg === "run taken over" && l.run_id === runId && l.reason === "sweep"
+        ),
+        "taken over before any client asked",
+      );
+      const read = await readSse(
+        await fetch(`${b.url}/agui/runs/${runId}/events`),
+        undefined,
+        10_000,
+      );
+      assert.equal(read.frames.at(-1)!.event, "workflow_complete");
+      assert.deepEqual(read.frames.map((f) => Number(f.id)), read.frames.map((_, i) => i + 1));
+      // The log holds the service's events exactly: nothing lost, nothing twice.
+      assert.deepEqual(read.frames.map((f) => f.data), fake.threadLog(runId).map((f) => f.data));
+      assert.ok(b.logs.some((l) => l.msg === "run taken over" && l.run_id === runId));
+      assert.deepEqual(fake.rejoinCalls.map((c) => c.threadId), [runId]);
+      assert.deepEqual(fake.abortCalls, []);
+    } finally {
+      await close(...(aOpen ? [a, b] : [b]));
+      await fake.close();
+    }
+  });
+
+  it("two gateways that find the same orphan claim it once", async () => {
+    const fake = await startFakeUpstream({ ids: true, rejoin: "replay", script: tenSteps });
+    const { a, b, close } = await twoGateways(fake.url);
+    const c = await startGateway({ WORKFLOW_SERVICE_URL: fake.url, ...SLOW }, {
+      store: a.services.store,
+    });
+    try {
+      const res = await postJson(`${a.url}/agui`, { graph_name: "hotel_o2c", initial_state: {} });
+      const runId = res.headers.get("x-workflow-id")!;
+      await readSse(res, (r) => r.frames.length >= 3);
+      // a stops: b and c both hear of it (and both sweep once more besides): one claim wins.
+      await a.close();
+      await Promise.all([b.services.gateway.sweep(), c.services.gateway.sweep()]);
+      const read = await readSse(
+        await fetch(`${c.url}/agui/runs/${runId}/events`),
+        undefined,
+        10_000,
+      );
+      assert.equal(read.frames.at(-1)!.event, "workflow_complete");
+      assert.deepEqual(read.frames.map((f) => f.data), fake.threadLog(runId).map((f) => f.data));
+      const takers = [b, c].filter((g) =>
+        g.logs.some((l) => l.msg === "run taken over" && l.run_id === runId)
+      );
+      assert.equal(takers.length, 1, "exactly one gateway took the run");
+    } finally {
+      await c.close();
+      await close(b);
+      await fake.close();
+    }
+  });
+});
