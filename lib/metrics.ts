@@ -128,6 +128,14 @@ export class Metrics {
     "workflow_upstream_errors_total",
     "Upstream failures, by code.",
   );
+  readonly relayTakeovers = new Counter(
+    "workflow_relay_takeovers_total",
+    "Runs this instance took over from a relay that was gone, by what found them.",
+  );
+  readonly upstreamRejoins = new Counter(
+    "workflow_upstream_rejoins_total",
+    "Rejoins of a workflow stream (takeovers and cut streams), by outcome.",
+  );
   /** Counters the SSE streams increment directly (no call per heartbeat). */
   readonly sse = { heartbeats: 0, overflows: 0 };
   readonly rejected = new Counter(
@@ -161,6 +169,8 @@ export class Metrics {
       this.eventsSent.render(),
       this.malformedFrames.render(),
       this.upstreamErrors.render(),
+      this.relayTakeovers.render(),
+      this.upstreamRejoins.render(),
       `# HELP workflow_heartbeats_total Heartbeat comments sent.\n# TYPE workflow_heartbeats_total counter\nworkflow_heartbeats_total ${this.sse.heartbeats}`,
       `# HELP workflow_slow_client_disconnects_total Client streams ended because the client fell behind.\n# TYPE workflow_slow_client_disconnects_total counter\nworkflow_slow_client_disconnects_total ${this.sse.overflows}`,
       this.rejected.render(),

@@ -181,6 +181,7 @@ export class Takeover {
       try {
         const log = d.logger.child({ run_id: runId, graph: run.graph });
         const from = await this.resumePoint(claimed);
+        d.metrics.relayTakeovers.inc({ reason });
         log.info("run taken over", {
           from: owner ?? null,
           reason,
@@ -252,9 +253,11 @@ export class Takeover {
       try {
         const r = await d.upstream.rejoin(runId, afterId, d.signal);
         if (r.kind === "stream") {
+          d.metrics.upstreamRejoins.inc({ outcome: "stream" });
           log.info("rejoined the workflow stream", { attempts: attempt, after: afterId });
           return { body: r.body };
         }
+        d.metrics.upstreamRejoins.inc({ outcome: r.kind });
         if (r.kind === "unsupported" && cut) return { failure: cut };
         return { failure: lostFailure(r.reason, d.onRelayLost) };
       } catch (err) {

@@ -75,6 +75,9 @@ describe("takeover within one process", () => {
       assert.ok(b.logs.some((l) => l.msg === "run taken over" && l.run_id === runId));
       assert.deepEqual(fake.rejoinCalls.map((c) => c.threadId), [runId]);
       assert.deepEqual(fake.abortCalls, []);
+      const metrics = await (await fetch(`${b.url}/metrics`)).text();
+      assert.match(metrics, /workflow_relay_takeovers_total\{reason="sweep"\} 1\b/);
+      assert.match(metrics, /workflow_upstream_rejoins_total\{outcome="stream"\} 1\b/);
     } finally {
       await close(...(aOpen ? [a, b] : [b]));
       await fake.close();
