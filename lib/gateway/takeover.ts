@@ -40,11 +40,17 @@ export interface ResumePoint {
 
 /** What a takeover needs from the gateway around it. */
 export interface TakeoverDeps {
+  /** The run log (claims, the running index, where a run stands). */
   store: RunStore;
+  /** The workflow service (rejoin, abort). */
   upstream: Upstream;
+  /** Takeover and rejoin counters. */
   metrics: Metrics;
+  /** Where takeovers are reported. */
   logger: Logger;
+  /** This process's relay lease (its identity, liveness of others). */
   lease: RelayLease;
+  /** Clock (ms since epoch). */
   now: () => number;
   /** `ON_RELAY_LOST`. */
   onRelayLost: OnRelayLost;
@@ -85,6 +91,7 @@ export class Takeover {
   /** Runs a takeover is being tried for here (one try at a time per run), and the tries. */
   readonly #trying = new Map<string, Promise<boolean>>();
 
+  /** A takeover over the gateway's parts; nothing runs until {@link start} or a call. */
   constructor(deps: TakeoverDeps) {
     this.#d = deps;
   }

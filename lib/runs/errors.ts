@@ -94,6 +94,7 @@ export class RelayFencedError extends Error {
   readonly runId: string;
   /** Who holds the run's relay now (undefined: nobody). */
   readonly owner: string | undefined;
+  /** @param runId the run; @param owner who relays it now */
   constructor(runId: string, owner: string | undefined) {
     super(`Run ${runId}: its relay was taken over (by ${owner ?? "nobody"})`);
     this.name = "RelayFencedError";
