@@ -115,6 +115,8 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
   let lastId: string | null = job.afterId ?? null;
   const appendOpts = job.relayOwner === undefined ? undefined : { relayOwner: job.relayOwner };
   let terminal = false;
+  /** An approval gate was logged: nothing more is read from this stream. */
+  let atGate = false;
   let first = true;
   let writing: Promise<void> | null = null;
   let writeError: unknown = null;
@@ -122,7 +124,7 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
   let frameTooLarge = false;
 
   const onFrame = (f: { id?: string; event: string; data: string }) => {
-    if (terminal) return;
+    if (terminal || atGate) return;
     const type = f.event;
     if (UPSTREAM_HEARTBEAT_TYPES.has(type)) return;
     // Already logged (a rejoin replays from where the service was asked, or earlier).
@@ -149,6 +151,10 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
     pending.push(f.id === undefined ? { type, data } : { type, data, upstreamId: f.id });
     lastType = type;
     if (isTerminalType(type)) terminal = true;
+    // A gate ends the stream (the contract); a rejoined stream that follows the thread live
+    // could run on past it once a decision resumed the thread, and that continuation is the
+    // decision's stream to relay, not this one's.
+    if (type === "approval_required") atGate = true;
   };
   const parser = createFrameParser(onFrame, {
     onError: (err) => {
@@ -186,7 +192,7 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
     job.onReader?.(reader);
     failure = null;
     try {
-      while (!terminal && !writeError) {
+      while (!terminal && !atGate && !writeError) {
         const { done, value } = await reader.read();
         if (done) {
           parser.end();

@@ -118,6 +118,7 @@ export class Gateway {
       rejoinForMs: deps.rejoinForMs,
       relayedHere: (runId) => this.#pumps.has(runId) || this.#starting.has(runId),
       starting: (runId) => this.#markStarting(runId),
+      startingHere: (runId) => this.#starting.has(runId),
       closing: () => this.#closing,
       signal: this.#stop.signal,
       launch: (runId, graph, body, log, from) => this.#launch(runId, graph, body, log, from),
@@ -382,7 +383,7 @@ export class Gateway {
       onReader: (r) => r ? this.#readers.set(runId, r) : this.#readers.delete(runId),
     })
       .then(async (outcome) => {
-        if (point && outcome === "paused") await this.#takeover.reopenGate(runId, log);
+        if (point && outcome === "paused") await this.#takeover.reopenGate(runId, log, point);
       })
       .catch((err) => log.error("relay failed", { error: err }))
       .finally(() => {

@@ -36,6 +36,8 @@ export interface ResumePoint {
    * for it, replayed first, is dropped (the log holds the gateway's).
    */
   resumedStep?: string;
+  /** The takeover's own claim of the relay (a decision claims it anew). */
+  claim?: { owner: string; leaseUntil: number };
 }
 
 /** What a takeover needs from the gateway around it. */
@@ -60,6 +62,8 @@ export interface TakeoverDeps {
   relayedHere: (runId: string) => boolean;
   /** Marks the run as being started here; returns the unmarker. */
   starting: (runId: string) => () => void;
+  /** True while a start or a decision of the run is under way here (before its pump). */
+  startingHere: (runId: string) => boolean;
   /** True once the process is shutting down. */
   closing: () => boolean;
   /** Aborts upstream calls on shutdown. */
@@ -120,12 +124,19 @@ export class Takeover {
     if (this.#sweeping) return this.#sweeping;
     this.#sweeping = (async () => {
       try {
-        const ids = await this.#d.store.listRunning();
-        // One liveness read per owner per sweep, however many runs it relays.
+        const d = this.#d;
+        const running = await d.store.listRunning();
+        // One liveness read per owner per sweep, however many runs it relays; a run is read
+        // only when its owner's lease has lapsed.
         const alive = new Map<string, Promise<number>>();
-        for (const id of ids) {
-          if (this.#d.closing()) return;
-          if (this.#d.relayedHere(id)) continue;
+        for (const { id, owner } of running) {
+          if (d.closing()) return;
+          if (d.relayedHere(id)) continue;
+          if (owner !== undefined && owner !== d.lease.owner) {
+            let until = alive.get(owner);
+            if (!until) alive.set(owner, until = d.store.relayAliveUntil(owner));
+            if ((await until) > d.now()) continue;
+          }
           await this.tryTakeOver(id, "sweep", alive);
         }
       } catch (err) {
@@ -188,6 +199,7 @@ export class Takeover {
       try {
         const log = d.logger.child({ run_id: runId, graph: run.graph });
         const from = await this.resumePoint(claimed);
+        if (claimed.relay) from.claim = claimed.relay;
         d.metrics.relayTakeovers.inc({ reason });
         log.info("run taken over", {
           from: owner ?? null,
@@ -293,15 +305,21 @@ export class Takeover {
    * run still `running` had its decision claimed by a relay that died before the service got it
    * (the service still waits). The gate is opened again, so the decision can be sent once more.
    */
-  async reopenGate(runId: string, log: Logger): Promise<void> {
+  async reopenGate(runId: string, log: Logger, from: ResumePoint): Promise<void> {
     const d = this.#d;
+    const claim = from.claim;
+    // Only while the relay is still this takeover's claim: a decision that came meanwhile
+    // claimed it anew (and its resume reached the service).
+    const unchanged = (s: RunSummary) =>
+      s.status === "running" && s.relay?.owner === claim?.owner &&
+      s.relay?.leaseUntil === claim?.leaseUntil;
     try {
       const run = await d.store.get(runId);
-      if (!run || run.status !== "running" || run.relay?.owner !== d.lease.owner) return;
+      if (!run || !claim || !unchanged(run) || d.startingHere(runId)) return;
       const [last] = run.eventCount > 0 ? await d.store.read(runId, run.eventCount - 1, 1) : [];
       if (last?.type !== "approval_required") return;
       await d.store.update(runId, summaryPatch([last], d.now()), {
-        expect: (s) => s.status === "running" && s.eventCount === run.eventCount,
+        expect: (s) => unchanged(s) && s.eventCount === run.eventCount,
       });
       log.info("approval gate opened again: its decision never reached the workflow service");
     } catch (err) {

@@ -106,7 +106,7 @@ export class KvWriter {
             .set(keys.run(id), record, { expireIn })
             .set(keys.head(id), head, { expireIn })
             .set(keys.index(Number.isFinite(createdMs) ? createdMs : now, id), exp, { expireIn });
-          indexRunning(op, record.summary, expireIn);
+          indexRunning(op, record.summary, head, expireIn);
           return op;
         });
         if (res.ok) {
@@ -188,8 +188,8 @@ export class KvWriter {
           }
           if (writeSummary) {
             op.set(keys.run(id), { summary, exp: st.head.exp } satisfies RunRecord, { expireIn });
-            indexRunning(op, summary, expireIn);
           }
+          if (writeSummary || "relay" in patch) indexRunning(op, summary, head, expireIn);
           return op;
         });
         if (res.ok) {
@@ -284,7 +284,9 @@ export class KvWriter {
           op.set(keys.head(id), head, { expireIn });
           if (writeSummary) {
             op.set(keys.run(id), { summary, exp: st.head.exp } satisfies RunRecord, { expireIn });
-            indexRunning(op, summary, expireIn);
+          }
+          if (writeSummary || (patch !== undefined && "relay" in patch)) {
+            indexRunning(op, summary, head, expireIn);
           }
         },
         mutations: pages.length + (writeSummary ? 3 : 1),

@@ -95,16 +95,19 @@ export function withHead(summary: RunSummary, head: HeadValue | null): RunSummar
 }
 
 /**
- * Keeps the running index (`keys.running`) in step with a summary write: present exactly while
- * the stored status is `running`. Added to the atomic operation that writes the summary.
+ * Keeps the running index (`keys.running`) in step with a summary or relay write: present exactly
+ * while the stored status is `running`, holding the relay's owner (so a sweep reads one lease
+ * per owner, not every run). Added to the atomic operation that writes the summary or the head.
  */
 export function indexRunning(
   op: Deno.AtomicOperation,
   summary: RunSummary,
+  head: HeadValue,
   expireIn: number,
 ): void {
-  if (summary.status === "running") op.set(keys.running(summary.id), 1, { expireIn });
-  else op.delete(keys.running(summary.id));
+  if (summary.status === "running") {
+    op.set(keys.running(summary.id), head.owner ?? "", { expireIn });
+  } else op.delete(keys.running(summary.id));
 }
 
 /** The summary with `patch` applied; `id` and `eventCount` are the log's own. */

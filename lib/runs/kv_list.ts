@@ -9,7 +9,7 @@ import { InvalidCursorError } from "./errors.ts";
 import { decodeCursor, encodeCursor, type HeadValue, keys, type RunRecord } from "./kv_codec.ts";
 import { commit } from "./kv_commit.ts";
 import { withHead, type WriterCache } from "./kv_head.ts";
-import type { RunListPage, RunListQuery } from "./store.ts";
+import type { RunListPage, RunListQuery, RunningRun } from "./store.ts";
 
 /** Keys deleted per atomic operation when clearing an expired run. */
 const DELETE_BATCH = 200;
@@ -132,12 +132,16 @@ async function deleteAll(kv: Deno.Kv, batch: Deno.KvKey[]): Promise<void> {
   });
 }
 
-/** Ids of runs whose status is `running`, from the running index; see `RunStore.listRunning`. */
-export async function listRunning(kv: Deno.Kv, limit: number): Promise<string[]> {
-  const out: string[] = [];
+/** Runs whose status is `running`, from the running index; see `RunStore.listRunning`. */
+export async function listRunning(kv: Deno.Kv, limit: number): Promise<RunningRun[]> {
+  const out: RunningRun[] = [];
   const max = Math.max(1, Math.floor(limit));
-  for await (const entry of kv.list({ prefix: keys.runningAll }, { limit: max, batchSize: 500 })) {
-    out.push(String(entry.key[1]));
+  const iter = kv.list<string>({ prefix: keys.runningAll }, { limit: max, batchSize: 500 });
+  for await (const entry of iter) {
+    const id = String(entry.key[1]);
+    out.push(
+      typeof entry.value === "string" && entry.value !== "" ? { id, owner: entry.value } : { id },
+    );
   }
   return out;
 }

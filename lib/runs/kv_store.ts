@@ -25,6 +25,7 @@ import type {
   NewEvent,
   RunListPage,
   RunListQuery,
+  RunningRun,
   RunStore,
   SummaryPatch,
   UpdateOptions,
@@ -219,7 +220,7 @@ export class KvRunStore implements RunStore {
     return this.#tail.subscribe(id, afterSeq, signal);
   }
 
-  async listRunning(limit = 1000): Promise<string[]> {
+  async listRunning(limit = 1000): Promise<RunningRun[]> {
     this.#assertOpen();
     return await listRunning(this.#kv, limit);
   }

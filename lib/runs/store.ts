@@ -22,6 +22,14 @@ export interface NewEvent {
   upstreamId?: string;
 }
 
+/** An entry of {@link RunStore.listRunning}. */
+export interface RunningRun {
+  /** The run id. */
+  id: string;
+  /** The gateway process relaying it, when one is named. */
+  owner?: string;
+}
+
 /** Options of {@link RunStore.append}. */
 export interface AppendOptions {
   /**
@@ -133,11 +141,11 @@ export interface RunStore {
   relayAliveUntil(owner: string): Promise<number>;
 
   /**
-   * Ids of runs whose status is `running`, at most `limit` (default 1000): an index kept with
-   * each status change, so a takeover sweep finds runs that nobody watches without scanning the
-   * run list.
+   * Runs whose status is `running` and who relays each, at most `limit` (default 1000): an index
+   * kept in the same writes as each status and relay change, so a takeover sweep finds runs that
+   * nobody watches without scanning the run list, and reads one lease per owner.
    */
-  listRunning(limit?: number): Promise<string[]>;
+  listRunning(limit?: number): Promise<RunningRun[]>;
 
   /**
    * Calls `listener` when a gateway process gives its runs up (`setRelayAlive(owner, 0)`: a

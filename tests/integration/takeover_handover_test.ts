@@ -114,4 +114,70 @@ describe("takeover within one process", () => {
       await fake.close();
     }
   });
+
+  it("a rejoined stream that runs on past its gate: the decision's continuation is logged once", async () => {
+    const gateNow = Promise.withResolvers<void>();
+    const hold = Promise.withResolvers<void>();
+    // The first segment reaches its gate only when told, then stays open: a follower of the
+    // thread (the takeover's rejoin) sees the continuation a decision starts.
+    const gated: Script = async (w, ctx) => {
+      const base = { workflowId: ctx.request.thread_id, ts: FAKE_TS };
+      if (ctx.request.resume) {
+        w.frame("approval_resolved", { ...base, stepId: "gate", decision: "approve" });
+        await w.pause(30);
+        w.frame("step_started", { ...base, step: "after" });
+        w.frame("step_completed", { ...base, step: "after", result: {} });
+        w.frame("workflow_complete", { ...base, status: "success", result: null });
+        hold.resolve();
+        return;
+      }
+      w.frame("workflow_initialized", { ...base, graph: ctx.request.graph_name });
+      w.frame("step_started", { ...base, step: "gate" });
+      await gateNow.promise;
+      w.frame("approval_required", { ...base, stepId: "gate", message: "ok?" });
+      await hold.promise;
+    };
+    const fake = await startFakeUpstream({ ids: true, rejoin: "replay", script: gated });
+    const { a, b, close } = await twoGateways(fake.url);
+    let aOpen = true;
+    let decided: Promise<number> | undefined;
+    try {
+      const res = await postJson(`${a.url}/agui`, { graph_name: "hotel_o2c", initial_state: {} });
+      const runId = res.headers.get("x-workflow-id")!;
+      await readSse(res, (r) => r.frames.length >= 2);
+      await a.close();
+      aOpen = false;
+      for (let i = 0; i < 250 && fake.rejoinCalls.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(fake.rejoinCalls.length, 1, "b rejoined the thread");
+      gateNow.resolve();
+      const read = await readSse(await fetch(`${b.url}/agui/runs/${runId}/events`), (r) => {
+        if (r.frames.at(-1)?.event === "approval_required" && !decided) {
+          decided = postJson(`${b.url}/agui/runs/${runId}/approval`, {
+            stepId: "gate",
+            decision: "approve",
+          }).then(async (x) => (await x.body?.cancel(), x.status));
+        }
+        return false;
+      }, 10_000);
+      assert.deepEqual(read.frames.map((f) => f.event), [
+        "workflow_initialized",
+        "step_started",
+        "approval_required",
+        "approval_resolved",
+        "step_started",
+        "step_completed",
+        "workflow_complete",
+      ]);
+      assert.equal(await decided, 202, "the decision was accepted");
+      // The log keeps the gateway's record of the decision, not the service's echo of it.
+      assert.notEqual(JSON.parse(read.frames[3].data).ts, FAKE_TS);
+    } finally {
+      hold.resolve();
+      gateNow.resolve();
+      await close(...(aOpen ? [a, b] : [b]));
+      await fake.close();
+    }
+  });
 });

@@ -72,15 +72,19 @@ describe("run log support for takeover", () => {
       await a.create(summary("run-a", "A"));
       await a.create(summary("run-b", "A"));
       await a.create({ ...summary("run-c", "A"), status: "waiting_approval" });
-      assert.deepEqual((await b.listRunning()).sort(), ["run-a", "run-b"]);
+      const ids = async (limit?: number) => (await b.listRunning(limit)).map((r) => r.id).sort();
+      assert.deepEqual(await ids(), ["run-a", "run-b"]);
       await a.update("run-a", { status: "waiting_approval" });
-      assert.deepEqual(await b.listRunning(), ["run-b"]);
-      await a.update("run-a", { status: "running" });
+      assert.deepEqual(await ids(), ["run-b"]);
+      // A decision claims the gate and the relay at once: the index names the new relay.
+      await a.update("run-a", { status: "running", relay: { owner: "B", leaseUntil: 1 } });
       await a.append("run-b", [{ type: "workflow_complete", data: "{}" }], {
         status: "complete",
       });
-      assert.deepEqual(await b.listRunning(), ["run-a"]);
-      assert.deepEqual(await b.listRunning(1), ["run-a"]);
+      assert.deepEqual(await b.listRunning(), [{ id: "run-a", owner: "B" }]);
+      // A takeover moves only the relay: the index follows.
+      await b.update("run-a", { relay: { owner: "C", leaseUntil: 1 } });
+      assert.deepEqual(await a.listRunning(1), [{ id: "run-a", owner: "C" }]);
     } finally {
       await close();
     }
