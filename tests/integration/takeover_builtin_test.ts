@@ -9,7 +9,8 @@
  *   stays up: the relay's upstream stream breaks, it rejoins (retrying until the service is
  *   back) and every run completes once.
  *
- * Bounded: 3 runs per case, short steps, a deadline on every wait.
+ * Bounded: 2 rounds × 3 runs (one-command setup) and 3 runs (service restart), short steps, a
+ * deadline on every wait.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -35,44 +36,52 @@ describe("takeover with the workflow service going down", () => {
       sweepMs: 250,
     });
     try {
-      const victim = await cluster.addGateway();
-      const survivor = await cluster.addGateway();
-      const rand = seeded(0xb1);
-      const runIds = GRAPH_RUNS.map((r) => `builtin-${r.graph}`);
-      await Promise.all(
-        GRAPH_RUNS.map((r, i) => startRun(victim.url, runIds[i], r.graph, r.prompt)),
-      );
-      const urls = () => cluster.alive().map((g) => g.url);
-      const target = Math.floor(rand() * runIds.length);
-      const killAfter = 2 + Math.floor(rand() * 10);
-      const killNow = Promise.withResolvers<void>();
-      const reads = runIds.map((id, i) => {
-        let seen = 0;
-        return followRun(urls, id, async (f) => {
-          if (i === target && ++seen === killAfter) killNow.resolve();
-          if (f.event === "approval_required") {
-            await approve(urls, id, String(JSON.parse(f.data).stepId));
-          }
-        }, 60_000);
-      });
-      await Promise.race([killNow.promise, sleep(30_000)]);
-      await cluster.stop(victim, "SIGKILL");
-      const settled = await Promise.allSettled(reads);
-      for (let i = 0; i < runIds.length; i++) {
-        const r = settled[i];
-        if (r.status === "rejected") throw r.reason;
-        assertCompleteOnce(runIds[i], r.value.frames);
-        const s = (await (await fetch(`${survivor.url}/agui/runs/${runIds[i]}`)).json()).run;
-        assert.equal(s.status, "complete");
+      await cluster.addGateway();
+      await cluster.addGateway();
+      for (let round = 0; round < 2; round++) {
+        const [victim, survivor] = cluster.alive();
+        const rand = seeded(0xb1 + round);
+        const runIds = GRAPH_RUNS.map((r) => `builtin-${round}-${r.graph}`);
+        await Promise.all(
+          GRAPH_RUNS.map((r, i) => startRun(victim.url, runIds[i], r.graph, r.prompt)),
+        );
+        const urls = () => cluster.alive().map((g) => g.url);
+        const target = Math.floor(rand() * runIds.length);
+        const killAfter = 2 + Math.floor(rand() * 10);
+        const killNow = Promise.withResolvers<void>();
+        const reads = runIds.map((id, i) => {
+          let seen = 0;
+          return followRun(urls, id, async (f) => {
+            if (i === target && ++seen === killAfter) killNow.resolve();
+            if (f.event === "approval_required") {
+              await approve(urls, id, String(JSON.parse(f.data).stepId));
+            }
+          }, 60_000);
+        });
+        await Promise.race([killNow.promise, sleep(30_000)]);
+        await cluster.stop(victim, "SIGKILL");
+        const settled = await Promise.allSettled(reads);
+        for (let i = 0; i < runIds.length; i++) {
+          const r = settled[i];
+          if (r.status === "rejected") throw r.reason;
+          assertCompleteOnce(runIds[i], r.value.frames);
+          const s = (await (await fetch(`${survivor.url}/agui/runs/${runIds[i]}`)).json()).run;
+          assert.equal(s.status, "complete");
+        }
+        const taken = survivor.logs.filter((l) =>
+          l.msg === "run taken over" && runIds.includes(String(l.run_id))
+        ).length;
+        const retried = settled.flatMap((r) =>
+          r.status === "fulfilled" ? r.value.frames : []
+        )
+          .filter((f) => f.event === "step_started" && JSON.parse(f.data).retry === true).length;
+        assert.ok(taken > 0, "the survivor took runs over");
+        console.log(
+          `built-in round ${round}: killed at ${runIds[target]} event ${killAfter}; ${taken} ` +
+            `run(s) taken over, ${retried} step(s) retried; all runs completed`,
+        );
+        await cluster.addGateway();
       }
-      const taken = survivor.logs.filter((l) => l.msg === "run taken over").length;
-      const retried = settled.flatMap((r) => r.status === "fulfilled" ? r.value.frames : [])
-        .filter((f) => f.event === "step_started" && JSON.parse(f.data).retry === true).length;
-      assert.ok(taken > 0, "the survivor took runs over");
-      console.log(
-        `built-in: killed at ${runIds[target]} event ${killAfter}; ${taken} run(s) taken ` +
-          `over, ${retried} step(s) retried; all runs completed`,
-      );
     } finally {
       await cluster.close();
     }
