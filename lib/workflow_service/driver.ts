@@ -16,9 +16,11 @@ import type { Logger } from "../log.ts";
 import type { ThreadHub } from "./follow.ts";
 import { WORKFLOWS } from "./graphs.ts";
 import { snakeKeys } from "./http.ts";
+import { createJournal } from "./journal.ts";
 import type { ResumeDecision, RunRequest, StepJournal, WorkflowRuntime } from "./runner.ts";
-import type { ArtifactDoc, JsonObject, RunOptions } from "./spec.ts";
+import type { RunOptions } from "./spec.ts";
 import {
+  type StepEntry,
   type ThreadEvent,
   type ThreadRow,
   type ThreadStatus,
@@ -28,6 +30,7 @@ import {
 
 /** The thread was taken over by another process: this segment stops writing. */
 export class ThreadLostError extends Error {
+  /** An error naming thread `id`. */
   constructor(id: string) {
     super(`thread ${id} is run by another process now`);
     this.name = "ThreadLostError";
@@ -44,10 +47,15 @@ interface Segment {
 
 /** Settings of a {@link ThreadDriver}. */
 export interface DriverOptions {
+  /** Where threads live. */
   store: ThreadStore;
+  /** Wakes this process's followers of a thread on every write. */
   hub: ThreadHub;
+  /** Where logs go. */
   log: Logger;
+  /** The clock for `ts` and documents. */
   now: () => Date;
+  /** Delay before each task step, ms. */
   stepDelayMs: number;
   /** Lease length, ms. */
   leaseMs: number;
@@ -69,6 +77,7 @@ export class ThreadDriver {
   #renewTimer?: ReturnType<typeof setInterval>;
   #closed = false;
 
+  /** A driver with no thread running yet. */
   constructor(opts: DriverOptions) {
     this.#o = opts;
   }
@@ -176,43 +185,15 @@ export class ThreadDriver {
     throw new ThreadLostError(id);
   }
 
-  #journal(id: string, seg: Segment, known: Map<string, { done: boolean; result?: JsonObject }>) {
-    const journal: StepJournal = {
-      begin: async (step, kind) => {
-        const entry = known.get(step);
-        if (entry?.done) return entry.result ?? {};
-        if (entry && kind === "gate") return undefined;
-        seg.controller.signal.throwIfAborted();
-        const retry = entry !== undefined;
-        await this.#write(
-          id,
-          seg,
-          [{ type: "step_started", data: { step, ...(retry ? { retry: true } : {}) } }],
-          {},
-          [{ step, entry: { done: false } }],
-        );
-        known.set(step, { done: false });
-        if (retry) this.#o.log.warn("step runs again after a crash", { thread_id: id, step });
-        return undefined;
+  #journal(id: string, seg: Segment, known: Map<string, StepEntry>): StepJournal {
+    return createJournal({
+      known,
+      signal: seg.controller.signal,
+      write: async (events, steps) => {
+        await this.#write(id, seg, events, {}, steps);
       },
-      complete: async (step, result, documents: ArtifactDoc[]) => {
-        await this.#write(
-          id,
-          seg,
-          [
-            { type: "step_completed", data: { step, result } },
-            ...documents.map((d) => ({
-              type: "artifact",
-              data: { name: d.name, mime: "application/json", content: d.content },
-            })),
-          ],
-          {},
-          [{ step, entry: { done: true, result } }],
-        );
-        known.set(step, { done: true, result });
-      },
-    };
-    return journal;
+      onRetry: (step) => this.#o.log.warn("step runs again after a crash", { thread_id: id, step }),
+    });
   }
 
   /** True when this process may take one more thread. */

@@ -90,14 +90,19 @@ export interface StepJournal {
 
 /** A decision taken at a gate. */
 export interface ResumeDecision {
+  /** The gate. */
   stepId: string;
+  /** What was decided. */
   decision: "approve" | "reject";
+  /** The approver's note. */
   comment?: string;
 }
 
 /** One execution of a thread: from its start, from a pending gate, or from its last checkpoint. */
 export interface RunRequest {
+  /** The graph to run. */
   graph: string;
+  /** The thread (LangGraph `thread_id`). */
   threadId: string;
   /** The extracted input and run options (a new run; also kept for a recovery). */
   start?: { input: unknown; options: RunOptions };
@@ -124,6 +129,7 @@ export type RunOutcome =
 export class StepFailedError extends Error {
   /** The step that failed, when known. */
   readonly step?: string;
+  /** An error naming the failing step, with what it threw as `cause`. */
   constructor(step: string | undefined, cause: unknown) {
     super(
       `${step ? `step ${step} failed: ` : ""}${
