@@ -220,3 +220,18 @@ export async function getAll<T>(kv: Deno.Kv, keys: Deno.KvKey[]): Promise<Deno.K
   }
   return (await Promise.all(batches)).flat();
 }
+
+/** Deletes every key under `prefix`, 500 per atomic operation. */
+export async function deletePrefix(kv: Deno.Kv, prefix: Deno.KvKey): Promise<void> {
+  let op = kv.atomic();
+  let n = 0;
+  for await (const e of kv.list({ prefix })) {
+    op.delete(e.key);
+    if (++n === 500) {
+      await op.commit();
+      op = kv.atomic();
+      n = 0;
+    }
+  }
+  if (n > 0) await op.commit();
+}

@@ -33,7 +33,14 @@ import {
   WRITES_IDX_MAP,
   writesSortKey,
 } from "@langchain/langgraph-checkpoint";
-import { getAll, loadBytes, type Serialized, type StoredValue, WriteBatch } from "./kv_values.ts";
+import {
+  deletePrefix,
+  getAll,
+  loadBytes,
+  type Serialized,
+  type StoredValue,
+  WriteBatch,
+} from "./kv_values.ts";
 
 /** Options of {@link DenoKvSaver}. */
 export interface DenoKvSaverOptions {
@@ -271,9 +278,16 @@ export class DenoKvSaver extends BaseCheckpointSaver {
         continue;
       }
       const from = parent?.src[ch];
-      if (from === undefined) continue;
-      // A carried value close to its expiry is written again, so this checkpoint lives long.
-      if (this.#expireIn !== undefined && from[1] - now < this.#expireIn / 2) {
+      if (from === undefined) {
+        // A parent that is gone (deleted, expired) or never stored this channel: the value
+        // LangGraph passed is stored rather than dropped.
+        if (parentId !== undefined && ch in values && values[ch] !== undefined) fresh.push(ch);
+        continue;
+      }
+      // A carried value close to its expiry (or with one, when this saver sets none) is written
+      // again, so this checkpoint lives as long as its own expiry says.
+      const stale = this.#expireIn === undefined ? from[1] > 0 : from[1] - now < this.#expireIn / 2;
+      if (stale) {
         carriedRefresh.push(ch);
       } else src[ch] = from;
     }
@@ -364,7 +378,17 @@ export class DenoKvSaver extends BaseCheckpointSaver {
           ifAbsent: regular,
         });
       });
-      if (await batch.commit(this.#kv)) return;
+      if (await batch.commit(this.#kv)) {
+        // Special writes replace: the parts of the value they replaced are dropped.
+        const replaced = rows.flatMap((r, i) => {
+          const v = existing[i].value?.v;
+          return r.idx < 0 && v !== undefined && "p" in v ? [v.p] : [];
+        });
+        await Promise.all(
+          replaced.map((blob) => deletePrefix(this.#kv, this.#partsOf(thread)(blob))),
+        );
+        return;
+      }
     }
     throw new Error(`Failed to put writes of task ${taskId}: concurrent writers kept conflicting`);
   }
@@ -373,19 +397,7 @@ export class DenoKvSaver extends BaseCheckpointSaver {
   async deleteThread(threadId: string): Promise<void> {
     // Records first, so a concurrent reader sees a checkpoint whole or not at all.
     for (const kind of ["cp", "ch", "w", "part"]) {
-      let op = this.#kv.atomic();
-      let n = 0;
-      for await (
-        const e of this.#kv.list({ prefix: this.#key(kind, threadId) }, { consistency: "strong" })
-      ) {
-        op.delete(e.key);
-        if (++n === 500) {
-          await op.commit();
-          op = this.#kv.atomic();
-          n = 0;
-        }
-      }
-      if (n > 0) await op.commit();
+      await deletePrefix(this.#kv, this.#key(kind, threadId));
     }
   }
 }

@@ -70,6 +70,7 @@ interface Snapshot {
 interface InvokeOptions {
   configurable: { thread_id: string };
   signal: AbortSignal;
+  durability: "sync";
 }
 
 interface CompiledWorkflow {
@@ -298,7 +299,9 @@ export function createRuntime(
       }
       journals.set(req.threadId, req.journal);
       try {
-        await graph.invoke(input, { ...config, signal: req.signal });
+        // Each step's checkpoint is stored before the next step starts, so a crash repeats at
+        // most the step it cut (the journal then skips steps it knows are done anyway).
+        await graph.invoke(input, { ...config, signal: req.signal, durability: "sync" });
       } catch (err) {
         if (isAbort(err, req.signal)) throw req.signal.reason ?? err;
         if (err instanceof StepFailedError) throw err;

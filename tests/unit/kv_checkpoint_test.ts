@@ -9,6 +9,7 @@ import {
   type Checkpoint,
   type CheckpointMetadata,
   emptyCheckpoint,
+  ERROR,
   uuid6,
 } from "@langchain/langgraph-checkpoint";
 import { Annotation, Command, END, interrupt, START, StateGraph } from "@langchain/langgraph";
@@ -95,6 +96,42 @@ Deno.test("a checkpoint that carries a channel points at its parent's value, not
     const tuple = await saver.getTuple(c2);
     assert.deepEqual(tuple?.checkpoint.channel_values, { doc, n: 2 });
     assert.equal(tuple?.parentConfig?.configurable?.checkpoint_id, cp1.id);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("a carried channel whose parent record is gone is stored from the checkpoint itself", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const saver = new DenoKvSaver(kv);
+    const cp1 = checkpointWith({ doc: "kept", n: 1 });
+    const c1 = await saver.put({ configurable: { thread_id: "t" } }, cp1, META, { doc: 1, n: 1 });
+    await kv.delete(["lg_ckpt", "cp", "t", "", cp1.id]);
+    const cp2 = checkpointWith({ doc: "kept", n: 2 });
+    cp2.channel_versions = { doc: 1, n: 2 };
+    const c2 = await saver.put(c1, cp2, META, { n: 2 });
+    assert.deepEqual((await saver.getTuple(c2))?.checkpoint.channel_values, { doc: "kept", n: 2 });
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("putWrites keeps a stored regular write and replaces a special one, parts included", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const saver = new DenoKvSaver(kv);
+    const cp = checkpointWith({});
+    const config = await saver.put({ configurable: { thread_id: "w" } }, cp, META, {});
+    const first = bigText(150_000);
+    const second = bigText(150_000);
+    await saver.putWrites(config, [["out", "a"], [ERROR, first]], "task");
+    await saver.putWrites(config, [["out", "b"], [ERROR, second]], "task");
+    const tuple = await saver.getTuple(config);
+    assert.deepEqual(tuple?.pendingWrites, [["task", ERROR, second], ["task", "out", "a"]]);
+    // Only the replacing error's parts are left (150 KB = 3 parts of 63 KiB).
+    const parts = (await allEntries(kv)).filter((e) => e.key.includes("part"));
+    assert.equal(parts.length, 3);
   } finally {
     kv.close();
   }
