@@ -73,6 +73,8 @@ export class ThreadDriver {
   readonly owner: string = crypto.randomUUID();
   readonly #o: DriverOptions;
   readonly #segments = new Map<string, Segment>();
+  /** Threads a start or resume of this process is writing: never taken over meanwhile. */
+  readonly #starting = new Set<string>();
   #runtime?: Promise<WorkflowRuntime>;
   #renewTimer?: ReturnType<typeof setInterval>;
   #closed = false;
@@ -208,10 +210,23 @@ export class ThreadDriver {
     start: { input: unknown; options: RunOptions },
   ): Promise<Versioned | undefined> {
     const spec = WORKFLOWS.get(graph)!;
+    this.#starting.add(id);
+    try {
+      return await this.#create(id, spec, start);
+    } finally {
+      this.#starting.delete(id);
+    }
+  }
+
+  async #create(
+    id: string,
+    spec: NonNullable<ReturnType<typeof WORKFLOWS.get>>,
+    start: { input: unknown; options: RunOptions },
+  ): Promise<Versioned | undefined> {
     await this.#holdLease();
     const created = await this.#o.store.create({
       id,
-      graph,
+      graph: spec.info.name,
       status: "running",
       seq: 0,
       first: 1,
@@ -238,7 +253,17 @@ export class ThreadDriver {
    * `approval_resolved`, or undefined when the record changed meanwhile (the caller re-checks).
    */
   async resume(current: Versioned, decision: ResumeDecision): Promise<number | undefined> {
-    await this.#holdLease();
+    const id = current.row.id;
+    this.#starting.add(id);
+    try {
+      await this.#holdLease();
+      return await this.#accept(current, decision);
+    } finally {
+      this.#starting.delete(id);
+    }
+  }
+
+  async #accept(current: Versioned, decision: ResumeDecision): Promise<number | undefined> {
     const { stepId, comment } = decision;
     const id = current.row.id;
     // One checked write and no retry: a racing resume that got there first wins.
@@ -271,13 +296,17 @@ export class ThreadDriver {
    * runs in a live process.
    */
   async recoverIfOrphaned(id: string): Promise<void> {
-    if (this.#closed || this.#segments.has(id) || !this.hasRoom()) return;
+    const busy = () => this.#segments.has(id) || this.#starting.has(id);
+    if (this.#closed || busy() || !this.hasRoom()) return;
     const cur = await this.#o.store.get(id);
-    if (!cur || cur.row.status !== "running" || this.#segments.has(id)) return;
-    if (cur.row.owner && await this.#o.store.isAlive(cur.row.owner)) return;
+    if (!cur || cur.row.status !== "running" || busy()) return;
+    // This process's own thread with no segment here was left by a failed write: it is ours to
+    // go on with, even though this process's lease is alive.
+    const mine = cur.row.owner === this.owner;
+    if (!mine && cur.row.owner && await this.#o.store.isAlive(cur.row.owner)) return;
     await this.#holdLease();
     const seg = this.#newSegment(cur);
-    if (this.#segments.has(id)) return;
+    if (busy()) return;
     this.#segments.set(id, seg);
     try {
       const res = await this.#o.store.append(cur, [], { owner: this.owner });
