@@ -194,7 +194,8 @@ export class ThreadDriver {
       write: async (events, steps) => {
         await this.#write(id, seg, events, {}, steps);
       },
-      onRetry: (step) => this.#o.log.warn("step runs again after a crash", { thread_id: id, step }),
+      onRetry: (step) =>
+        this.#o.log.warn("step runs again: its process stopped mid-step", { thread_id: id, step }),
     });
   }
 
