@@ -39,6 +39,8 @@ const schema = z.object({
   WORKFLOW_SERVICE_URL: httpUrl.optional(),
   WORKFLOW_SERVICE_TOKEN: z.string().min(1).optional(),
   WORKFLOW_STEP_DELAY_MS: int(0, 60_000).default(400),
+  WORKFLOW_EVENT_RETENTION: int(10, 1_000_000).default(10_000),
+  WORKFLOW_LEASE_MS: int(100, 600_000).default(10_000),
   HEARTBEAT_MS: int(10, 15_000).default(15_000),
   GATEWAY_TOKEN: z.string().min(16, "at least 16 characters").optional(),
   ALLOWED_ORIGINS: z.string().optional().transform((v) =>

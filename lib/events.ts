@@ -27,7 +27,7 @@ export const eventDataSchemas = {
     attempt: z.number().int().min(1),
     maxRetries: z.number().int().min(1),
   }),
-  step_started: z.looseObject({ ...base, step: z.string().min(1) }),
+  step_started: z.looseObject({ ...base, step: z.string().min(1), retry: z.boolean().optional() }),
   step_completed: z.looseObject({ ...base, step: z.string().min(1), result: z.unknown() }),
   approval_required: z.looseObject({
     ...base,

@@ -63,11 +63,24 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     });
   } else {
     const { createWorkflowService } = await import("./workflow_service/mod.ts");
+    // The run log's database, through a handle of the built-in service's own: its threads and
+    // checkpoints survive restarts next to the runs they feed.
+    const kvPath = config.KV_PATH ??
+      (Deno.env.get("DENO_DEPLOYMENT_ID") ? undefined : DEFAULT_KV_PATH);
+    const kv = kvPath === undefined ? await Deno.openKv() : await Deno.openKv(kvPath);
     const service = createWorkflowService({
       stepDelayMs: config.WORKFLOW_STEP_DELAY_MS,
       logger: logger.child({ component: "workflow_service" }),
+      kv,
+      memoryCheckpoints: kvPath === ":memory:",
+      retention: config.WORKFLOW_EVENT_RETENTION,
+      leaseMs: config.WORKFLOW_LEASE_MS,
+      orphanScanMs: kvPath === ":memory:" ? 0 : config.WORKFLOW_LEASE_MS,
     });
-    closeBuiltIn = () => service.close();
+    closeBuiltIn = async () => {
+      await service.close();
+      kv.close();
+    };
     upstream = createUpstream({
       inProcess: (req) => service.handler(req),
       timeoutMs: config.UPSTREAM_TIMEOUT_MS,
