@@ -266,6 +266,8 @@ export async function handleListRuns(url: URL, services: Services): Promise<Resp
   if (cursor !== undefined && cursor.length > 512) {
     throw new ApiError(400, "bad_cursor", "Invalid cursor");
   }
+  const thread = url.searchParams.get("thread");
+  if (thread !== null) return listThreadRuns(services, thread, limit, status, graph);
   let page;
   try {
     page = await services.store.list({
@@ -282,6 +284,26 @@ export async function handleListRuns(url: URL, services: Services): Promise<Resp
     runs: page.runs.map(publicSummary),
     ...(page.cursor ? { cursor: page.cursor } : {}),
   });
+}
+
+/**
+ * `GET /agui/runs?thread=<threadId>`: an AG-UI thread's runs, newest first, from the thread
+ * index (at most 100, no cursor), so a client that knows only its thread finds its runs.
+ */
+async function listThreadRuns(
+  services: Services,
+  thread: string,
+  limit: number,
+  status: string | undefined,
+  graph: string | undefined,
+): Promise<Response> {
+  if (thread === "" || thread.length > 512) {
+    throw new ApiError(400, "bad_thread", "thread must be an AG-UI threadId of 1–512 characters");
+  }
+  const runs = (await services.store.listByThread(thread, Math.min(limit, 100))).filter((r) =>
+    (status === undefined || r.status === status) && (graph === undefined || r.graph === graph)
+  );
+  return jsonResponse({ runs: runs.map(publicSummary) });
 }
 
 /** `GET /agui/graphs` → the workflow service's graphs. */

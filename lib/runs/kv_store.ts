@@ -258,14 +258,20 @@ export class KvRunStore implements RunStore {
         const updatedMs = Date.parse(summary.updatedAt);
         if (Number.isFinite(updatedMs)) head.at = updatedMs;
         const expireIn = this.#ttlMs;
-        const res = await commit(() =>
-          this.#kv.atomic()
+        const at = Number.isFinite(createdMs) ? createdMs : now;
+        const res = await commit(() => {
+          const op = this.#kv.atomic()
             .check({ key: keys.run(id), versionstamp: null })
             .check({ key: keys.head(id), versionstamp: null })
             .set(keys.run(id), record, { expireIn })
             .set(keys.head(id), head, { expireIn })
-            .set(keys.index(Number.isFinite(createdMs) ? createdMs : now, id), exp, { expireIn })
-        );
+            .set(keys.index(at, id), exp, { expireIn });
+          // The thread index lands with the run: a run is never there without its entry.
+          if (summary.threadId !== undefined) {
+            op.set(keys.threadIndex(summary.threadId, at, id), exp, { expireIn });
+          }
+          return op;
+        });
         if (res.ok) {
           this.#remember(id, {
             head,
@@ -499,6 +505,26 @@ export class KvRunStore implements RunStore {
     if (!more && !exhausted && lastPos) more = !(await iter.next()).done;
     const pos = lastPos as [number, string] | null;
     return more && pos ? { runs, cursor: encodeCursor(pos[0], pos[1]) } : { runs };
+  }
+
+  async listByThread(threadId: string, limit = 20): Promise<RunSummary[]> {
+    this.#assertOpen();
+    const max = Math.min(100, Math.max(1, Math.floor(limit)));
+    const now = this.#now();
+    const ids: string[] = [];
+    // Entries of expired runs linger until KV deletes them; an id re-used after its run expired
+    // has two entries. Both are skipped here, and the scan is bounded either way.
+    const entries = this.#kv.list<number>({ prefix: keys.threadIndexAll(threadId) }, {
+      limit: max + 100,
+    });
+    for await (const entry of entries) {
+      const id = entry.key[3] as string;
+      if (entry.value <= now || ids.includes(id)) continue;
+      ids.push(id);
+      if (ids.length === max) break;
+    }
+    const runs = await Promise.all(ids.map((id) => this.get(id)));
+    return runs.filter((r): r is RunSummary => r !== null && r.threadId === threadId);
   }
 
   async close(): Promise<void> {
