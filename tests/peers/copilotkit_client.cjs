@@ -22,10 +22,16 @@ const [command, runtimeUrl, threadId, ...rest] = process.argv.slice(2);
 
 async function main() {
   const core = new CopilotKitCore({ runtimeUrl });
-  for (let i = 0; i < 200 && core.runtimeConnectionStatus !== "connected"; i++) {
+  for (
+    let i = 0;
+    i < 200 && core.runtimeConnectionStatus !== "connected";
+    i++
+  ) {
     await new Promise((r) => setTimeout(r, 25));
   }
-  if (core.runtimeConnectionStatus !== "connected") throw new Error("runtime not connected");
+  if (core.runtimeConnectionStatus !== "connected") {
+    throw new Error("runtime not connected");
+  }
   const agent = core.getAgent("workflows");
   agent.threadId = threadId;
   const events = [];
@@ -38,7 +44,11 @@ async function main() {
     },
   });
   const start = (graph, prompt) => {
-    agent.addMessage({ id: crypto.randomUUID(), role: "user", content: prompt });
+    agent.addMessage({
+      id: crypto.randomUUID(),
+      role: "user",
+      content: prompt,
+    });
     return core.runAgent({ agent, forwardedProps: { graph_name: graph } });
   };
   if (command === "run") {
@@ -54,12 +64,18 @@ async function main() {
     if (rest[1] === "legacy") {
       await core.runAgent({
         agent,
-        forwardedProps: { command: { resume: { decision }, interruptEvent: interrupt.message } },
+        forwardedProps: {
+          command: { resume: { decision }, interruptEvent: interrupt.message },
+        },
       });
     } else {
       await core.runAgent({
         agent,
-        resume: [{ interruptId: interrupt.id, status: "resolved", payload: { decision } }],
+        resume: [{
+          interruptId: interrupt.id,
+          status: "resolved",
+          payload: { decision },
+        }],
       });
     }
   } else if (command === "stop") {
