@@ -131,6 +131,7 @@ export async function handleStart(req: Request, services: Services): Promise<Res
   if (isAguiInput(body)) return handleAguiRun(req, body, services);
   const input = validate(startRunSchema, body);
   const after = lastEventId(req, url);
+  checkRetryNamesRun(req, url, input.run_id);
   // The stream's place first: a 503 must not leave a started run behind.
   const slot = services.streams.reserve();
   try {
@@ -150,6 +151,26 @@ export async function handleStart(req: Request, services: Services): Promise<Res
     slot.release();
     throw err;
   }
+}
+
+/**
+ * A start that carries `Last-Event-ID` (or `?after=`) is a client's retry of a stream it lost
+ * (fetch-event-source re-POSTs the same body). Without `run_id` it cannot name the run it had,
+ * and starting another would hand it the tail of a different workflow.
+ * @throws {ApiError} 409 `run_id_required`.
+ */
+export function checkRetryNamesRun(req: Request, url: URL, runId: string | undefined): void {
+  if (runId !== undefined) return;
+  const header = req.headers.get("last-event-id");
+  if ((header === null || header.trim() === "") && !url.searchParams.has("after")) return;
+  throw new ApiError(
+    409,
+    "run_id_required",
+    "This POST /agui carries Last-Event-ID, so it resumes a stream, but names no run_id: it " +
+      "would start another workflow. Send run_id with every POST (a retry then attaches to the " +
+      "same run), or resume on GET /agui/runs/:id/events with Last-Event-ID (the run id is the " +
+      "x-workflow-id header of the first answer).",
+  );
 }
 
 /**

@@ -6,8 +6,8 @@
  *
  * - run → interrupt → the runtime restarts → a reconnect shows the gate (from the gateway's log:
  *   the new runtime has no memory of the thread) → resume → the run completes;
- * - Stop mid-run → the run goes on in the gateway → a reconnect shows it at its gate → CopilotKit's
- *   legacy resume (`forwardedProps.command.resume`, a new runId, the same thread) completes it.
+ * - Stop mid-run → the run goes on in the gateway → a reconnect shows it at its gate → a reject
+ *   from the reconnected page completes it.
  */
 import assert from "node:assert/strict";
 import { startGateway, type TestGateway } from "../fixtures/gateway.ts";
@@ -36,9 +36,15 @@ function runtime(gw: TestGateway): Promise<NodeServer> {
 }
 
 async function threadRuns(gw: TestGateway, threadId: string) {
-  const res = await fetch(`${gw.url}/agui/runs?thread=${encodeURIComponent(threadId)}`);
+  const res = await fetch(
+    `${gw.url}/agui/runs?thread=${encodeURIComponent(threadId)}`,
+  );
   assert.equal(res.status, 200);
-  return (await res.json()).runs as { id: string; status: string; eventCount: number }[];
+  return (await res.json()).runs as {
+    id: string;
+    status: string;
+    eventCount: number;
+  }[];
 }
 
 async function runWhen(gw: TestGateway, threadId: string, status: string) {
@@ -66,7 +72,11 @@ Deno.test({
         "hotel_o2c",
         PROMPT,
       ]);
-      assert.equal(first.pending.length, 1, "the run stopped at its approval gate");
+      assert.equal(
+        first.pending.length,
+        1,
+        "the run stopped at its approval gate",
+      );
       assert.match(first.pending[0].message, /John Doe/);
       const [run] = await threadRuns(gw, threadId);
       assert.equal(run.status, "waiting_approval");
@@ -76,7 +86,10 @@ Deno.test({
       rt = await runtime(gw);
       const url = `${rt.url}/api/copilotkit`;
       const again = await client(["connect", url, threadId]);
-      assert.deepEqual(again.pending.map((p) => p.id), first.pending.map((p) => p.id));
+      assert.deepEqual(
+        again.pending.map((p) => p.id),
+        first.pending.map((p) => p.id),
+      );
       assert.equal(again.state.status, "waiting_approval");
       assert.equal(again.events.at(-1), "RUN_FINISHED");
 
@@ -93,27 +106,43 @@ Deno.test({
 
 Deno.test({
   name:
-    "CopilotKit: Stop leaves the run going in the gateway; a reconnect shows it; a legacy resume completes it",
+    "CopilotKit: Stop leaves the run going in the gateway; a reconnect shows it; a resume completes it",
   ignore: ignorePeers(),
   async fn() {
     // Slow steps, so Stop lands mid-run.
-    const gw = await startGateway({ HEARTBEAT_MS: "500", WORKFLOW_STEP_DELAY_MS: "250" });
+    const gw = await startGateway({
+      HEARTBEAT_MS: "500",
+      WORKFLOW_STEP_DELAY_MS: "250",
+    });
     const rt = await runtime(gw);
     try {
       const url = `${rt.url}/api/copilotkit`;
       const threadId = crypto.randomUUID();
-      const stopped = await client(["stop", url, threadId, "hotel_o2c", PROMPT]);
-      assert.deepEqual(stopped.pending, [], "the client stopped before the gate");
+      const stopped = await client([
+        "stop",
+        url,
+        threadId,
+        "hotel_o2c",
+        PROMPT,
+      ]);
+      assert.deepEqual(
+        stopped.pending,
+        [],
+        "the client stopped before the gate",
+      );
       assert.ok(!stopped.events.includes("RUN_FINISHED"));
       // The workflow went on without the client and reached its gate.
       const run = await runWhen(gw, threadId, "waiting_approval");
-      assert.ok(run.eventCount > stopped.events.filter((t) => t === "STEP_STARTED").length);
+      assert.ok(
+        run.eventCount >
+          stopped.events.filter((t) => t === "STEP_STARTED").length,
+      );
 
       const again = await client(["connect", url, threadId]);
       assert.equal(again.pending.length, 1, "the reconnect shows the gate");
       assert.equal(again.state.runId, run.id);
 
-      const resumed = await client(["resume", url, threadId, "reject", "legacy"]);
+      const resumed = await client(["resume", url, threadId, "reject"]);
       assert.deepEqual(resumed.pending, []);
       assert.equal(resumed.state.status, "rejected");
       assert.equal((await threadRuns(gw, threadId))[0].status, "rejected");

@@ -6,12 +6,12 @@
  *
  *   node copilotkit_client.cjs run <runtimeUrl> <threadId> <graph> <prompt>
  *   node copilotkit_client.cjs connect <runtimeUrl> <threadId>
- *   node copilotkit_client.cjs resume <runtimeUrl> <threadId> <approve|reject> [legacy]
+ *   node copilotkit_client.cjs resume <runtimeUrl> <threadId> <approve|reject>
  *   node copilotkit_client.cjs stop <runtimeUrl> <threadId> <graph> <prompt>
  *
- * `resume` reconnects first (as a reloaded page does) and answers the interrupt it shows: with
- * AG-UI `resume` entries, or with `legacy`, CopilotKit's `forwardedProps.command.resume` and a new
- * runId. `stop` starts a run and presses Stop once the first step has started.
+ * `resume` reconnects first (as a reloaded page does) and answers the interrupt it shows with an
+ * AG-UI `resume` entry (the run gets a new runId). `stop` starts a run and presses Stop once the
+ * first step has started.
  */
 "use strict";
 // CopilotKitCore expects a browser global.
@@ -61,23 +61,14 @@ async function main() {
     if (!interrupt) throw new Error("no pending interrupt after the reconnect");
     events.push("--resume--");
     const decision = rest[0];
-    if (rest[1] === "legacy") {
-      await core.runAgent({
-        agent,
-        forwardedProps: {
-          command: { resume: { decision }, interruptEvent: interrupt.message },
-        },
-      });
-    } else {
-      await core.runAgent({
-        agent,
-        resume: [{
-          interruptId: interrupt.id,
-          status: "resolved",
-          payload: { decision },
-        }],
-      });
-    }
+    await core.runAgent({
+      agent,
+      resume: [{
+        interruptId: interrupt.id,
+        status: "resolved",
+        payload: { decision },
+      }],
+    });
   } else if (command === "stop") {
     const run = start(rest[0], rest[1]);
     await stepped;

@@ -31,8 +31,7 @@ const finish = () => {
   process.exit(0);
 };
 es.onopen = () => print({ kind: "open" });
-es.onerror = (e) =>
-  print({ kind: "error", message: e?.message ?? "", code: e?.code ?? null });
+es.onerror = (e) => print({ kind: "error", message: e?.message ?? "", code: e?.code ?? null });
 if (dialect === "agui") {
   es.onmessage = (e) => {
     const ev = JSON.parse(e.data);
