@@ -7,29 +7,27 @@
  * @module
  */
 import type { RunSummary } from "../../events.ts";
-import { ApiError } from "../../http/errors.ts";
 import type { RunStore } from "../../runs/store.ts";
+import { GatewayError } from "../errors.ts";
 
 /** How many of a thread's runs are looked at (newest first). */
 const THREAD_RUNS = 50;
 
 /**
  * The one run of `threadId` that waits on an approval gate, or undefined when none does.
- * @throws {ApiError} 409 `ambiguous_resume` naming the runs when more than one waits.
+ * @throws {GatewayError} `ambiguous_resume` naming the runs when more than one waits.
  */
 export async function waitingRunOfThread(
-  store: RunStore,
+  store: Pick<RunStore, "listByThread">,
   threadId: string,
 ): Promise<RunSummary | undefined> {
   const runs = await store.listByThread(threadId, THREAD_RUNS);
   const waiting = runs.filter((r) => r.status === "waiting_approval");
   if (waiting.length <= 1) return waiting[0];
   const ids = waiting.map((r) => r.id);
-  throw new ApiError(
-    409,
-    "ambiguous_resume",
+  throw new GatewayError(
     `Thread ${threadId} has ${ids.length} runs waiting for approval (${ids.join(", ")}): ` +
       "resume one by its interrupt id, or send its run id as runId",
-    { runs: ids },
+    { type: "ambiguous_resume", details: { runs: ids } },
   );
 }
