@@ -64,6 +64,10 @@ Deno.test({
     const gw = await startGateway({ HEARTBEAT_MS: "500" });
     let rt = await runtime(gw);
     try {
+      // The example's page is served beside the runtime.
+      const page = await fetch(`${rt.url}/`);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /\/api\/copilotkit\/agent\/workflows/);
       const threadId = crypto.randomUUID();
       const first = await client([
         "run",
