@@ -43,7 +43,7 @@ export function runIdParam(id: string): string {
 /** What starting or reading a run's stream needs. */
 export interface StreamHandlerDeps extends ClientStreamDeps {
   gateway: ClientStreamDeps["gateway"] & Pick<Gateway, "start" | "decide">;
-  store: Pick<RunStore, "get" | "read">;
+  store: Pick<RunStore, "get" | "read" | "listByThread">;
   config: Pick<Config, "HEARTBEAT_MS" | "MAX_BODY_BYTES" | "DEFAULT_GRAPH">;
 }
 
@@ -54,6 +54,7 @@ export async function handleStart(req: Request, deps: StreamHandlerDeps): Promis
   if (isAguiInput(body)) return handleAguiRun(body, deps);
   const input = validate(startRunSchema, body);
   const after = lastEventId(req, url);
+  checkRetryNamesRun(req, url, input.run_id);
   // The stream's place first: a 503 must not leave a started run behind.
   const slot = deps.streams.reserve();
   try {
@@ -73,6 +74,26 @@ export async function handleStart(req: Request, deps: StreamHandlerDeps): Promis
     slot.release();
     rethrowHttp(err);
   }
+}
+
+/**
+ * A start that carries `Last-Event-ID` (or `?after=`) is a client's retry of a stream it lost
+ * (fetch-event-source re-POSTs the same body). Without `run_id` it cannot name the run it had,
+ * and starting another would hand it the tail of a different workflow.
+ * @throws {ApiError} 409 `run_id_required`.
+ */
+export function checkRetryNamesRun(req: Request, url: URL, runId: string | undefined): void {
+  if (runId !== undefined) return;
+  const header = req.headers.get("last-event-id");
+  if ((header === null || header.trim() === "") && !url.searchParams.has("after")) return;
+  throw new ApiError(
+    409,
+    "run_id_required",
+    "This POST /agui carries Last-Event-ID, so it resumes a stream, but names no run_id: it " +
+      "would start another workflow. Send run_id with every POST (a retry then attaches to the " +
+      "same run), or resume on GET /agui/runs/:id/events with Last-Event-ID (the run id is the " +
+      "x-workflow-id header of the first answer).",
+  );
 }
 
 /** `GET /agui/runs/:id/events`: replay after `Last-Event-ID`, then tail until terminal. */
@@ -135,7 +156,10 @@ export async function handleGetRun(id: string, store: Pick<RunStore, "get">): Pr
 }
 
 /** `GET /agui/runs?status=&graph=&limit=&cursor=` → newest first, paginated. */
-export async function handleListRuns(url: URL, store: Pick<RunStore, "list">): Promise<Response> {
+export async function handleListRuns(
+  url: URL,
+  store: Pick<RunStore, "list" | "listByThread">,
+): Promise<Response> {
   const status = url.searchParams.get("status") ?? undefined;
   const graph = url.searchParams.get("graph") ?? undefined;
   const limitRaw = url.searchParams.get("limit");
@@ -156,6 +180,8 @@ export async function handleListRuns(url: URL, store: Pick<RunStore, "list">): P
   if (cursor !== undefined && cursor.length > 512) {
     throw new ApiError(400, "bad_cursor", "Invalid cursor");
   }
+  const thread = url.searchParams.get("thread");
+  if (thread !== null) return listThreadRuns(store, thread, limit, status, graph);
   let page;
   try {
     page = await store.list({
@@ -172,6 +198,26 @@ export async function handleListRuns(url: URL, store: Pick<RunStore, "list">): P
     runs: page.runs.map(publicSummary),
     ...(page.cursor ? { cursor: page.cursor } : {}),
   });
+}
+
+/**
+ * `GET /agui/runs?thread=<threadId>`: an AG-UI thread's runs, newest first, from the thread
+ * index (at most 100, no cursor), so a client that knows only its thread finds its runs.
+ */
+async function listThreadRuns(
+  store: Pick<RunStore, "listByThread">,
+  thread: string,
+  limit: number,
+  status: string | undefined,
+  graph: string | undefined,
+): Promise<Response> {
+  if (thread === "" || thread.length > 512) {
+    throw new ApiError(400, "bad_thread", "thread must be an AG-UI threadId of 1–512 characters");
+  }
+  const runs = (await store.listByThread(thread, Math.min(limit, 100))).filter((r) =>
+    (status === undefined || r.status === status) && (graph === undefined || r.graph === graph)
+  );
+  return jsonResponse({ runs: runs.map(publicSummary) });
 }
 
 /** `GET /agui/graphs` → the workflow service's graphs. */

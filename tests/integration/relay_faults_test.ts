@@ -134,6 +134,7 @@ describe("relay faults (a run log that refuses writes)", () => {
       setRelayAlive: (owner, until) => real.setRelayAlive(owner, until),
       relayAliveUntil: (owner) => real.relayAliveUntil(owner),
       list: (q) => real.list(q),
+      listByThread: (t, n) => real.listByThread(t, n),
       close: () => Promise.resolve(),
     };
     const gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url }, { store });
