@@ -48,7 +48,7 @@ export default define.page<typeof handler>(({ data, state }) => {
   const { graphs, graphsError } = data;
   return (
     <>
-      <SiteHeader current="console" />
+      <SiteHeader current="console" signedIn={state.signedIn} />
       <div class="console-layout">
         <aside class="sidebar" aria-label="Workflow copilot">
           <div class="sidebar-head">
