@@ -87,6 +87,22 @@ export function streamRun(
   const stop = new AbortController();
   const sent = services.metrics.eventsSent;
   const labels = { dialect: opts.dialect };
+  // A stream parked on an approval gate is closed after WAITING_STREAM_MAX_MS: its client
+  // reconnects (`retry:`) with Last-Event-ID, so nothing is lost, and an abandoned tab does not
+  // hold its place for the run's lifetime.
+  let parked: ReturnType<typeof setTimeout> | undefined;
+  const park = (waiting: boolean) => {
+    clearTimeout(parked);
+    parked = waiting
+      ? setTimeout(
+        () => {
+          stream.close("approval wait; reconnect");
+          stop.abort();
+        },
+        services.config.WAITING_STREAM_MAX_MS,
+      )
+      : undefined;
+  };
   (async () => {
     let terminal = false;
     try {
@@ -108,6 +124,7 @@ export function streamRun(
         }
         if (frames && !stream.write(frames)) break;
         sent.inc(labels, n);
+        park(batch.at(-1)?.type === "approval_required");
         if (terminal) break;
       }
       terminal ||= encoder.done;
@@ -117,6 +134,7 @@ export function streamRun(
       services.logger.error("client stream failed", { run_id: runId, error: err });
       stream.error(err);
     } finally {
+      clearTimeout(parked);
       stop.abort();
       release();
     }
@@ -127,7 +145,7 @@ export function streamRun(
 /** `POST /agui`: start or attach (workflow dialect), or an AG-UI run (AG-UI dialect). */
 export async function handleStart(req: Request, services: Services): Promise<Response> {
   const url = new URL(req.url);
-  const body = await readJson(req, services.config.MAX_BODY_BYTES);
+  const body = await readJson(req, services.config);
   if (isAguiInput(body)) return handleAguiRun(req, body, services);
   const input = validate(startRunSchema, body);
   const after = lastEventId(req, url);
@@ -225,7 +243,7 @@ export async function handleApproval(
   services: Services,
 ): Promise<Response> {
   const runId = runIdParam(id);
-  const input = validate(approvalSchema, await readJson(req, services.config.MAX_BODY_BYTES));
+  const input = validate(approvalSchema, await readJson(req, services.config));
   const run = await services.gateway.approve(runId, input);
   return jsonResponse({ run: publicSummary(run), accepted: input }, 202);
 }
