@@ -30,6 +30,8 @@ export interface StreamResult {
   lastRecv: number;
   /** When the request was made (wall ms). */
   requested: number;
+  /** When the first body byte arrived (wall ms; NaN if none did). */
+  firstByte: number;
   /** An error that ended the stream early, if any. */
   error?: string;
 }
@@ -169,6 +171,7 @@ export interface StreamRequest {
 export async function readStream(req: StreamRequest): Promise<StreamResult> {
   const checker = new FrameChecker(req.expected);
   const requested = wallNow();
+  let firstByte = NaN;
   let error: string | undefined;
   try {
     const res = await http1Fetch(req.url, {
@@ -188,7 +191,9 @@ export async function readStream(req: StreamRequest): Promise<StreamResult> {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        checker.feed(dec.decode(value, { stream: true }), wallNow());
+        const now = wallNow();
+        if (Number.isNaN(firstByte)) firstByte = now;
+        checker.feed(dec.decode(value, { stream: true }), now);
       }
       checker.end();
     } finally {
@@ -208,6 +213,7 @@ export async function readStream(req: StreamRequest): Promise<StreamResult> {
     firstSend: checker.firstSend,
     lastRecv: checker.lastRecv,
     requested,
+    firstByte,
     ...(error ? { error } : {}),
   };
 }

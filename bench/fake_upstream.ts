@@ -1,7 +1,7 @@
 /**
  * The benchmark's fake workflow service, run as its own process (`deno run -A
  * bench/fake_upstream.ts`) so producing events never steals the measuring client's event loop.
- * It speaks the workflow contract (DESIGN §6): `GET /health`, `GET /graphs` (one graph,
+ * It speaks the workflow service contract: `GET /health`, `GET /graphs` (one graph,
  * `bench`), `POST /execute` (SSE) and `POST /abort`. On start it prints one JSON line
  * `{"port": N}` on stdout.
  *
@@ -41,9 +41,13 @@ export function wallNow(): number {
   return origin + performance.now();
 }
 
-/** One `step_started` frame with order `n`, sent at `t`. */
+/**
+ * One `step_started` frame with order `n`, sent at `t`. Its `id:` is the service's sequence in
+ * the thread (the initial frame is 1), as the workflow contract asks, so the gateway records
+ * upstream ids as it would for a real service.
+ */
 export function stepFrame(prefix: string, n: number, t: number, pad: string): string {
-  return prefix + n + ',"t":' + t.toFixed(3) + pad + "}\n\n";
+  return "id: " + (n + 2) + "\n" + prefix + n + ',"t":' + t.toFixed(3) + pad + "}\n\n";
 }
 
 interface Paced {
@@ -89,12 +93,16 @@ function tick(): void {
 }
 
 function initialFrame(id: string): string {
-  return `event: workflow_initialized\ndata: {"workflowId":${JSON.stringify(id)},"ts":"${TS}",` +
+  return `id: 1\nevent: workflow_initialized\ndata: {"workflowId":${
+    JSON.stringify(id)
+  },"ts":"${TS}",` +
     `"graph":"${BENCH_GRAPH}"}\n\n`;
 }
 
 function terminalFrame(id: string, count: number): string {
-  return `event: workflow_complete\ndata: {"workflowId":${JSON.stringify(id)},"ts":"${TS}",` +
+  return `id: ${count + 2}\nevent: workflow_complete\ndata: {"workflowId":${
+    JSON.stringify(id)
+  },"ts":"${TS}",` +
     `"status":"complete","result":{"count":${count}}}\n\n`;
 }
 

@@ -1,6 +1,7 @@
 /**
- * Processes of the benchmark: the fake upstream and the real gateway (`main.ts`), each its own
- * `deno run -A` child, and what Linux says about them (`/proc/<pid>`): CPU time of all threads
+ * Processes of the benchmark: the fake upstream, the real gateway (`main.ts`) and the floor
+ * relay, each its own `deno run -A` child; the peer (`resumable-stream` on Redis, Node) with its
+ * `redis-server`; nginx. And what Linux says about them (`/proc/<pid>`): CPU time of all threads
  * and resident memory.
  * @module
  */
@@ -120,17 +121,161 @@ export interface GatewayChild extends Child {
  * `bench/floor_relay.ts`) with `env` (plus a free PORT and LOG_LEVEL=warn unless given) and polls
  * `/health` until it answers 200.
  */
-export async function spawnGateway(
+export function spawnGateway(
   env: Record<string, string>,
   entry = "main.ts",
 ): Promise<GatewayChild> {
+  return spawnService(
+    Deno.execPath(),
+    ["run", "-A", ...gatewayFlags(), `${ROOT}${entry}`],
+    { LOG_LEVEL: "warn", ...env },
+  );
+}
+
+/**
+ * The peer (`bench/peer/server.mjs`: `resumable-stream` on Redis in a Node server) in front of
+ * the fake upstream. Its npm packages are installed on first use (`npm ci` in `bench/peer`).
+ */
+export async function spawnPeer(upstream: string, redisUrl: string): Promise<GatewayChild> {
+  const dir = `${ROOT}bench/peer`;
+  try {
+    Deno.statSync(`${dir}/node_modules/resumable-stream`);
+  } catch {
+    const out = await new Deno.Command("npm", {
+      args: ["ci", "--no-audit", "--no-fund"],
+      cwd: dir,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      throw new Error(`npm ci in bench/peer failed: ${new TextDecoder().decode(out.stderr)}`);
+    }
+  }
+  return spawnService("node", [`${dir}/server.mjs`], {
+    WORKFLOW_SERVICE_URL: upstream,
+    REDIS_URL: redisUrl,
+  });
+}
+
+/**
+ * A throwaway `redis-server` (Debian's) on a free loopback port: no persistence, no config file.
+ * Returns null when it is not installed.
+ */
+export async function spawnRedis(): Promise<(Child & { redisUrl: string }) | null> {
+  if (!which("redis-server")) return null;
   const port = freePort();
+  const child = new Deno.Command("redis-server", {
+    args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const err: string[] = [];
+  const drained = collect(child.stderr, err);
+  const stop = stopper(child, [drained]);
   const t0 = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    // BENCH_GATEWAY_FLAGS: extra `deno run` flags for profiling, e.g. `--v8-flags=--prof`.
-    args: ["run", "-A", ...gatewayFlags(), `${ROOT}${entry}`],
+  for (;;) {
+    if (performance.now() - t0 > 10_000) {
+      await stop();
+      throw new Error(`redis-server did not answer PING within 10 s: ${err.join("\n")}`);
+    }
+    if (await ping(port)) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    url: `tcp://127.0.0.1:${port}`,
+    redisUrl: `redis://127.0.0.1:${port}`,
+    pid: child.pid,
+    stderrTail: () => err.join("\n"),
+    stop,
+  };
+}
+
+async function ping(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      await conn.write(new TextEncoder().encode("PING\r\n"));
+      const buf = new Uint8Array(16);
+      const n = await conn.read(buf);
+      return n !== null && new TextDecoder().decode(buf.subarray(0, n)).startsWith("+PONG");
+    } finally {
+      conn.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * nginx (Debian's) as a plain reverse proxy to the fake upstream with `proxy_buffering off`:
+ * what a byte-for-byte relay costs in C. One worker. Returns null when it is not installed.
+ */
+export async function spawnNginx(upstream: string, dir: string): Promise<GatewayChild | null> {
+  const nginx = which("nginx") ?? (exists("/usr/sbin/nginx") ? "/usr/sbin/nginx" : null);
+  if (!nginx) return null;
+  const port = freePort();
+  const prefix = await Deno.makeTempDir({ dir, prefix: "nginx-" });
+  const target = new URL(upstream);
+  const conf = `worker_processes 1;
+daemon off;
+master_process on;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/body;
+  proxy_temp_path ${prefix}/proxy;
+  fastcgi_temp_path ${prefix}/fastcgi;
+  uwsgi_temp_path ${prefix}/uwsgi;
+  scgi_temp_path ${prefix}/scgi;
+  upstream fake { server ${target.host}; keepalive 256; }
+  server {
+    listen 127.0.0.1:${port};
+    location = /health { return 200 "ok"; }
+    location / {
+      proxy_pass http://fake;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_read_timeout 1h;
+    }
+  }
+}
+`;
+  await Deno.writeTextFile(`${prefix}/nginx.conf`, conf);
+  return await spawnService(nginx, ["-p", prefix, "-c", `${prefix}/nginx.conf`], {}, port);
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function which(cmd: string): string | null {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (dir && exists(`${dir}/${cmd}`)) return `${dir}/${cmd}`;
+  }
+  return null;
+}
+
+/** Spawns `cmd args` with `env` and a free PORT, and polls its `/health` until it answers 200. */
+async function spawnService(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+  port = freePort(),
+): Promise<GatewayChild> {
+  const t0 = performance.now();
+  const child = new Deno.Command(cmd, {
+    args,
     cwd: ROOT,
-    env: { LOG_LEVEL: "warn", ...env, PORT: String(port) },
+    env: { ...env, PORT: String(port) },
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -142,10 +287,10 @@ export async function spawnGateway(
   let exited = false;
   child.status.then(() => exited = true);
   for (;;) {
-    if (exited) throw new Error(`gateway exited before /health: ${err.join("\n")}`);
+    if (exited) throw new Error(`${cmd} exited before /health: ${err.join("\n")}`);
     if (performance.now() - t0 > 20_000) {
       await stop();
-      throw new Error(`gateway not healthy within 20 s: ${err.join("\n")}`);
+      throw new Error(`${cmd} not healthy within 20 s: ${err.join("\n")}`);
     }
     try {
       const res = await fetch(`${url}/health`);
@@ -163,6 +308,22 @@ export async function spawnGateway(
     stderrTail: () => err.join("\n"),
     stop,
   };
+}
+
+/** `pid` and every process below it (nginx's workers, say), from `/proc/<pid>/task/*\/children`. */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const task of Deno.readDirSync(`/proc/${out[i]}/task`)) {
+        const text = Deno.readTextFileSync(`/proc/${out[i]}/task/${task.name}/children`).trim();
+        if (text) { for (const c of text.split(/\s+/)) out.push(Number(c)); }
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }
 
 /** CPU time (ns) used so far by all threads of `pid` (sum of `/proc/<pid>/task/*\/schedstat`). */

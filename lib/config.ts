@@ -1,5 +1,5 @@
 /**
- * Environment → typed configuration (DESIGN §9). Every value is validated once at start; a bad
+ * Environment → typed configuration (README, "Configuration"). Every value is validated once at start; a bad
  * value stops the process with a message that names the variable and the expected form.
  * @module
  */

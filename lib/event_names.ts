@@ -4,7 +4,7 @@
  * @module
  */
 
-/** Every event type the workflow vocabulary defines (DESIGN §5). */
+/** Every event type the workflow vocabulary defines (schemas: `lib/events.ts`). */
 export const WORKFLOW_EVENT_TYPES = [
   "workflow_initialized",
   "workflow_reconnecting",

@@ -68,7 +68,7 @@ export function parseDotEnv(text: string): Record<string, string> {
   return out;
 }
 
-/** Keys `loadConfig` reads (DESIGN §9, `.env.example`), from the config schema itself. */
+/** Keys `loadConfig` reads (README "Configuration", `.env.example`), from the config schema itself. */
 export function knownKeys(): Set<string> {
   return new Set(CONFIG_VARIABLES);
 }
@@ -314,7 +314,7 @@ async function checkGateway(
         : `${res.status} ${body?.error ?? ""} ${body?.message ?? ""}`.trim(),
       fix: res.status === 401
         ? "set GATEWAY_TOKEN in the environment to the deployment's token"
-        : "the workflow service must answer GET /graphs (DESIGN §6)",
+        : 'the workflow service must answer GET /graphs (README, "HTTP API")',
     });
   } catch (err) {
     report({
@@ -448,7 +448,7 @@ async function checkRun(
         ok: false,
         name: "approval",
         detail: `POST approval answered ${ok.status}`,
-        fix: "the gateway must accept a decision for a waiting step (DESIGN §4)",
+        fix: 'the gateway must accept a decision for a waiting step (README, "HTTP API")',
       });
       return;
     }
@@ -471,7 +471,7 @@ async function checkRun(
         ok: false,
         name: "resume",
         detail: `GET events after ${lastSeq} answered ${more.status}`,
-        fix: "the gateway must replay a run after Last-Event-ID (DESIGN §4)",
+        fix: 'the gateway must replay a run after Last-Event-ID (README, "HTTP API")',
       });
       await more.body?.cancel();
       break;

@@ -7,7 +7,7 @@
  * them from a compressing server.
  *
  * `deno run -A scripts/js_budget.ts http://127.0.0.1:8000 /` prints a table; the console test
- * asserts the 15 KB budget (DESIGN §10) with `measurePageJs`.
+ * asserts the console's 15 KB gzip budget (README) with `measurePageJs`.
  * @module
  */
 

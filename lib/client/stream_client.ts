@@ -1,5 +1,5 @@
 /**
- * The browser's side of a run (DESIGN §8): start it with one `POST /agui`, read its SSE stream,
+ * The browser's side of a run: start it with one `POST /agui`, read its SSE stream,
  * and when the connection drops, resume it with `GET /agui/runs/:id/events` and `Last-Event-ID`
  * until a terminal event arrives. Runs in the console island and under Deno; it imports only
  * zod-free modules and its own small SSE parser (`sse_lite.ts`), so the bundle stays small.
@@ -150,7 +150,7 @@ export function streamRun(opts: StreamRunOptions): StreamRun {
     try {
       opts.onEvent?.(event);
     } catch (err) {
-      // A rendering bug must not end the stream (DESIGN §8).
+      // A rendering bug must not end the stream: the run goes on, and so must its events.
       log(`[workflow] onEvent threw: ${messageOf(err)}`);
     }
   }

@@ -6,14 +6,7 @@
 import { type ComponentChildren, Fragment, type FunctionComponent, h, type VNode } from "preact";
 import { type BuildInfo, readBuildInfo } from "./build_info.ts";
 import { Context, type ContextHost, type FreshConfig, type ServerInfo } from "./context.ts";
-import {
-  type HandlerFn,
-  type Manifest,
-  type Method,
-  METHODS,
-  type Middleware,
-  type RouteHandler,
-} from "./handlers.ts";
+import { type HandlerFn, type Manifest, type Middleware, type RouteHandler } from "./handlers.ts";
 import {
   type AnyPageComponent,
   handlersOf,
@@ -24,15 +17,10 @@ import {
 import { setBuildId } from "./asset.ts";
 import { HttpError } from "./http_error.ts";
 import { registerIslands } from "./islands.ts";
-import { isPageResponse, page, type PageInit, type PageProps } from "./page.ts";
+import { isPageResponse, type PageInit, type PageProps } from "./page.ts";
 import { renderPageHtml } from "./render.ts";
-import {
-  compareSpecificity,
-  compilePattern,
-  matchPattern,
-  matchPrefix,
-  type PathPattern,
-} from "./router.ts";
+import { type Match, RouteTable } from "./route_table.ts";
+import { compilePattern, matchPrefix, type PathPattern } from "./router.ts";
 
 /** Where the app reports failures (a `Logger` from lib/log.ts fits). */
 export interface ErrorLogger {
@@ -60,28 +48,10 @@ export interface AppOptions {
 /** Options of `app.listen()` (passed to `Deno.serve`). */
 export type ListenOptions = Partial<Deno.ServeTcpOptions>;
 
-interface RouteEntry<State> extends PageTarget {
-  pattern: PathPattern;
-  /** Per method, or `*` for a handler function that takes every method. */
-  handlers: Map<string, HandlerFn<unknown, State>>;
-  middlewares: Middleware<State>[];
-  order: number;
-}
-
 interface MiddlewareEntry<State> {
   pattern: PathPattern | null;
   fn: Middleware<State>;
 }
-
-type Match<State> =
-  | {
-    kind: "found";
-    route: RouteEntry<State>;
-    params: Record<string, string>;
-    fn: HandlerFn<unknown, State>;
-  }
-  | { kind: "method"; route: RouteEntry<State>; params: Record<string, string>; allow: string[] }
-  | { kind: "none" };
 
 const FALLBACK_BUILD_ID = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
 
@@ -142,8 +112,7 @@ export class App<State = Record<string, unknown>> {
   #options: AppOptions;
   #logger: ErrorLogger;
   #middlewares: MiddlewareEntry<State>[] = [];
-  #routes: RouteEntry<State>[] = [];
-  #sorted: RouteEntry<State>[] | null = null;
+  #routes = new RouteTable<State>();
   #appWrapper: AnyPageComponent | null = null;
   #notFound: SpecialPage<State> | null = null;
   #onError: SpecialPage<State> | null = null;
@@ -220,7 +189,7 @@ export class App<State = Record<string, unknown>> {
     route: { handler?: RouteHandler<any, State>; component?: AnyPageComponent },
   ): this {
     const handlers = handlersOf<State>({ handler: route.handler }, path);
-    this.#addRoute(path, handlers, { component: route.component, layouts: [] }, []);
+    this.#routes.add(path, handlers, { component: route.component, layouts: [] }, []);
     return this;
   }
 
@@ -253,7 +222,7 @@ export class App<State = Record<string, unknown>> {
     if (plan.notFound) this.#notFound = plan.notFound;
     if (plan.onError) this.#onError = plan.onError;
     for (const { path, fns } of plan.middlewares) this.use(path, ...fns);
-    for (const r of plan.routes) this.#addRoute(r.path, r.handlers, r.target, r.middlewares);
+    for (const r of plan.routes) this.#routes.add(r.path, r.handlers, r.target, r.middlewares);
     return this;
   }
 
@@ -262,7 +231,7 @@ export class App<State = Record<string, unknown>> {
     return async (req, info) => {
       const url = new URL(req.url);
       const ctx = new Context<State>(req, url, info, this.config, this.#host);
-      const match = this.#match(req.method, url.pathname);
+      const match = this.#routes.match(req.method, url.pathname);
       const middlewares: Middleware<State>[] = [];
       for (const m of this.#middlewares) {
         if (m.pattern === null || matchPrefix(m.pattern, url.pathname)) middlewares.push(m.fn);
@@ -289,63 +258,8 @@ export class App<State = Record<string, unknown>> {
   #method(methods: string[], path: string, fns: unknown[]): this {
     const handler = fns[fns.length - 1] as HandlerFn<unknown, State>;
     const mws = fns.slice(0, -1) as Middleware<State>[];
-    this.#addRoute(path, new Map(methods.map((m) => [m, handler])), { layouts: [] }, mws);
+    this.#routes.add(path, new Map(methods.map((m) => [m, handler])), { layouts: [] }, mws);
     return this;
-  }
-
-  #addRoute(
-    path: string,
-    handlers: Map<string, HandlerFn<unknown, State>>,
-    target: PageTarget,
-    middlewares: Middleware<State>[],
-  ): void {
-    const pattern = compilePattern(path);
-    const existing = this.#routes.find((r) => r.pattern.source === pattern.source);
-    if (existing && !target.component && middlewares.length === 0) {
-      for (const [method, fn] of handlers) {
-        if (existing.handlers.has(method)) {
-          throw new TypeError(`Duplicate ${method} handler for ${pattern.source}`);
-        }
-        existing.handlers.set(method, fn);
-      }
-      return;
-    }
-    if (existing) throw new TypeError(`Duplicate route ${pattern.source}`);
-    this.#routes.push({ ...target, pattern, handlers, middlewares, order: this.#routes.length });
-    this.#sorted = null;
-  }
-
-  #pick(route: RouteEntry<State>, method: string): HandlerFn<unknown, State> | undefined {
-    const h = route.handlers;
-    const direct = h.get(method) ?? (method === "HEAD" ? h.get("GET") : undefined) ?? h.get("*");
-    if (direct) return direct;
-    if ((method === "GET" || method === "HEAD") && route.component) return () => page();
-    return undefined;
-  }
-
-  #allowed(route: RouteEntry<State>): string[] {
-    if (route.handlers.has("*")) return [...METHODS];
-    const set = new Set<string>(route.handlers.keys());
-    if (set.has("GET") || route.component) set.add("GET").add("HEAD");
-    return METHODS.filter((m: Method) => set.has(m));
-  }
-
-  #match(method: string, pathname: string): Match<State> {
-    this.#sorted ??= [...this.#routes].sort((a, b) =>
-      compareSpecificity(a.pattern, b.pattern) || a.order - b.order
-    );
-    let first: { route: RouteEntry<State>; params: Record<string, string> } | null = null;
-    const allow = new Set<string>();
-    for (const route of this.#sorted) {
-      const params = matchPattern(route.pattern, pathname);
-      if (!params) continue;
-      const fn = this.#pick(route, method);
-      if (fn) return { kind: "found", route, params, fn };
-      first ??= { route, params };
-      for (const m of this.#allowed(route)) allow.add(m);
-    }
-    if (!first) return { kind: "none" };
-    return { kind: "method", ...first, allow: METHODS.filter((m: Method) => allow.has(m)) };
   }
 
   async #final(ctx: Context<State>, match: Match<State>): Promise<Response> {

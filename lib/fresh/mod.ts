@@ -1,7 +1,9 @@
 /**
- * `fresh`: a small Fresh-2-compatible server core (App, Context, routing from the `fresh.gen.ts`
- * manifest, islands, static files). Route and island files import only from `fresh` and
- * `fresh/runtime`, with Fresh 2's names, so moving to upstream Fresh later is a change of imports.
+ * `fresh`: a small server core with Fresh 2's names (App, Context, routing from the committed
+ * `fresh.gen.ts` manifest, islands, static files), since Fresh 2 itself is on JSR and this project
+ * uses npm only. Route, island and component files import only from `fresh` and `fresh/runtime`,
+ * so they move to Fresh 2 mostly unchanged; the entry point, the route list, `App` options,
+ * middleware order and the build do not. docs/fresh.md lists the differences and the steps.
  * @module
  */
 

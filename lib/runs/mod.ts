@@ -1,5 +1,5 @@
 /**
- * The run log (DESIGN §7): the storage-agnostic contract, its Deno KV implementation and the
+ * The run log (docs/architecture.md, "Run log"): the storage-agnostic contract, its Deno KV implementation and the
  * live tail they share.
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * The built-in workflow service (DESIGN §6): deterministic business workflows on LangGraph.js,
+ * The built-in workflow service (the same contract any `WORKFLOW_SERVICE_URL` speaks): deterministic business workflows on LangGraph.js,
  * served as `POST /execute` (SSE), `POST /abort`, `GET /health` and `GET /graphs`.
  *
  * Importing this module is cheap: LangGraph is loaded by a dynamic `import()` on the first

@@ -6,15 +6,16 @@
  * read is bounded: a stream that stays open where it should end fails the test, never hangs it.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { EventSchemas as schemas10 } from "@ag-ui/core/schemas";
 import { EventSchemas as schemas0059 } from "@ag-ui/core-0.0.59";
 import { HttpAgent as HttpAgent10 } from "@ag-ui/client";
 import { HttpAgent as HttpAgent0059 } from "@ag-ui/client-0.0.59";
 import { decodeInterruptId } from "../../lib/gateway/dialects/agui.ts";
-import { type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.ts";
-import { postJson, startGateway, type TestGateway } from "../fixtures/gateway.ts";
+import type { FakeUpstream } from "../fixtures/fake_upstream.ts";
+import { postJson, relayToFake, type TestGateway, withGateway } from "../fixtures/gateway.ts";
 import { readSse, type SseRead, types } from "../fixtures/sse_reader.ts";
+import { poll } from "../fixtures/within.ts";
 
 /** How long any one read or client run may take before the test fails. */
 const BOUND_MS = 10_000;
@@ -89,12 +90,16 @@ async function summaryWhen(
   runId: string,
   ok: (run: Record<string, unknown>) => boolean,
 ): Promise<Record<string, unknown>> {
-  for (let i = 0; i < 500; i++) {
-    const s = await (await fetch(`${gw.url}/agui/runs/${runId}`)).json();
-    if (s.run && ok(s.run)) return s.run;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`run ${runId} never reached the expected state`);
+  const run = await poll(
+    async () => {
+      const s = await (await fetch(`${gw.url}/agui/runs/${runId}`)).json();
+      return s.run && ok(s.run) ? s.run as Record<string, unknown> : undefined;
+    },
+    500,
+    20,
+  );
+  if (!run) throw new Error(`run ${runId} never reached the expected state`);
+  return run;
 }
 
 async function expectJsonError(res: Response, status: number, code: string) {
@@ -143,11 +148,8 @@ const CLIENTS = [
 
 describe("AG-UI dialect with the built-in LangGraph service", () => {
   let gw: TestGateway;
-  before(async () => {
-    // Not the config's default graph, so a run that names none shows which one it got.
-    gw = await startGateway({ HEARTBEAT_MS: "1000", DEFAULT_GRAPH: "purchase_order" });
-  });
-  after(() => gw.close());
+  // Not the config's default graph, so a run that names none shows which one it got.
+  withGateway({ HEARTBEAT_MS: "1000", DEFAULT_GRAPH: "purchase_order" }, (g) => (gw = g));
 
   for (const client of CLIENTS) {
     it(`${client.name} runs hotel_o2c through the interrupt and the resume`, async () => {
@@ -537,11 +539,8 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
 
 describe("AG-UI dialect: aborting a run", () => {
   let gw: TestGateway;
-  before(async () => {
-    // Slow steps, so the run is still going when the abort arrives.
-    gw = await startGateway({ WORKFLOW_STEP_DELAY_MS: "300" });
-  });
-  after(() => gw.close());
+  // Slow steps, so the run is still going when the abort arrives.
+  withGateway({ WORKFLOW_STEP_DELAY_MS: "300" }, (g) => (gw = g));
 
   for (const client of CLIENTS) {
     it(`${client.name}: POST /agui/runs/:id/abort mid-run ends the AG-UI run in RUN_ERROR aborted`, async () => {
@@ -577,14 +576,7 @@ describe("AG-UI dialect: aborting a run", () => {
 describe("AG-UI dialect with a failing upstream", () => {
   let fake: FakeUpstream;
   let gw: TestGateway;
-  before(async () => {
-    fake = await startFakeUpstream();
-    gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url });
-  });
-  after(async () => {
-    await gw.close();
-    await fake.close();
-  });
+  relayToFake({}, (p) => ({ fake, gw } = p));
 
   for (
     const [script, code] of [["error500", "upstream_status"], ["early_close", "upstream_ended"]]

@@ -3,10 +3,10 @@
  * gateway (KV in memory), with filters, links to each run, an inline SVG chart and no script.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import type { RunSummary } from "../../lib/events.ts";
-import { type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.ts";
-import { postJson, startGateway, type TestGateway } from "../fixtures/gateway.ts";
+import type { FakeUpstream } from "../fixtures/fake_upstream.ts";
+import { postJson, relayToFake, type TestGateway } from "../fixtures/gateway.ts";
 import { readSse } from "../fixtures/sse_reader.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -29,9 +29,8 @@ describe("/runs history and analytics", () => {
   let fake: FakeUpstream;
   let gw: TestGateway;
   const now = Date.now();
+  relayToFake({ fake: { script: "complete" } }, (p) => ({ fake, gw } = p));
   before(async () => {
-    fake = await startFakeUpstream({ script: "complete" });
-    gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url });
     // Two real runs through the relay: one complete, one waiting at its approval gate.
     const done = await postJson(`${gw.url}/agui`, {
       graph_name: "hotel_o2c",
@@ -66,10 +65,6 @@ describe("/runs history and analytics", () => {
       error: { code: "upstream_ended", message: "The workflow service ended the stream" },
     });
     await seed("po-old", 3 * 24 * 60, { finishedAt: iso(now - 3 * 86_400_000 + 1000) });
-  });
-  after(async () => {
-    await gw.close();
-    await fake.close();
   });
 
   it("shows counts, success rate, percentiles, pending approvals, failures and links", async () => {

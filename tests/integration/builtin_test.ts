@@ -4,18 +4,15 @@
  * loads LangGraph.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { checkEvent } from "../../lib/events.ts";
 import { deserialize } from "../../lib/fresh/deserialize.ts";
-import { postJson, startGateway, type TestGateway } from "../fixtures/gateway.ts";
+import { postJson, type TestGateway, withGateway } from "../fixtures/gateway.ts";
 import { datas, readSse, types } from "../fixtures/sse_reader.ts";
 
 describe("built-in mode", () => {
   let gw: TestGateway;
-  before(async () => {
-    gw = await startGateway({ HEARTBEAT_MS: "200" });
-  });
-  after(() => gw.close());
+  withGateway({ HEARTBEAT_MS: "200" }, (g) => (gw = g));
 
   it("reports mode built-in in /health and lists the graphs", async () => {
     const health = await (await fetch(`${gw.url}/health`)).json();

@@ -9,24 +9,19 @@
  * - deno.json's `deploy` settings are the current Deploy's form.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.ts";
-import { postJson } from "../fixtures/gateway.ts";
+import { postJson, withFakeUpstream } from "../fixtures/gateway.ts";
 import { spawnDenoServe, spawnGateway } from "../fixtures/process.ts";
 import { readSse } from "../fixtures/sse_reader.ts";
-import { within } from "../fixtures/within.ts";
+import { poll, within } from "../fixtures/within.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 describe("Deno Deploy readiness", () => {
   let fake: FakeUpstream;
-  before(async () => {
-    fake = await startFakeUpstream({ script: "idle" });
-  });
-  after(async () => {
-    await fake.close();
-  });
+  withFakeUpstream({ script: "idle" }, (f) => (fake = f));
 
   it("on SIGINT ends open streams with a final comment and exits within 5 s", async () => {
     const gw = await spawnGateway({
@@ -44,11 +39,14 @@ describe("Deno Deploy readiness", () => {
       const body = readSse(res, undefined, 8_000);
       // Wait until the run is live (its first event relayed and logged), then evict.
       await fake.waitFor((f) => f.executeCalls.length > 0);
-      for (let i = 0; i < 500; i++) {
-        const s = await (await fetch(`${gw.url}/agui/runs/evicted`)).json();
-        if (s.run?.eventCount >= 1) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await poll(
+        async () => {
+          const s = await (await fetch(`${gw.url}/agui/runs/evicted`)).json();
+          return s.run?.eventCount >= 1;
+        },
+        500,
+        10,
+      );
       gw.kill("SIGINT");
       const read = await body;
       assert.equal(read.ended, true, "the stream ends instead of being cut");

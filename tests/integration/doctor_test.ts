@@ -3,10 +3,10 @@
  * app started in-process), and failures name the problem, give a fix and exit non-zero.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { knownKeys, parseDotEnv, runDoctor } from "../../scripts/doctor.ts";
 import { type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.ts";
-import { startGateway, type TestGateway } from "../fixtures/gateway.ts";
+import { relayToFake, startGateway, type TestGateway } from "../fixtures/gateway.ts";
 
 const DOCTOR = new URL("../../scripts/doctor.ts", import.meta.url).pathname;
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -15,14 +15,10 @@ const NO_ENV_FILE = "/nonexistent/.env";
 describe("deno task doctor", () => {
   let fake: FakeUpstream;
   let gw: TestGateway;
-  before(async () => {
-    fake = await startFakeUpstream({ script: "hotel_split" });
-    gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url, HEARTBEAT_MS: "30" });
-  });
-  after(async () => {
-    await gw.close();
-    await fake.close();
-  });
+  relayToFake(
+    { fake: { script: "hotel_split" }, env: { HEARTBEAT_MS: "30" } },
+    (p) => ({ fake, gw } = p),
+  );
 
   it("passes every check against a healthy deployment URL, approving the gate", async () => {
     const lines: string[] = [];

@@ -14,9 +14,9 @@
  * 431); for that generator only (70 KiB and more), that answer is accepted.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.ts";
-import { postJson, startGateway, type TestGateway } from "../fixtures/gateway.ts";
+import { before, describe, it } from "node:test";
+import type { FakeUpstream } from "../fixtures/fake_upstream.ts";
+import { postJson, relayToFake, type TestGateway } from "../fixtures/gateway.ts";
 import { readSse, types } from "../fixtures/sse_reader.ts";
 
 /** mulberry32: a tiny deterministic PRNG. */
@@ -292,9 +292,11 @@ function generate(seed: number, n: number): Case[] {
 describe("fuzz: malformed requests", () => {
   let fake: FakeUpstream;
   let gw: TestGateway;
+  relayToFake(
+    { fake: { script: "hotel" }, env: { HEARTBEAT_MS: "50" } },
+    (p) => ({ fake, gw } = p),
+  );
   before(async () => {
-    fake = await startFakeUpstream({ script: "hotel" });
-    gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url, HEARTBEAT_MS: "50" });
     // A real run paused at its approval gate, so ids and approvals hit a known run too.
     const res = await postJson(`${gw.url}/agui`, {
       graph_name: "hotel_o2c",
@@ -302,10 +304,6 @@ describe("fuzz: malformed requests", () => {
       run_id: KNOWN_RUN,
     });
     await readSse(res, (r) => r.frames.some((f) => f.event === "approval_required"));
-  });
-  after(async () => {
-    await gw.close();
-    await fake.close();
   });
 
   it("answers 240 seeded malformed requests with 4xx JSON and stays healthy", async () => {

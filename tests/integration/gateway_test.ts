@@ -6,7 +6,7 @@
  * `/health`.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { checkEvent } from "../../lib/events.ts";
 import { encodeEvent } from "../../lib/sse/encode.ts";
 import {
@@ -15,7 +15,7 @@ import {
   type FakeUpstream,
   startFakeUpstream,
 } from "../fixtures/fake_upstream.ts";
-import { postJson, startGateway, type TestGateway } from "../fixtures/gateway.ts";
+import { postJson, relayToFake, startGateway, type TestGateway } from "../fixtures/gateway.ts";
 import { datas, readSse, types } from "../fixtures/sse_reader.ts";
 import { within } from "../fixtures/within.ts";
 
@@ -44,19 +44,14 @@ function assertWholeBlocks(raw: string): void {
 describe("POST /agui (workflow dialect)", () => {
   let fake: FakeUpstream;
   let gw: TestGateway;
-  before(async () => {
-    fake = await startFakeUpstream({ token: "upstream-secret" });
-    gw = await startGateway({
-      WORKFLOW_SERVICE_URL: fake.url,
+  relayToFake({
+    fake: { token: "upstream-secret" },
+    env: {
       WORKFLOW_SERVICE_TOKEN: "upstream-secret",
       HEARTBEAT_MS: "40",
       UPSTREAM_TIMEOUT_MS: "300",
-    });
-  });
-  after(async () => {
-    await gw.close();
-    await fake.close();
-  });
+    },
+  }, (p) => ({ fake, gw } = p));
 
   it("relays the seed's run: frames, headers, pause at the approval gate, resume to the end", async () => {
     fake.setScript("hotel_split");

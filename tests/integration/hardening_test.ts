@@ -7,10 +7,11 @@
  * approval gate, the body read timeout and the JSON depth limit.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.ts";
-import { postJson, startGateway, type TestGateway } from "../fixtures/gateway.ts";
+import { describe, it } from "node:test";
+import type { FakeUpstream } from "../fixtures/fake_upstream.ts";
+import { postJson, type TestGateway, withFakeUpstream, withGateway } from "../fixtures/gateway.ts";
 import { readSse } from "../fixtures/sse_reader.ts";
+import { poll } from "../fixtures/within.ts";
 
 const BODY = { graph_name: "hotel_o2c", initial_state: { prompt: "Two nights" } };
 const TOKEN = "gateway-token-0123456789";
@@ -27,21 +28,11 @@ async function expectJsonError(res: Response, status: number, code: string) {
 
 describe("hardening", () => {
   let fake: FakeUpstream;
-  before(async () => {
-    fake = await startFakeUpstream({ script: "idle" });
-  });
-  after(async () => {
-    await fake.close();
-  });
+  withFakeUpstream({ script: "idle" }, (f) => (fake = f));
 
   describe("MAX_STREAMS", () => {
     let gw: TestGateway;
-    before(async () => {
-      gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url, MAX_STREAMS: "1" });
-    });
-    after(async () => {
-      await gw.close();
-    });
+    withGateway(() => ({ WORKFLOW_SERVICE_URL: fake.url, MAX_STREAMS: "1" }), (g) => (gw = g));
 
     it("answers 503 JSON with Retry-After past the limit, and takes streams again after", async () => {
       const first = await postJson(`${gw.url}/agui`, { ...BODY, run_id: "cap-1" });
@@ -79,9 +70,7 @@ describe("hardening", () => {
       await list.body?.cancel();
 
       await reader.cancel();
-      for (let i = 0; i < 100 && gw.services.streams.size > 0; i++) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await poll(() => gw.services.streams.size === 0, 100, 10);
       assert.equal(gw.services.streams.size, 0);
       const again = await fetch(`${gw.url}/agui/runs/${runId}/events`);
       assert.equal(again.status, 200);
@@ -92,12 +81,10 @@ describe("hardening", () => {
 
   describe("rate limit on POST /agui", () => {
     let gw: TestGateway;
-    before(async () => {
-      gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url, RATE_LIMIT_PER_MINUTE: "1" });
-    });
-    after(async () => {
-      await gw.close();
-    });
+    withGateway(
+      () => ({ WORKFLOW_SERVICE_URL: fake.url, RATE_LIMIT_PER_MINUTE: "1" }),
+      (g) => (gw = g),
+    );
 
     it("answers 429 JSON with Retry-After once a client's bucket is empty", async () => {
       const ok = await postJson(`${gw.url}/agui`, { ...BODY, run_id: "rl-1" });
@@ -120,17 +107,12 @@ describe("hardening", () => {
 
   describe("configured limits: RATE_LIMIT_BURST and MAX_HEADER_BYTES", () => {
     let gw: TestGateway;
-    before(async () => {
-      gw = await startGateway({
-        WORKFLOW_SERVICE_URL: fake.url,
-        RATE_LIMIT_PER_MINUTE: "1",
-        RATE_LIMIT_BURST: "3",
-        MAX_HEADER_BYTES: "2048",
-      });
-    });
-    after(async () => {
-      await gw.close();
-    });
+    withGateway(() => ({
+      WORKFLOW_SERVICE_URL: fake.url,
+      RATE_LIMIT_PER_MINUTE: "1",
+      RATE_LIMIT_BURST: "3",
+      MAX_HEADER_BYTES: "2048",
+    }), (g) => (gw = g));
 
     it("lets a client start RATE_LIMIT_BURST runs at once, then answers 429", async () => {
       // 1 per minute alone would allow a burst of 1.
@@ -169,16 +151,11 @@ describe("hardening", () => {
 
   describe("CORS allowlist and bearer token", () => {
     let gw: TestGateway;
-    before(async () => {
-      gw = await startGateway({
-        WORKFLOW_SERVICE_URL: fake.url,
-        ALLOWED_ORIGINS: `${APP}, https://other.example`,
-        GATEWAY_TOKEN: TOKEN,
-      });
-    });
-    after(async () => {
-      await gw.close();
-    });
+    withGateway(() => ({
+      WORKFLOW_SERVICE_URL: fake.url,
+      ALLOWED_ORIGINS: `${APP}, https://other.example`,
+      GATEWAY_TOKEN: TOKEN,
+    }), (g) => (gw = g));
     const auth = { authorization: `Bearer ${TOKEN}` };
 
     it("answers an allowed origin with its CORS headers", async () => {
@@ -242,12 +219,7 @@ describe("hardening", () => {
 
   describe("CORS with *", () => {
     let gw: TestGateway;
-    before(async () => {
-      gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url, ALLOWED_ORIGINS: "*" });
-    });
-    after(async () => {
-      await gw.close();
-    });
+    withGateway(() => ({ WORKFLOW_SERVICE_URL: fake.url, ALLOWED_ORIGINS: "*" }), (g) => (gw = g));
 
     it("allows any origin", async () => {
       const res = await fetch(`${gw.url}/agui/runs`, {
@@ -268,12 +240,7 @@ describe("hardening", () => {
 
   describe("pages, CSP and request ids", () => {
     let gw: TestGateway;
-    before(async () => {
-      gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url });
-    });
-    after(async () => {
-      await gw.close();
-    });
+    withGateway(() => ({ WORKFLOW_SERVICE_URL: fake.url }), (g) => (gw = g));
 
     it("gives the island boot script the nonce of the page's CSP", async () => {
       const res = await fetch(`${gw.url}/`, { headers: { accept: "text/html" } });

@@ -3,10 +3,11 @@
  * names is present in Prometheus text format and moves when the thing it counts happens.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.ts";
-import { postJson, startGateway, type TestGateway } from "../fixtures/gateway.ts";
+import { describe, it } from "node:test";
+import type { FakeUpstream } from "../fixtures/fake_upstream.ts";
+import { postJson, relayToFake, type TestGateway } from "../fixtures/gateway.ts";
 import { readSse } from "../fixtures/sse_reader.ts";
+import { poll } from "../fixtures/within.ts";
 
 type Samples = Map<string, number>;
 
@@ -34,14 +35,10 @@ const v = (s: Samples, key: string) => s.get(key) ?? 0;
 describe("GET /metrics", () => {
   let fake: FakeUpstream;
   let gw: TestGateway;
-  before(async () => {
-    fake = await startFakeUpstream({ script: "malformed" });
-    gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url, HEARTBEAT_MS: "20" });
-  });
-  after(async () => {
-    await gw.close();
-    await fake.close();
-  });
+  relayToFake(
+    { fake: { script: "malformed" }, env: { HEARTBEAT_MS: "20" } },
+    (p) => ({ fake, gw } = p),
+  );
 
   it("names every metric, with HELP and TYPE", async () => {
     const text = await (await fetch(`${gw.url}/metrics`)).text();
@@ -126,9 +123,7 @@ describe("GET /metrics", () => {
     await reader.cancel();
     await gw.services.gateway.abort("metrics-idle");
     await gw.services.gateway.drain();
-    for (let i = 0; i < 100 && gw.services.streams.size > 0; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await poll(() => gw.services.streams.size === 0, 100, 10);
     const end = await scrape(gw);
     assert.equal(v(end, "workflow_open_streams"), 0);
     assert.equal(v(end, 'workflow_runs{status="aborted"}'), 1);

@@ -10,8 +10,9 @@ import type { RunSummary } from "../../lib/events.ts";
 import { DEFAULT_MAX_FRAME_CHARS } from "../../lib/sse/parse.ts";
 import { openKvRunStore, type RunStore } from "../../lib/runs/mod.ts";
 import { FAKE_TS, type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.ts";
-import { postJson, startGateway, type TestGateway } from "../fixtures/gateway.ts";
+import { postJson, relayToFake, startGateway, type TestGateway } from "../fixtures/gateway.ts";
 import { datas, readSse, types } from "../fixtures/sse_reader.ts";
+import { poll } from "../fixtures/within.ts";
 
 const BODY = { graph_name: "hotel_o2c", initial_state: { prompt: "Create a hotel reservation" } };
 
@@ -24,25 +25,22 @@ async function waitStatus(
   runId: string,
   ok: (s: RunSummary) => boolean,
 ): Promise<RunSummary> {
-  for (let i = 0; i < 400; i++) {
-    const run = await gw.services.store.get(runId);
-    if (run && ok(run)) return run;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`run ${runId} never reached the expected state`);
+  const run = await poll(
+    async () => {
+      const run = await gw.services.store.get(runId);
+      return run && ok(run) ? run : undefined;
+    },
+    400,
+    10,
+  );
+  if (!run) throw new Error(`run ${runId} never reached the expected state`);
+  return run;
 }
 
 describe("relay faults (one gateway)", () => {
   let fake: FakeUpstream;
   let gw: TestGateway;
-  before(async () => {
-    fake = await startFakeUpstream();
-    gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url, HEARTBEAT_MS: "1000" });
-  });
-  after(async () => {
-    await gw.close();
-    await fake.close();
-  });
+  relayToFake({ env: { HEARTBEAT_MS: "1000" } }, (p) => ({ fake, gw } = p));
 
   it("ends a run whose upstream frame is over the parser's limit with a terminal error", async () => {
     fake.setScript((w, ctx) => {

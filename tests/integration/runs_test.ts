@@ -6,7 +6,7 @@
  * mid-run.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { type StreamEvent, streamRun } from "../../lib/client/stream_client.ts";
 import { keys, type RunRecord } from "../../lib/runs/kv_codec.ts";
 import {
@@ -15,7 +15,7 @@ import {
   type Script,
   startFakeUpstream,
 } from "../fixtures/fake_upstream.ts";
-import { postJson, startGateway, type TestGateway } from "../fixtures/gateway.ts";
+import { postJson, relayToFake, startGateway, type TestGateway } from "../fixtures/gateway.ts";
 import { spawnGateway } from "../fixtures/process.ts";
 import { readSse, types } from "../fixtures/sse_reader.ts";
 import { startTcpProxy } from "../fixtures/tcp_proxy.ts";
@@ -41,14 +41,10 @@ function longRun(n: number, pauseMs: number): Script {
 describe("run log: replay, attach, approvals, listing", () => {
   let fake: FakeUpstream;
   let gw: TestGateway;
-  before(async () => {
-    fake = await startFakeUpstream({ script: "complete" });
-    gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url, HEARTBEAT_MS: "50" });
-  });
-  after(async () => {
-    await gw.close();
-    await fake.close();
-  });
+  relayToFake(
+    { fake: { script: "complete" }, env: { HEARTBEAT_MS: "50" } },
+    (p) => ({ fake, gw } = p),
+  );
 
   it("replays after Last-Event-ID or ?after=, and closes a finished run", async () => {
     fake.setScript("complete");

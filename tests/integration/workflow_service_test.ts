@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { EventSourceParserStream } from "eventsource-parser/stream";
 import { checkEvent, graphListSchema } from "../../lib/events.ts";
 import { createWorkflowService, type WorkflowService } from "../../lib/workflow_service/mod.ts";
+import { poll } from "../fixtures/within.ts";
 
 const NOW = new Date("2026-07-15T10:00:00.000Z");
 const clock = () => NOW;
@@ -507,13 +508,15 @@ Deno.test("workflow service over HTTP", async (t) => {
       await reader.read();
       await reader.cancel();
       // The run goes on to the gate on its own; a resume is accepted once it waits there.
-      let answer: Response | undefined;
-      for (let i = 0; i < 200; i++) {
-        answer = await resume(fast.url, c, id, "approve");
-        if (answer.status === 200) break;
-        await errorOf(answer, 409, "not_waiting");
-        await new Promise((r) => setTimeout(r, 5));
-      }
+      const answer = await poll(
+        async () => {
+          const attempt = await resume(fast.url, c, id, "approve");
+          if (attempt.status === 200) return attempt;
+          await errorOf(attempt, 409, "not_waiting");
+        },
+        200,
+        5,
+      );
       assert.equal(answer?.status, 200);
       const second = new EventReader(answer!, id);
       const events = await second.rest();

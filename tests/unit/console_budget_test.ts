@@ -1,5 +1,5 @@
 /**
- * The console's JavaScript budget (DESIGN §10): everything `/` loads is at most 15 KB gzip, zod
+ * The console's JavaScript budget (README): everything `/` loads is at most 15 KB gzip, zod
  * never reaches the browser, and `@preact/signals` stays a lazy chunk the console does not load.
  * Built from the current sources and measured against the real app, like a browser would load it.
  * @module

@@ -28,6 +28,13 @@ describe(".ci/run", () => {
     await Deno.copyFile(`${ROOT}/.ci/run`, `${dir}/project/.ci/run`);
     await Deno.mkdir(`${dir}/bin`);
     await Deno.writeTextFile(`${dir}/bin/npx`, FAKE_NPX, { mode: 0o755 });
+    // The peers' install: logged with the folder it ran in, so the test sees it ran in tests/peers.
+    await Deno.writeTextFile(
+      `${dir}/bin/npm`,
+      '#!/bin/sh\necho "npm $* in ${PWD##*/project/}" >> "$FAKE_LOG"\nexit 0\n',
+      { mode: 0o755 },
+    );
+    await Deno.mkdir(`${dir}/project/tests/peers`, { recursive: true });
     // Present, so the script never reaches apt-get.
     await Deno.writeTextFile(`${dir}/bin/chromium`, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
   });
@@ -74,6 +81,10 @@ describe(".ci/run", () => {
       "--yes deno@2.9.6 task check",
       "--yes deno@2.9.6 task test",
     ]);
+    assert.ok(
+      run.calls.includes("npm ci --no-audit --no-fund in tests/peers"),
+      `the test peers are installed from their lock: ${run.calls.join("\n")}`,
+    );
   });
 
   it("outside CI a stale lock is reinstalled and the run goes on", async () => {

@@ -1,0 +1,386 @@
+/**
+ * Writes of the run log on Deno KV: creating a run, appending batches (pages, and parts of events
+ * too big for a page), patching its summary, and reading the pages back. One atomic operation per
+ * appended batch writes its pages and the head, guarded by the head's versionstamp; the writer's
+ * cache (`kv_head.ts`) makes a steady relay's append read nothing (docs/architecture.md, "Run log").
+ * @module
+ */
+import type { RunSummary, StoredEvent } from "../events.ts";
+import { isTerminalType } from "../event_names.ts";
+import {
+  AppendConflictError,
+  RunClosedError,
+  RunNotFoundError,
+  UnexpectedStateError,
+} from "./errors.ts";
+import {
+  decodePage,
+  type EncodedPage,
+  encodePages,
+  type HeadValue,
+  idKeyBytes,
+  isBlob,
+  joinParts,
+  keys,
+  type PageValue,
+  PARTS_PER_WRITE,
+  planWrites,
+  type RunRecord,
+} from "./kv_codec.ts";
+import {
+  applyPatch,
+  changesSummary,
+  patchHead,
+  touchesSummary,
+  withHead,
+  type WriterCache,
+} from "./kv_head.ts";
+import { type Contribution, GroupCommitter } from "./group_commit.ts";
+import type { HeadState } from "./live_tail.ts";
+import type { NewEvent, SummaryPatch, UpdateOptions } from "./store.ts";
+
+/** Tries of a write that lost a version check (another writer won), with jittered backoff. */
+const MAX_ATTEMPTS = 30;
+/** Pages per list batch when reading events (a page holds up to ~60 KB). */
+const READ_BATCH = 16;
+/** Retries of a write SQLite refused as locked (about a second in all). */
+const BUSY_RETRIES = 40;
+
+/** What {@link KvWriter} needs from the store that owns it. */
+export interface KvWriterOptions {
+  /** The open KV. */
+  kv: Deno.Kv;
+  /** How long a new run lives, in ms. */
+  ttlMs: number;
+  /** Clock (ms since epoch). */
+  now: () => number;
+  /** The writer's cache of heads and summaries. */
+  cache: WriterCache;
+  /** Adds this process's own keys to every shared commit (the append clock). */
+  finish: (op: Deno.AtomicOperation) => void;
+  /** Wakes this process's subscribers of run `id` with events it just stored. */
+  publish: (id: string, events: StoredEvent[], head: HeadState) => void;
+  /** Deletes an expired run's leftovers so its id can be used again; false when it is alive. */
+  purgeIfExpired: (id: string) => Promise<boolean>;
+}
+
+/** Creates, appends to and patches runs; each run's writes in this process go one at a time. */
+export class KvWriter {
+  readonly #o: KvWriterOptions;
+  /** Per-run queue so this process's own writes to one run never conflict with each other. */
+  readonly #locks = new Map<string, Promise<void>>();
+  /** Merges appends of different runs into shared commits (see `group_commit.ts`). */
+  readonly #committer: GroupCommitter;
+
+  /** A writer over `opts.kv`. */
+  constructor(opts: KvWriterOptions) {
+    this.#o = opts;
+    this.#committer = new GroupCommitter({
+      commit,
+      atomic: () => opts.kv.atomic(),
+      finish: opts.finish,
+    });
+  }
+
+  /** Stores a new run; false when a live run has that id. */
+  async create(summary: RunSummary): Promise<boolean> {
+    const { kv, ttlMs, cache } = this.#o;
+    const id = summary.id;
+    return await this.#withLock(id, async () => {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const now = this.#o.now();
+        const exp = now + ttlMs;
+        const createdMs = Date.parse(summary.createdAt);
+        const { relay, ...rest } = summary;
+        const record: RunRecord = { summary: { ...rest, eventCount: 0 }, exp };
+        const head: HeadValue = patchHead({ seq: 0, done: false, exp }, { relay }, now);
+        const updatedMs = Date.parse(summary.updatedAt);
+        if (Number.isFinite(updatedMs)) head.at = updatedMs;
+        const expireIn = ttlMs;
+        const res = await commit(() =>
+          kv.atomic()
+            .check({ key: keys.run(id), versionstamp: null })
+            .check({ key: keys.head(id), versionstamp: null })
+            .set(keys.run(id), record, { expireIn })
+            .set(keys.head(id), head, { expireIn })
+            .set(keys.index(Number.isFinite(createdMs) ? createdMs : now, id), exp, { expireIn })
+        );
+        if (res.ok) {
+          cache.remember(id, {
+            head,
+            headVs: res.versionstamp,
+            summary: record.summary,
+            runVs: res.versionstamp,
+          });
+          return true;
+        }
+        // The id exists. Deno KV deletes expired keys lazily, so an expired run may still be
+        // there: clear it out and create again; a live run means "already started".
+        if (!(await this.#o.purgeIfExpired(id))) return false;
+      }
+      return false;
+    });
+  }
+
+  /** Appends `events` (and `patch`) to run `id`; see `RunStore.append`. */
+  async append(
+    id: string,
+    events: readonly NewEvent[],
+    patch?: SummaryPatch,
+  ): Promise<StoredEvent[]> {
+    if (events.length === 0) {
+      if (patch) await this.update(id, patch);
+      return [];
+    }
+    for (let i = 0; i < events.length - 1; i++) {
+      if (isTerminalType(events[i].type)) {
+        throw new RunClosedError(id, `the batch has events after its terminal ${events[i].type}`);
+      }
+    }
+    // Pack and size everything first: an event too big refuses the batch before any write.
+    const pages = encodePages(id, idKeyBytes(id), events);
+    const ranges = planWrites(pages);
+    return await this.#withLock(id, async () => {
+      const out: StoredEvent[] = [];
+      for (let r = 0; r < ranges.length; r++) {
+        const [start, end] = ranges[r];
+        const last = r === ranges.length - 1;
+        const range = pages.slice(start, end);
+        await this.#writeParts(id, range);
+        const stored = await this.#appendRange(id, range, last ? patch : undefined);
+        for (const ev of stored) out.push(ev);
+      }
+      return out;
+    });
+  }
+
+  /** Patches run `id`'s summary and head; see `RunStore.update`. */
+  async update(id: string, patch: SummaryPatch, opts: UpdateOptions = {}): Promise<RunSummary> {
+    const { kv, cache } = this.#o;
+    return await this.#withLock(id, async () => {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const st = await cache.get(id);
+        const now = this.#o.now();
+        if (now >= st.head.exp) throw new RunNotFoundError(id, "the run has expired");
+        if (opts.expect && !opts.expect(withHead(st.summary, st.head))) {
+          // The cache may be stale (another process wrote): decide on what is stored now.
+          if (cache.has(id) && attempt === 0) {
+            cache.forget(id);
+            continue;
+          }
+          throw new UnexpectedStateError(id, withHead(st.summary, st.head));
+        }
+        const writeSummary = touchesSummary(patch);
+        const summary = writeSummary ? applyPatch(st.summary, patch) : st.summary;
+        const head = patchHead(st.head, patch, now);
+        const expireIn = st.head.exp - now;
+        const res = await commit(() => {
+          const op = kv.atomic()
+            .check({ key: keys.head(id), versionstamp: st.headVs })
+            .set(keys.head(id), head, { expireIn });
+          if (writeSummary || opts.expect) {
+            op.check({ key: keys.run(id), versionstamp: st.runVs });
+          }
+          if (writeSummary) {
+            op.set(keys.run(id), { summary, exp: st.head.exp } satisfies RunRecord, { expireIn });
+          }
+          return op;
+        });
+        if (res.ok) {
+          cache.remember(id, {
+            head,
+            headVs: res.versionstamp,
+            summary,
+            runVs: writeSummary ? res.versionstamp : st.runVs,
+          });
+          return withHead(summary, head);
+        }
+        cache.forget(id);
+        await backoff(attempt);
+      }
+      throw new AppendConflictError(id, MAX_ATTEMPTS);
+    });
+  }
+
+  /** Writes the parts of the big events among `pages` (before the write that commits them). */
+  async #writeParts(id: string, pages: readonly EncodedPage[]): Promise<void> {
+    const { kv, cache } = this.#o;
+    for (const page of pages) {
+      if (page.parts.length === 0 || !isBlob(page.value)) continue;
+      const blob = page.value.blob;
+      const st = await cache.get(id);
+      const expireIn = Math.max(1, st.head.exp - this.#o.now());
+      // Unique blob ids: parts of an attempt that never committed are never read, and expire.
+      for (let i = 0; i < page.parts.length; i += PARTS_PER_WRITE) {
+        await commit(() => {
+          const op = kv.atomic();
+          for (let k = i; k < Math.min(i + PARTS_PER_WRITE, page.parts.length); k++) {
+            op.set(keys.part(id, blob, k), page.parts[k], { expireIn });
+          }
+          return op;
+        });
+      }
+    }
+  }
+
+  /** One atomic write of consecutive pages; re-reads and retries when another writer won. */
+  async #appendRange(
+    id: string,
+    pages: readonly EncodedPage[],
+    patch: SummaryPatch | undefined,
+  ): Promise<StoredEvent[]> {
+    const { cache } = this.#o;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const st = await cache.get(id);
+      if (st.head.done) throw new RunClosedError(id);
+      // A batch that only repeats the current status (every step_started says "running") costs
+      // no summary write.
+      const writeSummary = changesSummary(st.summary, patch);
+      const now = this.#o.now();
+      if (now >= st.head.exp) throw new RunNotFoundError(id, "the run has expired");
+      const expireIn = st.head.exp - now;
+      let seq = st.head.seq;
+      const stored: StoredEvent[] = [];
+      const lastSeqs: number[] = [];
+      for (const page of pages) {
+        for (const ev of page.events) stored.push({ seq: ++seq, type: ev.type, data: ev.data });
+        lastSeqs.push(seq);
+      }
+      const done = isTerminalType(stored[stored.length - 1].type);
+      const head: HeadValue = { ...patchHead(st.head, patch, now), seq, done };
+      const summary = writeSummary ? applyPatch(st.summary, patch) : st.summary;
+      let bytes = 512;
+      let keyBytes = 256;
+      for (const page of pages) {
+        bytes += page.bytes;
+        keyBytes += page.keyBytes;
+      }
+      if (writeSummary) bytes += JSON.stringify(summary).length * 3;
+      const checks: Deno.AtomicCheck[] = [{ key: keys.head(id), versionstamp: st.headVs }];
+      if (writeSummary) checks.push({ key: keys.run(id), versionstamp: st.runVs });
+      const contribution: Contribution = {
+        checks,
+        apply: (op) => {
+          for (let k = 0; k < pages.length; k++) {
+            op.set(keys.page(id, lastSeqs[k]), pages[k].value, { expireIn });
+          }
+          op.set(keys.head(id), head, { expireIn });
+          if (writeSummary) {
+            op.set(keys.run(id), { summary, exp: st.head.exp } satisfies RunRecord, { expireIn });
+          }
+        },
+        mutations: pages.length + (writeSummary ? 2 : 1),
+        bytes,
+        keyBytes,
+      };
+      let res: Deno.KvCommitResult | Deno.KvCommitError;
+      try {
+        // Shared with other runs' appends waiting at the same time: one fsync for all of them.
+        res = await this.#committer.submit(contribution);
+      } catch (err) {
+        cache.forget(id);
+        throw err;
+      }
+      if (!res.ok) {
+        cache.forget(id);
+        await backoff(attempt);
+        continue;
+      }
+      cache.remember(id, {
+        head,
+        headVs: res.versionstamp,
+        summary,
+        runVs: writeSummary ? res.versionstamp : st.runVs,
+      });
+      this.#o.publish(id, stored, { seq, done });
+      return stored;
+    }
+    throw new AppendConflictError(id, MAX_ATTEMPTS);
+  }
+
+  async #withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(id);
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const tail = prev ? prev.then(() => mine) : mine;
+    this.#locks.set(id, tail);
+    try {
+      if (prev) await prev;
+      return await fn();
+    } finally {
+      release();
+      if (this.#locks.get(id) === tail) this.#locks.delete(id);
+    }
+  }
+}
+
+/** Events of run `id` after `afterSeq`, at most `limit`; see `RunStore.read`. */
+export async function readEvents(
+  kv: Deno.Kv,
+  id: string,
+  afterSeq: number,
+  limit?: number,
+): Promise<StoredEvent[]> {
+  const after = Number.isFinite(afterSeq) ? Math.max(0, Math.floor(afterSeq)) : 0;
+  const max = limit === undefined ? Infinity : Math.floor(limit);
+  if (!(max > 0)) return [];
+  const out: StoredEvent[] = [];
+  // The first page with a last seq ≥ after + 1 holds event after + 1 (pages are contiguous).
+  const iter = kv.list<PageValue>(
+    { prefix: keys.pages(id), start: keys.page(id, after + 1) },
+    { batchSize: Number.isFinite(max) ? Math.min(READ_BATCH, Math.max(1, max)) : READ_BATCH },
+  );
+  for await (const entry of iter) {
+    const lastSeq = entry.key[2] as number;
+    const value = entry.value;
+    if (isBlob(value)) {
+      const chunks: Uint8Array[] = [];
+      for await (const part of kv.list<Uint8Array>({ prefix: keys.blob(id, value.blob) })) {
+        chunks.push(part.value);
+      }
+      if (lastSeq > after) {
+        out.push({ seq: lastSeq, type: value.t, data: joinParts(id, lastSeq, value, chunks) });
+      }
+    } else {
+      for (const ev of decodePage(value, lastSeq)) {
+        if (ev.seq > after) out.push(ev);
+        if (out.length >= max) break;
+      }
+    }
+    if (out.length >= max) break;
+  }
+  return out;
+}
+
+/**
+ * Commits an atomic operation built by `build`, retrying SQLite's "database is locked": with a
+ * KV file shared by processes, a write whose version checks read first cannot upgrade its lock
+ * while another process writes, and SQLite fails it at once instead of waiting.
+ */
+export async function commit(
+  build: () => Deno.AtomicOperation,
+): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await build().commit();
+    } catch (err) {
+      if (attempt >= BUSY_RETRIES || !isBusy(err)) throw err;
+      await backoff(attempt + 1);
+    }
+  }
+}
+
+/**
+ * A random pause after losing a version check: a writer whose cache is always fresh (it just
+ * wrote) would otherwise win every race against one that must re-read first.
+ */
+function backoff(attempt: number): Promise<void> {
+  const ms = Math.random() * Math.min(64, 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function isBusy(err: unknown): boolean {
+  return err instanceof Error && /database is locked|database is busy/i.test(err.message);
+}

@@ -1,0 +1,179 @@
+/**
+ * A run's head and summary on Deno KV: how a patch splits between them, how readers see the two
+ * merged, and the writer's cache of both. The head (`["head", id]`) changes on every append and
+ * lease renewal; the summary record (`["runs", id]`) only when status, approval or error change,
+ * so a steady relay writes two rows per upstream read (docs/architecture.md, "Run log").
+ * @module
+ */
+import type { RunSummary } from "../events.ts";
+import { RunNotFoundError } from "./errors.ts";
+import { type HeadValue, keys, type RunRecord } from "./kv_codec.ts";
+import type { HeadState } from "./live_tail.ts";
+import type { SummaryPatch } from "./store.ts";
+
+/** What the writer of a run keeps between appends: head, summary and their versionstamps. */
+export interface WriterState {
+  /** The stored head. */
+  head: HeadValue;
+  /** The head's versionstamp, checked by the next write. */
+  headVs: string;
+  /** The stored summary (its `eventCount`, `updatedAt` and `relay` are the head's). */
+  summary: RunSummary;
+  /** The summary record's versionstamp, checked by a write that changes it. */
+  runVs: string;
+}
+
+/** Summary fields kept in the head: an append or a lease renewal moves them without a summary write. */
+const HEAD_FIELDS: ReadonlySet<string> = new Set(["id", "eventCount", "updatedAt", "relay"]);
+
+/** True when `patch` changes something only the summary record holds. */
+export function touchesSummary(patch: SummaryPatch | undefined): boolean {
+  if (!patch) return false;
+  for (const key in patch) if (!HEAD_FIELDS.has(key)) return true;
+  return false;
+}
+
+/** True when `patch` would change a field of the stored summary record. */
+export function changesSummary(summary: RunSummary, patch: SummaryPatch | undefined): boolean {
+  if (!patch) return false;
+  const current = summary as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(patch)) {
+    if (HEAD_FIELDS.has(key)) continue;
+    if (value === undefined ? key in current : !sameJson(current[key], value)) return true;
+  }
+  return false;
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The head after `patch`'s head fields (`relay`, `updatedAt`) at time `now`. */
+export function patchHead(
+  head: HeadValue,
+  patch: SummaryPatch | undefined,
+  now: number,
+): HeadValue {
+  const out: HeadValue = { ...head, at: now };
+  if (patch && "relay" in patch) {
+    const relay = patch.relay;
+    if (relay) {
+      out.owner = relay.owner;
+      out.lease = relay.leaseUntil;
+    } else {
+      delete out.owner;
+      delete out.lease;
+    }
+  }
+  if (patch?.updatedAt !== undefined) {
+    const at = Date.parse(patch.updatedAt);
+    if (Number.isFinite(at)) out.at = at;
+  }
+  return out;
+}
+
+/** The summary as readers see it: the record with the head's count, time and lease. */
+export function withHead(summary: RunSummary, head: HeadValue | null): RunSummary {
+  if (!head) return summary;
+  const out: RunSummary = { ...summary, eventCount: head.seq };
+  if (head.at !== undefined) out.updatedAt = new Date(head.at).toISOString();
+  if (head.owner !== undefined && head.lease !== undefined) {
+    out.relay = { owner: head.owner, leaseUntil: head.lease };
+  } else {
+    delete out.relay;
+  }
+  return out;
+}
+
+/** The summary with `patch` applied; `id` and `eventCount` are the log's own. */
+export function applyPatch(summary: RunSummary, patch: SummaryPatch | undefined): RunSummary {
+  const out = { ...summary } as Record<string, unknown>;
+  if (patch) {
+    for (const [key, value] of Object.entries(patch)) {
+      if (key === "id" || key === "eventCount") continue;
+      if (value === undefined) delete out[key];
+      else out[key] = value;
+    }
+  }
+  return out as unknown as RunSummary;
+}
+
+/** The head as the live tail sees it; null when missing or past its deadline. */
+export function headState(value: HeadValue | null, now: number): HeadState | null {
+  if (!value || value.exp <= now) return null;
+  return { seq: value.seq, done: value.done };
+}
+
+/** Runs a process keeps cached at most (least recently written dropped first). */
+const MAX_WRITERS = 1024;
+
+/**
+ * The head and summary (with versionstamps) of the runs this process wrote lately, so a steady
+ * relay appends without reading anything. A write from another process fails the next version
+ * check; the writer then {@link WriterCache.forget}s the run and loads it again.
+ */
+export class WriterCache {
+  readonly #kv: Deno.Kv;
+  readonly #now: () => number;
+  readonly #writers = new Map<string, WriterState>();
+
+  /** A cache over `kv`; `now` decides what has expired. */
+  constructor(kv: Deno.Kv, now: () => number) {
+    this.#kv = kv;
+    this.#now = now;
+  }
+
+  /** The cached state of run `id`, if any. */
+  peek(id: string): WriterState | undefined {
+    return this.#writers.get(id);
+  }
+
+  /** True when run `id` is cached. */
+  has(id: string): boolean {
+    return this.#writers.has(id);
+  }
+
+  /** The cached state of run `id`, or what is stored (throws when missing or expired). */
+  async get(id: string): Promise<WriterState> {
+    return this.#writers.get(id) ?? await this.load(id);
+  }
+
+  /** Reads a run's head and summary for writing. */
+  async load(id: string): Promise<WriterState> {
+    const [head, run] = await this.#kv.getMany<[HeadValue, RunRecord]>([
+      keys.head(id),
+      keys.run(id),
+    ]);
+    if (!head.value || !run.value) throw new RunNotFoundError(id);
+    if (head.value.exp <= this.#now()) throw new RunNotFoundError(id, "the run has expired");
+    const st: WriterState = {
+      head: head.value,
+      headVs: head.versionstamp!,
+      summary: run.value.summary,
+      runVs: run.versionstamp!,
+    };
+    this.remember(id, st);
+    return st;
+  }
+
+  /** Caches what a write just stored, as the most recently used. */
+  remember(id: string, st: WriterState): void {
+    this.#writers.delete(id);
+    this.#writers.set(id, st);
+    if (this.#writers.size > MAX_WRITERS) {
+      this.#writers.delete(this.#writers.keys().next().value!);
+    }
+  }
+
+  /** Drops run `id` (its cache may be stale). */
+  forget(id: string): void {
+    this.#writers.delete(id);
+  }
+
+  /** Drops everything. */
+  clear(): void {
+    this.#writers.clear();
+  }
+}
