@@ -8,8 +8,14 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { FakeUpstream } from "../fixtures/fake_upstream.ts";
-import { postJson, type TestGateway, withFakeUpstream, withGateway } from "../fixtures/gateway.ts";
+import { type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.ts";
+import {
+  postJson,
+  startGateway,
+  type TestGateway,
+  withFakeUpstream,
+  withGateway,
+} from "../fixtures/gateway.ts";
 import { readSse } from "../fixtures/sse_reader.ts";
 import { poll } from "../fixtures/within.ts";
 
@@ -326,19 +332,14 @@ describe("hardening", () => {
 
   describe("per-client limits: streams, event streams, approvals and aborts", () => {
     let gw: TestGateway;
-    before(async () => {
-      gw = await startGateway({
-        WORKFLOW_SERVICE_URL: fake.url,
-        MAX_STREAMS: "20",
-        MAX_STREAMS_PER_CLIENT: "2",
-        RATE_LIMIT_EVENTS_PER_MINUTE: "600",
-        RATE_LIMIT_ACTIONS_PER_MINUTE: "1",
-        RATE_LIMIT_BURST: "1",
-      });
-    });
-    after(async () => {
-      await gw.close();
-    });
+    withGateway(() => ({
+      WORKFLOW_SERVICE_URL: fake.url,
+      MAX_STREAMS: "20",
+      MAX_STREAMS_PER_CLIENT: "2",
+      RATE_LIMIT_EVENTS_PER_MINUTE: "600",
+      RATE_LIMIT_ACTIONS_PER_MINUTE: "1",
+      RATE_LIMIT_BURST: "1",
+    }), (g) => (gw = g));
 
     it("caps the streams one client holds, and takes it again once one closes", async () => {
       const start = await postJson(`${gw.url}/agui`, { ...BODY, run_id: "pc-1" });
@@ -431,12 +432,10 @@ describe("hardening", () => {
 
   describe("request bodies: read timeout and nesting depth", () => {
     let gw: TestGateway;
-    before(async () => {
-      gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url, BODY_TIMEOUT_MS: "300" });
-    });
-    after(async () => {
-      await gw.close();
-    });
+    withGateway(
+      () => ({ WORKFLOW_SERVICE_URL: fake.url, BODY_TIMEOUT_MS: "300" }),
+      (g) => (gw = g),
+    );
 
     it("answers 408 to a body that trickles in, and lets go of the request", async () => {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port: gw.port });
