@@ -338,7 +338,6 @@ describe("hardening", () => {
       MAX_STREAMS_PER_CLIENT: "2",
       RATE_LIMIT_EVENTS_PER_MINUTE: "600",
       RATE_LIMIT_ACTIONS_PER_MINUTE: "1",
-      RATE_LIMIT_BURST: "1",
     }), (g) => (gw = g));
 
     it("caps the streams one client holds, and takes it again once one closes", async () => {
@@ -386,7 +385,6 @@ describe("hardening", () => {
       const gw = await startGateway({
         WORKFLOW_SERVICE_URL: fake.url,
         RATE_LIMIT_EVENTS_PER_MINUTE: "1",
-        RATE_LIMIT_BURST: "1",
       });
       try {
         const one = await fetch(`${gw.url}/agui/runs/nope/events`);
