@@ -14,7 +14,7 @@ export interface PublicHealthBody {
   status: "ok" | "degraded";
 }
 
-/** The `/health` body (DESIGN §4). */
+/** The `/health` body. */
 export interface HealthBody {
   status: "ok" | "degraded";
   version: string;
