@@ -90,7 +90,10 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<void> {
     const check = quickCheck(type, f.data) ?? checkEvent(type, f.data);
     if (!check.ok) {
       metrics.malformedFrames.inc();
-      log.warn("malformed upstream frame skipped", { event: type, reason: check.reason });
+      log.warn("malformed upstream frame skipped", {
+        event: type.slice(0, 80),
+        reason: check.reason,
+      });
       return;
     }
     const wasFirst = first;
