@@ -254,6 +254,11 @@ export interface RunSummary {
    * relay (the process died or was evicted).
    */
   relay?: { owner: string; leaseUntil: number };
+  /**
+   * SHA-256 digests of the start input (the prompt, and the rest of `initial_state`), so a start
+   * that reuses the run id with another input is refused (`lib/gateway/start_input.ts`).
+   */
+  inputDigest?: { state: string; prompt?: string };
 }
 
 /** The JSON error body every endpoint answers with. */

@@ -19,7 +19,7 @@ import { isFinished } from "../runs/summary.ts";
 import { type ClientStreamDeps, streamRun } from "./client_stream.ts";
 import { handleAguiRun, isAguiInput, streamAguiLog } from "./dialects/agui_http.ts";
 import { workflowEncoder } from "./dialects/workflow.ts";
-import { checkSameGraph } from "./errors.ts";
+import { checkSameStart } from "./start_input.ts";
 import { rethrowHttp } from "./http_errors.ts";
 import type { Gateway } from "./relay.ts";
 import type { Upstream } from "./upstream.ts";
@@ -65,7 +65,7 @@ export async function handleStart(req: Request, deps: StreamHandlerDeps): Promis
       initialState: input.initial_state,
       dialect: "workflow",
     });
-    if (!created) checkSameGraph(run, input.graph_name);
+    if (!created) await checkSameStart(run, input.graph_name, input.initial_state);
     return streamRun(deps, run.id, after, workflowEncoder(), {
       retryMs: 2_000,
       dialect: "workflow",
@@ -192,7 +192,7 @@ export async function handleGraphs(upstream: Pick<Upstream, "graphs">): Promise<
 }
 
 /** A summary without internal fields (the relay lease). */
-export function publicSummary(run: RunSummary): Omit<RunSummary, "relay"> {
-  const { relay: _relay, ...rest } = run;
+export function publicSummary(run: RunSummary): Omit<RunSummary, "relay" | "inputDigest"> {
+  const { relay: _relay, inputDigest: _inputDigest, ...rest } = run;
   return rest;
 }

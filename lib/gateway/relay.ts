@@ -8,6 +8,7 @@
  * class only coordinates: the pump, the lease, decisions and aborts live in their own modules.
  * @module
  */
+import { digestStartInput } from "./start_input.ts";
 import { ERROR_CODES, isTerminalType, type RunSummary, type StoredEvent } from "../events.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
@@ -163,6 +164,7 @@ export class Gateway {
       updatedAt: at,
       eventCount: 0,
       ...(prompt !== undefined ? { prompt } : {}),
+      inputDigest: await digestStartInput(input.initialState),
       relay: this.#lease.claim(),
     };
     if (!(await this.#store.create(summary))) {

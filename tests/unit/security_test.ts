@@ -5,6 +5,7 @@ import { securityHeaders } from "../../lib/http/security.ts";
 import { allowedHosts, hostMatches, safeNext } from "../../lib/http/access.ts";
 import { jsonDepth } from "../../lib/http/body.ts";
 import { ClientStreams } from "../../lib/http/client_streams.ts";
+import { canonicalJson, digestStartInput } from "../../lib/gateway/start_input.ts";
 import { readCookie, signSession, verifySession } from "../../lib/http/session.ts";
 
 describe("timingSafeEqual", () => {
@@ -156,5 +157,22 @@ describe("ClientStreams", () => {
     assert.ok(cs.take("a"));
     a2();
     assert.ok(new ClientStreams(0).take("a"), "0 turns the cap off");
+  });
+});
+
+describe("start input digests", () => {
+  it("are equal for the same input in any key order and differ otherwise", async () => {
+    assert.equal(
+      canonicalJson({ b: [1, { d: 1, c: 2 }], a: null }),
+      '{"a":null,"b":[1,{"c":2,"d":1}]}',
+    );
+    const a = await digestStartInput({ prompt: "p", ctx: { x: 1, y: 2 } });
+    const b = await digestStartInput({ ctx: { y: 2, x: 1 }, prompt: "p" });
+    assert.deepEqual(a, b);
+    assert.match(a.state, /^[0-9a-f]{64}$/);
+    const c = await digestStartInput({ prompt: "q", ctx: { x: 1, y: 2 } });
+    assert.equal(c.state, a.state);
+    assert.notEqual(c.prompt, a.prompt);
+    assert.equal((await digestStartInput({})).prompt, undefined);
   });
 });
