@@ -23,7 +23,8 @@ export const handler = define.handlers({
       return page<ConsoleData>({ graphs: await ctx.state.services.upstream.graphs() });
     } catch (err) {
       ctx.state.services.logger.warn("console: graph list unavailable", { error: err });
-      const graphsError = err instanceof Error ? err.message : String(err);
+      // The reason is logged above; the page says only that the list is missing.
+      const graphsError = "no list of workflows";
       return page<ConsoleData>({ graphs: [], graphsError });
     }
   },

@@ -23,6 +23,7 @@ import { checkSameStart } from "./start_input.ts";
 import { rethrowHttp } from "./http_errors.ts";
 import type { Gateway } from "./relay.ts";
 import type { Upstream } from "./upstream.ts";
+import type { Logger } from "../log.ts";
 
 /** `Last-Event-ID` (or `?after=`) as a sequence number; 400 when it is not one. */
 export function lastEventId(req: Request, url: URL): number {
@@ -178,16 +179,16 @@ export async function handleListRuns(url: URL, store: Pick<RunStore, "list">): P
 }
 
 /** `GET /agui/graphs` → the workflow service's graphs. */
-export async function handleGraphs(upstream: Pick<Upstream, "graphs">): Promise<Response> {
+export async function handleGraphs(
+  upstream: Pick<Upstream, "graphs">,
+  logger?: Pick<Logger, "warn">,
+): Promise<Response> {
   try {
     return jsonResponse({ graphs: await upstream.graphs() });
   } catch (err) {
-    throw new ApiError(
-      502,
-      "upstream_unreachable",
-      "The workflow service did not list its graphs",
-      { reason: err instanceof Error ? err.message : String(err) },
-    );
+    // Why it failed is the service's internals: logged here, not answered.
+    logger?.warn("graphs: the workflow service did not list its graphs", { error: err });
+    throw new ApiError(502, "upstream_unreachable", "The workflow service did not list its graphs");
   }
 }
 

@@ -209,10 +209,11 @@ export class Gateway {
       }
       const e = asUpstreamError(err);
       this.#metrics.upstreamErrors.inc({ code: e.code });
-      log.error("upstream refused the run", { code: e.code, error: e.message });
+      log.error("upstream refused the run", { code: e.code, error: e.message, body: e.body });
+      // The run log (and through it clients and pages) gets the generic words only.
       await this.#records.recordError(runId, input.graph, log, {
         code: e.code,
-        message: e.message,
+        message: e.publicMessage,
       });
       throw upstreamRefused(e, runId);
     }

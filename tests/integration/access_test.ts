@@ -252,6 +252,61 @@ describe("access", () => {
     });
   });
 
+  describe("an upstream 500's details", () => {
+    const SECRET = "/srv/workflows/internal_secret.py";
+    it("never reach clients, the run log or the pages; the gateway's log keeps them", async () => {
+      const failing = await startFakeUpstream();
+      failing.setScript((w) =>
+        w.json(500, {
+          error: "internal",
+          message: `KeyError at ${SECRET}`,
+          stack: `Traceback (most recent call last):\n  File "${SECRET}", line 42`,
+        })
+      );
+      const gw = await startGateway({ WORKFLOW_SERVICE_URL: failing.url });
+      try {
+        const res = await postJson(`${gw.url}/agui`, {
+          graph_name: "hotel_o2c",
+          initial_state: { prompt: "x" },
+        });
+        assert.equal(res.status, 502);
+        const text = await res.text();
+        assert.ok(!text.includes(SECRET), text);
+        assert.deepEqual(JSON.parse(text), {
+          error: "upstream_status",
+          message: "The workflow service failed (status 500)",
+        });
+
+        // AG-UI records the failure in the run: RUN_ERROR, the log and the page stay generic.
+        const runId = `leak-${crypto.randomUUID()}`;
+        const agui = await postJson(`${gw.url}/agui`, {
+          threadId: "t-leak",
+          runId,
+          messages: [{ id: "m1", role: "user", content: "x" }],
+          forwardedProps: { graph_name: "hotel_o2c" },
+        });
+        assert.ok(!(await agui.text()).includes(SECRET));
+        const run = await gw.services.store.get(runId);
+        assert.equal(run?.error?.code, "upstream_status");
+        const log = await gw.services.store.read(runId, 0);
+        assert.ok(!JSON.stringify(log).includes(SECRET));
+        assert.ok(!JSON.stringify(run).includes(SECRET));
+        const page = await (await fetch(`${gw.url}/runs/${runId}`, { headers: HTML })).text();
+        assert.ok(!page.includes(SECRET));
+        assert.match(page, /The workflow service failed \(status 500\)/);
+        assert.ok(
+          gw.logs.some((l) =>
+            l.msg === "upstream refused the run" && JSON.stringify(l).includes(SECRET)
+          ),
+          "the details are logged by the gateway",
+        );
+      } finally {
+        await gw.close();
+        await failing.close();
+      }
+    });
+  });
+
   describe("Host allowlist (DNS rebinding)", () => {
     let gw: TestGateway;
     before(async () => {
