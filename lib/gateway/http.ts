@@ -12,17 +12,18 @@ import {
   startRunSchema,
 } from "../events.ts";
 import type { Config } from "../config.ts";
-import { readJson, validate } from "../http/body.ts";
+import { type BodyLimits, readJson, validate } from "../http/body.ts";
 import { ApiError, jsonResponse } from "../http/errors.ts";
 import { InvalidCursorError, type RunStore } from "../runs/store.ts";
 import { isFinished } from "../runs/summary.ts";
 import { type ClientStreamDeps, streamRun } from "./client_stream.ts";
 import { handleAguiRun, isAguiInput, streamAguiLog } from "./dialects/agui_http.ts";
 import { workflowEncoder } from "./dialects/workflow.ts";
-import { checkSameGraph } from "./errors.ts";
+import { checkSameStart } from "./start_input.ts";
 import { rethrowHttp } from "./http_errors.ts";
 import type { Gateway } from "./relay.ts";
 import type { Upstream } from "./upstream.ts";
+import type { Logger } from "../log.ts";
 
 /** `Last-Event-ID` (or `?after=`) as a sequence number; 400 when it is not one. */
 export function lastEventId(req: Request, url: URL): number {
@@ -44,13 +45,15 @@ export function runIdParam(id: string): string {
 export interface StreamHandlerDeps extends ClientStreamDeps {
   gateway: ClientStreamDeps["gateway"] & Pick<Gateway, "start" | "decide">;
   store: Pick<RunStore, "get" | "read" | "listByThread">;
-  config: Pick<Config, "HEARTBEAT_MS" | "MAX_BODY_BYTES" | "DEFAULT_GRAPH">;
+  config:
+    & Pick<Config, "HEARTBEAT_MS" | "DEFAULT_GRAPH">
+    & Exclude<BodyLimits, number>;
 }
 
 /** `POST /agui`: start or attach (workflow dialect), or an AG-UI run (AG-UI dialect). */
 export async function handleStart(req: Request, deps: StreamHandlerDeps): Promise<Response> {
   const url = new URL(req.url);
-  const body = await readJson(req, deps.config.MAX_BODY_BYTES);
+  const body = await readJson(req, deps.config);
   if (isAguiInput(body)) return handleAguiRun(body, deps);
   const input = validate(startRunSchema, body);
   const after = lastEventId(req, url);
@@ -64,7 +67,7 @@ export async function handleStart(req: Request, deps: StreamHandlerDeps): Promis
       initialState: input.initial_state,
       dialect: "workflow",
     });
-    if (!created) checkSameGraph(run, input.graph_name);
+    if (!created) await checkSameStart(run, input.graph_name, input.initial_state);
     return streamRun(deps, run.id, after, workflowEncoder(), {
       retryMs: 2_000,
       dialect: "workflow",
@@ -126,7 +129,8 @@ export async function handleEvents(
 /** What an approval needs. */
 export interface ApprovalDeps {
   gateway: Pick<Gateway, "approve">;
-  maxBodyBytes: number;
+  /** `MAX_BODY_BYTES`, `BODY_TIMEOUT_MS`, `MAX_JSON_DEPTH`. */
+  bodyLimits: BodyLimits;
 }
 
 /** `POST /agui/runs/:id/approval` → 202 with the run's summary. */
@@ -136,7 +140,7 @@ export async function handleApproval(
   deps: ApprovalDeps,
 ): Promise<Response> {
   const runId = runIdParam(id);
-  const input = validate(approvalSchema, await readJson(req, deps.maxBodyBytes));
+  const input = validate(approvalSchema, await readJson(req, deps.bodyLimits));
   const run = await deps.gateway.approve(runId, input).catch(rethrowHttp);
   return jsonResponse({ run: publicSummary(run), accepted: input }, 202);
 }
@@ -221,21 +225,21 @@ async function listThreadRuns(
 }
 
 /** `GET /agui/graphs` → the workflow service's graphs. */
-export async function handleGraphs(upstream: Pick<Upstream, "graphs">): Promise<Response> {
+export async function handleGraphs(
+  upstream: Pick<Upstream, "graphs">,
+  logger?: Pick<Logger, "warn">,
+): Promise<Response> {
   try {
     return jsonResponse({ graphs: await upstream.graphs() });
   } catch (err) {
-    throw new ApiError(
-      502,
-      "upstream_unreachable",
-      "The workflow service did not list its graphs",
-      { reason: err instanceof Error ? err.message : String(err) },
-    );
+    // Why it failed is the service's internals: logged here, not answered.
+    logger?.warn("graphs: the workflow service did not list its graphs", { error: err });
+    throw new ApiError(502, "upstream_unreachable", "The workflow service did not list its graphs");
   }
 }
 
 /** A summary without internal fields (the relay lease). */
-export function publicSummary(run: RunSummary): Omit<RunSummary, "relay"> {
-  const { relay: _relay, ...rest } = run;
+export function publicSummary(run: RunSummary): Omit<RunSummary, "relay" | "inputDigest"> {
+  const { relay: _relay, inputDigest: _inputDigest, ...rest } = run;
   return rest;
 }

@@ -508,8 +508,16 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
       409,
       "run_conflict",
     );
-    // The same graph, or none named, still attaches.
+    // Another prompt under the same runId is another request, not an attach.
+    const other = await postJson(`${gw.url}/agui`, {
+      ...body,
+      messages: [{ id: "m1", role: "user", content: "Order 20 laptops for Engineering" }],
+    });
+    assert.equal(other.status, 409);
+    assert.deepEqual((await other.json()).details.differs, ["prompt"]);
+    // The same graph, or none named, or no input at all (a client watching), still attaches.
     checkStream(await readAgui(await postJson(`${gw.url}/agui`, body)));
+    checkStream(await readAgui(await postJson(`${gw.url}/agui`, { ...body, messages: [] })));
     checkStream(
       await readAgui(await postJson(`${gw.url}/agui`, { ...body, forwardedProps: {} })),
     );

@@ -4,6 +4,7 @@
  * through the AG-UI translator: `data: <json>\n\n` frames, exactly one terminal per AG-UI run.
  * @module
  */
+import { checkSameStart } from "../start_input.ts";
 import {
   RUN_ID_RE,
   type RunSummary,
@@ -175,8 +176,16 @@ async function startOrAttach(
     }
   }
   if (attached) {
-    // A graph left to the default is no claim about the run: attach to whatever it runs.
-    if (plan.graphNamed) checkSameGraph(attached, plan.graph_name);
+    // A graph left to the default is no claim about the run, and neither is an empty input (a
+    // client that reattaches to watch): attach to whatever it runs. Any input given must match.
+    const claimsInput = Object.keys(plan.initial_state).length > 0;
+    if (claimsInput) {
+      await checkSameStart(
+        attached,
+        plan.graphNamed ? plan.graph_name : undefined,
+        plan.initial_state,
+      );
+    } else if (plan.graphNamed) checkSameGraph(attached, plan.graph_name);
     return streamAguiLog(deps, attached, 0, { threadId: plan.threadId, runId: plan.runId, slot });
   }
   const tr = createAguiTranslator({ threadId: plan.threadId, runId: plan.runId });
