@@ -196,6 +196,9 @@ function gatewayEnv(fake: Child, dir: string, extra: Record<string, string> = {}
     KV_PATH: `${dir}/runs-${runCounter++}.kv`,
     LOG_LEVEL: "warn",
     RATE_LIMIT_PER_MINUTE: "0",
+    RATE_LIMIT_EVENTS_PER_MINUTE: "0",
+    RATE_LIMIT_ACTIONS_PER_MINUTE: "0",
+    MAX_STREAMS_PER_CLIENT: "0",
     ...extra,
   };
 }

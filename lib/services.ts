@@ -13,6 +13,7 @@ import { createUpstream, type Upstream } from "./gateway/upstream.ts";
 import { Gateway } from "./gateway/relay.ts";
 import { StreamRegistry } from "./gateway/streams.ts";
 import { RateLimiter } from "./http/rate_limit.ts";
+import { ClientStreams } from "./http/client_streams.ts";
 
 /** Everything a request handler may need. */
 export interface Services {
@@ -25,6 +26,14 @@ export interface Services {
   streams: StreamRegistry;
   /** Per-client limit on starting runs (`RATE_LIMIT_PER_MINUTE`, `RATE_LIMIT_BURST`). */
   rateLimiter: RateLimiter;
+  /** Per-client limit on opening event streams (`RATE_LIMIT_EVENTS_PER_MINUTE`). */
+  eventsLimiter: RateLimiter;
+  /** Per-client limit on approvals and aborts (`RATE_LIMIT_ACTIONS_PER_MINUTE`). */
+  actionsLimiter: RateLimiter;
+  /** Per-client limit on failed sign-ins (a fixed 10 a minute). */
+  loginLimiter: RateLimiter;
+  /** Open streams per client (`MAX_STREAMS_PER_CLIENT`). */
+  clientStreams: ClientStreams;
   /** When the process started (ms), for `/health`. */
   startedAt: number;
   /** Graceful shutdown: close client streams with a final comment, release leases, close KV. */
@@ -110,6 +119,10 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     gateway,
     streams,
     rateLimiter: new RateLimiter(config.RATE_LIMIT_PER_MINUTE, { burst: config.RATE_LIMIT_BURST }),
+    eventsLimiter: new RateLimiter(config.RATE_LIMIT_EVENTS_PER_MINUTE),
+    actionsLimiter: new RateLimiter(config.RATE_LIMIT_ACTIONS_PER_MINUTE),
+    loginLimiter: new RateLimiter(10),
+    clientStreams: new ClientStreams(config.MAX_STREAMS_PER_CLIENT),
     startedAt: Date.now(),
     async close() {
       if (closed) return;

@@ -1,7 +1,8 @@
 /**
- * `deno task workflow`: serves the built-in workflow service alone on `WORKFLOW_PORT` (default
- * 8001), with `WORKFLOW_SERVICE_TOKEN` as its bearer token and `WORKFLOW_STEP_DELAY_MS` between
- * steps. Point the gateway at it with `WORKFLOW_SERVICE_URL=http://127.0.0.1:8001`.
+ * `deno task workflow`: serves the built-in workflow service alone on `WORKFLOW_HOST` (default
+ * 127.0.0.1) and `WORKFLOW_PORT` (default 8001), with `WORKFLOW_SERVICE_TOKEN` as its bearer
+ * token (required when `WORKFLOW_HOST` is not a loopback address) and `WORKFLOW_STEP_DELAY_MS`
+ * between steps. Point the gateway at it with `WORKFLOW_SERVICE_URL=http://127.0.0.1:8001`.
  * Threads and checkpoints live in the Deno KV file `KV_PATH` (default `./data/workflow.kv`, a
  * sibling of the run log; `:memory:` keeps nothing), so a waiting run survives a restart and a
  * run cut by a crash goes on when it is next touched. Logs one JSON line when listening;
@@ -11,6 +12,7 @@
 import { ConfigError, loadConfig } from "../lib/config.ts";
 import { createLogger } from "../lib/log.ts";
 import { createWorkflowService, DEFAULT_WORKFLOW_KV_PATH } from "../lib/workflow_service/mod.ts";
+import { bindProblem } from "../lib/workflow_service/bind.ts";
 
 let config;
 try {
@@ -18,6 +20,12 @@ try {
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   console.error(err.message);
+  Deno.exit(2);
+}
+
+const problem = bindProblem(config.WORKFLOW_HOST, config.WORKFLOW_SERVICE_TOKEN);
+if (problem) {
+  console.error(problem);
   Deno.exit(2);
 }
 
@@ -41,10 +49,12 @@ const service = createWorkflowService({
 });
 
 const server = Deno.serve({
+  hostname: config.WORKFLOW_HOST,
   port: config.WORKFLOW_PORT,
   onListen({ hostname, port }) {
     log.info("workflow service listening", {
-      url: `http://${hostname === "0.0.0.0" ? "127.0.0.1" : hostname}:${port}`,
+      hostname,
+      url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
       auth: config.WORKFLOW_SERVICE_TOKEN ? "bearer" : "none",
       step_delay_ms: config.WORKFLOW_STEP_DELAY_MS,
       kv: kvPath === ":memory:" ? "memory" : "file",

@@ -48,6 +48,20 @@ export interface UpstreamErrorInit {
   cause?: unknown;
 }
 
+/** The generic sentence of each failure that is not the client's (see `publicMessage`). */
+const PUBLIC_MESSAGES: Record<
+  Exclude<UpstreamErrorCode, "upstream_client_error">,
+  (status?: number) => string
+> = {
+  upstream_unreachable: () => "The workflow service could not be reached",
+  upstream_status: (status) =>
+    `The workflow service failed${status === undefined ? "" : ` (status ${status})`}`,
+  upstream_not_sse: () => "The workflow service did not answer with an event stream",
+  upstream_timeout: () => "The workflow service did not answer in time",
+  upstream_bad_response: () => "The workflow service answered something the gateway cannot read",
+  upstream_error: () => "The workflow service's stream failed",
+};
+
 /** A failed call to the workflow service, classified. */
 export class UpstreamError extends Error {
   /** What went wrong. */
@@ -73,11 +87,26 @@ export class UpstreamError extends Error {
       : 502;
   }
 
-  /** The JSON body the gateway answers with; a passed-through upstream error is in `details`. */
+  /**
+   * What clients, the run log and pages may be told: a passed-through 4xx keeps the service's
+   * words (they are about the client's input); anything else is a short generic sentence, since
+   * a failing service's body, stack, socket errors and paths are its internals. The whole
+   * `message` and `body` belong in the gateway's own log.
+   */
+  get publicMessage(): string {
+    if (this.code === "upstream_client_error") return this.message;
+    return PUBLIC_MESSAGES[this.code](this.upstreamStatus);
+  }
+
+  /**
+   * The JSON body the gateway answers with: a passed-through 4xx keeps its body in `details`;
+   * other failures carry the code and {@link publicMessage} only.
+   */
   toErrorBody(): ErrorBody {
-    return this.body === undefined
-      ? { error: this.code, message: this.message }
-      : { error: this.code, message: this.message, details: this.body };
+    if (this.code !== "upstream_client_error" || this.body === undefined) {
+      return { error: this.code, message: this.publicMessage };
+    }
+    return { error: this.code, message: this.message, details: this.body };
   }
 }
 

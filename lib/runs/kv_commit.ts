@@ -99,13 +99,18 @@ export class KvWriter {
         const updatedMs = Date.parse(summary.updatedAt);
         if (Number.isFinite(updatedMs)) head.at = updatedMs;
         const expireIn = ttlMs;
+        const at = Number.isFinite(createdMs) ? createdMs : now;
         const res = await commit(() => {
           const op = kv.atomic()
             .check({ key: keys.run(id), versionstamp: null })
             .check({ key: keys.head(id), versionstamp: null })
             .set(keys.run(id), record, { expireIn })
             .set(keys.head(id), head, { expireIn })
-            .set(keys.index(Number.isFinite(createdMs) ? createdMs : now, id), exp, { expireIn });
+            .set(keys.index(at, id), exp, { expireIn });
+          // The thread index lands with the run: a run is never there without its entry.
+          if (summary.threadId !== undefined) {
+            op.set(keys.threadIndex(summary.threadId, at, id), exp, { expireIn });
+          }
           indexRunning(op, record.summary, head, expireIn);
           return op;
         });

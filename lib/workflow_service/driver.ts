@@ -16,9 +16,11 @@ import type { Logger } from "../log.ts";
 import type { ThreadHub } from "./follow.ts";
 import { WORKFLOWS } from "./graphs.ts";
 import { snakeKeys } from "./http.ts";
+import { createJournal } from "./journal.ts";
 import type { ResumeDecision, RunRequest, StepJournal, WorkflowRuntime } from "./runner.ts";
-import type { ArtifactDoc, JsonObject, RunOptions } from "./spec.ts";
+import type { RunOptions } from "./spec.ts";
 import {
+  type StepEntry,
   type ThreadEvent,
   type ThreadRow,
   type ThreadStatus,
@@ -28,6 +30,7 @@ import {
 
 /** The thread was taken over by another process: this segment stops writing. */
 export class ThreadLostError extends Error {
+  /** An error naming thread `id`. */
   constructor(id: string) {
     super(`thread ${id} is run by another process now`);
     this.name = "ThreadLostError";
@@ -44,10 +47,15 @@ interface Segment {
 
 /** Settings of a {@link ThreadDriver}. */
 export interface DriverOptions {
+  /** Where threads live. */
   store: ThreadStore;
+  /** Wakes this process's followers of a thread on every write. */
   hub: ThreadHub;
+  /** Where logs go. */
   log: Logger;
+  /** The clock for `ts` and documents. */
   now: () => Date;
+  /** Delay before each task step, ms. */
   stepDelayMs: number;
   /** Lease length, ms. */
   leaseMs: number;
@@ -65,10 +73,13 @@ export class ThreadDriver {
   readonly owner: string = crypto.randomUUID();
   readonly #o: DriverOptions;
   readonly #segments = new Map<string, Segment>();
+  /** Threads a start or resume of this process is writing: never taken over meanwhile. */
+  readonly #starting = new Set<string>();
   #runtime?: Promise<WorkflowRuntime>;
   #renewTimer?: ReturnType<typeof setInterval>;
   #closed = false;
 
+  /** A driver with no thread running yet. */
   constructor(opts: DriverOptions) {
     this.#o = opts;
   }
@@ -176,43 +187,16 @@ export class ThreadDriver {
     throw new ThreadLostError(id);
   }
 
-  #journal(id: string, seg: Segment, known: Map<string, { done: boolean; result?: JsonObject }>) {
-    const journal: StepJournal = {
-      begin: async (step, kind) => {
-        const entry = known.get(step);
-        if (entry?.done) return entry.result ?? {};
-        if (entry && kind === "gate") return undefined;
-        seg.controller.signal.throwIfAborted();
-        const retry = entry !== undefined;
-        await this.#write(
-          id,
-          seg,
-          [{ type: "step_started", data: { step, ...(retry ? { retry: true } : {}) } }],
-          {},
-          [{ step, entry: { done: false } }],
-        );
-        known.set(step, { done: false });
-        if (retry) this.#o.log.warn("step runs again after a crash", { thread_id: id, step });
-        return undefined;
+  #journal(id: string, seg: Segment, known: Map<string, StepEntry>): StepJournal {
+    return createJournal({
+      known,
+      signal: seg.controller.signal,
+      write: async (events, steps) => {
+        await this.#write(id, seg, events, {}, steps);
       },
-      complete: async (step, result, documents: ArtifactDoc[]) => {
-        await this.#write(
-          id,
-          seg,
-          [
-            { type: "step_completed", data: { step, result } },
-            ...documents.map((d) => ({
-              type: "artifact",
-              data: { name: d.name, mime: "application/json", content: d.content },
-            })),
-          ],
-          {},
-          [{ step, entry: { done: true, result } }],
-        );
-        known.set(step, { done: true, result });
-      },
-    };
-    return journal;
+      onRetry: (step) =>
+        this.#o.log.warn("step runs again: its process stopped mid-step", { thread_id: id, step }),
+    });
   }
 
   /** True when this process may take one more thread. */
@@ -227,10 +211,23 @@ export class ThreadDriver {
     start: { input: unknown; options: RunOptions },
   ): Promise<Versioned | undefined> {
     const spec = WORKFLOWS.get(graph)!;
+    this.#starting.add(id);
+    try {
+      return await this.#create(id, spec, start);
+    } finally {
+      this.#starting.delete(id);
+    }
+  }
+
+  async #create(
+    id: string,
+    spec: NonNullable<ReturnType<typeof WORKFLOWS.get>>,
+    start: { input: unknown; options: RunOptions },
+  ): Promise<Versioned | undefined> {
     await this.#holdLease();
     const created = await this.#o.store.create({
       id,
-      graph,
+      graph: spec.info.name,
       status: "running",
       seq: 0,
       first: 1,
@@ -257,7 +254,17 @@ export class ThreadDriver {
    * `approval_resolved`, or undefined when the record changed meanwhile (the caller re-checks).
    */
   async resume(current: Versioned, decision: ResumeDecision): Promise<number | undefined> {
-    await this.#holdLease();
+    const id = current.row.id;
+    this.#starting.add(id);
+    try {
+      await this.#holdLease();
+      return await this.#accept(current, decision);
+    } finally {
+      this.#starting.delete(id);
+    }
+  }
+
+  async #accept(current: Versioned, decision: ResumeDecision): Promise<number | undefined> {
     const { stepId, comment } = decision;
     const id = current.row.id;
     // One checked write and no retry: a racing resume that got there first wins.
@@ -290,13 +297,17 @@ export class ThreadDriver {
    * runs in a live process.
    */
   async recoverIfOrphaned(id: string): Promise<void> {
-    if (this.#closed || this.#segments.has(id) || !this.hasRoom()) return;
+    const busy = () => this.#segments.has(id) || this.#starting.has(id);
+    if (this.#closed || busy() || !this.hasRoom()) return;
     const cur = await this.#o.store.get(id);
-    if (!cur || cur.row.status !== "running" || this.#segments.has(id)) return;
-    if (cur.row.owner && await this.#o.store.isAlive(cur.row.owner)) return;
+    if (!cur || cur.row.status !== "running" || busy()) return;
+    // This process's own thread with no segment here was left by a failed write: it is ours to
+    // go on with, even though this process's lease is alive.
+    const mine = cur.row.owner === this.owner;
+    if (!mine && cur.row.owner && await this.#o.store.isAlive(cur.row.owner)) return;
     await this.#holdLease();
     const seg = this.#newSegment(cur);
-    if (this.#segments.has(id)) return;
+    if (busy()) return;
     this.#segments.set(id, seg);
     try {
       const res = await this.#o.store.append(cur, [], { owner: this.owner });

@@ -42,8 +42,11 @@ export class ThreadHub {
 
 /** What a follower needs. */
 export interface FollowOptions {
+  /** Where the events are read. */
   store: ThreadStore;
+  /** Wakes the follower on this process's writes. */
   hub: ThreadHub;
+  /** The thread. */
   id: string;
   /** Send the events after this id. */
   after: number;
@@ -64,6 +67,7 @@ export interface FollowOptions {
 
 /** A follower: its SSE body, and `drain` for a closing service. */
 export interface Follower {
+  /** The SSE bytes. */
   body: ReadableStream<Uint8Array>;
   /**
    * Reads every stored event the follower has not sent yet into its buffer; afterwards it sends

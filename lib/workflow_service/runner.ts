@@ -70,6 +70,7 @@ interface Snapshot {
 interface InvokeOptions {
   configurable: { thread_id: string };
   signal: AbortSignal;
+  durability: "sync";
 }
 
 interface CompiledWorkflow {
@@ -90,14 +91,19 @@ export interface StepJournal {
 
 /** A decision taken at a gate. */
 export interface ResumeDecision {
+  /** The gate. */
   stepId: string;
+  /** What was decided. */
   decision: "approve" | "reject";
+  /** The approver's note. */
   comment?: string;
 }
 
 /** One execution of a thread: from its start, from a pending gate, or from its last checkpoint. */
 export interface RunRequest {
+  /** The graph to run. */
   graph: string;
+  /** The thread (LangGraph `thread_id`). */
   threadId: string;
   /** The extracted input and run options (a new run; also kept for a recovery). */
   start?: { input: unknown; options: RunOptions };
@@ -124,6 +130,7 @@ export type RunOutcome =
 export class StepFailedError extends Error {
   /** The step that failed, when known. */
   readonly step?: string;
+  /** An error naming the failing step, with what it threw as `cause`. */
   constructor(step: string | undefined, cause: unknown) {
     super(
       `${step ? `step ${step} failed: ` : ""}${
@@ -292,7 +299,9 @@ export function createRuntime(
       }
       journals.set(req.threadId, req.journal);
       try {
-        await graph.invoke(input, { ...config, signal: req.signal });
+        // Each step's checkpoint is stored before the next step starts, so a crash repeats at
+        // most the step it cut (the journal then skips steps it knows are done anyway).
+        await graph.invoke(input, { ...config, signal: req.signal, durability: "sync" });
       } catch (err) {
         if (isAbort(err, req.signal)) throw req.signal.reason ?? err;
         if (err instanceof StepFailedError) throw err;

@@ -24,8 +24,11 @@ export type ThreadStatus = "running" | "waiting" | "complete" | "rejected" | "er
 
 /** One thread (= workflow run) as stored. */
 export interface ThreadRow {
+  /** The thread id (the gateway's run id). */
   id: string;
+  /** The graph it runs. */
   graph: string;
+  /** Where it is in its life. */
   status: ThreadStatus;
   /** The last event id; ids go up by one from 1 across the whole thread. */
   seq: number;
@@ -49,8 +52,11 @@ export interface ThreadRow {
 
 /** One stored event. `data` is the JSON text sent as the SSE `data:`. */
 export interface ThreadEvent {
+  /** The SSE `id:`. */
   id: number;
+  /** The SSE `event:`. */
   type: string;
+  /** The SSE `data:`. */
   data: string;
 }
 
@@ -58,12 +64,15 @@ export interface ThreadEvent {
 export interface StepEntry {
   /** False once the step started, true once its result is stored. */
   done: boolean;
+  /** The step's result (once done). */
   result?: JsonObject;
 }
 
 /** A record and the versionstamp it was read at. */
 export interface Versioned {
+  /** The record. */
   row: ThreadRow;
+  /** Its KV versionstamp. */
   vs: string;
 }
 
@@ -93,6 +102,7 @@ export function isFinished(status: ThreadStatus): boolean {
 
 /** An event whose data is over {@link MAX_EVENT_BYTES}. */
 export class EventTooLargeError extends Error {
+  /** An error naming the event type and its size in bytes. */
   constructor(type: string, bytes: number) {
     super(`event ${type} is ${bytes} bytes, over the ${MAX_EVENT_BYTES}-byte limit`);
     this.name = "EventTooLargeError";
@@ -110,6 +120,7 @@ export class ThreadStore {
   /** KV `expireIn` of every key: longer than any thread can live between two writes. */
   readonly #backstop: number;
 
+  /** A store on `kv` (not closed by the store). */
   constructor(kv: Deno.Kv, opts: ThreadStoreOptions = {}) {
     this.#kv = kv;
     this.#p = opts.prefix ?? ["workflow"];
@@ -266,10 +277,10 @@ export class ThreadStore {
     return out;
   }
 
-  /** Renews `owner`'s lease until `untilMs`. */
+  /** Renews `owner`'s lease until `untilMs` (wall-clock epoch ms, as leases are about processes). */
   async setAlive(owner: string, untilMs: number): Promise<void> {
     await this.#kv.set(this.#alive(owner), untilMs, {
-      expireIn: Math.max(1_000, untilMs - this.#now()) * 2,
+      expireIn: Math.max(1_000, untilMs - Date.now()) * 2,
     });
   }
 
@@ -281,7 +292,7 @@ export class ThreadStore {
   /** True while `owner`'s lease runs. */
   async isAlive(owner: string): Promise<boolean> {
     const e = await this.#kv.get<number>(this.#alive(owner));
-    return e.value !== null && e.value > this.#now();
+    return e.value !== null && e.value > Date.now();
   }
 
   /** Deletes every key of thread `id`. */

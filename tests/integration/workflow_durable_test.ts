@@ -297,3 +297,45 @@ Deno.test("deno task workflow: a run cut by kill -9 goes on after a restart with
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("two services on one KV file: a rejoin follows the other's live run, an abort reaches it", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/wf.kv`;
+  const kvA = await Deno.openKv(path);
+  const kvB = await Deno.openKv(path);
+  const a = inProcess(kvA, 40);
+  const b = inProcess(kvB, 40);
+  try {
+    // Runs at A; B's reader sees the same events, found by polling the shared file.
+    const [atA, atB] = await Promise.all([
+      readEvents(await startHotel(a.call, "two-1"), "two-1"),
+      (async () => {
+        await new Promise((r) => setTimeout(r, 10));
+        return readEvents(await b.call("/runs/two-1/stream"), "two-1");
+      })(),
+    ]);
+    assert.deepEqual(atB, atA);
+    assert.deepEqual(shape(atA), HOTEL_BEFORE);
+    // Approved at B (it runs there now); aborted through A while a step runs at B.
+    const resumed = eventsOf(await approveHotel(b.call, "two-1"), "two-1");
+    for (let ev = await resumed.next(); !ev.done; ev = await resumed.next()) {
+      if (ev.value.type === "step_started") break;
+    }
+    const res = await a.call("/abort", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ thread_id: "two-1" }),
+    });
+    assert.deepEqual(await res.json(), { thread_id: "two-1", status: "aborted" });
+    const all = await readEvents(await a.call("/runs/two-1/stream"), "two-1");
+    assert.equal(all.at(-1)!.type, "workflow_aborted");
+    assertUnbroken(all);
+    await resumed.return(undefined);
+  } finally {
+    await a.service.close();
+    await b.service.close();
+    kvA.close();
+    kvB.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

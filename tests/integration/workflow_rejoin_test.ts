@@ -7,13 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { createWorkflowService } from "../../lib/workflow_service/mod.ts";
-import {
-  assertUnbroken,
-  eventsOf,
-  readEvents,
-  shape,
-  type WfEvent,
-} from "../fixtures/workflow_sse.ts";
+import { assertUnbroken, eventsOf, readEvents, type WfEvent } from "../fixtures/workflow_sse.ts";
 
 function serve(opts: Parameters<typeof createWorkflowService>[0]) {
   const service = createWorkflowService(opts);
@@ -146,19 +140,38 @@ Deno.test("rejoin: two followers of one running thread get the same events", asy
 
 Deno.test("rejoin: only WORKFLOW_EVENT_RETENTION events are kept; older ids are 410", async () => {
   const s = serve({ stepDelayMs: 0, retention: 5 });
+  /** The thread's last event, read back through the endpoint (the 400 names the last id). */
+  const tail = async (id: string): Promise<WfEvent | undefined> => {
+    const probe = await s.stream(id, { after: 1_000_000 });
+    const last = (await errorOf(probe, 400, "bad_request")).details.last_id as number;
+    const res = await s.stream(id, { after: last - 1 });
+    // The run may have moved past the bound since the probe: look again later.
+    if (res.status === 410) return void await res.body?.cancel();
+    return (await readEvents(res, id))[0];
+  };
+  const settle = async (id: string, type: string) => {
+    for (let i = 0; i < 400; i++) {
+      const ev = await tail(id);
+      if (ev?.type === type) return ev;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    throw new Error(`thread ${id} never reached ${type}`);
+  };
   try {
-    const first = await readEvents(await s.start("ret-1"), "ret-1");
-    const second = await readEvents(await s.approve("ret-1"), "ret-1");
-    const all = [...first, ...second];
-    assertUnbroken(all);
-    assert.ok(all.length > 10);
-    const last = all.length;
+    // With a bound this small the answers themselves may fall behind and end early (a gap is
+    // never skipped); the run goes on regardless.
+    await (await s.start("ret-1")).body?.cancel();
+    await settle("ret-1", "approval_required");
+    await (await s.approve("ret-1")).body?.cancel();
+    const done = await settle("ret-1", "workflow_complete");
+    const last = done.id;
+    assert.ok(last > 10);
     const kept = await readEvents(await s.stream("ret-1", { after: last - 5 }), "ret-1");
-    assert.deepEqual(kept, all.slice(last - 5));
+    assertUnbroken(kept, last - 4);
+    assert.equal(kept.at(-1)!.type, "workflow_complete");
     const body = await errorOf(await s.stream("ret-1", { after: last - 6 }), 410, "events_expired");
     assert.deepEqual(body.details, { first_id: last - 4, last_id: last });
     await errorOf(await s.stream("ret-1"), 410, "events_expired");
-    assert.deepEqual(shape(kept).at(-1), "workflow_complete");
   } finally {
     await s.close();
   }

@@ -92,8 +92,7 @@ describe("ThreadStore", () => {
 
   it("keeps the step journal and the process leases", () =>
     withKv(async (kv) => {
-      let now = 0;
-      const store = new ThreadStore(kv, { now: () => now });
+      const store = new ThreadStore(kv);
       const cur = (await store.create(row("j"), ev("x")))!.versioned;
       await store.append(cur, ev("step_completed"), {}, [
         { step: "reservation", entry: { done: true, result: { a: 1 } } },
@@ -102,11 +101,11 @@ describe("ThreadStore", () => {
         await store.steps("j"),
         new Map([["reservation", { done: true, result: { a: 1 } }]]),
       );
-      await store.setAlive("p1", 100);
+      await store.setAlive("p1", Date.now() + 60_000);
       assert.equal(await store.isAlive("p1"), true);
-      now = 100;
+      await store.setAlive("p1", Date.now() - 1);
       assert.equal(await store.isAlive("p1"), false);
-      now = 0;
+      await store.setAlive("p1", Date.now() + 60_000);
       await store.release("p1");
       assert.equal(await store.isAlive("p1"), false);
       assert.equal(await store.isAlive("never"), false);

@@ -61,6 +61,13 @@ export interface AguiTranslator {
    * RUN_ERROR `upstream_ended`). `[]` when the run has already ended.
    */
   finish(): AguiEvent[];
+  /**
+   * Opens the next AG-UI run on the same state, after this one ended (a stream that follows a
+   * workflow run across its approval gates): the next `push` starts with RUN_STARTED and a
+   * snapshot, under the same `threadId`/`runId`.
+   * @throws {Error} while the current AG-UI run has not ended.
+   */
+  reopen(): void;
   /** True once RUN_FINISHED or RUN_ERROR went out. */
   readonly done: boolean;
   /** The current state (read only; a copy is what snapshots carry). */
@@ -340,6 +347,13 @@ export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslato
     },
     get state() {
       return state;
+    },
+
+    reopen() {
+      if (!done) throw new Error("reopen() needs the current AG-UI run to have ended");
+      done = false;
+      started = false;
+      open.clear();
     },
 
     prime(events) {
