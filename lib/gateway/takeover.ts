@@ -131,8 +131,8 @@ export class Takeover {
         const alive = new Map<string, Promise<number>>();
         for (const { id, owner } of running) {
           if (d.closing()) return;
-          if (d.relayedHere(id)) continue;
-          if (owner !== undefined && owner !== d.lease.owner) {
+          if (d.relayedHere(id) || owner === d.lease.owner) continue;
+          if (owner !== undefined) {
             let until = alive.get(owner);
             if (!until) alive.set(owner, until = d.store.relayAliveUntil(owner));
             if ((await until) > d.now()) continue;
@@ -178,8 +178,13 @@ export class Takeover {
     try {
       const run = await d.store.get(runId);
       if (!run || run.status !== "running") return false;
-      const owner = run.relay?.owner;
-      if (owner !== undefined && owner !== d.lease.owner) {
+      const seen = run.relay;
+      const owner = seen?.owner;
+      // This process's own runs are relayed here or being started or decided here: a run of
+      // ours without a pump is one of those in flight, never an orphan (a restarted gateway
+      // has a new identity), and claiming it would race the decision's own relay.
+      if (owner === d.lease.owner) return false;
+      if (owner !== undefined) {
         let until = alive.get(owner);
         if (!until) alive.set(owner, until = d.store.relayAliveUntil(owner));
         if ((await until) > d.now()) return false;
@@ -188,8 +193,12 @@ export class Takeover {
       await d.lease.ensureAlive();
       let claimed: RunSummary;
       try {
+        // The relay exactly as seen (owner and claim time): any claim since, a takeover or a
+        // decision, anywhere, makes this one lose.
         claimed = await d.store.update(runId, { relay: d.lease.claim() }, {
-          expect: (s) => s.status === "running" && s.relay?.owner === owner,
+          expect: (s) =>
+            s.status === "running" && s.relay?.owner === owner &&
+            s.relay?.leaseUntil === seen?.leaseUntil,
         });
       } catch (err) {
         if (err instanceof UnexpectedStateError) return false;

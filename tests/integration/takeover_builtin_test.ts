@@ -64,7 +64,18 @@ describe("takeover with the workflow service going down", () => {
         for (let i = 0; i < runIds.length; i++) {
           const r = settled[i];
           if (r.status === "rejected") throw r.reason;
-          assertCompleteOnce(runIds[i], r.value.frames);
+          try {
+            assertCompleteOnce(runIds[i], r.value.frames);
+          } catch (err) {
+            // What both gateways said about the run, to tell why.
+            for (const g of [victim, survivor]) {
+              const lines = g.logs.filter((l) =>
+                l.run_id === runIds[i] || l.thread_id === runIds[i]
+              );
+              console.error(g === victim ? "victim:" : "survivor:", JSON.stringify(lines));
+            }
+            throw err;
+          }
           const s = (await (await fetch(`${survivor.url}/agui/runs/${runIds[i]}`)).json()).run;
           assert.equal(s.status, "complete");
         }
