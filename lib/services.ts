@@ -127,12 +127,18 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     async close() {
       if (closed) return;
       closed = true;
-      await gateway.shutdown();
-      // The relays' last reads are committed and delivered before the streams get their final
-      // comment (a stream closed first would miss them until its client reconnects).
+      // The relays stop and commit their last reads before the streams get their final comment
+      // (a stream closed first would miss them until its client reconnects).
+      await gateway.shutdown({ keepLease: true });
       await gateway.drain();
       streams.closeAll("shutdown");
-      await closeBuiltIn();
+      try {
+        await closeBuiltIn();
+      } finally {
+        // The handover last: the built-in service has stopped and released its threads, so the
+        // gateway that takes the runs over resumes them at once.
+        await gateway.releaseLease();
+      }
       if (!opts.store) await store.close();
     },
   };

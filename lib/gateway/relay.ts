@@ -322,12 +322,21 @@ export class Gateway {
    * then give up this process's lease, so another gateway takes the runs over at its next sweep
    * and rejoins after exactly what this one logged.
    */
-  async shutdown(): Promise<void> {
+  async shutdown(opts: { keepLease?: boolean } = {}): Promise<void> {
     this.#closing = true;
     this.#stop.abort(new Error("The gateway is shutting down"));
     await this.#takeover.stop();
     for (const reader of this.#readers.values()) reader.cancel("shutdown").catch(() => {});
     await this.drain();
+    if (!opts.keepLease) await this.#lease.release();
+  }
+
+  /**
+   * Gives up this process's lease (after `shutdown({keepLease: true})`): the handover. Separate
+   * so an in-process workflow service can stop its threads and release them first, and the
+   * gateway that takes the runs over finds them ready to resume.
+   */
+  async releaseLease(): Promise<void> {
     await this.#lease.release();
   }
 
