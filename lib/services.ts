@@ -10,6 +10,7 @@ import { Metrics } from "./metrics.ts";
 import { DEFAULT_KV_PATH, openKvRunStore } from "./runs/kv_store.ts";
 import type { RunStore } from "./runs/store.ts";
 import { createUpstream, type Upstream } from "./gateway/upstream.ts";
+import { createProtocolUpstream } from "./gateway/upstreams/mod.ts";
 import { Gateway } from "./gateway/relay.ts";
 import { StreamRegistry } from "./gateway/streams.ts";
 import { RateLimiter } from "./http/rate_limit.ts";
@@ -55,7 +56,9 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   let closeBuiltIn: () => Promise<void> = () => Promise.resolve();
   let upstream: Upstream;
   if (config.WORKFLOW_SERVICE_URL) {
-    upstream = createUpstream({
+    upstream = createProtocolUpstream({
+      protocol: config.WORKFLOW_SERVICE_PROTOCOL,
+      defaultGraph: config.DEFAULT_GRAPH,
       url: config.WORKFLOW_SERVICE_URL,
       token: config.WORKFLOW_SERVICE_TOKEN,
       timeoutMs: config.UPSTREAM_TIMEOUT_MS,
