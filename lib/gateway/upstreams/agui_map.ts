@@ -65,6 +65,7 @@ export function createAguiMapper(init: AguiMapperInit): AguiMapper {
   const now = init.now ?? Date.now;
   let n = 0;
   let settled = false;
+  /** The last step the agent started (it reports an interrupt after finishing that step). */
   let step: string | undefined;
   let lastState: unknown;
   let pending: PendingInterrupt[] = [];
@@ -111,7 +112,6 @@ export function createAguiMapper(init: AguiMapperInit): AguiMapper {
         return [ev("step_started", { step: e.stepName }, e)];
       case "STEP_FINISHED":
         if (typeof e.stepName !== "string" || !e.stepName) break;
-        if (step === e.stepName) step = undefined;
         return [ev("step_completed", { step: e.stepName, result: null }, e)];
       case "STATE_SNAPSHOT":
         lastState = e.snapshot;

@@ -1,11 +1,15 @@
 // A LangGraph graph whose second node throws, used by the upstream tests.
-import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
+import { END, START, StateGraph } from "@langchain/langgraph";
+import { z } from "zod";
 
-const State = Annotation.Root({ prompt: Annotation(), checked: Annotation() });
+const State = z.object({
+  prompt: z.string().optional(),
+  checked: z.boolean().optional(),
+});
 
 export const graph = new StateGraph(State)
   .addNode("check", () => ({ checked: true }))
-  .addNode("charge", () => {
+  .addNode("charge", (): { checked: boolean } => {
     throw new Error("card declined");
   })
   .addEdge(START, "check")

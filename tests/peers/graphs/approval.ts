@@ -1,0 +1,34 @@
+// A LangGraph graph with one approval gate (interrupt), used by the upstream tests.
+import { END, interrupt, START, StateGraph } from "@langchain/langgraph";
+import { z } from "zod";
+
+const State = z.object({
+  prompt: z.string().optional(),
+  offer: z.object({ item: z.string(), price: z.number() }).optional(),
+  answer: z.object({
+    decision: z.string().optional(),
+    comment: z.string().optional(),
+    stepId: z.string().optional(),
+  }).optional(),
+  booked: z.boolean().optional(),
+});
+type S = z.infer<typeof State>;
+
+export const graph = new StateGraph(State)
+  .addNode(
+    "quote",
+    (s: S) => ({ offer: { item: s.prompt ?? "room", price: 120 } }),
+  )
+  .addNode("approval", (s: S) => {
+    const answer = interrupt({
+      message: `Approve ${s.offer!.item} at $${s.offer!.price}?`,
+      options: ["approve", "reject"],
+    });
+    return { answer };
+  })
+  .addNode("book", (s: S) => ({ booked: s.answer?.decision === "approve" }))
+  .addEdge(START, "quote")
+  .addEdge("quote", "approval")
+  .addEdge("approval", "book")
+  .addEdge("book", END)
+  .compile();
