@@ -43,6 +43,7 @@ interface PendingInterrupt {
 
 /** Maps one AG-UI run's stream. */
 export interface AguiMapper {
+  /** The workflow events of one upstream frame (an AG-UI event as `data:`). */
   frame(f: SseFrame): OutEvent[];
   /** True once a terminal or an approval went out. */
   readonly settled: boolean;

@@ -15,8 +15,11 @@ import type { OutEvent } from "./translate.ts";
 
 /** One upstream id, parsed. */
 export interface LangGraphId {
+  /** The LangGraph run id. */
   run: string;
+  /** The LangGraph event id within the run (`-1`: before its first event). */
   event: number;
+  /** The place among the events one frame maps to. */
   n: number;
 }
 
@@ -112,7 +115,9 @@ export interface MapperInit {
 
 /** The run's status as `GET /threads/{t}/runs/{run}` answers it. */
 export interface RunRecord {
+  /** `pending`, `running`, `success`, `error`, `timeout`, `interrupted`, `cancelled`. */
   status?: string;
+  /** The run's request: a decision's run has `command.resume`. */
   kwargs?: { command?: { resume?: unknown } | null };
 }
 
