@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { HttpAgent } from "@ag-ui/client";
+import { HttpAgent as HttpAgent0059 } from "@ag-ui/client-0.0.59";
 import { postJson, startGateway, type TestGateway } from "../fixtures/gateway.ts";
 import { readSse, type SseRead, types } from "../fixtures/sse_reader.ts";
 import {
@@ -31,6 +32,12 @@ async function startRun(gw: TestGateway, graph: string, state: Record<string, un
   if (res.status !== 200) assert.fail(`start answered ${res.status}: ${await res.text()}`);
   return { res, runId: res.headers.get("x-workflow-id")! };
 }
+
+/** The client versions: 1.0.0, and 0.0.59 (the one CopilotKit pins). */
+const CLIENTS = [
+  { name: "@ag-ui/client 1.0.0", make: (o: object) => new HttpAgent(o as never) },
+  { name: "@ag-ui/client 0.0.59", make: (o: object) => new HttpAgent0059(o as never) },
+];
 
 describe("AG-UI agent upstream", () => {
   let lg: LangGraphServer;
@@ -105,36 +112,44 @@ describe("AG-UI agent upstream", () => {
     assert.equal(err.message, "card declined");
   });
 
-  it("serves AG-UI clients the agent's own events, through interrupt and resume", async () => {
-    const threadId = crypto.randomUUID();
-    const agent = new HttpAgent({ url: `${gw.url}/agui`, threadId });
-    agent.messages.push({ id: "m1", role: "user", content: "suite" });
-    const seen: { type: string; rawEvent?: unknown; threadId?: string }[] = [];
-    const onEvent = ({ event }: { event: { type: string } }) => {
-      seen.push(event);
-    };
-    await agent.runAgent({ forwardedProps: { graph_name: "approval_flow" } }, { onEvent });
-    const pending = agent.pendingInterrupts as { id: string; message?: string }[];
-    assert.equal(pending.length, 1);
-    assert.match(String(pending[0].message), /^Approve .+ at \$120\?$/);
-    assert.ok(seen.some((e) => e.type === "RAW"), "the agent's RAW events came through");
-    const step = seen.find((e) => e.type === "STEP_STARTED") as { rawEvent?: unknown } | undefined;
-    assert.ok(step, "STEP_STARTED came through");
-    assert.equal(seen[0].type, "RUN_STARTED");
-    assert.equal(seen[0].threadId, threadId, "the run's lifecycle is the gateway's");
+  for (const client of CLIENTS) {
+    it(`serves ${client.name} the agent's own events, through interrupt and resume`, async () => {
+      const threadId = crypto.randomUUID();
+      const agent = client.make({ url: `${gw.url}/agui`, threadId });
+      agent.messages.push({ id: "m1", role: "user", content: "suite" });
+      const seen: { type: string; rawEvent?: unknown; threadId?: string }[] = [];
+      const onEvent = ({ event }: { event: { type: string } }) => {
+        seen.push(event);
+      };
+      await agent.runAgent({ forwardedProps: { graph_name: "approval_flow" } }, { onEvent });
+      const pending = agent.pendingInterrupts as { id: string; message?: string }[];
+      assert.equal(pending.length, 1);
+      assert.match(String(pending[0].message), /^Approve .+ at \$120\?$/);
+      assert.ok(seen.some((e) => e.type === "RAW"), "the agent's RAW events came through");
+      const step = seen.find((e) => e.type === "STEP_STARTED") as
+        | { rawEvent?: unknown }
+        | undefined;
+      assert.ok(step, "STEP_STARTED came through");
+      assert.equal(seen[0].type, "RUN_STARTED");
+      assert.equal(seen[0].threadId, threadId, "the run's lifecycle is the gateway's");
 
-    seen.length = 0;
-    await agent.runAgent({
-      resume: [{ interruptId: pending[0].id, status: "resolved", payload: { decision: "reject" } }],
-    } as never, { onEvent });
-    assert.deepEqual(agent.pendingInterrupts, []);
-    assert.equal(seen.at(-1)!.type, "RUN_FINISHED");
-    assert.ok(
-      seen.some((e) =>
-        e.type === "STEP_STARTED" && (e as { stepName?: string }).stepName === "book"
-      ),
-    );
-  });
+      seen.length = 0;
+      await agent.runAgent({
+        resume: [{
+          interruptId: pending[0].id,
+          status: "resolved",
+          payload: { decision: "reject" },
+        }],
+      } as never, { onEvent });
+      assert.deepEqual(agent.pendingInterrupts, []);
+      assert.equal(seen.at(-1)!.type, "RUN_FINISHED");
+      assert.ok(
+        seen.some((e) =>
+          e.type === "STEP_STARTED" && (e as { stepName?: string }).stepName === "book"
+        ),
+      );
+    });
+  }
 
   it("a dropped agent connection ends the run in an error (AG-UI cannot rejoin)", async () => {
     const up = createAguiUpstream({ url: `${peer.url}/agent/{graph}/run`, timeoutMs: 10_000 });
