@@ -10,7 +10,6 @@ import { Metrics } from "./metrics.ts";
 import { DEFAULT_KV_PATH, openKvRunStore } from "./runs/kv_store.ts";
 import type { RunStore } from "./runs/store.ts";
 import { createUpstream, type Upstream } from "./gateway/upstream.ts";
-import { createProtocolUpstream } from "./gateway/upstreams/mod.ts";
 import { Gateway } from "./gateway/relay.ts";
 import { StreamRegistry } from "./gateway/streams.ts";
 import { RateLimiter } from "./http/rate_limit.ts";
@@ -56,6 +55,8 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   let closeBuiltIn: () => Promise<void> = () => Promise.resolve();
   let upstream: Upstream;
   if (config.WORKFLOW_SERVICE_URL) {
+    // Loaded only for an external service, like the built-in one below only without it.
+    const { createProtocolUpstream } = await import("./gateway/upstreams/mod.ts");
     upstream = createProtocolUpstream({
       protocol: config.WORKFLOW_SERVICE_PROTOCOL,
       defaultGraph: config.DEFAULT_GRAPH,
