@@ -12,6 +12,7 @@ import { createAguiMapper } from "../../lib/gateway/upstreams/agui_map.ts";
 import { createProtocolUpstream } from "../../lib/gateway/upstreams/mod.ts";
 import { createAguiTranslator } from "../../lib/gateway/dialects/agui.ts";
 import { loadConfig } from "../../lib/config.ts";
+import { describeEvent } from "../../lib/console/format.ts";
 
 describe("LangGraph mapping", () => {
   it("reads an interrupt's message and options from any value shape", () => {
@@ -169,6 +170,16 @@ describe("AG-UI mapping and pass-through", () => {
       "client-run",
       "interrupt",
     ]);
+  });
+});
+
+describe("console rows of AG-UI upstream events", () => {
+  const row = (type: string, data: Record<string, unknown>) =>
+    describeEvent({ type, data: { workflowId: "w", ts: "t", ...data } } as never, (s) => s);
+  it("shows a text message as the run's message, and names other AG-UI events", () => {
+    assert.equal(row("message", { role: "assistant", text: "Booked." }), "assistant: Booked.");
+    assert.equal(row("agui", { agui: { type: "RAW", event: {} } }), "AG-UI RAW");
+    assert.equal(row("progress", { progress: 0.5 }), '{"progress":0.5}');
   });
 });
 

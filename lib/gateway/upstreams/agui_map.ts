@@ -160,13 +160,14 @@ export function createAguiMapper(init: AguiMapperInit): AguiMapper {
   /** Text of the messages the event carries, for the console (the original stays whole). */
   function messageFields(e: Json): Json {
     if (e.type === "MESSAGES_SNAPSHOT" && Array.isArray(e.messages)) {
-      return {
-        messages: e.messages.filter(isObject).map((m) => ({
-          id: m.id,
-          role: m.role,
-          content: typeof m.content === "string" ? m.content : JSON.stringify(m.content ?? ""),
-        })),
-      };
+      const messages = e.messages.filter(isObject).map((m) => ({
+        id: m.id,
+        role: String(m.role ?? "assistant"),
+        content: typeof m.content === "string" ? m.content : JSON.stringify(m.content ?? ""),
+      }));
+      // The console shows `role: text`: the snapshot's last message.
+      const last = messages.at(-1);
+      return { role: last?.role ?? "assistant", text: last?.content ?? "", messages };
     }
     const text = texts.get(String(e.messageId)) ?? "";
     texts.delete(String(e.messageId));
