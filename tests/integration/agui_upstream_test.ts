@@ -99,6 +99,11 @@ describe("AG-UI agent upstream", () => {
       JSON.parse(f.data).step
     );
     assert.ok(steps.includes("book"), `book ran after the approval: ${steps}`);
+    // The agent's text message is the run's message, as the console shows it.
+    const said = rest.frames.filter((f) => f.event === "message").map((f) => JSON.parse(f.data))
+      .find((m) => m.text === "Booked suite.");
+    assert.ok(said, `the agent's message was logged: ${types(rest)}`);
+    assert.equal(said.role, "assistant");
     // The agent's graph received the decision as its interrupt's answer.
     const state = await (await fetch(`${lg.url}/threads/${runId}/state`)).json();
     assert.equal(state.values.booked, true);
@@ -143,6 +148,8 @@ describe("AG-UI agent upstream", () => {
       } as never, { onEvent });
       assert.deepEqual(agent.pendingInterrupts, []);
       assert.equal(seen.at(-1)!.type, "RUN_FINISHED");
+      const text = seen.find((e) => e.type === "TEXT_MESSAGE_CONTENT") as { delta?: string };
+      assert.equal(text?.delta, "Not booked: suite.", "the agent's text message came through");
       assert.ok(
         seen.some((e) =>
           e.type === "STEP_STARTED" && (e as { stepName?: string }).stepName === "book"

@@ -1,5 +1,12 @@
 // A LangGraph graph with one approval gate (interrupt), used by the upstream tests.
-import { END, interrupt, START, StateGraph } from "@langchain/langgraph";
+import {
+  END,
+  interrupt,
+  type LangGraphRunnableConfig,
+  START,
+  StateGraph,
+} from "@langchain/langgraph";
+import { dispatchCustomEvent } from "@langchain/core/callbacks/dispatch";
 import { z } from "zod";
 
 const State = z.object({
@@ -26,7 +33,18 @@ export const graph = new StateGraph(State)
     });
     return { answer };
   })
-  .addNode("book", (s: S) => ({ booked: s.answer?.decision === "approve" }))
+  .addNode("book", async (s: S, config: LangGraphRunnableConfig) => {
+    const booked = s.answer?.decision === "approve";
+    // A text message to the user, as CopilotKit's `copilotkit_emit_message` sends one (AG-UI
+    // agents turn it into TEXT_MESSAGE_* events; the LangGraph protocol does not ask for it).
+    await dispatchCustomEvent("manually_emit_message", {
+      message_id: crypto.randomUUID(),
+      message: booked
+        ? `Booked ${s.offer?.item}.`
+        : `Not booked: ${s.offer?.item}.`,
+    }, config);
+    return { booked };
+  })
   .addEdge(START, "quote")
   .addEdge("quote", "approval")
   .addEdge("approval", "book")
