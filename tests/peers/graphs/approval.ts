@@ -39,9 +39,7 @@ export const graph = new StateGraph(State)
     // agents turn it into TEXT_MESSAGE_* events; the LangGraph protocol does not ask for it).
     await dispatchCustomEvent("manually_emit_message", {
       message_id: crypto.randomUUID(),
-      message: booked
-        ? `Booked ${s.offer?.item}.`
-        : `Not booked: ${s.offer?.item}.`,
+      message: booked ? `Booked ${s.offer?.item}.` : `Not booked: ${s.offer?.item}.`,
     }, config);
     return { booked };
   })

@@ -1,10 +1,5 @@
 // A LangGraph graph that writes custom events (progress, a document), used by the upstream tests.
-import {
-  END,
-  type LangGraphRunnableConfig,
-  START,
-  StateGraph,
-} from "@langchain/langgraph";
+import { END, type LangGraphRunnableConfig, START, StateGraph } from "@langchain/langgraph";
 import { z } from "zod";
 
 const State = z.object({
