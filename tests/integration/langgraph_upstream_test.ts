@@ -287,6 +287,49 @@ describe("LangGraph rejoin after a cut upstream connection", () => {
     }
   });
 
+  it("rejoins across a gate and a decision: same events, one terminal, no pause taken for an end", async () => {
+    const up = createLangGraphUpstream({ url: lg.url, timeoutMs: 10_000 });
+    const runId = `gate-${crypto.randomUUID()}`;
+    const read = async (body: ReadableStream<Uint8Array>) => {
+      const out: SseFrame[] = [];
+      assert.equal(await collect(body, out), null);
+      return out;
+    };
+    const start = await read(
+      await up.execute({
+        graph_name: "approval_flow",
+        initial_state: { prompt: "x" },
+        thread_id: runId,
+      }),
+    );
+    assert.equal(start.at(-1)!.event, "approval_required");
+    const gateId = start.at(-1)!.id!;
+    // Joined after the gate, the paused run ends with no terminal (its status is `success`).
+    const afterGate = await up.rejoin(runId, gateId);
+    assert.deepEqual(await read((afterGate as { body: ReadableStream<Uint8Array> }).body), []);
+
+    const decided = await read(
+      await up.execute({
+        graph_name: "approval_flow",
+        initial_state: {},
+        thread_id: runId,
+        resume: { stepId: "approval", decision: "approve" },
+      }),
+    );
+    assert.equal(decided.at(-1)!.event, "workflow_complete");
+    const key = (f: SseFrame) => `${f.id} ${f.event}`;
+    const whole = await up.rejoin(runId, null);
+    assert.deepEqual(
+      (await read((whole as { body: ReadableStream<Uint8Array> }).body)).map(key),
+      [...start, ...decided].map(key),
+    );
+    const fromGate = await up.rejoin(runId, gateId);
+    assert.deepEqual(
+      (await read((fromGate as { body: ReadableStream<Uint8Array> }).body)).map(key),
+      decided.map(key),
+    );
+  });
+
   it("an unknown thread is unknown_thread", async () => {
     const up = createLangGraphUpstream({ url: lg.url, timeoutMs: 10_000 });
     const r = await up.rejoin(`never-${crypto.randomUUID()}`, null);

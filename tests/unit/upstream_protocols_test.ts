@@ -101,6 +101,10 @@ describe("LangGraph mapping", () => {
     assert.equal(end("cancelled")![0].type, "workflow_aborted");
     assert.equal(end("error")![0].type, "workflow_error");
     assert.equal(end("running"), null);
+    // A join that starts after a gate's frames: `success` is the pause, not the end.
+    const m = createLangGraphMapper({ workflowId: "w", runId: "R", now: () => 0 });
+    assert.deepEqual(m.end({ status: "success" }, {}, true), []);
+    assert.equal(m.end({ status: "cancelled" }, {}, true)![0].type, "workflow_aborted");
   });
 });
 

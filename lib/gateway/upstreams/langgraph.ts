@@ -24,7 +24,7 @@ import {
   type RunRecord,
   threadIdOf,
 } from "./langgraph_map.ts";
-import { type OutEvent, translateStream } from "./translate.ts";
+import { translateStream } from "./translate.ts";
 
 /** The stream modes the module asks for: node starts/ends, interrupts, custom writes. */
 export const LANGGRAPH_STREAM_MODE = ["tasks", "updates", "custom"] as const;
@@ -102,7 +102,8 @@ export function createLangGraphUpstream(
     body: ReadableStream<Uint8Array>,
     thread: string,
     init: MapperInit,
-    prefix: OutEvent[] = [],
+    /** A later run exists on the thread: this one ended at a gate (a decision followed). */
+    followed = false,
   ): ReadableStream<Uint8Array> {
     const m = createLangGraphMapper({ ...init, now });
     return translateStream(body, {
@@ -118,7 +119,13 @@ export function createLangGraphUpstream(
         const record = await getJson("LangGraph run", `threads/${thread}/runs/${run}`) as RunInfo;
         const state = await getJson("LangGraph thread state", `threads/${thread}/state`)
           .catch(() => null);
-        const out = m.end(record, isObject(state) ? state.values : null);
+        // The thread waits on an interrupt: the run paused at a gate (a join can start after
+        // the frames that said so).
+        const waiting = isObject(state) && Array.isArray(state.tasks) &&
+          state.tasks.some((t) =>
+            isObject(t) && Array.isArray(t.interrupts) && t.interrupts.length > 0
+          );
+        const out = m.end(record, isObject(state) ? state.values : null, followed || waiting);
         if (out === null) {
           throw new UpstreamError(
             `the LangGraph stream closed while the run was ${record.status ?? "unknown"}`,
@@ -127,7 +134,7 @@ export function createLangGraphUpstream(
         }
         return out;
       },
-    }, prefix);
+    });
   }
 
   async function listRuns(thread: string): Promise<RunInfo[] | null> {
@@ -237,7 +244,7 @@ export function createLangGraphUpstream(
           initialized: isFirstRun
             ? initialized(threadId, graphOf(run), run.kwargs?.input, steps)
             : undefined,
-        });
+        }, i < todo.length - 1);
       });
       return { kind: "stream", body: concatStreams(streams) };
     },

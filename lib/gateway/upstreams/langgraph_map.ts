@@ -132,8 +132,10 @@ export interface LangGraphMapper {
   /**
    * The terminal event after the stream's clean close, from the run's status and the thread's
    * final values; null when the run is not finished (pending/running: the stream was cut).
+   * `paused`: the run stopped at a gate whose interrupt this stream did not show (a join after
+   * it), so its `success` is a pause, not the workflow's end.
    */
-  end(run: RunRecord, values: unknown): OutEvent[] | null;
+  end(run: RunRecord, values: unknown, paused?: boolean): OutEvent[] | null;
 }
 
 function parseJson(text: string): unknown {
@@ -178,7 +180,10 @@ export function createLangGraphMapper(init: MapperInit): LangGraphMapper {
       return [];
     }
     // A node that stopped on an interrupt has not completed: approval_required stands for it.
-    if (Array.isArray(data.interrupts) && data.interrupts.length > 0) return [];
+    if (Array.isArray(data.interrupts) && data.interrupts.length > 0) {
+      interrupted = true;
+      return [];
+    }
     return [ev(0, "step_completed", { step: name, result: data.result ?? null })];
   }
 
@@ -256,8 +261,9 @@ export function createLangGraphMapper(init: MapperInit): LangGraphMapper {
           return [];
       }
     },
-    end(run, values) {
+    end(run, values, paused = false) {
       if (terminal || interrupted) return [];
+      if (paused && run.status === "success") return [];
       switch (run.status) {
         case "success": {
           terminal = true;
