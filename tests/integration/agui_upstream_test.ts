@@ -61,6 +61,28 @@ describe("AG-UI agent upstream", () => {
     await lg?.close();
   });
 
+  it("lists the CopilotKit runtime's agents as graphs", async () => {
+    const graphs = await (await fetch(`${gw.url}/agui/graphs`)).json();
+    const names = (graphs.graphs as { name: string }[]).map((g) => g.name).sort();
+    assert.deepEqual(names, ["approval_flow", "custom_flow", "failing_flow"]);
+    const health = await (await fetch(`${gw.url}/health`)).json();
+    assert.equal(health.workflow_service.reachable, true);
+  });
+
+  it("an abort closes the agent's stream and ends the run in workflow_aborted", async () => {
+    const { res, runId } = await startRun(gw, "custom_flow", { count: 100, delay_ms: 50 });
+    await readSse(res, (r) => r.frames.some((f) => f.event === "step_started"), 30_000);
+    const abort = await postJson(`${gw.url}/agui/runs/${runId}/abort`, {});
+    assert.equal(abort.status, 202);
+    const rest = await readSse(
+      await fetch(`${gw.url}/agui/runs/${runId}/events`, { headers: { "last-event-id": "0" } }),
+      ended,
+      30_000,
+    );
+    assert.equal(rest.frames.at(-1)!.event, "workflow_aborted");
+    assert.equal(rest.frames.filter((f) => f.event === "workflow_aborted").length, 1);
+  });
+
   it("runs through the agent's interrupt and a decision to workflow_complete", async () => {
     const { res, runId } = await startRun(gw, "approval_flow", { prompt: "suite" });
     const first = await readSse(res, (r) => r.frames.at(-1)?.event === "approval_required", 30_000);

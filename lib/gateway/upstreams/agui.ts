@@ -9,10 +9,11 @@
  * closes this process's connection to the agent (what AG-UI clients do to stop a run).
  * @module
  */
-import type { ExecuteRequest, GraphInfo } from "../../events.ts";
+import { type ExecuteRequest, GRAPH_NAME_RE, type GraphInfo } from "../../events.ts";
 import {
   createTransport,
   describe,
+  parseJsonAnswer,
   type RejoinResult,
   type Upstream,
   UpstreamError,
@@ -171,21 +172,41 @@ export function createAguiUpstream(opts: AguiUpstreamOptions): Upstream {
       }
     },
 
-    graphs(): Promise<GraphInfo[]> {
+    async graphs(): Promise<GraphInfo[]> {
       if (templated) {
-        // Which graphs a templated URL serves only the agent knows: the start decides.
-        return Promise.reject(
-          new UpstreamError("an AG-UI agent does not list its graphs", {
+        // AG-UI lists no agents; a CopilotKit runtime does (`GET <prefix>/info`, beside its
+        // `<prefix>/agent/{graph}/run`). Elsewhere only the agent knows: the start decides.
+        const prefix = /^(.*)\/agent\/(?:\{graph\}|%7Bgraph%7D)\/run$/i.exec(target.pathname);
+        if (!prefix) {
+          throw new UpstreamError("an AG-UI agent does not list its graphs", {
             code: "upstream_bad_response",
-          }),
-        );
+          });
+        }
+        const what = "AG-UI runtime /info";
+        const { text } = await t.callJson(what, `${prefix[1]}/info`.replace(/^\//, ""), {
+          method: "GET",
+          headers: t.headers({ accept: "application/json" }),
+        });
+        const info = parseJsonAnswer(what, text) as { agents?: unknown } | null;
+        const agents = info?.agents;
+        if (typeof agents !== "object" || agents === null) {
+          throw new UpstreamError(`${what}: no agents`, { code: "upstream_bad_response" });
+        }
+        return Object.entries(agents as Record<string, { description?: unknown }>)
+          .filter(([name]) => GRAPH_NAME_RE.test(name))
+          .map(([name, a]) => ({
+            name,
+            title: name,
+            domain: "agui",
+            description: typeof a?.description === "string" ? a.description : "",
+          }));
       }
-      return Promise.resolve([{
+      return [{
         name: defaultGraph,
         title: defaultGraph,
         domain: "agui",
         description: `the AG-UI agent at ${target.origin}${target.pathname}`,
-      }]);
+      }];
     },
   };
 }
