@@ -36,11 +36,12 @@ const httpUrl = z.string().trim().refine((u) => {
   }
 }, "an http(s) URL");
 
-const schema = z.object({
+const shape = {
   PORT: int(0, 65535).default(8000),
   WORKFLOW_PORT: int(0, 65535).default(8001),
   WORKFLOW_SERVICE_URL: httpUrl.optional(),
   WORKFLOW_SERVICE_TOKEN: z.string().min(1).optional(),
+  WORKFLOW_SERVICE_PROTOCOL: oneOf(["execute", "langgraph", "agui"]).default("execute"),
   WORKFLOW_STEP_DELAY_MS: int(0, 60_000).default(400),
   WORKFLOW_EVENT_RETENTION: int(10, 1_000_000).default(10_000),
   WORKFLOW_LEASE_MS: int(100, 600_000).default(10_000),
@@ -87,10 +88,21 @@ const schema = z.object({
   WORKFLOW_HOST: z.string().trim().min(1).default("127.0.0.1"),
   DEFAULT_GRAPH: z.string().regex(GRAPH_NAME_RE, "lower snake case").default("hotel_o2c"),
   LOG_LEVEL: oneOf(["debug", "info", "warn", "error", "silent"]).default("info"),
+};
+
+const schema = z.object(shape).superRefine((c, ctx) => {
+  // Only the built-in service speaks `execute` in-process; the others need an address.
+  if (c.WORKFLOW_SERVICE_PROTOCOL !== "execute" && c.WORKFLOW_SERVICE_URL === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["WORKFLOW_SERVICE_PROTOCOL"],
+      message: `WORKFLOW_SERVICE_URL to be set with ${c.WORKFLOW_SERVICE_PROTOCOL}`,
+    });
+  }
 });
 
 /** Every environment variable the configuration reads. */
-export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(schema.shape));
+export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(shape));
 
 /** The validated configuration. */
 export type Config = z.output<typeof schema> & {
@@ -121,7 +133,7 @@ export class ConfigError extends Error {
  */
 export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
   const input: Record<string, string> = {};
-  for (const key of Object.keys(schema.shape)) {
+  for (const key of Object.keys(shape)) {
     const v = env[key];
     if (v !== undefined && v.trim() !== "") input[key] = v;
   }

@@ -64,7 +64,11 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   let closeBuiltIn: () => Promise<void> = () => Promise.resolve();
   let upstream: Upstream;
   if (config.WORKFLOW_SERVICE_URL) {
-    upstream = createUpstream({
+    // Loaded only for an external service, like the built-in one below only without it.
+    const { createProtocolUpstream } = await import("./gateway/upstreams/mod.ts");
+    upstream = createProtocolUpstream({
+      protocol: config.WORKFLOW_SERVICE_PROTOCOL,
+      defaultGraph: config.DEFAULT_GRAPH,
       url: config.WORKFLOW_SERVICE_URL,
       token: config.WORKFLOW_SERVICE_TOKEN,
       timeoutMs: config.UPSTREAM_TIMEOUT_MS,

@@ -294,8 +294,11 @@ export class Takeover {
         }
         const message = err instanceof Error ? err.message : String(err);
         if (d.now() + pause > until) {
+          // The run log gets generic words; the cause is in this process's log above.
+          const said = err instanceof UpstreamError ? err.publicMessage : "it failed";
           return {
-            failure: cut ?? lostFailure(`the workflow service failed: ${message}`, d.onRelayLost),
+            failure: cut ??
+              lostFailure(`the workflow service stayed unavailable: ${said}`, d.onRelayLost),
           };
         }
         log.warn("rejoin failed; retrying", {

@@ -200,12 +200,13 @@ function isEventStream(res: Response): boolean {
   return ct !== null && /^\s*text\/event-stream\s*(;|$)/i.test(ct);
 }
 
-function describe(error: unknown): string {
+/** An error's message (or the value as text). */
+export function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
 /** Reads at most `max` bytes of a body as text, cancelling the rest. */
-async function readBounded(res: Response, max = MAX_BODY_BYTES): Promise<string> {
+export async function readBounded(res: Response, max = MAX_BODY_BYTES): Promise<string> {
   if (!res.body) return "";
   const reader = res.body.getReader();
   const parts: Uint8Array[] = [];
@@ -242,7 +243,7 @@ function parseMaybeJson(text: string): unknown {
 }
 
 /** Builds the error for a non-2xx answer, reading (bounded) and attaching its body. */
-async function statusError(res: Response, what: string): Promise<UpstreamError> {
+export async function statusError(res: Response, what: string): Promise<UpstreamError> {
   let body: unknown;
   try {
     body = parseMaybeJson(await readBounded(res));
@@ -317,12 +318,57 @@ class UpstreamBody implements UnderlyingDefaultSource<Uint8Array> {
   }
 }
 
+/** Options of {@link createTransport}: {@link UpstreamOptions} without the token's encoding. */
+export interface TransportOptions extends Omit<UpstreamOptions, "token"> {
+  /** Headers sent on every call (the service's auth header: a bearer token, an API key). */
+  authHeaders?: Record<string, string>;
+}
+
 /**
- * Creates the workflow service client: over HTTP when `url` is set, else in-process through
+ * The HTTP machinery every protocol module shares: one base URL (or the in-process handler),
+ * deadlines, and failures classified as {@link UpstreamError}.
+ */
+export interface UpstreamTransport {
+  /** `external` over HTTP, `built-in` in-process. */
+  readonly mode: "built-in" | "external";
+  /** The request timeout (`UPSTREAM_TIMEOUT_MS`). */
+  readonly timeoutMs: number;
+  /** The `health()` timeout. */
+  readonly healthTimeoutMs: number;
+  /** `extra` plus the auth headers. */
+  headers(extra: Record<string, string>): Headers;
+  /**
+   * A JSON call with one deadline (default `timeoutMs`) over answer and body: resolves with a
+   * 2xx answer and its (bounded) text. @throws {UpstreamError}
+   */
+  callJson(
+    what: string,
+    path: string,
+    init: RequestInit,
+    ms?: number,
+  ): Promise<{ res: Response; text: string }>;
+  /**
+   * Opens an SSE stream: resolves once the answer is 2xx `text/event-stream` AND its first body
+   * chunk arrived (or the body ended empty), both within `timeoutMs`; the stream re-emits that
+   * chunk. Cancelling it (or aborting `signal`) cancels the request.
+   * @throws {UpstreamError} classified; or `signal.reason` when `signal` aborted first.
+   */
+  openStream(
+    what: string,
+    path: string,
+    init: RequestInit,
+    signal?: AbortSignal,
+  ): Promise<ReadableStream<Uint8Array>>;
+  /** Probes `path` with a GET; never throws. */
+  probe(what: string, path: string): Promise<UpstreamHealth>;
+}
+
+/**
+ * Creates the shared HTTP machinery: over HTTP when `url` is set, else in-process through
  * `inProcess`.
  * @throws {TypeError} when neither is given, or `url` is not an http(s) URL.
  */
-export function createUpstream(opts: UpstreamOptions): Upstream {
+export function createTransport(opts: TransportOptions): UpstreamTransport {
   const timeoutMs = opts.timeoutMs;
   const healthTimeoutMs = opts.healthTimeoutMs ?? Math.min(timeoutMs, 5000);
   let base: string;
@@ -341,7 +387,7 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
     const transport = opts.transport ?? (u.protocol === "http:" ? "socket" : "fetch");
     const doFetch: FetchLike = opts.fetch ?? (transport === "fetch" ? fetch : http1Fetch);
     mode = "external";
-    // A redirect is an error, not followed: following it could carry the bearer token elsewhere.
+    // A redirect is an error, not followed: following it could carry the token elsewhere.
     send = (path, init) => doFetch(new URL(path, base), { ...init, redirect: "manual" });
   } else if (opts.inProcess) {
     const handler = opts.inProcess;
@@ -354,7 +400,7 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
 
   const headers = (extra: Record<string, string>): Headers => {
     const h = new Headers(extra);
-    if (opts.token) h.set("authorization", `Bearer ${opts.token}`);
+    for (const [k, v] of Object.entries(opts.authHeaders ?? {})) h.set(k, v);
     return h;
   };
 
@@ -387,12 +433,11 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
     }
   };
 
-  /** A JSON call (abort, graphs, health) with one deadline over answer and body. */
   const callJson = async (
     what: string,
     path: string,
     init: RequestInit,
-    ms: number,
+    ms = timeoutMs,
   ): Promise<{ res: Response; text: string }> => {
     const ac = new AbortController();
     let timedOut = false;
@@ -419,18 +464,12 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
     }
   };
 
-  /**
-   * Opens an SSE exchange with one deadline over the answer and its first body byte (see
-   * {@link Upstream.execute}). A non-2xx answer goes to `refused`, which throws or returns what
-   * the caller makes of it (the answer's body is then done with).
-   */
-  const openSse = async <T>(
+  const openStream = async (
     what: string,
     path: string,
     init: RequestInit,
-    signal: AbortSignal | undefined,
-    refused: (res: Response) => Promise<T>,
-  ): Promise<ReadableStream<Uint8Array> | T> => {
+    signal?: AbortSignal,
+  ): Promise<ReadableStream<Uint8Array>> => {
     signal?.throwIfAborted();
     const ac = new AbortController();
     let timedOut = false;
@@ -454,19 +493,7 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
     signal?.addEventListener("abort", onExternalAbort, { once: true });
     try {
       const res = await call(what, path, init, ac.signal, () => timedOut, signal);
-      if (!res.ok) {
-        let out: T;
-        try {
-          out = await refused(res);
-        } catch (error) {
-          if (timedOut && !(error instanceof UpstreamError)) {
-            throw timeoutError(what, timeoutMs, "answer");
-          }
-          throw error;
-        }
-        finish();
-        return out;
-      }
+      if (!res.ok) throw await statusError(res, what);
       if (!isEventStream(res)) {
         await res.body?.cancel().catch(() => {});
         throw new UpstreamError(
@@ -509,44 +536,83 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
     }
   };
 
+  const probe = async (what: string, path: string): Promise<UpstreamHealth> => {
+    const started = performance.now();
+    const latency = () => Math.round((performance.now() - started) * 10) / 10;
+    try {
+      const { res } = await callJson(what, path, {
+        method: "GET",
+        headers: headers({ accept: "application/json" }),
+      }, healthTimeoutMs);
+      return { reachable: true, latency_ms: latency(), status: res.status };
+    } catch (error) {
+      const out: UpstreamHealth = {
+        reachable: false,
+        latency_ms: latency(),
+        error: describe(error),
+      };
+      if (error instanceof UpstreamError && error.upstreamStatus !== undefined) {
+        out.status = error.upstreamStatus;
+      }
+      return out;
+    }
+  };
+
+  return { mode, timeoutMs, healthTimeoutMs, headers, callJson, openStream, probe };
+}
+
+/**
+ * Creates the client of a service speaking the gateway's own `/execute` contract: over HTTP
+ * when `url` is set, else in-process through `inProcess`.
+ * @throws {TypeError} when neither is given, or `url` is not an http(s) URL.
+ */
+export function createUpstream(opts: UpstreamOptions): Upstream {
+  const t = createTransport({
+    ...opts,
+    authHeaders: opts.token ? { authorization: `Bearer ${opts.token}` } : undefined,
+  });
+  const { headers, callJson, timeoutMs } = t;
+
   return {
-    mode,
+    mode: t.mode,
     protocol: "execute",
+    // `GET /runs/{thread_id}/stream` with `Last-Event-ID`: the same deadlines as `/execute`.
+    // 404 JSON `unknown_thread` is a thread the service forgot; any other 404 or a 405 is a
+    // service without the endpoint (it still works, without rejoin); anything else is a fault.
+    async rejoin(threadId: string, afterId: string | null, signal?: AbortSignal) {
+      const h = headers({ accept: "text/event-stream" });
+      if (afterId !== null) h.set("last-event-id", afterId);
+      try {
+        const body = await t.openStream(
+          "workflow service rejoin",
+          `runs/${encodeURIComponent(threadId)}/stream`,
+          { method: "GET", headers: h },
+          signal,
+        );
+        return { kind: "stream", body };
+      } catch (err) {
+        const status = err instanceof UpstreamError ? err.upstreamStatus : undefined;
+        if (status !== 404 && status !== 405) throw err;
+        const body = (err as UpstreamError).body as { error?: unknown } | undefined;
+        if (status === 404 && typeof body === "object" && body?.error === "unknown_thread") {
+          return {
+            kind: "unknown_thread",
+            reason: "the workflow service no longer knows the thread",
+          };
+        }
+        return { kind: "unsupported", reason: "the workflow service has no rejoin endpoint" };
+      }
+    },
     isAfter(a: string, b: string) {
       return Number(a) > Number(b);
     },
 
-    async execute(body: ExecuteRequest, signal?: AbortSignal) {
-      const what = "workflow service /execute";
-      const opened = await openSse(
-        what,
-        "execute",
-        {
-          method: "POST",
-          headers: headers({ "content-type": "application/json", accept: "text/event-stream" }),
-          body: JSON.stringify(body),
-        },
-        signal,
-        async (res) => {
-          throw await statusError(res, what);
-        },
-      );
-      return opened;
-    },
-
-    async rejoin(threadId: string, afterId: string | null, signal?: AbortSignal) {
-      const what = "workflow service rejoin";
-      const h = headers({ accept: "text/event-stream" });
-      if (afterId !== null) h.set("last-event-id", afterId);
-      const path = `runs/${encodeURIComponent(threadId)}/stream`;
-      const opened = await openSse<RejoinResult>(
-        what,
-        path,
-        { method: "GET", headers: h },
-        signal,
-        (res) => refusedRejoin(res, what),
-      );
-      return opened instanceof ReadableStream ? { kind: "stream", body: opened } : opened;
+    execute(body: ExecuteRequest, signal?: AbortSignal) {
+      return t.openStream("workflow service /execute", "execute", {
+        method: "POST",
+        headers: headers({ "content-type": "application/json", accept: "text/event-stream" }),
+        body: JSON.stringify(body),
+      }, signal);
     },
 
     async abort(threadId: string) {
@@ -557,26 +623,8 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
       }, timeoutMs);
     },
 
-    async health() {
-      const started = performance.now();
-      const latency = () => Math.round((performance.now() - started) * 10) / 10;
-      try {
-        const { res } = await callJson("workflow service /health", "health", {
-          method: "GET",
-          headers: headers({ accept: "application/json" }),
-        }, healthTimeoutMs);
-        return { reachable: true, latency_ms: latency(), status: res.status };
-      } catch (error) {
-        const out: UpstreamHealth = {
-          reachable: false,
-          latency_ms: latency(),
-          error: describe(error),
-        };
-        if (error instanceof UpstreamError && error.upstreamStatus !== undefined) {
-          out.status = error.upstreamStatus;
-        }
-        return out;
-      }
+    health() {
+      return t.probe("workflow service /health", "health");
     },
 
     async graphs() {
@@ -585,15 +633,7 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
         method: "GET",
         headers: headers({ accept: "application/json" }),
       }, timeoutMs);
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch (error) {
-        throw new UpstreamError(`${what}: answer is not JSON`, {
-          code: "upstream_bad_response",
-          cause: error,
-        });
-      }
+      const json = parseJsonAnswer(what, text);
       // The contract says `{graphs: [...]}`; a bare array is tolerated.
       const list = Array.isArray(json) ? json : (json as { graphs?: unknown } | null)?.graphs;
       const parsed = graphInfoSchema.array().safeParse(list);
@@ -608,22 +648,16 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
   };
 }
 
-/**
- * What a non-2xx answer to the rejoin endpoint means: 404 JSON `unknown_thread` is a thread the
- * service forgot; any other 404 or a 405 is a service without the endpoint (it still works,
- * without rejoin); anything else is a fault.
- */
-async function refusedRejoin(res: Response, what: string): Promise<RejoinResult> {
-  if (res.status !== 404 && res.status !== 405) throw await statusError(res, what);
-  const error = await statusError(res, what);
-  const body = error.body as { error?: unknown } | undefined;
-  if (
-    res.status === 404 && body !== null && typeof body === "object" &&
-    body.error === "unknown_thread"
-  ) {
-    return { kind: "unknown_thread", reason: error.message };
+/** Parses a JSON answer's text. @throws {UpstreamError} `upstream_bad_response` when it is not JSON. */
+export function parseJsonAnswer(what: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UpstreamError(`${what}: answer is not JSON`, {
+      code: "upstream_bad_response",
+      cause: error,
+    });
   }
-  return { kind: "unsupported", reason: error.message };
 }
 
 /** The `workflow_error.code` for an upstream failure. */
