@@ -6,6 +6,7 @@
  * @module
  */
 import { createApp } from "./lib/app.ts";
+import { settledWithin } from "./lib/async.ts";
 import { ConfigError, loadConfig } from "./lib/config.ts";
 import { trackInflight } from "./lib/http/inflight.ts";
 import { createLogger } from "./lib/log.ts";
@@ -53,21 +54,6 @@ export default {
   },
 } satisfies Deno.ServeDefaultExport;
 
-/** Resolves true when `p` settled within `ms`, false otherwise (the timer is always cleared). */
-async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      p.then(() => true, () => true),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * Ends client streams with a final comment, releases leases and KV, and exits 0, within
  * {@link SHUTDOWN_DEADLINE_MS} whatever is still pending (a request waiting for a silent
@@ -84,7 +70,7 @@ async function shutdown(signal: Deno.Signal): Promise<void> {
     if (server) await server.shutdown();
     else await inflight.idle(FLUSH_MS);
   })();
-  if (!(await settlesWithin(graceful, SHUTDOWN_DEADLINE_MS))) {
+  if (!(await settledWithin(graceful, SHUTDOWN_DEADLINE_MS))) {
     logger.warn("shutdown deadline passed; exiting with requests in flight", {
       deadline_ms: SHUTDOWN_DEADLINE_MS,
       in_flight: inflight.size,

@@ -1,6 +1,7 @@
 /**
- * Environment → typed configuration (README, "Configuration"). Every value is validated once at start; a bad
- * value stops the process with a message that names the variable and the expected form.
+ * Environment → typed configuration (`.env.example` documents each variable). Every value is
+ * validated once at start; a bad value stops the process with a message that names the variable and
+ * the expected form.
  * @module
  */
 import { z } from "zod";

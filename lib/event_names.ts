@@ -4,7 +4,7 @@
  * @module
  */
 
-/** Every event type the workflow vocabulary defines (schemas: `lib/events.ts`). */
+/** Every event type the workflow vocabulary defines (docs/architecture.md, "Dialects"). */
 export const WORKFLOW_EVENT_TYPES = [
   "workflow_initialized",
   "workflow_reconnecting",

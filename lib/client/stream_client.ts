@@ -1,8 +1,9 @@
 /**
- * The browser's side of a run: start it with one `POST /agui`, read its SSE stream,
- * and when the connection drops, resume it with `GET /agui/runs/:id/events` and `Last-Event-ID`
- * until a terminal event arrives. Runs in the console island and under Deno; it imports only
- * zod-free modules and its own small SSE parser (`sse_lite.ts`), so the bundle stays small.
+ * The browser's side of a run (docs/architecture.md, "Browser client"): start it with one
+ * `POST /agui`, read its SSE stream, and when the connection drops, resume it with
+ * `GET /agui/runs/:id/events` and `Last-Event-ID` until a terminal event arrives. Runs in the
+ * console island and under Deno; it imports only zod-free modules and its own small SSE parser
+ * (`sse_lite.ts`), so the bundle stays small.
  * @module
  */
 import { isTerminalType } from "../event_names.ts";
@@ -150,7 +151,7 @@ export function streamRun(opts: StreamRunOptions): StreamRun {
     try {
       opts.onEvent?.(event);
     } catch (err) {
-      // A rendering bug must not end the stream: the run goes on, and so must its events.
+      // A rendering bug must not end the stream.
       log(`[workflow] onEvent threw: ${messageOf(err)}`);
     }
   }

@@ -5,7 +5,8 @@
  * server-rendered run page (fed by the run log), so both tell the same story.
  * @module
  */
-import { UPSTREAM_HEARTBEAT_TYPES } from "../event_names.ts";
+import { type RunStatus, UPSTREAM_HEARTBEAT_TYPES } from "../event_names.ts";
+import { isFinishedStatus, statusAfter } from "../runs/summary.ts";
 
 /** One event as the console receives it (the stream client's `StreamEvent`). */
 export interface ConsoleEvent {
@@ -94,10 +95,8 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 
 const text = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
-/** True for a phase that ends the run. */
-export function isFinished(phase: Phase): boolean {
-  return phase === "complete" || phase === "rejected" || phase === "error" || phase === "aborted";
-}
+/** True for a phase that ends the run (the phases that end a run are the final statuses). */
+export const isFinished: (phase: Phase) => boolean = isFinishedStatus;
 
 function settle(steps: StepView[], running: StepState): StepView[] {
   return steps.map((s) =>
@@ -135,6 +134,9 @@ export function applyEvent(view: RunView, event: ConsoleEvent, maxRows = 20): Ru
   v.dropped += Math.max(0, extra);
   if (event.id) v.reconnect = undefined;
   if (v.phase === "idle") v.phase = "running";
+  // The run's status as the shared reducer tells it ("waiting" is the console's word for it).
+  const status = statusAfter(v.phase as RunStatus, type, data);
+  v.phase = status === "waiting_approval" ? "waiting" : status as Phase;
   const merge = (o: unknown) => {
     if (isObject(o)) v.facts = { ...v.facts, ...o };
   };
@@ -164,7 +166,6 @@ export function applyEvent(view: RunView, event: ConsoleEvent, maxRows = 20): Ru
       const stepId = String(data.stepId);
       v.steps = setStep(v.steps, stepId, "waiting");
       v.approval = { stepId, message: text(data.message) ?? "" };
-      v.phase = "waiting";
       break;
     }
     case "approval_resolved": {
@@ -177,7 +178,6 @@ export function applyEvent(view: RunView, event: ConsoleEvent, maxRows = 20): Ru
         comment: text(data.comment),
       };
       v.steps = setStep(v.steps, stepId, "done");
-      v.phase = "running";
       break;
     }
     case "artifact": {
@@ -187,20 +187,17 @@ export function applyEvent(view: RunView, event: ConsoleEvent, maxRows = 20): Ru
       break;
     }
     case "workflow_complete":
-      v.phase = data.status === "rejected" ? "rejected" : "complete";
       v.result = data.result;
       v.steps = settle(v.steps, "done");
       if (v.phase === "complete") merge(data.result);
       break;
     case "workflow_error":
-      v.phase = "error";
       v.error = { message: text(data.message) ?? "unknown error", code: text(data.code) };
       if (typeof data.status === "number") v.error.status = data.status;
       v.steps = settle(v.steps, "failed");
       dropOpenApproval(v);
       break;
     case "workflow_aborted":
-      v.phase = "aborted";
       v.steps = settle(v.steps, "skipped");
       dropOpenApproval(v);
       break;

@@ -3,7 +3,14 @@
  * @module
  */
 import type { ComponentChildren } from "preact";
-import type { PageInit } from "./page.ts";
+
+/** Status and headers for a rendered page (`ctx.render`, `page()`). */
+export interface PageInit {
+  /** HTTP status (default 200). */
+  status?: number;
+  /** Extra response headers. */
+  headers?: HeadersInit;
+}
 
 /** Connection information from `Deno.serve`. */
 export type ServerInfo = Deno.ServeHandlerInfo;

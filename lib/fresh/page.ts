@@ -4,18 +4,12 @@
  * @module
  */
 import type { FunctionComponent } from "preact";
-import type { FreshConfig, ServerInfo } from "./context.ts";
+import type { FreshConfig, PageInit, ServerInfo } from "./context.ts";
+
+export type { PageInit };
 
 /** Brands `page()` results; `Symbol.for`, so two copies of this module still agree. */
 export const PAGE: unique symbol = Symbol.for("fresh.page");
-
-/** Status and headers for a rendered page. */
-export interface PageInit {
-  /** HTTP status (default 200). */
-  status?: number;
-  /** Extra response headers. */
-  headers?: HeadersInit;
-}
 
 /** The value `page()` returns; the router renders the route's component with it. */
 export interface PageResponse<Data> extends PageInit {

@@ -9,7 +9,7 @@ import { jsonResponse } from "../http/errors.ts";
 import { renderLabeledGauge } from "../metrics.ts";
 import type { Services } from "../services.ts";
 
-/** The `/health` body (DESIGN §4). */
+/** The `/health` body. */
 export interface HealthBody {
   status: "ok" | "degraded";
   version: string;

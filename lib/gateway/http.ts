@@ -1,6 +1,7 @@
 /**
- * The gateway's HTTP handlers as plain `Request → Response` functions (DESIGN §4). Route files
- * under `routes/agui/` only pick the function; everything here is framework-free and testable.
+ * The gateway's HTTP handlers as plain `Request → Response` functions. Route files under
+ * `routes/agui/` pick the function and pass the parts it uses; everything here is framework-free
+ * and testable. Core failures ({@link GatewayError}) become statuses here (`http_errors.ts`).
  * @module
  */
 import {
@@ -9,26 +10,19 @@ import {
   RUN_STATUSES,
   type RunSummary,
   startRunSchema,
-  type StoredEvent,
 } from "../events.ts";
+import type { Config } from "../config.ts";
 import { readJson, validate } from "../http/body.ts";
 import { ApiError, jsonResponse } from "../http/errors.ts";
-import { InvalidCursorError } from "../runs/store.ts";
-import type { Services } from "../services.ts";
-import { encodeWorkflowEvent } from "./dialects/workflow.ts";
-import { isFinished } from "./relay.ts";
-import type { StreamSlot } from "./streams.ts";
+import { InvalidCursorError, type RunStore } from "../runs/store.ts";
+import { isFinished } from "../runs/summary.ts";
+import { type ClientStreamDeps, streamRun } from "./client_stream.ts";
 import { handleAguiRun, isAguiInput, streamAguiLog } from "./dialects/agui_http.ts";
-
-/** Encodes stored events for one client; `done` ends the stream early (AG-UI interrupts). */
-export interface EventEncoder {
-  /** The frames for one event (empty string: nothing to send). */
-  encode(ev: StoredEvent): string;
-  /** True once the client's stream should end. */
-  readonly done: boolean;
-  /** Frames to send if the log ends without a terminal event reaching this encoder. */
-  finish?(): string;
-}
+import { workflowEncoder } from "./dialects/workflow.ts";
+import { checkSameGraph } from "./errors.ts";
+import { rethrowHttp } from "./http_errors.ts";
+import type { Gateway } from "./relay.ts";
+import type { Upstream } from "./upstream.ts";
 
 /** `Last-Event-ID` (or `?after=`) as a sequence number; 400 when it is not one. */
 export function lastEventId(req: Request, url: URL): number {
@@ -46,154 +40,51 @@ export function runIdParam(id: string): string {
   return id;
 }
 
-/** Options of {@link streamRun}. */
-export interface StreamRunOptions {
-  /** `retry:` sent at the start (workflow dialect). */
-  retryMs?: number;
-  /** Extra response headers. */
-  headers?: Record<string, string>;
-  /** The metrics label. */
-  dialect: string;
-  /**
-   * The stream's place under `MAX_STREAMS`, taken before the request had side effects; without
-   * one, a place is taken here (503 when none is free). The stream owns it from here on.
-   */
-  slot?: StreamSlot;
-  /**
-   * Frames written before the log is read. When the encoder is done after them, the stream
-   * closes without reading the log (an AG-UI run that is whole without it).
-   */
-  prelude?: string;
-}
-
-/**
- * Streams a run's log to one client: replay after `afterSeq`, then live, encoded by `encoder`,
- * with heartbeats; ends on the terminal event (or when the encoder is done). The client leaving
- * ends only its subscription; the run goes on.
- */
-export function streamRun(
-  services: Services,
-  runId: string,
-  afterSeq: number,
-  encoder: EventEncoder,
-  opts: StreamRunOptions,
-): Response {
-  const slot = opts.slot ?? services.streams.reserve();
-  const { stream, release } = slot.open({
-    intervalMs: services.config.HEARTBEAT_MS,
-    retryMs: opts.retryMs,
-    onEnd: () => stop.abort(),
-  });
-  const stop = new AbortController();
-  const sent = services.metrics.eventsSent;
-  const labels = { dialect: opts.dialect };
-  (async () => {
-    let terminal = false;
-    try {
-      if (opts.prelude) stream.write(opts.prelude);
-      // A stream whole without the log (the prelude ended it) does not subscribe at all.
-      terminal = encoder.done;
-      const batches = terminal ? [] : services.gateway.eventBatches(runId, afterSeq, stop.signal);
-      for await (const batch of batches) {
-        // One write per batch: a chunk per event would cost a socket write per event.
-        let frames = "";
-        let n = 0;
-        for (const ev of batch) {
-          frames += encoder.encode(ev);
-          n++;
-          if (encoder.done) {
-            terminal = true;
-            break;
-          }
-        }
-        if (frames && !stream.write(frames)) break;
-        sent.inc(labels, n);
-        if (terminal) break;
-      }
-      terminal ||= encoder.done;
-      if (!terminal && !stream.closed && encoder.finish) stream.write(encoder.finish());
-      stream.close();
-    } catch (err) {
-      services.logger.error("client stream failed", { run_id: runId, error: err });
-      stream.error(err);
-    } finally {
-      stop.abort();
-      release();
-    }
-  })();
-  return stream.toResponse({ "x-workflow-id": runId, ...opts.headers });
+/** What starting or reading a run's stream needs. */
+export interface StreamHandlerDeps extends ClientStreamDeps {
+  gateway: ClientStreamDeps["gateway"] & Pick<Gateway, "start" | "decide">;
+  store: Pick<RunStore, "get" | "read">;
+  config: Pick<Config, "HEARTBEAT_MS" | "MAX_BODY_BYTES" | "DEFAULT_GRAPH">;
 }
 
 /** `POST /agui`: start or attach (workflow dialect), or an AG-UI run (AG-UI dialect). */
-export async function handleStart(req: Request, services: Services): Promise<Response> {
+export async function handleStart(req: Request, deps: StreamHandlerDeps): Promise<Response> {
   const url = new URL(req.url);
-  const body = await readJson(req, services.config.MAX_BODY_BYTES);
-  if (isAguiInput(body)) return handleAguiRun(req, body, services);
+  const body = await readJson(req, deps.config.MAX_BODY_BYTES);
+  if (isAguiInput(body)) return handleAguiRun(body, deps);
   const input = validate(startRunSchema, body);
   const after = lastEventId(req, url);
   // The stream's place first: a 503 must not leave a started run behind.
-  const slot = services.streams.reserve();
+  const slot = deps.streams.reserve();
   try {
-    const { run, created } = await services.gateway.start({
+    const { run, created } = await deps.gateway.start({
       runId: input.run_id,
       graph: input.graph_name,
       initialState: input.initial_state,
       dialect: "workflow",
     });
     if (!created) checkSameGraph(run, input.graph_name);
-    return streamRun(services, run.id, after, workflowEncoder(), {
+    return streamRun(deps, run.id, after, workflowEncoder(), {
       retryMs: 2_000,
       dialect: "workflow",
       slot,
     });
   } catch (err) {
     slot.release();
-    throw err;
+    rethrowHttp(err);
   }
-}
-
-/**
- * An attach (a start naming an existing run) must ask for the run's own graph: another graph is a
- * different request that happens to reuse the id, and attaching would hide that.
- * @throws {ApiError} 409 `run_conflict`.
- */
-export function checkSameGraph(run: RunSummary, graph: string): void {
-  if (run.graph === graph) return;
-  throw new ApiError(
-    409,
-    "run_conflict",
-    `Run ${run.id} already exists with graph ${run.graph}, not ${graph}`,
-    { graph: run.graph },
-  );
-}
-
-/** The workflow dialect: `id:`/`event:`/`data:` frames; ends after the terminal event. */
-export function workflowEncoder(): EventEncoder {
-  let done = false;
-  return {
-    encode(ev) {
-      if (
-        ev.type === "workflow_complete" || ev.type === "workflow_error" ||
-        ev.type === "workflow_aborted"
-      ) done = true;
-      return encodeWorkflowEvent(ev);
-    },
-    get done() {
-      return done;
-    },
-  };
 }
 
 /** `GET /agui/runs/:id/events`: replay after `Last-Event-ID`, then tail until terminal. */
 export async function handleEvents(
   req: Request,
   id: string,
-  services: Services,
+  deps: StreamHandlerDeps,
 ): Promise<Response> {
   const url = new URL(req.url);
   const runId = runIdParam(id);
   const after = lastEventId(req, url);
-  const run = await services.store.get(runId);
+  const run = await deps.store.get(runId);
   if (!run) throw new ApiError(404, "run_not_found", `No run with id ${runId}`);
   if (isFinished(run) && after >= run.eventCount) {
     // Nothing more will ever come. 204 is how SSE tells a client (the browser's EventSource
@@ -206,46 +97,45 @@ export async function handleEvents(
     throw new ApiError(400, "bad_dialect", "dialect must be workflow or agui");
   }
   if (dialect === "agui") {
-    return streamAguiLog(services, run, after, {
-      threadId: run.threadId ?? runId,
-      runId,
-      ids: true,
-    });
+    return streamAguiLog(deps, run, after, { threadId: run.threadId ?? runId, runId, ids: true });
   }
-  return streamRun(services, runId, after, workflowEncoder(), {
-    retryMs: 2_000,
-    dialect: "workflow",
-  });
+  return streamRun(deps, runId, after, workflowEncoder(), { retryMs: 2_000, dialect: "workflow" });
+}
+
+/** What an approval needs. */
+export interface ApprovalDeps {
+  gateway: Pick<Gateway, "approve">;
+  maxBodyBytes: number;
 }
 
 /** `POST /agui/runs/:id/approval` → 202 with the run's summary. */
 export async function handleApproval(
   req: Request,
   id: string,
-  services: Services,
+  deps: ApprovalDeps,
 ): Promise<Response> {
   const runId = runIdParam(id);
-  const input = validate(approvalSchema, await readJson(req, services.config.MAX_BODY_BYTES));
-  const run = await services.gateway.approve(runId, input);
+  const input = validate(approvalSchema, await readJson(req, deps.maxBodyBytes));
+  const run = await deps.gateway.approve(runId, input).catch(rethrowHttp);
   return jsonResponse({ run: publicSummary(run), accepted: input }, 202);
 }
 
 /** `POST /agui/runs/:id/abort` → 202 with the run's summary. */
-export async function handleAbort(id: string, services: Services): Promise<Response> {
-  const run = await services.gateway.abort(runIdParam(id));
+export async function handleAbort(id: string, gateway: Pick<Gateway, "abort">): Promise<Response> {
+  const run = await gateway.abort(runIdParam(id)).catch(rethrowHttp);
   return jsonResponse({ run: publicSummary(run) }, 202);
 }
 
 /** `GET /agui/runs/:id` → the run's summary. */
-export async function handleGetRun(id: string, services: Services): Promise<Response> {
+export async function handleGetRun(id: string, store: Pick<RunStore, "get">): Promise<Response> {
   const runId = runIdParam(id);
-  const run = await services.store.get(runId);
+  const run = await store.get(runId);
   if (!run) throw new ApiError(404, "run_not_found", `No run with id ${runId}`);
   return jsonResponse({ run: publicSummary(run) });
 }
 
 /** `GET /agui/runs?status=&graph=&limit=&cursor=` → newest first, paginated. */
-export async function handleListRuns(url: URL, services: Services): Promise<Response> {
+export async function handleListRuns(url: URL, store: Pick<RunStore, "list">): Promise<Response> {
   const status = url.searchParams.get("status") ?? undefined;
   const graph = url.searchParams.get("graph") ?? undefined;
   const limitRaw = url.searchParams.get("limit");
@@ -268,7 +158,7 @@ export async function handleListRuns(url: URL, services: Services): Promise<Resp
   }
   let page;
   try {
-    page = await services.store.list({
+    page = await store.list({
       status: status as RunSummary["status"] | undefined,
       graph,
       limit,
@@ -285,17 +175,15 @@ export async function handleListRuns(url: URL, services: Services): Promise<Resp
 }
 
 /** `GET /agui/graphs` → the workflow service's graphs. */
-export async function handleGraphs(services: Services): Promise<Response> {
+export async function handleGraphs(upstream: Pick<Upstream, "graphs">): Promise<Response> {
   try {
-    return jsonResponse({ graphs: await services.upstream.graphs() });
+    return jsonResponse({ graphs: await upstream.graphs() });
   } catch (err) {
     throw new ApiError(
       502,
       "upstream_unreachable",
       "The workflow service did not list its graphs",
-      {
-        reason: err instanceof Error ? err.message : String(err),
-      },
+      { reason: err instanceof Error ? err.message : String(err) },
     );
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The workflow service client (DESIGN §6): `POST /execute` (SSE), `POST /abort`, `GET /health`,
+ * The workflow service client (docs/architecture.md, "Upstreams"): `POST /execute` (SSE), `POST /abort`, `GET /health`,
  * `GET /graphs`, either over HTTP to `WORKFLOW_SERVICE_URL` or in-process through the built-in
  * service's handler (no socket). Failures come out as one typed {@link UpstreamError} that
  * already says which HTTP status the gateway should answer with. The service URL only ever
@@ -13,6 +13,7 @@ import {
   type GraphInfo,
   graphInfoSchema,
 } from "../events.ts";
+import { raceAbort } from "../async.ts";
 import { http1Fetch, Http1ProtocolError } from "./upstream_http1.ts";
 
 /** The kinds of upstream failure. */
@@ -235,27 +236,9 @@ function timeoutError(what: string, ms: number, phase: string): UpstreamError {
 }
 
 /** Rejects when `signal` aborts; cancels the body of a response that arrives too late. */
-function raceAbort(promise: Promise<Response>, signal: AbortSignal): Promise<Response> {
-  if (signal.aborted) {
-    promise.then((r) => r.body?.cancel().catch(() => {}), () => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      promise.then((r) => r.body?.cancel().catch(() => {}), () => {});
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (r) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(r);
-      },
-      (e) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
+function raceResponse(promise: Promise<Response>, signal: AbortSignal): Promise<Response> {
+  return raceAbort(promise, signal, (r) => {
+    r.body?.cancel().catch(() => {});
   });
 }
 
@@ -357,7 +340,7 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
     ms = timeoutMs,
   ): Promise<Response> => {
     try {
-      return await raceAbort(send(path, { ...init, signal }), signal);
+      return await raceResponse(send(path, { ...init, signal }), signal);
     } catch (error) {
       if (isTimeout()) throw timeoutError(what, ms, "answer");
       if (external?.aborted) throw external.reason;
@@ -393,7 +376,7 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
       if (!res.ok) throw await statusError(res, what);
       let text: string;
       try {
-        text = await raceText(readBounded(res), ac.signal);
+        text = await raceAbort(readBounded(res), ac.signal);
       } catch (error) {
         if (timedOut) throw timeoutError(what, ms, "answer");
         throw new UpstreamError(`${what}: body failed: ${describe(error)}`, {
@@ -560,22 +543,7 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
   };
 }
 
-function raceText(promise: Promise<string>, signal: AbortSignal): Promise<string> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then((v) => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(v);
-    }, (e) => {
-      signal.removeEventListener("abort", onAbort);
-      reject(e);
-    });
-  });
-}
-
-/** The `workflow_error.code` for an upstream failure (DESIGN §5). */
+/** The `workflow_error.code` for an upstream failure. */
 export function errorCodeOf(error: unknown): string {
   return error instanceof UpstreamError ? error.code : ERROR_CODES.upstreamError;
 }

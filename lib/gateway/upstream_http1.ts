@@ -1,10 +1,9 @@
 /**
- * A minimal HTTP/1.1 client on `Deno.connect` / `Deno.connectTls`, with the `fetch` signature,
- * for the upstream's long SSE responses. Why: Deno's `fetch` yields one body read per upstream
- * HTTP chunk at ~50–80 µs of CPU each (FACTS "Streaming"; measured again here: 50,000 one-frame
- * chunks took 2.7–3.8 s through fetch and ~0.1 s through a socket). This client reads the socket
- * in large reads and hands each read's payload on as ONE chunk, so the relay can forward a whole
- * read as one write.
+ * A minimal HTTP/1.1 client on `Deno.connect` / `Deno.connectTls`, with the `fetch` signature, for
+ * the upstream's long SSE responses. Why: Deno's `fetch` yields one body read per upstream HTTP
+ * chunk at ~50–80 µs of CPU each (measured here: 50,000 one-frame chunks took 2.7–3.8 s through
+ * fetch and ~0.1 s through a socket). This client reads the socket in large reads and hands each
+ * read's payload on as ONE chunk, so the relay can forward a whole read as one write.
  *
  * Scope, on purpose: one request per connection (`connection: close`), a string or byte request
  * body with a content length, responses framed by `transfer-encoding: chunked`,

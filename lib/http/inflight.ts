@@ -5,6 +5,7 @@
  * closing the streams cut them before their final `: shutdown` comment was written.
  * @module
  */
+import { raceTimeout } from "../async.ts";
 
 /** A request handler as `Deno.serve` calls it. */
 export type ServeHandler = (req: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
@@ -42,20 +43,18 @@ export function trackInflight(handler: ServeHandler): InflightTracker {
     get size() {
       return size;
     },
-    idle(maxMs) {
-      if (size === 0) return Promise.resolve(true);
-      return new Promise<boolean>((resolve) => {
-        const wake = () => {
-          clearTimeout(timer);
-          waiters.delete(wake);
-          resolve(true);
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(wake);
-          resolve(false);
-        }, maxMs);
+    async idle(maxMs) {
+      if (size === 0) return true;
+      let wake!: () => void;
+      const drained = new Promise<boolean>((resolve) => {
+        wake = () => resolve(true);
         waiters.add(wake);
       });
+      try {
+        return await raceTimeout(drained, maxMs, () => false);
+      } finally {
+        waiters.delete(wake);
+      }
     },
   };
 }

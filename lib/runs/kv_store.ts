@@ -196,7 +196,7 @@ export class KvRunStore implements RunStore {
     id: string,
     afterSeq: number,
     signal?: AbortSignal,
-  ): AsyncIterableIterator<StoredEvent> {
+  ): AsyncIterableIterator<StoredEvent[]> {
     return this.#tail.subscribe(id, afterSeq, signal);
   }
 

@@ -90,15 +90,18 @@ interface Host {
   detach(sub: Subscription, ch: Channel): void;
 }
 
-/** One subscriber: a cursor, a small buffer, and at most one pending wait. */
-class Subscription implements AsyncIterableIterator<StoredEvent> {
+/**
+ * One subscriber: a cursor, a small buffer, and at most one pending wait. Each `next()` hands
+ * over everything buffered at once (a replay page, or a local append's whole batch), so a reader
+ * can write a batch as one chunk instead of one per event.
+ */
+class Subscription implements AsyncIterableIterator<StoredEvent[]> {
   readonly #host: Host;
   readonly #ch: Channel;
   readonly #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
   /** Events fetched or pushed but not yet yielded. */
   #buf: StoredEvent[] = NO_EVENTS;
-  #pos = 0;
   /** The seq of the last event held (yielded or buffered). */
   #known: number;
   #started = false;
@@ -125,11 +128,11 @@ class Subscription implements AsyncIterableIterator<StoredEvent> {
     }
   }
 
-  [Symbol.asyncIterator](): AsyncIterableIterator<StoredEvent> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<StoredEvent[]> {
     return this;
   }
 
-  next(): Promise<IteratorResult<StoredEvent>> {
+  next(): Promise<IteratorResult<StoredEvent[]>> {
     // Calls are served one at a time, in order, like an async generator's.
     const result = this.#queue.then(() => this.#step());
     this.#queue = result.catch(() => {});
@@ -137,7 +140,7 @@ class Subscription implements AsyncIterableIterator<StoredEvent> {
   }
 
   /** Ends the subscription at once, even while a `next()` is waiting for new events. */
-  return(): Promise<IteratorResult<StoredEvent>> {
+  return(): Promise<IteratorResult<StoredEvent[]>> {
     this.#finish();
     return this.#queue.then(() => DONE);
   }
@@ -162,30 +165,14 @@ class Subscription implements AsyncIterableIterator<StoredEvent> {
    */
   offer(events: readonly StoredEvent[]): void {
     if (this.#finished || events.length === 0 || events[0].seq !== this.#known + 1) return;
-    const held = this.#buf.length - this.#pos;
+    const held = this.#buf.length;
     if (held + events.length > this.maxBuffered) return;
     if (held === 0) {
       this.#buf = events.slice();
-      this.#pos = 0;
     } else {
       for (const ev of events) this.#buf.push(ev);
     }
     this.#known = events[events.length - 1].seq;
-  }
-
-  /**
-   * Takes, without waiting, the events already buffered after what `next()` returned (local
-   * appends arrive as whole batches): a reader can then write a batch as one chunk instead of
-   * one per event. Call it only between `next()` calls, never while one is pending.
-   */
-  takeBuffered(): StoredEvent[] {
-    if (this.#pos >= this.#buf.length) return NO_EVENTS;
-    const out = this.#pos === 0 ? this.#buf : this.#buf.slice(this.#pos);
-    this.#buf = NO_EVENTS;
-    this.#pos = 0;
-    // The terminal event is always the log's last one, so it can only end the batch.
-    if (isTerminalType(out[out.length - 1].type)) this.#finish();
-    return out;
   }
 
   /** Ends the subscription (abort, return, store closing, terminal event). */
@@ -197,25 +184,22 @@ class Subscription implements AsyncIterableIterator<StoredEvent> {
     if (this.#finished) return;
     this.#finished = true;
     this.#buf = NO_EVENTS;
-    this.#pos = 0;
     if (this.#onAbort) this.#signal?.removeEventListener("abort", this.#onAbort);
     this.#onAbort = undefined;
     this.#host.detach(this, this.#ch);
     this.wake();
   }
 
-  async #step(): Promise<IteratorResult<StoredEvent>> {
+  async #step(): Promise<IteratorResult<StoredEvent[]>> {
     const ch = this.#ch;
     let emptyReads = 0;
     for (;;) {
-      if (this.#pos < this.#buf.length) {
-        const ev = this.#buf[this.#pos++];
-        if (this.#pos === this.#buf.length) {
-          this.#buf = NO_EVENTS;
-          this.#pos = 0;
-        }
-        if (isTerminalType(ev.type)) this.#finish();
-        return { value: ev, done: false };
+      if (this.#buf.length > 0) {
+        const out = this.#buf;
+        this.#buf = NO_EVENTS;
+        // The terminal event is always the log's last one, so it can only end the batch.
+        if (isTerminalType(out[out.length - 1].type)) this.#finish();
+        return { value: out, done: false };
       }
       if (this.#finished) return DONE;
 
@@ -297,14 +281,14 @@ export class LiveTail {
 
   /**
    * Replays the run's events after `afterSeq`, then follows it live until its terminal event,
-   * `signal`, `return()` or {@link close}. The first `next()` rejects with
-   * {@link RunNotFoundError} when the run does not exist.
+   * `signal`, `return()` or {@link close}, in batches (never empty). The first `next()` rejects
+   * with {@link RunNotFoundError} when the run does not exist.
    */
   subscribe(
     id: string,
     afterSeq: number,
     signal?: AbortSignal,
-  ): AsyncIterableIterator<StoredEvent> {
+  ): AsyncIterableIterator<StoredEvent[]> {
     const after = Number.isFinite(afterSeq) ? Math.max(0, Math.floor(afterSeq)) : 0;
     if (this.#closed || signal?.aborted) {
       const ended = new Subscription(this.#host, new Channel(id), after, 0);

@@ -1,6 +1,6 @@
 /**
- * The run log (docs/architecture.md, "Run log"): the storage-agnostic contract, its Deno KV implementation and the
- * live tail they share.
+ * The run log (docs/architecture.md, "Run log"): the storage-agnostic contract, its Deno KV
+ * implementation and the live tail they share.
  * @module
  */
 export * from "./store.ts";

@@ -1,5 +1,6 @@
 /**
- * The run log's contract (DESIGN §7), independent of where it is stored. One direction of flow:
+ * The run log's contract, independent of where it is stored (docs/architecture.md, "Run log").
+ * One direction of flow:
  * the relay appends what the upstream says; every client connection subscribes (replay, then
  * live tail). The Deno KV implementation is `kv_store.ts`.
  * @module
@@ -14,6 +15,11 @@ export interface NewEvent {
   type: string;
   /** The data's JSON text. */
   data: string;
+  /**
+   * The upstream's own `id:` of the frame the event came from, when it had one (a relay that
+   * rejoins the upstream dedupes by it). Optional data: a store may ignore it.
+   */
+  upstreamId?: string;
 }
 
 /**
@@ -87,12 +93,18 @@ export interface RunStore {
 
   /**
    * Replays the events after `afterSeq`, then tails appends live, from this process or any other
-   * sharing the storage. Never skips or repeats an event. Ends after yielding the terminal event,
-   * at once when the run already ended before `afterSeq`, when `signal` aborts, on `return()`,
-   * or when the store closes. The first `next()` rejects with {@link RunNotFoundError} when the
-   * run does not exist.
+   * sharing the storage, in batches: each `next()` yields every event available at that moment
+   * (a replay page, or a whole local append), never an empty batch, ascending, never skipping or
+   * repeating an event. A terminal event ends its batch and the subscription. Also ends at once
+   * when the run already ended before `afterSeq`, when `signal` aborts, on `return()`, or when
+   * the store closes. The first `next()` rejects with {@link RunNotFoundError} when the run does
+   * not exist.
    */
-  subscribe(id: string, afterSeq: number, signal?: AbortSignal): AsyncIterableIterator<StoredEvent>;
+  subscribe(
+    id: string,
+    afterSeq: number,
+    signal?: AbortSignal,
+  ): AsyncIterableIterator<StoredEvent[]>;
 
   /**
    * Records that the gateway process `owner` reads its runs' upstream streams until `untilMs`

@@ -1,7 +1,7 @@
 /**
- * Server-Sent Events frame encoders for both dialects (docs/architecture.md, "Dialects"). Every function returns one whole block that
- * ends with a blank line, using LF only: some SSE clients (the AG-UI HttpAgent) split frames on
- * `\n\n` and break on CRLF.
+ * Server-Sent Events frame encoders (docs/architecture.md, "Dialects"). Every function returns one
+ * whole block that ends with a blank line, using LF only: some SSE clients (the AG-UI HttpAgent)
+ * split frames on `\n\n` and break on CRLF.
  * @module
  */
 

@@ -1,5 +1,6 @@
 import { page } from "fresh";
 import { asset } from "fresh/runtime";
+import { raceTimeout } from "../../lib/async.ts";
 import { define } from "../../lib/define.ts";
 import {
   type Analytics,
@@ -24,18 +25,9 @@ import {
 const GRAPHS_WAIT_MS = 1_000;
 
 /** The workflow service's graph names, or none when it is down or slow (never fails the page). */
-async function offeredGraphs(list: () => Promise<{ name: string }[]>): Promise<string[]> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      list().then((gs) => gs.map((g) => g.name), () => []),
-      new Promise<string[]>((resolve) => {
-        timer = setTimeout(() => resolve([]), GRAPHS_WAIT_MS);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+function offeredGraphs(list: () => Promise<{ name: string }[]>): Promise<string[]> {
+  const names = list().then((gs) => gs.map((g) => g.name), () => []);
+  return raceTimeout(names, GRAPHS_WAIT_MS, () => []);
 }
 
 interface RunsPageData {

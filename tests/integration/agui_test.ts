@@ -386,7 +386,8 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
 
   it("judges a resume that loses the race to record its decision like a retry", async () => {
     const gateway = gw.services.gateway;
-    const approve = gateway.approve;
+    const store = gw.services.store;
+    const update = store.update;
     for (
       const [winner, mine, status] of [["reject", "approve", 409], ["approve", "approve", 200]]
     ) {
@@ -400,11 +401,14 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
         }),
       );
       const [interrupt] = (first.at(-1)!.outcome as { interrupts: { id: string }[] }).interrupts;
-      // Another resume records its decision between this one's check and its own approve.
-      gateway.approve = async (id, decision) => {
-        gateway.approve = approve;
-        await approve.call(gateway, id, { ...decision, decision: winner as "approve" });
-        return approve.call(gateway, id, decision);
+      // Another resume records its decision between this one's check and its own claim of the
+      // gate (the compare-and-set on the run's summary).
+      store.update = async (id, patch, opts) => {
+        store.update = update;
+        const run = await store.get(id);
+        const stepId = run!.pendingApproval!.stepId;
+        await gateway.approve(id, { stepId, decision: winner as "approve" });
+        return update.call(store, id, patch, opts);
       };
       try {
         const res = await postJson(`${gw.url}/agui`, {
@@ -416,7 +420,7 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
         if (status === 200) checkStream(await readAgui(res));
         else await expectJsonError(res, 409, "decision_conflict");
       } finally {
-        gateway.approve = approve;
+        store.update = update;
       }
     }
   });

@@ -33,10 +33,19 @@ function events(from: number, to: number, end?: number) {
   return out;
 }
 
-async function collect(it: AsyncIterable<StoredEvent>): Promise<StoredEvent[]> {
+/** Every event a subscription yields, its batches flattened (each batch checked non-empty). */
+async function collect(it: AsyncIterable<StoredEvent[]>): Promise<StoredEvent[]> {
   const out: StoredEvent[] = [];
-  for await (const e of it) out.push(e);
+  for await (const batch of it) {
+    assert.ok(batch.length > 0, "a subscription never yields an empty batch");
+    out.push(...batch);
+  }
   return out;
+}
+
+/** The seqs of the next batch (undefined once the subscription ended). */
+async function nextSeqs(it: AsyncIterator<StoredEvent[]>): Promise<number[] | undefined> {
+  return (await it.next()).value?.map((e: StoredEvent) => e.seq);
 }
 
 function range(from: number, to: number): number[] {
@@ -84,11 +93,11 @@ Deno.test("subscribe replays after a seq, tails live appends, ends after the ter
     await store.create(summary("r"));
     await store.append("r", events(1, 3));
     const it = store.subscribe("r", 1);
-    assert.deepEqual((await it.next()).value?.seq, 2);
-    assert.deepEqual((await it.next()).value?.seq, 3);
-    const pending = it.next();
+    // The replay comes as one batch, each live append as another.
+    assert.deepEqual(await nextSeqs(it), [2, 3]);
+    const pending = nextSeqs(it);
     await store.append("r", events(4, 4));
-    assert.equal((await pending).value?.seq, 4);
+    assert.deepEqual(await pending, [4]);
     await store.append("r", events(5, 6, 6));
     const rest = await collect(it);
     assert.deepEqual(rest.map((e) => [e.seq, e.type]), [[5, "step_started"], [
@@ -145,7 +154,7 @@ Deno.test("an abort signal ends a waiting subscription; an aborted one never sta
     await store.append("r", events(1, 1));
     const ac = new AbortController();
     const it = store.subscribe("r", 0, ac.signal);
-    assert.equal((await it.next()).value?.seq, 1);
+    assert.deepEqual(await nextSeqs(it), [1]);
     const waiting = it.next();
     assert.equal(store.subscriberCount, 1);
     ac.abort();
@@ -180,15 +189,15 @@ Deno.test("same-process appends reach caught-up subscribers without any KV read"
   try {
     await store.create(summary("r"));
     const it = store.subscribe("r", 0);
-    const first = it.next();
+    const first = nextSeqs(it);
     await store.append("r", events(1, 2));
-    assert.equal((await first).value?.seq, 1);
-    assert.equal((await it.next()).value?.seq, 2);
+    // A local append reaches a caught-up subscriber as the whole batch it was.
+    assert.deepEqual(await first, [1, 2]);
     const reads = calls.list + calls.get + calls.getMany;
     for (let i = 3; i <= 20; i++) {
-      const next = it.next();
+      const next = nextSeqs(it);
       await store.append("r", events(i, i, 20));
-      assert.equal((await next).value?.seq, i);
+      assert.deepEqual(await next, [i]);
     }
     // Neither the writer (cached head) nor the subscriber (fed by the append) read KV.
     assert.equal(calls.list + calls.get + calls.getMany, reads);
@@ -302,11 +311,11 @@ Deno.test("cross-handle tail: another handle's appends arrive through kv.watch",
     await a.append("r", events(1, 2).concat([ev("approval_required", 3)]));
     const it = a.subscribe("r", 0, limit.signal);
     const got: number[] = [];
-    for (let i = 0; i < 3; i++) got.push((await it.next()).value!.seq);
+    while (got.length < 3) got.push(...(await nextSeqs(it))!);
     // The approval is handled by "another process": its continuation must reach a's viewer.
-    const waiting = it.next();
+    const waiting = nextSeqs(it);
     await b.append("r", [ev("approval_resolved", 4)]);
-    got.push((await waiting).value?.seq ?? -1);
+    got.push(...((await waiting) ?? [-1]));
     await b.append("r", events(5, 8, 8));
     for (const e of await collect(it)) got.push(e.seq);
     assert.deepEqual(got, range(1, 8));

@@ -1,6 +1,7 @@
 /**
- * The AG-UI dialect (DESIGN §5): turns a run log's workflow events into AG-UI events that
- * `@ag-ui/client` 1.0 and the 0.0.x client CopilotKit pins both accept, and frames them.
+ * The AG-UI dialect: turns a run log's workflow events into AG-UI events that `@ag-ui/client`
+ * 1.0 and the 0.0.x client CopilotKit pins both accept, and frames them (the mapping table is in
+ * docs/architecture.md, "Dialects"). Run statuses come from the shared reducer (`statusAfter`).
  *
  * One translator serves one AG-UI run (one POST). It keeps the run's AG-UI state, the steps it
  * has opened and whether the run has ended, so that whatever the log holds it never emits an
@@ -9,18 +10,25 @@
  * @module
  */
 import { ERROR_CODES, type StoredEvent, UPSTREAM_HEARTBEAT_TYPES } from "../../events.ts";
+import { statusAfter } from "../../runs/summary.ts";
+import {
+  type AguiEvent,
+  type AguiInterrupt,
+  type AguiRunFinished,
+  DEFAULT_RESPONSE_SCHEMA,
+} from "./agui_events.ts";
 import { encodeInterruptId } from "./agui_input.ts";
 import {
   type AguiPendingApproval,
   type AguiRunState,
   initialAguiState,
-  type JsonPatchOp,
   stateKey,
   StateRecorder,
   withoutNulls,
 } from "./agui_state.ts";
 
 export * from "./agui_input.ts";
+export * from "./agui_events.ts";
 export type {
   AguiApprovalState,
   AguiArtifactState,
@@ -29,42 +37,6 @@ export type {
   AguiStepState,
   JsonPatchOp,
 } from "./agui_state.ts";
-
-/** Fields every emitted event may carry. */
-interface AguiBase {
-  /** Epoch milliseconds of the workflow event that caused it, when it had a usable `ts`. */
-  timestamp?: number;
-}
-
-/** One approval the run waits for, as RUN_FINISHED's interrupt outcome lists it. */
-export interface AguiInterrupt {
-  id: string;
-  reason: "approval";
-  message: string;
-  /** What a resume payload may look like (the upstream's `payloadSchema`, or the default). */
-  responseSchema: Record<string, unknown>;
-  metadata: { runId: string; stepId: string; options?: string[] };
-}
-
-/** Every AG-UI event this dialect emits (a subset of AG-UI 1.0 that 0.0.x also knows). */
-export type AguiEvent =
-  | AguiBase & { type: "RUN_STARTED"; threadId: string; runId: string }
-  | AguiBase & { type: "STATE_SNAPSHOT"; snapshot: AguiRunState }
-  | AguiBase & { type: "STATE_DELTA"; delta: JsonPatchOp[] }
-  | AguiBase & { type: "STEP_STARTED"; stepName: string }
-  | AguiBase & { type: "STEP_FINISHED"; stepName: string }
-  | AguiBase & { type: "CUSTOM"; name: string; value: unknown }
-  | AguiRunFinished
-  | AguiBase & { type: "RUN_ERROR"; message: string; code?: string };
-
-/** RUN_FINISHED as this dialect emits it: a result, or an interrupt outcome (never `cancelled`). */
-export interface AguiRunFinished extends AguiBase {
-  type: "RUN_FINISHED";
-  threadId: string;
-  runId: string;
-  result?: unknown;
-  outcome?: { type: "interrupt"; interrupts: AguiInterrupt[] };
-}
 
 /** The ids an AG-UI run's RUN_STARTED / RUN_FINISHED carry: those of the POST it answers. */
 export interface AguiTranslatorOptions {
@@ -93,21 +65,6 @@ export interface AguiTranslator {
   readonly done: boolean;
   /** The current state (read only; a copy is what snapshots carry). */
   readonly state: Readonly<AguiRunState>;
-}
-
-/** The resume payload schema clients are told about when the upstream gave none. */
-export const DEFAULT_RESPONSE_SCHEMA: Readonly<Record<string, unknown>> = Object.freeze({
-  type: "object",
-  properties: {
-    decision: { type: "string", enum: ["approve", "reject"] },
-    comment: { type: "string" },
-  },
-  required: ["decision"],
-});
-
-/** Frames one AG-UI event for the wire: `data: <json>\n\n` (LF only, no `id:`/`event:`). */
-export function encodeAguiEvent(ev: AguiEvent): string {
-  return `data: ${JSON.stringify(ev)}\n\n`;
 }
 
 type Data = Record<string, unknown>;
@@ -183,13 +140,14 @@ export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslato
    * the AG-UI side, so `push` knows which events to add around the delta.
    */
   function apply(type: string, data: Data): Effect {
+    const setStatus = () => rec.set(["status"], statusAfter(state.status, type, data));
     switch (type) {
       case "workflow_initialized": {
         const graph = str(data.graph);
         if (graph) rec.set(["graph"], graph);
         const id = str(data.workflowId);
         if (id) rec.set(["runId"], id);
-        rec.set(["status"], "running");
+        setStatus();
         return "initialized";
       }
       case "step_started": {
@@ -217,7 +175,7 @@ export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslato
         const pending = pendingFrom(data);
         if (!pending) return "custom";
         rec.set(["pendingApproval"], pending);
-        rec.set(["status"], "waiting_approval");
+        setStatus();
         return "interrupt";
       }
       case "approval_resolved": {
@@ -229,18 +187,18 @@ export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslato
           decision,
           comment: typeof data.comment === "string" ? data.comment : undefined,
         });
-        rec.set(["status"], "running");
+        setStatus();
         return "custom";
       }
       case "workflow_complete": {
         rec.remove(["pendingApproval"]);
-        rec.set(["status"], data.status === "rejected" ? "rejected" : "complete");
+        setStatus();
         rec.set(["result"], data.result);
         return "complete";
       }
       case "workflow_error": {
         rec.remove(["pendingApproval"]);
-        rec.set(["status"], "error");
+        setStatus();
         rec.set(["error"], {
           code: str(data.code) ?? ERROR_CODES.upstreamError,
           message: typeof data.message === "string" ? data.message : "workflow error",
@@ -249,7 +207,7 @@ export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslato
       }
       case "workflow_aborted": {
         rec.remove(["pendingApproval"]);
-        rec.set(["status"], "aborted");
+        setStatus();
         return "aborted";
       }
       default:

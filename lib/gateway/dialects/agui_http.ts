@@ -6,9 +6,11 @@
  */
 import { RUN_ID_RE, type RunSummary, type StoredEvent } from "../../events.ts";
 import { ApiError } from "../../http/errors.ts";
-import type { Services } from "../../services.ts";
-import type { EventEncoder } from "../http.ts";
-import { checkSameGraph, streamRun } from "../http.ts";
+import type { RunStore } from "../../runs/store.ts";
+import { type ClientStreamDeps, type EventEncoder, streamRun } from "../client_stream.ts";
+import { checkSameGraph, notWaiting, runNotFound } from "../errors.ts";
+import { rethrowHttp, toApiError } from "../http_errors.ts";
+import type { Gateway } from "../relay.ts";
 import type { StreamSlot } from "../streams.ts";
 import {
   type AguiResumePlan,
@@ -18,7 +20,14 @@ import {
   encodeAguiEvent,
   interpretRunInput,
 } from "./agui.ts";
-import { aguiReplayFrom, decisionAfter, findGate } from "./agui_replay.ts";
+import { aguiReplayFrom, findGate } from "./agui_replay.ts";
+
+/** What an AG-UI request needs. */
+export interface AguiDeps extends ClientStreamDeps {
+  gateway: ClientStreamDeps["gateway"] & Pick<Gateway, "start" | "decide">;
+  store: Pick<RunStore, "get" | "read">;
+  config: ClientStreamDeps["config"] & { DEFAULT_GRAPH: string };
+}
 
 /** True when a `POST /agui` body is an AG-UI `RunAgentInput` rather than a workflow-dialect body. */
 export function isAguiInput(body: unknown): body is Record<string, unknown> {
@@ -78,12 +87,12 @@ export interface AguiLogStreamOptions {
  * the gate the run still waits on gets that interrupt at once, not a silent wait for a decision.
  */
 export async function streamAguiLog(
-  services: Services,
+  deps: ClientStreamDeps & { store: Pick<RunStore, "get" | "read"> },
   run: RunSummary,
   afterSeq: number,
   opts: AguiLogStreamOptions,
 ): Promise<Response> {
-  const log = await services.store.read(run.id, 0);
+  const log = await deps.store.read(run.id, 0);
   const from = aguiReplayFrom(log, afterSeq);
   const tr = createAguiTranslator({ threadId: opts.threadId, runId: opts.runId });
   const primed = log.filter((e) => e.seq <= from);
@@ -92,11 +101,11 @@ export async function streamAguiLog(
   let stillAtGate = false;
   if (primed.length === log.length && tr.state.status === "waiting_approval") {
     // Read after the log, so a run that reached the gate since `run` was read counts too.
-    const now = (await services.store.get(run.id)) ?? run;
+    const now = (await deps.store.get(run.id)) ?? run;
     stillAtGate = now.status === "waiting_approval" &&
       now.pendingApproval?.stepId === tr.state.pendingApproval?.stepId;
   }
-  return streamRun(services, run.id, from, enc, {
+  return streamRun(deps, run.id, from, enc, {
     dialect: "agui",
     slot: opts.slot,
     ...(stillAtGate ? { prelude: enc.finish!() } : {}),
@@ -105,36 +114,35 @@ export async function streamAguiLog(
 
 /** Handles a parsed AG-UI body (validated here). */
 export async function handleAguiRun(
-  _req: Request,
   body: Record<string, unknown>,
-  services: Services,
+  deps: AguiDeps,
 ): Promise<Response> {
-  const plan = interpretRunInput(body, services.config.DEFAULT_GRAPH);
+  const plan = interpretRunInput(body, deps.config.DEFAULT_GRAPH);
   if (plan.kind === "invalid") {
     throw new ApiError(400, plan.error.error, plan.error.message, plan.error.details);
   }
   const runId = checkRunId(plan.runId);
   // The stream's place first: a 503 must not leave a started run or a recorded decision behind.
-  const slot = services.streams.reserve();
+  const slot = deps.streams.reserve();
   try {
     return plan.kind === "start"
-      ? await startOrAttach(services, plan, runId, slot)
-      : await resume(services, plan, runId, slot);
+      ? await startOrAttach(deps, plan, runId, slot)
+      : await resume(deps, plan, runId, slot);
   } catch (err) {
     slot.release();
-    throw err;
+    rethrowHttp(err);
   }
 }
 
 async function startOrAttach(
-  services: Services,
+  deps: AguiDeps,
   plan: AguiStartPlan,
   runId: string,
   slot: StreamSlot,
 ): Promise<Response> {
   let attached: RunSummary | undefined;
   try {
-    const { run, created } = await services.gateway.start({
+    const { run, created } = await deps.gateway.start({
       runId,
       graph: plan.graph_name,
       initialState: plan.initial_state,
@@ -146,109 +154,48 @@ async function startOrAttach(
     // An upstream fault (5xx) is recorded in the run's log: AG-UI clients get it as RUN_ERROR
     // in the stream, where they look for it, rather than as an HTTP failure. Bad input (4xx)
     // stays a JSON error before streaming.
-    if (!(err instanceof ApiError) || err.status < 500 || !(await services.store.get(runId))) {
-      throw err;
+    const http = toApiError(err);
+    if (!(http instanceof ApiError) || http.status < 500 || !(await deps.store.get(runId))) {
+      throw http;
     }
   }
   if (attached) {
     // A graph left to the default is no claim about the run: attach to whatever it runs.
     if (plan.graphNamed) checkSameGraph(attached, plan.graph_name);
-    return streamAguiLog(services, attached, 0, {
-      threadId: plan.threadId,
-      runId: plan.runId,
-      slot,
-    });
+    return streamAguiLog(deps, attached, 0, { threadId: plan.threadId, runId: plan.runId, slot });
   }
   const tr = createAguiTranslator({ threadId: plan.threadId, runId: plan.runId });
-  return streamRun(services, runId, 0, aguiEncoder(tr), { dialect: "agui", slot });
+  return streamRun(deps, runId, 0, aguiEncoder(tr), { dialect: "agui", slot });
 }
 
 /**
- * A resume: find the approval gate in the log, record the decision (unless this is a retry of
- * the same decision, already taken), then stream what follows the gate as a new AG-UI run.
+ * A resume: find the approval gate in the log, then decide through the gateway's one decision
+ * path (which judges a retry of the same decision as fine and another one as a conflict), then
+ * stream what follows the gate as a new AG-UI run.
  */
 async function resume(
-  services: Services,
+  deps: AguiDeps,
   plan: AguiResumePlan,
   runId: string,
   slot: StreamSlot,
 ): Promise<Response> {
-  const run = await services.store.get(runId);
-  if (!run) throw new ApiError(404, "run_not_found", `No run with id ${runId}`);
+  const run = await deps.store.get(runId);
+  if (!run) throw runNotFound(runId);
   const stepId = plan.decision.stepId ?? run.pendingApproval?.stepId;
-  if (!stepId) throw new ApiError(409, "not_waiting", `Run ${runId} is not waiting for approval`);
-  let log = await services.store.read(runId, 0);
-  let gate = findGate(log, stepId);
-  if (gate < 0) throw new ApiError(409, "not_waiting", `Step ${stepId} never waited for approval`);
-  const waiting = run.status === "waiting_approval" && run.pendingApproval?.stepId === stepId;
-  let recorded = false;
-  if (waiting) {
-    try {
-      await services.gateway.approve(runId, {
-        stepId,
-        decision: plan.decision.decision,
-        ...(plan.decision.comment ? { comment: plan.decision.comment } : {}),
-      });
-      recorded = true;
-    } catch (err) {
-      // Another resume may have decided in between: then this one is judged like a retry.
-      if (!(err instanceof ApiError) || err.status !== 409) throw err;
-      log = await decidedLog(services, runId, stepId);
-      gate = findGate(log, stepId);
-    }
+  if (!stepId) {
+    throw notWaiting(runId, "", undefined, `Run ${runId} is not waiting for approval`);
   }
-  if (!recorded && !waiting) {
-    // Claimed by another resume a moment ago, perhaps not recorded yet: wait for its record.
-    log = await decidedLog(services, runId, stepId);
-    gate = findGate(log, stepId);
+  const log = await deps.store.read(runId, 0);
+  const gate = findGate(log, stepId);
+  if (gate < 0) {
+    throw notWaiting(runId, stepId, undefined, `Step ${stepId} never waited for approval`);
   }
-  if (!recorded) checkRetry(log, gate, stepId, plan.decision.decision);
+  await deps.gateway.decide(runId, {
+    stepId,
+    decision: plan.decision.decision,
+    ...(plan.decision.comment ? { comment: plan.decision.comment } : {}),
+  }, log[gate].seq);
   const tr = createAguiTranslator({ threadId: plan.threadId, runId: plan.requestRunId });
   tr.prime(log.slice(0, gate + 1));
-  return streamRun(services, runId, log[gate].seq, aguiEncoder(tr), { dialect: "agui", slot });
-}
-
-/**
- * The run's log once the decision that won a race for `stepId` is in it. The winner claims the
- * gate before it records `approval_resolved` (it first asks the workflow service to resume), so a
- * loser may look in between: it waits for the record, a little, while the run is claimed.
- */
-async function decidedLog(
-  services: Services,
-  runId: string,
-  stepId: string,
-): Promise<StoredEvent[]> {
-  for (let i = 0;; i++) {
-    // The status first, then the log: a run seen past "running" has its decision in the log.
-    const run = await services.store.get(runId);
-    const log = await services.store.read(runId, 0);
-    const gate = findGate(log, stepId);
-    if (gate < 0 || decisionAfter(log, gate, stepId) || i >= 150) return log;
-    if (!run || run.status !== "running") return log;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/**
- * A resume of a gate no longer waiting is a retry when the log holds the same decision for it
- * (its outcome is replayed). Another decision is a conflict: answering it with the outcome of the
- * decision it contradicts would tell the client its choice was taken.
- * @throws {ApiError} 409 `not_waiting` (never decided) or `decision_conflict`.
- */
-function checkRetry(
-  log: readonly StoredEvent[],
-  gate: number,
-  stepId: string,
-  decision: string,
-): void {
-  const taken = gate < 0 ? undefined : decisionAfter(log, gate, stepId);
-  if (!taken) throw new ApiError(409, "not_waiting", `Step ${stepId} is not waiting for approval`);
-  if (taken.decision !== decision) {
-    throw new ApiError(
-      409,
-      "decision_conflict",
-      `Step ${stepId} was already decided: ${taken.decision}`,
-      { stepId, decision: taken.decision },
-    );
-  }
+  return streamRun(deps, runId, log[gate].seq, aguiEncoder(tr), { dialect: "agui", slot });
 }

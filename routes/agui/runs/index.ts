@@ -3,5 +3,5 @@ import { handleListRuns } from "../../../lib/gateway/http.ts";
 
 /** `GET /agui/runs`: runs newest first, filtered by status and graph, paginated. */
 export const handler = define.handlers({
-  GET: (ctx) => handleListRuns(ctx.url, ctx.state.services),
+  GET: (ctx) => handleListRuns(ctx.url, ctx.state.services.store),
 });

@@ -3,5 +3,8 @@ import { handleApproval } from "../../../../lib/gateway/http.ts";
 
 /** `POST /agui/runs/:id/approval`: approve or reject the waiting step → 202. */
 export const handler = define.handlers({
-  POST: (ctx) => handleApproval(ctx.req, ctx.params.id, ctx.state.services),
+  POST: (ctx) => {
+    const { gateway, config } = ctx.state.services;
+    return handleApproval(ctx.req, ctx.params.id, { gateway, maxBodyBytes: config.MAX_BODY_BYTES });
+  },
 });

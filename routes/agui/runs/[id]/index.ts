@@ -3,5 +3,5 @@ import { handleGetRun } from "../../../../lib/gateway/http.ts";
 
 /** `GET /agui/runs/:id`: one run's summary. */
 export const handler = define.handlers({
-  GET: (ctx) => handleGetRun(ctx.params.id, ctx.state.services),
+  GET: (ctx) => handleGetRun(ctx.params.id, ctx.state.services.store),
 });

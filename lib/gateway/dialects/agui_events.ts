@@ -1,0 +1,57 @@
+/**
+ * The AG-UI events this dialect emits (a subset of AG-UI 1.0 that the 0.0.x client CopilotKit
+ * pins also knows) and their wire framing.
+ * @module
+ */
+import type { AguiRunState, JsonPatchOp } from "./agui_state.ts";
+
+/** Fields every emitted event may carry. */
+interface AguiBase {
+  /** Epoch milliseconds of the workflow event that caused it, when it had a usable `ts`. */
+  timestamp?: number;
+}
+
+/** One approval the run waits for, as RUN_FINISHED's interrupt outcome lists it. */
+export interface AguiInterrupt {
+  id: string;
+  reason: "approval";
+  message: string;
+  /** What a resume payload may look like (the upstream's `payloadSchema`, or the default). */
+  responseSchema: Record<string, unknown>;
+  metadata: { runId: string; stepId: string; options?: string[] };
+}
+
+/** Every AG-UI event this dialect emits (a subset of AG-UI 1.0 that 0.0.x also knows). */
+export type AguiEvent =
+  | AguiBase & { type: "RUN_STARTED"; threadId: string; runId: string }
+  | AguiBase & { type: "STATE_SNAPSHOT"; snapshot: AguiRunState }
+  | AguiBase & { type: "STATE_DELTA"; delta: JsonPatchOp[] }
+  | AguiBase & { type: "STEP_STARTED"; stepName: string }
+  | AguiBase & { type: "STEP_FINISHED"; stepName: string }
+  | AguiBase & { type: "CUSTOM"; name: string; value: unknown }
+  | AguiRunFinished
+  | AguiBase & { type: "RUN_ERROR"; message: string; code?: string };
+
+/** RUN_FINISHED as this dialect emits it: a result, or an interrupt outcome (never `cancelled`). */
+export interface AguiRunFinished extends AguiBase {
+  type: "RUN_FINISHED";
+  threadId: string;
+  runId: string;
+  result?: unknown;
+  outcome?: { type: "interrupt"; interrupts: AguiInterrupt[] };
+}
+
+/** The resume payload schema clients are told about when the upstream gave none. */
+export const DEFAULT_RESPONSE_SCHEMA: Readonly<Record<string, unknown>> = Object.freeze({
+  type: "object",
+  properties: {
+    decision: { type: "string", enum: ["approve", "reject"] },
+    comment: { type: "string" },
+  },
+  required: ["decision"],
+});
+
+/** Frames one AG-UI event for the wire: `data: <json>\n\n` (LF only, no `id:`/`event:`). */
+export function encodeAguiEvent(ev: AguiEvent): string {
+  return `data: ${JSON.stringify(ev)}\n\n`;
+}

@@ -1,0 +1,252 @@
+/**
+ * The pump: reads one upstream stream to its end, whether or not anyone watches (a workflow is
+ * business work, not a view of it): bytes → SSE frames → checks → batches → run log. One log
+ * write per upstream read, more under load (group commit); a failing write is retried a few
+ * times, then the run is failed loudly and stopped upstream, never left with a hole in its log.
+ * @module
+ */
+import {
+  checkEvent,
+  ERROR_CODES,
+  isTerminalType,
+  quickCheck,
+  UPSTREAM_HEARTBEAT_TYPES,
+} from "../events.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import { sleep } from "../async.ts";
+import {
+  EventTooLargeError,
+  type NewEvent,
+  RunClosedError,
+  RunNotFoundError,
+  type RunStore,
+} from "../runs/store.ts";
+import { isFinished, summaryPatch } from "../runs/summary.ts";
+import { createFrameParser, DEFAULT_MAX_FRAME_CHARS } from "../sse/parse.ts";
+import { UpstreamError } from "./upstream.ts";
+
+/**
+ * Events per append call: the store packs them into pages and splits them into atomic writes
+ * of ≤ ~720 KB, so this only bounds one call's work.
+ */
+const MAX_BATCH = 16_384;
+/** Past this many unwritten events the pump stops reading the upstream until the log catches up. */
+const MAX_BACKLOG = 32_768;
+
+/** A failure that ends a run with a gateway-made `workflow_error`. */
+export interface Failure {
+  code: string;
+  message: string;
+}
+
+/** What a pump needs from the gateway around it. */
+export interface PumpDeps {
+  store: RunStore;
+  metrics: Metrics;
+  now: () => number;
+  /** True once the process is shutting down (a cut stream is then no fault of the run's). */
+  closing: () => boolean;
+  /** Ends the run with a gateway-made `workflow_error` (unless it already ended). */
+  recordError: (runId: string, graph: string, log: Logger, failure: Failure) => Promise<void>;
+  /** Asks the workflow service to stop the thread; never throws. */
+  stopUpstream: (runId: string, log: Logger) => Promise<void>;
+  /** Counts terminal events in `runsFinished`. */
+  countFinished: (events: readonly NewEvent[], graph: string) => void;
+}
+
+/** One stream to pump. */
+export interface PumpJob {
+  runId: string;
+  graph: string;
+  body: ReadableStream<Uint8Array>;
+  log: Logger;
+  /**
+   * The step a decision just resumed: the gateway logged its own `approval_resolved`, so the
+   * upstream's first one for that step is dropped.
+   */
+  resumedStep?: string;
+  /** Gets the stream's reader, so a shutdown can cancel it; called with null when done. */
+  onReader?: (reader: ReadableStreamDefaultReader<Uint8Array> | null) => void;
+}
+
+/** Reads `job.body` into the run log until the stream ends, then records how it ended. */
+export async function pump(deps: PumpDeps, job: PumpJob): Promise<void> {
+  const { store, metrics } = deps;
+  const { runId, graph, log, resumedStep } = job;
+  let pending: NewEvent[] = [];
+  let lastType: string | undefined;
+  let terminal = false;
+  let first = true;
+  let writing: Promise<void> | null = null;
+  let writeError: unknown = null;
+  let readAt = 0;
+  let frameTooLarge = false;
+
+  const onFrame = (f: { id?: string; event: string; data: string }) => {
+    if (terminal) return;
+    const type = f.event;
+    if (UPSTREAM_HEARTBEAT_TYPES.has(type)) return;
+    const check = quickCheck(type, f.data) ?? checkEvent(type, f.data);
+    if (!check.ok) {
+      metrics.malformedFrames.inc();
+      log.warn("malformed upstream frame skipped", { event: type, reason: check.reason });
+      return;
+    }
+    const wasFirst = first;
+    first = false;
+    if (
+      wasFirst && type === "approval_resolved" && resumedStep !== undefined &&
+      check.event.data.stepId === resumedStep
+    ) return;
+    let data = f.data;
+    if (check.event.data.workflowId !== runId || data.includes("\n")) {
+      // Keep the upstream's bytes when they are already what we store; rewrite only if not.
+      data = JSON.stringify({ ...check.event.data, workflowId: runId });
+    }
+    // The upstream's own id goes along: a relay that rejoins the stream dedupes by it.
+    pending.push(f.id === undefined ? { type, data } : { type, data, upstreamId: f.id });
+    lastType = type;
+    if (isTerminalType(type)) terminal = true;
+  };
+  const parser = createFrameParser(onFrame, {
+    onError: (err) => {
+      if (err.type === "max-buffer-size-exceeded") frameTooLarge = true;
+    },
+  });
+
+  const flush = async () => {
+    while (pending.length > 0) {
+      const batch = pending.length <= MAX_BATCH ? pending : pending.slice(0, MAX_BATCH);
+      pending = pending.length <= MAX_BATCH ? [] : pending.slice(MAX_BATCH);
+      await appendWithRetry(store, runId, batch, summaryPatch(batch, deps.now()), log);
+      metrics.eventsRelayed.inc(undefined, batch.length);
+      deps.countFinished(batch, graph);
+      if (readAt) metrics.relayLatency.observe((performance.now() - readAt) / 1000);
+    }
+  };
+  const kick = () => {
+    if (writing || pending.length === 0 || writeError) return;
+    writing = flush().catch((err) => {
+      writeError = err;
+      pending = [];
+      // Stop reading at once, even while the upstream is silent: the run cannot go on.
+      reader.cancel(err).catch(() => {});
+    }).finally(() => {
+      writing = null;
+      if (pending.length > 0 && !writeError) kick();
+    });
+  };
+
+  const reader = job.body.getReader();
+  job.onReader?.(reader);
+  let failure: Failure | null = null;
+  try {
+    while (!terminal && !writeError) {
+      const { done, value } = await reader.read();
+      if (done) {
+        parser.end();
+        break;
+      }
+      readAt = performance.now();
+      parser.feed(value);
+      kick();
+      if (frameTooLarge) {
+        metrics.malformedFrames.inc();
+        failure = {
+          code: ERROR_CODES.frameTooLarge,
+          message: "The workflow service sent an event larger than the gateway accepts " +
+            `(${DEFAULT_MAX_FRAME_CHARS} characters); the run cannot be read past it`,
+        };
+        break;
+      }
+      if (pending.length > MAX_BACKLOG && writing) await writing;
+    }
+  } catch (err) {
+    if (!terminal) {
+      const e = err instanceof UpstreamError ? err : null;
+      failure = {
+        code: e?.code ?? ERROR_CODES.upstreamError,
+        message: `Upstream stream failed: ${err instanceof Error ? err.message : String(err)}`,
+      };
+    }
+  } finally {
+    job.onReader?.(null);
+    // Ends the upstream request in every case (a no-op when the body already ended).
+    reader.cancel().catch(() => {});
+  }
+  while (writing) await writing;
+  kick();
+  while (writing) await writing;
+
+  if (writeError) return logWriteFailed(deps, runId, graph, writeError, log);
+  if (terminal) return log.info("run finished", { last: lastType });
+  if (deps.closing()) {
+    // Shutting down mid-run: the lease is given up, so whoever resumes learns relay_lost.
+    return log.warn("relay stopped by shutdown before the run ended");
+  }
+  if (!failure && lastType === "approval_required") {
+    // A stream that ends right after an approval gate is a pause, not a fault.
+    return log.info("run paused for approval");
+  }
+  failure ??= {
+    code: ERROR_CODES.upstreamEnded,
+    message: "The workflow service ended the stream without a terminal event",
+  };
+  metrics.upstreamErrors.inc({ code: failure.code });
+  log.error("upstream stream ended badly", { ...failure });
+  await deps.recordError(runId, graph, log, failure);
+  if (failure.code === ERROR_CODES.frameTooLarge) await deps.stopUpstream(runId, log);
+}
+
+/**
+ * The log refused the relay's writes. A run that another process closed meanwhile (an abort
+ * handled there) simply ended; otherwise the run is failed loudly and stopped upstream.
+ */
+async function logWriteFailed(
+  deps: PumpDeps,
+  runId: string,
+  graph: string,
+  err: unknown,
+  log: Logger,
+): Promise<void> {
+  const run = await deps.store.get(runId).catch(() => null);
+  if (err instanceof RunClosedError && run && isFinished(run)) {
+    log.info("run ended elsewhere while this relay was reading it", { status: run.status });
+    return;
+  }
+  deps.metrics.upstreamErrors.inc({ code: ERROR_CODES.logWriteFailed });
+  log.error("run log append failed; the run is stopped", { error: err });
+  await deps.recordError(runId, graph, log, {
+    code: ERROR_CODES.logWriteFailed,
+    message: "The run log could not store the run's events; the run was stopped",
+  });
+  await deps.stopUpstream(runId, log);
+}
+
+/** Appends one batch, retrying what a retry can fix (a busy store), with backoff. */
+async function appendWithRetry(
+  store: RunStore,
+  runId: string,
+  batch: NewEvent[],
+  patch: ReturnType<typeof summaryPatch>,
+  log: Logger,
+): Promise<void> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      await store.append(runId, batch, patch);
+      return;
+    } catch (err) {
+      // A closed run (its terminal is already logged), a vanished one, or an event the log
+      // can never hold: retrying cannot help.
+      if (
+        attempt >= 4 || err instanceof RunClosedError || err instanceof RunNotFoundError ||
+        err instanceof EventTooLargeError || err instanceof TypeError
+      ) {
+        throw err;
+      }
+      log.warn("run log append failed, retrying", { attempt: attempt + 1, error: err });
+      await sleep(50 * 2 ** attempt);
+    }
+  }
+}

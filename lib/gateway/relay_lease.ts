@@ -1,0 +1,148 @@
+/**
+ * The relay lease: one per gateway process (not per run), written before the first run names
+ * this process as its relay and renewed every third of its length; a run's `relay.owner` points
+ * at it. A running run whose owner's lease lapsed has lost its relay (the process died or was
+ * evicted): the watchdog, one timer per watched run however many viewers, records that as
+ * `workflow_error {code: relay_lost}` so subscribers are told instead of waiting forever.
+ * The rules are in docs/architecture.md ("Leases").
+ * @module
+ */
+import { ERROR_CODES, type RunSummary } from "../events.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import type { RunStore } from "../runs/store.ts";
+import type { Failure } from "./pump.ts";
+
+/** What the lease needs from the gateway around it. */
+export interface RelayLeaseDeps {
+  store: RunStore;
+  metrics: Metrics;
+  logger: Logger;
+  /** How long the lease lasts without renewal (ms). */
+  leaseMs: number;
+  now: () => number;
+  /** This process's identity in run summaries. */
+  owner: string;
+  /** True while this process pumps (or is starting) the run. */
+  relayedHere: (runId: string) => boolean;
+  /** Ends the run with a gateway-made `workflow_error` (unless it already ended). */
+  recordError: (runId: string, graph: string, log: Logger, failure: Failure) => Promise<void>;
+  /** Asks the workflow service to stop the thread; never throws. */
+  stopUpstream: (runId: string, log: Logger) => Promise<void>;
+}
+
+/** The process's relay lease and the relay-lost watchdog. */
+export class RelayLease {
+  readonly #d: RelayLeaseDeps;
+  /** The lease's first write, and the renewal timer. */
+  #alive?: { first: Promise<void>; timer: ReturnType<typeof setInterval> };
+  readonly #watchdogs = new Map<string, { count: number; timer: ReturnType<typeof setInterval> }>();
+  #released = false;
+
+  constructor(deps: RelayLeaseDeps) {
+    this.#d = deps;
+  }
+
+  /** This process's identity. */
+  get owner(): string {
+    return this.#d.owner;
+  }
+
+  /** The `relay` field of a run this process relays from now on. */
+  claim(): { owner: string; leaseUntil: number } {
+    return { owner: this.#d.owner, leaseUntil: this.#d.now() + this.#d.leaseMs };
+  }
+
+  /** Writes the lease now (once) and renews it every third of its length from then on. */
+  ensureAlive(): Promise<void> {
+    if (this.#alive) return this.#alive.first;
+    const { store, owner, leaseMs, now, logger } = this.#d;
+    const renew = () => store.setRelayAlive(owner, now() + leaseMs);
+    const first = renew();
+    const timer = setInterval(() => {
+      renew().catch((err) => logger.warn("relay lease renewal failed", { error: err }));
+    }, Math.max(50, Math.floor(leaseMs / 3)));
+    this.#alive = { first, timer };
+    first.catch(() => {
+      // A failed first write: try again on the next call rather than trusting a lease never set.
+      if (this.#alive?.first === first) {
+        clearInterval(timer);
+        this.#alive = undefined;
+      }
+    });
+    return first;
+  }
+
+  /**
+   * Gives the lease up (shutdown): renewals stop and the lease reads as expired, so a client
+   * resuming on another instance learns at once that this relay is gone.
+   */
+  async release(): Promise<void> {
+    this.#released = true;
+    if (!this.#alive) return;
+    clearInterval(this.#alive.timer);
+    await this.#alive.first.catch(() => {});
+    await this.#d.store.setRelayAlive(this.#d.owner, 0).catch(() => {});
+  }
+
+  /** True when another process that is still alive relays `run`. */
+  async relayedElsewhere(run: RunSummary): Promise<boolean> {
+    const owner = run.relay?.owner;
+    if (owner === undefined || owner === this.#d.owner) return false;
+    return (await this.#d.store.relayAliveUntil(owner)) > this.#d.now();
+  }
+
+  /**
+   * Checks a run's relay now and every half lease while anyone watches the run: one timer per
+   * run, however many subscribers (thousands of viewers must not mean thousands of KV reads).
+   * Returns the function that stops watching.
+   */
+  watch(runId: string): () => void {
+    let w = this.#watchdogs.get(runId);
+    if (!w) {
+      const timer = setInterval(() => this.check(runId), Math.max(50, this.#d.leaseMs / 2));
+      w = { count: 0, timer };
+      this.#watchdogs.set(runId, w);
+    }
+    w.count++;
+    const entry = w;
+    let stopped = false;
+    return () => {
+      if (stopped) return;
+      stopped = true;
+      if (--entry.count === 0) {
+        clearInterval(entry.timer);
+        if (this.#watchdogs.get(runId) === entry) this.#watchdogs.delete(runId);
+      }
+    };
+  }
+
+  /**
+   * Records relay_lost for a running run that no process relays any more: neither a pump or a
+   * start here, nor a live process elsewhere (its lease lapsed).
+   */
+  async check(runId: string): Promise<void> {
+    const { store, relayedHere, logger, metrics } = this.#d;
+    if (this.#released || relayedHere(runId)) return;
+    try {
+      const run = await store.get(runId);
+      if (!run || run.status !== "running") return;
+      if (await this.relayedElsewhere(run)) return;
+      // Look again: a pump may have started here while we read.
+      if (relayedHere(runId)) return;
+      const log = logger.child({ run_id: runId, graph: run.graph });
+      log.error("relay lost: no process reads this run's upstream stream any more");
+      metrics.upstreamErrors.inc({ code: ERROR_CODES.relayLost });
+      await this.#d.recordError(runId, run.graph, log, {
+        code: ERROR_CODES.relayLost,
+        message: "The gateway relaying this run stopped before the run ended; " +
+          "the run was stopped at the workflow service",
+      });
+      // Nobody can watch or steer the thread any more (its stream is gone): stop it, so the
+      // workflow does no business work behind a run the log already calls failed.
+      await this.#d.stopUpstream(runId, log);
+    } catch (err) {
+      logger.warn("relay check failed", { run_id: runId, error: err });
+    }
+  }
+}
