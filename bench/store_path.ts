@@ -65,9 +65,9 @@ try {
   const t0 = performance.now();
   const readers = ids.map(async (id) => {
     let got = 0;
-    for await (const ev of store.subscribe(id, 0)) {
-      got++;
-      if (ev.type === "workflow_complete") break;
+    for await (const batch of store.subscribe(id, 0)) {
+      got += batch.length;
+      if (batch[batch.length - 1].type === "workflow_complete") break;
     }
     return got;
   });
