@@ -2,9 +2,11 @@
  * `deno run -A bench/store_path.ts [--runs=50 --events=100 --rate=0 --kv=file|memory]`: CPU per
  * event of the run log's own path, without HTTP: `runs` runs each append one event at a time
  * (`--rate` per second per run, phases spread like the bench's S3; 0 = as fast as commits go)
- * while one subscriber per run reads it live. Prints CPU µs per event (all threads of this process, from `/proc/self/task`), KV
- * commits per event and the wall time. Less noisy than `deno task bench` on a busy machine, so a
- * change to `lib/runs` can be compared before/after; it is not what the table reports.
+ * while one subscriber per run reads it live. Prints CPU µs per event (all threads of this
+ * process, from `/proc/self/task`), KV commits per event, the time from an append call to the
+ * subscriber having the event (p50 / p99) and the wall time. Less noisy than `deno task bench`
+ * on a busy machine, so a change to `lib/runs` can be compared before/after; it is not what the
+ * table reports.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -37,6 +39,11 @@ function cpuNs(): number {
   return total;
 }
 
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))] ?? NaN;
+}
+
 const dir = await Deno.makeTempDir({ prefix: "wfs-store-path-" });
 const kv = await Deno.openKv(values.kv === "memory" ? ":memory:" : `${dir}/runs.kv`);
 const store = new KvRunStore(kv, { ttlHours: 1, watch: false, ownsKv: true });
@@ -61,12 +68,18 @@ try {
       (performance.timeOrigin + performance.now()).toFixed(3)
     }}`;
   const stats0 = { ...store.commitStats };
+  /** Append called → subscriber has it (ms), per step event. */
+  const lat: number[] = [];
   const c0 = cpuNs();
   const t0 = performance.now();
   const readers = ids.map(async (id) => {
     let got = 0;
     for await (const batch of store.subscribe(id, 0)) {
       got += batch.length;
+      const now = performance.timeOrigin + performance.now();
+      for (const ev of batch) {
+        if (ev.type === "step_started") lat.push(now - JSON.parse(ev.data).t);
+      }
       if (batch[batch.length - 1].type === "workflow_complete") break;
     }
     return got;
@@ -94,7 +107,8 @@ try {
     `${RUNS} runs × ${EVENTS + 1} events (${values.kv}): ${
       (cpu / 1000 / events).toFixed(1)
     } µs CPU ` +
-      `per event, ${(commits / events).toFixed(3)} commits per event, ${wall.toFixed(0)} ms`,
+      `per event, ${(commits / events).toFixed(3)} commits per event, append → subscriber ` +
+      `p50 ${pct(lat, 50).toFixed(2)} / p99 ${pct(lat, 99).toFixed(2)} ms, ${wall.toFixed(0)} ms`,
   );
 } finally {
   await store.close();
