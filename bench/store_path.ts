@@ -39,6 +39,12 @@ function cpuNs(): number {
   return total;
 }
 
+/** Bytes this process had written to storage so far (`/proc/self/io`; WAL and checkpoints). */
+function writtenBytes(): number {
+  const m = /write_bytes: (\d+)/.exec(Deno.readTextFileSync("/proc/self/io"));
+  return m ? Number(m[1]) : NaN;
+}
+
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))] ?? NaN;
@@ -71,6 +77,7 @@ try {
   /** Append called → subscriber has it (ms), per step event. */
   const lat: number[] = [];
   const c0 = cpuNs();
+  const w0 = writtenBytes();
   const t0 = performance.now();
   const readers = ids.map(async (id) => {
     let got = 0;
@@ -100,6 +107,7 @@ try {
   const got = await Promise.all(readers);
   const wall = performance.now() - t0;
   const cpu = cpuNs() - c0;
+  const written = writtenBytes() - w0;
   const events = RUNS * (EVENTS + 1);
   if (got.some((g) => g !== EVENTS + 1)) throw new Error(`a reader missed events: ${got}`);
   const commits = store.commitStats.commits - stats0.commits;
@@ -108,7 +116,9 @@ try {
       (cpu / 1000 / events).toFixed(1)
     } µs CPU ` +
       `per event, ${(commits / events).toFixed(3)} commits per event, append → subscriber ` +
-      `p50 ${pct(lat, 50).toFixed(2)} / p99 ${pct(lat, 99).toFixed(2)} ms, ${wall.toFixed(0)} ms`,
+      `p50 ${pct(lat, 50).toFixed(2)} / p99 ${pct(lat, 99).toFixed(2)} ms, ${
+        (written / events / 1024).toFixed(1)
+      } KB written to disk per event, ${wall.toFixed(0)} ms`,
   );
 } finally {
   await store.close();
