@@ -15,6 +15,8 @@ import * as $routes_agui_runs__id__index from "./routes/agui/runs/[id]/index.ts"
 import * as $routes_agui_runs_index from "./routes/agui/runs/index.ts";
 import * as $routes_health from "./routes/health.ts";
 import * as $routes_index from "./routes/index.tsx";
+import * as $routes_login from "./routes/login.tsx";
+import * as $routes_logout from "./routes/logout.ts";
 import * as $routes_metrics from "./routes/metrics.ts";
 import * as $routes_runs__id_ from "./routes/runs/[id].tsx";
 import * as $routes_runs_index from "./routes/runs/index.tsx";
@@ -38,6 +40,8 @@ const manifest = {
     "./routes/agui/runs/index.ts": $routes_agui_runs_index,
     "./routes/health.ts": $routes_health,
     "./routes/index.tsx": $routes_index,
+    "./routes/login.tsx": $routes_login,
+    "./routes/logout.ts": $routes_logout,
     "./routes/metrics.ts": $routes_metrics,
     "./routes/runs/[id].tsx": $routes_runs__id_,
     "./routes/runs/index.tsx": $routes_runs_index,

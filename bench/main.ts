@@ -8,16 +8,17 @@
  *
  * Processes: the fake upstream (`fake_upstream.ts`), each target, and this one, the measuring
  * client. Each round sends the same plan through every target in turn (direct, nginx, peer,
- * floor, durable floor, gateway); the table reports medians over rounds. Scenarios: S1 one stream at full
- * speed, S2 200 streams × 100 events/s, S3 50 streams × 20 events/s, a hold of 2,000 idle streams
- * with heartbeats; then process start → first `/health` 200 and the JavaScript on `/`.
+ * floor, durable floor, gateway); the table reports medians over rounds. Scenarios: S1 one
+ * stream at full speed, S2 200 streams × 100 events/s, S3 50 streams × 20 events/s, a hold of
+ * 2,000 idle streams with heartbeats; then process start → first `/health` 200 and the
+ * JavaScript on `/`.
  *
  * Flags: `--rounds=3 --s1-events=100000 --s2-streams=200 --s2-rate=100 --s2-seconds=5
  * --s3-streams=50 --s3-rate=20 --s3-seconds=5 --hold-streams=2000 --hold-seconds=5
  * --hold-heartbeat-ms=1000 --start-runs=5 --only=s1,s2,s3,hold,start,js --floor=true
- * --durable=true --peer=true --nginx=true --kv-dir=DIR --baseline=DIR`. `--baseline` names another
- * checkout of this repository whose gateway runs in the same rounds, right before this one, and
- * is logged per round (not in the table): a before/after of a change on a noisy machine.
+ * --durable=true --peer=true --nginx=true --kv-dir=DIR --baseline=DIR`. `--baseline` names
+ * another checkout of this repository whose gateway runs in the same rounds, right before this
+ * one, and is logged per round (not in the table): a before/after of a change on a noisy box.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -247,6 +248,9 @@ function gatewayEnv(fake: Child, dir: string, extra: Record<string, string> = {}
     KV_PATH: `${dir}/runs-${runCounter++}.kv`,
     LOG_LEVEL: "warn",
     RATE_LIMIT_PER_MINUTE: "0",
+    RATE_LIMIT_EVENTS_PER_MINUTE: "0",
+    RATE_LIMIT_ACTIONS_PER_MINUTE: "0",
+    MAX_STREAMS_PER_CLIENT: "0",
     ...extra,
   };
 }

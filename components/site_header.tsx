@@ -2,6 +2,8 @@
 export interface SiteHeaderProps {
   /** The section the page belongs to (marked `aria-current`). */
   current?: "console" | "runs";
+  /** Shows the "Sign out" button (a dashboard session is open). */
+  signedIn?: boolean;
 }
 
 const LINKS = [
@@ -10,7 +12,7 @@ const LINKS = [
 ] as const;
 
 /** The top bar of every page: product name and the main sections. */
-export function SiteHeader({ current }: SiteHeaderProps) {
+export function SiteHeader({ current, signedIn }: SiteHeaderProps) {
   return (
     <header class="topbar">
       <a class="skip" href="#main">Skip to content</a>
@@ -27,6 +29,11 @@ export function SiteHeader({ current }: SiteHeaderProps) {
           <a key={key} href={href} aria-current={current === key ? "page" : undefined}>{label}</a>
         ))}
       </nav>
+      {signedIn && (
+        <form class="signout" method="post" action="/logout">
+          <button class="btn" type="submit">Sign out</button>
+        </form>
+      )}
     </header>
   );
 }

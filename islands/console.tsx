@@ -36,15 +36,12 @@ export interface ConsoleProps {
   heartbeatMs?: number;
 }
 
-/** Where the gateway token lives: this tab only, gone when it closes. */
-const TOKEN_KEY = "workflow-stream.token";
-
 interface ConsoleState {
   graph: string;
   prompt: string;
   view: RunView | null;
   conn: ConnectionState;
-  askToken: boolean;
+  signedOut: boolean;
   /** The action in flight: `approve`, `reject` or `abort`. */
   busy: string;
   /** Why the last action failed. */
@@ -75,7 +72,7 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
       prompt: "",
       view: null,
       conn: "idle",
-      askToken: false,
+      signedOut: false,
       busy: "",
       problem: "",
     };
@@ -118,7 +115,6 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
     this.#run?.close();
     this.#focus = "";
     const { graph, prompt, view } = this.state;
-    const token = sessionStorage.getItem(TOKEN_KEY);
     // The client reports its first status synchronously, before `streamRun` has returned.
     let r: StreamRun | undefined = undefined;
     r = streamRun({
@@ -133,14 +129,13 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
           },
         },
       },
-      headers: token ? { authorization: `Bearer ${token}` } : undefined,
       heartbeatMs: this.props.heartbeatMs,
       onEvent: (ev) => {
         if (!r || this.#run !== r) return;
         const runId = r.runId;
         this.setState((s) => ({
           view: applyEvent(s.view ?? emptyRun(runId), ev),
-          askToken: s.askToken || (ev.type === "workflow_error" && ev.data.status === 401),
+          signedOut: s.signedOut || (ev.type === "workflow_error" && ev.data.status === 401),
           busy: ev.type === "workflow_aborted" ? "" : s.busy,
         }));
       },
@@ -152,7 +147,7 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
     this.setState({
       view: emptyRun(r.runId),
       conn: "connecting",
-      askToken: false,
+      signedOut: false,
       busy: "",
       problem: "",
       // Leaving a run at its approval gate is allowed, but never silently.
@@ -179,7 +174,7 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
 
   override render() {
     const { graphs, examples } = this.props;
-    const { graph, prompt, view: v, conn, askToken, busy, problem, ready, left } = this.state;
+    const { graph, prompt, view: v, conn, signedOut, busy, problem, ready, left } = this.state;
     const active = v !== null && !isFinished(v.phase) && conn !== "closed";
     const domainOf = (name?: string) => graphs.find((g) => g.name === name)?.domain;
     return (
@@ -254,23 +249,10 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
           </p>
         )}
 
-        {askToken && (
-          <form
-            class="token"
-            onSubmit={(e) => {
-              e.preventDefault();
-              const input = e.currentTarget.elements.namedItem("token") as HTMLInputElement;
-              sessionStorage.setItem(TOKEN_KEY, input.value.trim());
-              this.start();
-            }}
-          >
-            <label for="token">This gateway needs an access token</label>
-            <div class="row">
-              <input id="token" name="token" type="password" autocomplete="off" required />
-              <button type="submit" class="btn primary">Use token</button>
-            </div>
-            <p class="hint">Kept in this tab only (session storage).</p>
-          </form>
+        {signedOut && (
+          <p class="note" role="alert">
+            Your session has ended: <a href="/login">sign in again</a>.
+          </p>
         )}
 
         {v && (

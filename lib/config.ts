@@ -25,6 +25,9 @@ const int = (min: number, max: number) =>
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { message: `one of ${values.join(", ")}` });
 
+/** One `ALLOWED_HOSTS` entry: a host name or IP, `.suffix` for its subdomains, or `*`. */
+const HOST_PATTERN_RE = /^(\*|\.?[a-z0-9.-]+|\[[0-9a-f:.]+\])$/;
+
 const httpUrl = z.string().trim().refine((u) => {
   try {
     return /^https?:$/.test(new URL(u).protocol);
@@ -33,12 +36,15 @@ const httpUrl = z.string().trim().refine((u) => {
   }
 }, "an http(s) URL");
 
-const schema = z.object({
+const shape = {
   PORT: int(0, 65535).default(8000),
   WORKFLOW_PORT: int(0, 65535).default(8001),
   WORKFLOW_SERVICE_URL: httpUrl.optional(),
   WORKFLOW_SERVICE_TOKEN: z.string().min(1).optional(),
+  WORKFLOW_SERVICE_PROTOCOL: oneOf(["execute", "langgraph", "agui"]).default("execute"),
   WORKFLOW_STEP_DELAY_MS: int(0, 60_000).default(400),
+  WORKFLOW_EVENT_RETENTION: int(10, 1_000_000).default(10_000),
+  WORKFLOW_LEASE_MS: int(100, 600_000).default(10_000),
   HEARTBEAT_MS: int(10, 15_000).default(15_000),
   GATEWAY_TOKEN: z.string().min(16, "at least 16 characters").optional(),
   ALLOWED_ORIGINS: z.string().optional().transform((v) =>
@@ -62,12 +68,39 @@ const schema = z.object({
   RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).default(60),
   // Unset: a sixth of the per-minute rate (at least 1), the limiter's own default.
   RATE_LIMIT_BURST: int(1, 1_000_000).optional(),
+  // Security (README "Security"): each bounds what one client or one request may hold.
+  ALLOWED_HOSTS: z.string().optional().transform((v) =>
+    v === undefined ? undefined : v.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean)
+  ).pipe(
+    z.array(z.string().regex(HOST_PATTERN_RE, "comma-separated host names, .suffixes or *"))
+      .optional(),
+  ),
+  METRICS_TOKEN: z.string().min(16, "at least 16 characters").optional(),
+  SESSION_TTL_HOURS: int(1, 24 * 30).default(12),
+  MAX_STREAMS_PER_CLIENT: int(0, 1_000_000).default(64),
+  RATE_LIMIT_EVENTS_PER_MINUTE: int(0, 1_000_000).default(120),
+  RATE_LIMIT_ACTIONS_PER_MINUTE: int(0, 1_000_000).default(60),
+  BODY_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  WAITING_STREAM_MAX_MS: int(1_000, 86_400_000).default(600_000),
+  MAX_JSON_DEPTH: int(2, 1_000).default(64),
+  WORKFLOW_HOST: z.string().trim().min(1).default("127.0.0.1"),
   DEFAULT_GRAPH: z.string().regex(GRAPH_NAME_RE, "lower snake case").default("hotel_o2c"),
   LOG_LEVEL: oneOf(["debug", "info", "warn", "error", "silent"]).default("info"),
+};
+
+const schema = z.object(shape).superRefine((c, ctx) => {
+  // Only the built-in service speaks `execute` in-process; the others need an address.
+  if (c.WORKFLOW_SERVICE_PROTOCOL !== "execute" && c.WORKFLOW_SERVICE_URL === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["WORKFLOW_SERVICE_PROTOCOL"],
+      message: `WORKFLOW_SERVICE_URL to be set with ${c.WORKFLOW_SERVICE_PROTOCOL}`,
+    });
+  }
 });
 
 /** Every environment variable the configuration reads. */
-export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(schema.shape));
+export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(shape));
 
 /** The validated configuration. */
 export type Config = z.output<typeof schema> & {
@@ -98,7 +131,7 @@ export class ConfigError extends Error {
  */
 export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
   const input: Record<string, string> = {};
-  for (const key of Object.keys(schema.shape)) {
+  for (const key of Object.keys(shape)) {
     const v = env[key];
     if (v !== undefined && v.trim() !== "") input[key] = v;
   }

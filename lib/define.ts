@@ -16,6 +16,8 @@ export interface State {
   clientIp?: string;
   /** The request id (logs, error bodies). */
   requestId?: string;
+  /** True on a page reached with a dashboard session or the token (the header offers sign-out). */
+  signedIn?: boolean;
 }
 
 /** Typing helpers bound to `State`. */

@@ -27,7 +27,7 @@ export const eventDataSchemas = {
     attempt: z.number().int().min(1),
     maxRetries: z.number().int().min(1),
   }),
-  step_started: z.looseObject({ ...base, step: z.string().min(1) }),
+  step_started: z.looseObject({ ...base, step: z.string().min(1), retry: z.boolean().optional() }),
   step_completed: z.looseObject({ ...base, step: z.string().min(1), result: z.unknown() }),
   approval_required: z.looseObject({
     ...base,
@@ -85,10 +85,24 @@ export type EventCheck =
   | { ok: false; reason: string };
 
 /**
- * Validates one event: the data must be a JSON object; a known type must match its schema;
- * an unknown type passes as it is (forward compatibility).
+ * What an upstream event name may be: a letter, then up to 63 letters, digits, `_`, `.`, `:` or
+ * `-`. The workflow vocabulary is snake_case; unknown names pass through to clients and into the
+ * run log's keys and pages, so they are bounded like any other field.
+ */
+export const EVENT_TYPE_RE = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/;
+
+/** An upstream event name ({@link EVENT_TYPE_RE}). */
+export const eventTypeSchema = z.string().regex(EVENT_TYPE_RE, "an event name");
+
+/**
+ * Validates one event: the name must be an event name ({@link EVENT_TYPE_RE}); the data must be a
+ * JSON object; a known type must match its schema; an unknown type passes as it is (forward
+ * compatibility).
  */
 export function checkEvent(type: string, dataText: string): EventCheck {
+  if (!eventTypeSchema.safeParse(type).success) {
+    return { ok: false, reason: `event name is not one (${type.length} characters)` };
+  }
   let data: unknown;
   try {
     data = JSON.parse(dataText);
@@ -240,6 +254,11 @@ export interface RunSummary {
    * relay (the process died or was evicted).
    */
   relay?: { owner: string; leaseUntil: number };
+  /**
+   * SHA-256 digests of the start input (the prompt, and the rest of `initial_state`), so a start
+   * that reuses the run id with another input is refused (`lib/gateway/start_input.ts`).
+   */
+  inputDigest?: { state: string; prompt?: string };
 }
 
 /** The JSON error body every endpoint answers with. */

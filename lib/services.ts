@@ -13,6 +13,7 @@ import { createUpstream, type Upstream } from "./gateway/upstream.ts";
 import { Gateway } from "./gateway/relay.ts";
 import { StreamRegistry } from "./gateway/streams.ts";
 import { RateLimiter } from "./http/rate_limit.ts";
+import { ClientStreams } from "./http/client_streams.ts";
 
 /** Everything a request handler may need. */
 export interface Services {
@@ -25,6 +26,14 @@ export interface Services {
   streams: StreamRegistry;
   /** Per-client limit on starting runs (`RATE_LIMIT_PER_MINUTE`, `RATE_LIMIT_BURST`). */
   rateLimiter: RateLimiter;
+  /** Per-client limit on opening event streams (`RATE_LIMIT_EVENTS_PER_MINUTE`). */
+  eventsLimiter: RateLimiter;
+  /** Per-client limit on approvals and aborts (`RATE_LIMIT_ACTIONS_PER_MINUTE`). */
+  actionsLimiter: RateLimiter;
+  /** Per-client limit on failed sign-ins (a fixed 10 a minute). */
+  loginLimiter: RateLimiter;
+  /** Open streams per client (`MAX_STREAMS_PER_CLIENT`). */
+  clientStreams: ClientStreams;
   /** When the process started (ms), for `/health`. */
   startedAt: number;
   /** Graceful shutdown: close client streams with a final comment, release leases, close KV. */
@@ -73,7 +82,11 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   let closeBuiltIn: () => Promise<void> = () => Promise.resolve();
   let upstream: Upstream;
   if (config.WORKFLOW_SERVICE_URL) {
-    upstream = createUpstream({
+    // Loaded only for an external service, like the built-in one below only without it.
+    const { createProtocolUpstream } = await import("./gateway/upstreams/mod.ts");
+    upstream = createProtocolUpstream({
+      protocol: config.WORKFLOW_SERVICE_PROTOCOL,
+      defaultGraph: config.DEFAULT_GRAPH,
       url: config.WORKFLOW_SERVICE_URL,
       token: config.WORKFLOW_SERVICE_TOKEN,
       timeoutMs: config.UPSTREAM_TIMEOUT_MS,
@@ -81,11 +94,24 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     });
   } else {
     const { createWorkflowService } = await import("./workflow_service/mod.ts");
+    // The run log's database, through a handle of the built-in service's own: its threads and
+    // checkpoints survive restarts next to the runs they feed.
+    const kvPath = config.KV_PATH ??
+      (Deno.env.get("DENO_DEPLOYMENT_ID") ? undefined : DEFAULT_KV_PATH);
+    const kv = kvPath === undefined ? await Deno.openKv() : await Deno.openKv(kvPath);
     const service = createWorkflowService({
       stepDelayMs: config.WORKFLOW_STEP_DELAY_MS,
       logger: logger.child({ component: "workflow_service" }),
+      kv,
+      memoryCheckpoints: kvPath === ":memory:",
+      retention: config.WORKFLOW_EVENT_RETENTION,
+      leaseMs: config.WORKFLOW_LEASE_MS,
+      orphanScanMs: kvPath === ":memory:" ? 0 : config.WORKFLOW_LEASE_MS,
     });
-    closeBuiltIn = () => service.close();
+    closeBuiltIn = async () => {
+      await service.close();
+      kv.close();
+    };
     upstream = createUpstream({
       inProcess: (req) => service.handler(req),
       timeoutMs: config.UPSTREAM_TIMEOUT_MS,
@@ -111,6 +137,10 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     gateway,
     streams,
     rateLimiter: new RateLimiter(config.RATE_LIMIT_PER_MINUTE, { burst: config.RATE_LIMIT_BURST }),
+    eventsLimiter: new RateLimiter(config.RATE_LIMIT_EVENTS_PER_MINUTE),
+    actionsLimiter: new RateLimiter(config.RATE_LIMIT_ACTIONS_PER_MINUTE),
+    loginLimiter: new RateLimiter(10),
+    clientStreams: new ClientStreams(config.MAX_STREAMS_PER_CLIENT),
     startedAt: Date.now(),
     async close() {
       if (closed) return;

@@ -3,6 +3,7 @@ import { jsonMethodNotAllowed } from "../lib/gateway/guard.ts";
 import { DEFAULT_MAX_HEADER_BYTES } from "../lib/config.ts";
 import { checkHeaderBudget } from "../lib/http/headers.ts";
 import { securityHeaders } from "../lib/http/security.ts";
+import { checkAccess } from "../lib/http/access.ts";
 import { withLogContext } from "../lib/log.ts";
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -21,8 +22,9 @@ function apiAnswer(req: Request, res: Response, path: string): Response {
  * Every request: a request id (the caller's `x-request-id` when it is sane, else a new one) in
  * the state, in every log line written while serving it (lib/log.ts `withLogContext`) and in
  * the response; one access-log line; the client's address for rate limiting; a CSP nonce for
- * pages; the usual security headers on every answer, errors included; and a 431 JSON answer,
- * before any handler runs, to headers larger than `MAX_HEADER_BYTES`.
+ * pages; the usual security headers on every answer, errors included; and, before any handler
+ * runs, a 431 JSON answer to headers larger than `MAX_HEADER_BYTES`, a 421 to a Host outside
+ * `ALLOWED_HOSTS`, and the sign-in gate of pages and `/metrics` (lib/http/access.ts).
  */
 export const handler = define.middleware((ctx) => {
   const given = ctx.req.headers.get("x-request-id");
@@ -35,8 +37,14 @@ export const handler = define.middleware((ctx) => {
     const started = performance.now();
     const path = ctx.url.pathname;
     const maxHeaderBytes = ctx.state.services?.config.MAX_HEADER_BYTES ?? DEFAULT_MAX_HEADER_BYTES;
-    let res = checkHeaderBudget(ctx.req, maxHeaderBytes) ??
-      apiAnswer(ctx.req, await ctx.next(), path);
+    const config = ctx.state.services?.config;
+    let res = checkHeaderBudget(ctx.req, maxHeaderBytes);
+    if (!res && config) {
+      const access = await checkAccess(ctx.req, config);
+      ctx.state.signedIn = access.signedIn;
+      res = access.answer;
+    }
+    res ??= apiAnswer(ctx.req, await ctx.next(), path);
     try {
       res.headers.set("x-request-id", requestId);
     } catch {

@@ -1,7 +1,12 @@
 import { define } from "../lib/define.ts";
 import { handleHealth } from "../lib/gateway/health.ts";
+import { metricsAllowed } from "../lib/http/access.ts";
 
-/** `GET /health`: 200 when the workflow service answers, 503 (JSON) when not. */
+/**
+ * `GET /health`: 200 when the workflow service answers, 503 (JSON) when not; the details only
+ * for a caller who may read `/metrics` (anyone when no token is set).
+ */
 export const handler = define.handlers({
-  GET: (ctx) => handleHealth(ctx.state.services),
+  GET: async (ctx) =>
+    handleHealth(ctx.state.services, await metricsAllowed(ctx.req, ctx.state.services.config)),
 });

@@ -23,7 +23,8 @@ export const handler = define.handlers({
       return page<ConsoleData>({ graphs: await ctx.state.services.upstream.graphs() });
     } catch (err) {
       ctx.state.services.logger.warn("console: graph list unavailable", { error: err });
-      const graphsError = err instanceof Error ? err.message : String(err);
+      // The reason is logged above; the page says only that the list is missing.
+      const graphsError = "no list of workflows";
       return page<ConsoleData>({ graphs: [], graphsError });
     }
   },
@@ -48,7 +49,7 @@ export default define.page<typeof handler>(({ data, state }) => {
   const { graphs, graphsError } = data;
   return (
     <>
-      <SiteHeader current="console" />
+      <SiteHeader current="console" signedIn={state.signedIn} />
       <div class="console-layout">
         <aside class="sidebar" aria-label="Workflow copilot">
           <div class="sidebar-head">

@@ -256,7 +256,8 @@ async function checkGateway(
   // /health, and through it the workflow service's health.
   let health: Record<string, unknown> | null = null;
   try {
-    const res = await fetchWithin(`${base}/health`, {}, 10_000);
+    // With a token set, /health shows its details only to a caller that sends it.
+    const res = await fetchWithin(`${base}/health`, { headers: auth }, 10_000);
     const body = await res.json().catch(() => null);
     health = body;
     report({
@@ -327,7 +328,7 @@ async function checkGateway(
 
   // /metrics.
   try {
-    const res = await fetchWithin(`${base}/metrics`, {}, 10_000);
+    const res = await fetchWithin(`${base}/metrics`, { headers: auth }, 10_000);
     const text = await res.text();
     report({
       ok: res.status === 200 && text.includes("workflow_open_streams"),
@@ -335,7 +336,9 @@ async function checkGateway(
       detail: `${res.status}, ${
         text.split("\n").filter((l) => l && !l.startsWith("#")).length
       } samples`,
-      fix: "GET /metrics must answer Prometheus text",
+      fix: res.status === 401
+        ? "set GATEWAY_TOKEN in the environment to the deployment's token"
+        : "GET /metrics must answer Prometheus text",
     });
   } catch (err) {
     report({ ok: false, name: "metrics", detail: describeError(err), fix: "check the gateway" });

@@ -64,7 +64,10 @@ export function describeEvent(event: ConsoleEvent, titleOf: TitleOf): string {
       return "Run aborted";
     case "workflow_reconnecting":
       return `Connection lost, reconnecting (${d.attempt}/${d.maxRetries})`;
+    case "message":
+      return `${d.role}: ${brief(d.text, 200)}`;
   }
-  const { workflowId: _w, ts: _t, ...rest } = d;
-  return brief(rest);
+  // An AG-UI agent's event with no workflow meaning keeps its original under `agui`.
+  const { workflowId: _w, ts: _t, agui, ...rest } = d;
+  return agui ? `AG-UI ${(agui as { type?: string }).type}` : brief(rest);
 }

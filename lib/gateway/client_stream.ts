@@ -31,7 +31,8 @@ export interface ClientStreamDeps {
   streams: StreamRegistry;
   metrics: Pick<Metrics, "eventsSent">;
   logger: Logger;
-  config: { HEARTBEAT_MS: number };
+  /** `WAITING_STREAM_MAX_MS` unset: a stream parked at an approval gate stays open. */
+  config: { HEARTBEAT_MS: number; WAITING_STREAM_MAX_MS?: number };
 }
 
 /** Options of {@link streamRun}. */
@@ -71,6 +72,20 @@ export function streamRun(
   const stop = new AbortController();
   const sent = deps.metrics.eventsSent;
   const labels = { dialect: opts.dialect };
+  // A stream parked on an approval gate is closed after WAITING_STREAM_MAX_MS: its client
+  // reconnects (`retry:`) with Last-Event-ID, so nothing is lost, and an abandoned tab does not
+  // hold its place for as long as the run waits for a person.
+  const maxParkedMs = deps.config.WAITING_STREAM_MAX_MS;
+  let parked: ReturnType<typeof setTimeout> | undefined;
+  const park = (waiting: boolean) => {
+    clearTimeout(parked);
+    parked = waiting && maxParkedMs !== undefined
+      ? setTimeout(() => {
+        stream.close("approval wait; reconnect");
+        stop.abort();
+      }, maxParkedMs)
+      : undefined;
+  };
   (async () => {
     let terminal = false;
     try {
@@ -92,6 +107,7 @@ export function streamRun(
         }
         if (frames && !stream.write(frames)) break;
         sent.inc(labels, n);
+        park(batch.at(-1)?.type === "approval_required");
         if (terminal) break;
       }
       terminal ||= encoder.done;
@@ -101,6 +117,7 @@ export function streamRun(
       deps.logger.error("client stream failed", { run_id: runId, error: err });
       stream.error(err);
     } finally {
+      clearTimeout(parked);
       stop.abort();
       release();
     }

@@ -120,7 +120,7 @@ export class Decisions {
         if (d.signal.aborted) throw shuttingDown();
         const e = asUpstreamError(err);
         d.metrics.upstreamErrors.inc({ code: e.code });
-        log.error("upstream refused the resume", { code: e.code, error: e.message });
+        log.error("upstream refused the resume", { code: e.code, error: e.message, body: e.body });
         // The gate is still closed upstream: hand the decision back so it can be made again.
         await d.store.update(runId, {
           status: "waiting_approval",

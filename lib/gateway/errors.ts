@@ -26,7 +26,9 @@ export type GatewayErrorType =
   /** A start named an existing run of another graph. */
   | "run_conflict"
   /** The run was created and removed concurrently. */
-  | "conflict";
+  | "conflict"
+  /** A resume addressed to a thread in which more than one run waits on a gate. */
+  | "ambiguous_resume";
 
 /** Options of a {@link GatewayError}. */
 export interface GatewayErrorInit {

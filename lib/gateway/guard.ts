@@ -1,27 +1,17 @@
 /**
  * The guard in front of every `/agui*` request: CORS with an allowlist (preflight answered
- * here), the optional `GATEWAY_TOKEN` bearer check (constant-time), a per-client rate limit on
- * starting runs, and any failure turned into the JSON error body with its status.
+ * here), the optional `GATEWAY_TOKEN` check (the bearer, constant-time, or the dashboard's
+ * session cookie, whose writes must come from this origin), per-client rate limits on starting
+ * runs, opening event streams, approvals and aborts, the per-client stream cap, and any failure
+ * turned into the JSON error body with its status.
  * @module
  */
 import { ApiError, errorResponse, toErrorResponse } from "../http/errors.ts";
+import { credentialOf, isSameOriginWrite } from "../http/access.ts";
+import type { RateLimiter } from "../http/rate_limit.ts";
 import type { Services } from "../services.ts";
 
-const te = new TextEncoder();
-
-/**
- * Compares two secrets in time that depends only on their lengths, never on where they differ:
- * every byte position up to the longer length is visited, and a length mismatch is folded into
- * the result instead of returning early.
- */
-export function timingSafeEqual(a: string, b: string): boolean {
-  const x = te.encode(a);
-  const y = te.encode(b);
-  let diff = x.length ^ y.length;
-  const n = Math.max(x.length, y.length);
-  for (let i = 0; i < n; i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
-}
+export { timingSafeEqual } from "../http/access.ts";
 
 /**
  * The framework answers a route's unsupported method with a plain-text 405; API clients get
@@ -51,6 +41,26 @@ export interface GuardState {
   requestId?: string;
 }
 
+/** Connection facts the guard uses beyond the request (from `Deno.ServeHandlerInfo`). */
+export interface GuardInfo {
+  /** Settles when the response was sent or the client went away (per-client stream cap). */
+  completed?: Promise<void>;
+}
+
+/** Requests that may open a stream: `POST /agui` and `GET /agui/runs/:id/events`. */
+const STREAM_PATH = /^\/agui\/runs\/[^/]+\/events$/;
+/** Approvals and aborts. */
+const ACTION_PATH = /^\/agui\/runs\/[^/]+\/(approval|abort)$/;
+
+function limited(limiter: RateLimiter, key: string, what: string): void {
+  const wait = limiter.take(key);
+  if (wait > 0) {
+    throw new ApiError(429, "rate_limited", `Too many ${what}; slow down`, undefined, {
+      "retry-after": String(wait),
+    });
+  }
+}
+
 const ALLOW_METHODS = "GET, POST, OPTIONS";
 const ALLOW_HEADERS = "authorization, content-type, last-event-id, x-request-id";
 const EXPOSE_HEADERS = "x-workflow-id, x-request-id, retry-after";
@@ -68,6 +78,7 @@ export async function guardApi(
   req: Request,
   state: GuardState,
   next: () => Promise<Response>,
+  info: GuardInfo = {},
 ): Promise<Response> {
   const { config, logger, metrics } = state.services;
   const url = new URL(req.url);
@@ -96,21 +107,41 @@ export async function guardApi(
   let res: Response;
   try {
     if (config.GATEWAY_TOKEN) {
-      const auth = req.headers.get("authorization") ?? "";
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-      if (!m || !timingSafeEqual(m[1], config.GATEWAY_TOKEN)) {
+      const credential = await credentialOf(req, config);
+      if (credential === null) {
         throw new ApiError(401, "unauthorized", "A valid bearer token is required", undefined, {
           "www-authenticate": 'Bearer realm="agui"',
         });
       }
-    }
-    if (req.method === "POST" && url.pathname === "/agui") {
-      const wait = state.services.rateLimiter.take(state.clientIp ?? "unknown");
-      if (wait > 0) {
-        throw new ApiError(429, "rate_limited", "Too many runs started; slow down", undefined, {
-          "retry-after": String(wait),
-        });
+      // The cookie rides along with any request the browser makes to this site: a write it
+      // authenticates must come from this origin's own pages (CSRF).
+      if (credential === "session" && req.method !== "GET" && !isSameOriginWrite(req)) {
+        throw new ApiError(403, "cross_site_request", "This request must come from this site");
       }
+    }
+    const client = state.clientIp ?? "unknown";
+    const { services } = state;
+    const opensStream = (req.method === "POST" && url.pathname === "/agui") ||
+      (req.method === "GET" && STREAM_PATH.test(url.pathname));
+    if (req.method === "POST" && url.pathname === "/agui") {
+      limited(services.rateLimiter, client, "runs started");
+    } else if (req.method === "GET" && STREAM_PATH.test(url.pathname)) {
+      limited(services.eventsLimiter, client, "event streams opened");
+    } else if (req.method === "POST" && ACTION_PATH.test(url.pathname)) {
+      limited(services.actionsLimiter, client, "approvals and aborts");
+    }
+    if (opensStream && info.completed) {
+      const release = services.clientStreams.take(client);
+      if (!release) {
+        throw new ApiError(
+          429,
+          "too_many_client_streams",
+          `This client already holds ${config.MAX_STREAMS_PER_CLIENT} open streams`,
+          undefined,
+          { "retry-after": "5" },
+        );
+      }
+      info.completed.then(release, release);
     }
     res = jsonMethodNotAllowed(req, await next());
   } catch (err) {

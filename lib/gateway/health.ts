@@ -9,6 +9,11 @@ import { jsonResponse } from "../http/errors.ts";
 import { renderLabeledGauge } from "../metrics.ts";
 import type { Services } from "../services.ts";
 
+/** The `/health` body for a caller without credentials (when a token is configured). */
+export interface PublicHealthBody {
+  status: "ok" | "degraded";
+}
+
 /** The `/health` body. */
 export interface HealthBody {
   status: "ok" | "degraded";
@@ -25,10 +30,25 @@ export interface HealthBody {
   uptime_s: number;
 }
 
-/** 200 when the workflow service answers its `/health`, 503 (still JSON) when it does not. */
-export async function handleHealth(services: Services): Promise<Response> {
+/**
+ * 200 when the workflow service answers its `/health`, 503 (still JSON) when it does not.
+ * `detailed` false (a caller without credentials while a token is set) gets the status alone:
+ * the service's address, load and uptime are for operators. The service's own error text (socket
+ * errors, paths) is never shown, only what kind of failure it was; it is logged here instead.
+ */
+export async function handleHealth(services: Services, detailed = true): Promise<Response> {
   const { config } = services;
   const up = await services.upstream.health();
+  if (up.error) {
+    services.logger.warn("health: workflow service not reachable", {
+      error: up.error,
+      status: up.status,
+    });
+  }
+  if (!detailed) {
+    const status = up.reachable ? "ok" : "degraded";
+    return jsonResponse({ status } satisfies PublicHealthBody, up.reachable ? 200 : 503);
+  }
   const body: HealthBody = {
     status: up.reachable ? "ok" : "degraded",
     version: VERSION,
@@ -37,7 +57,9 @@ export async function handleHealth(services: Services): Promise<Response> {
       mode: config.mode,
       reachable: up.reachable,
       latency_ms: Math.round(up.latency_ms * 100) / 100,
-      ...(up.error ? { error: up.error } : {}),
+      ...(up.error
+        ? { error: up.status !== undefined ? `answered ${up.status}` : "not reachable" }
+        : {}),
     },
     active_streams: services.streams.size,
     active_relays: services.gateway.activeRelays,

@@ -12,17 +12,18 @@ import {
   startRunSchema,
 } from "../events.ts";
 import type { Config } from "../config.ts";
-import { readJson, validate } from "../http/body.ts";
+import { type BodyLimits, readJson, validate } from "../http/body.ts";
 import { ApiError, jsonResponse } from "../http/errors.ts";
 import { InvalidCursorError, type RunStore } from "../runs/store.ts";
 import { isFinished } from "../runs/summary.ts";
 import { type ClientStreamDeps, streamRun } from "./client_stream.ts";
 import { handleAguiRun, isAguiInput, streamAguiLog } from "./dialects/agui_http.ts";
 import { workflowEncoder } from "./dialects/workflow.ts";
-import { checkSameGraph } from "./errors.ts";
+import { checkSameStart } from "./start_input.ts";
 import { rethrowHttp } from "./http_errors.ts";
 import type { Gateway } from "./relay.ts";
 import type { Upstream } from "./upstream.ts";
+import type { Logger } from "../log.ts";
 
 /** `Last-Event-ID` (or `?after=`) as a sequence number; 400 when it is not one. */
 export function lastEventId(req: Request, url: URL): number {
@@ -43,17 +44,20 @@ export function runIdParam(id: string): string {
 /** What starting or reading a run's stream needs. */
 export interface StreamHandlerDeps extends ClientStreamDeps {
   gateway: ClientStreamDeps["gateway"] & Pick<Gateway, "start" | "decide">;
-  store: Pick<RunStore, "get" | "read">;
-  config: Pick<Config, "HEARTBEAT_MS" | "MAX_BODY_BYTES" | "DEFAULT_GRAPH">;
+  store: Pick<RunStore, "get" | "read" | "listByThread">;
+  config:
+    & Pick<Config, "HEARTBEAT_MS" | "DEFAULT_GRAPH">
+    & Exclude<BodyLimits, number>;
 }
 
 /** `POST /agui`: start or attach (workflow dialect), or an AG-UI run (AG-UI dialect). */
 export async function handleStart(req: Request, deps: StreamHandlerDeps): Promise<Response> {
   const url = new URL(req.url);
-  const body = await readJson(req, deps.config.MAX_BODY_BYTES);
+  const body = await readJson(req, deps.config);
   if (isAguiInput(body)) return handleAguiRun(body, deps);
   const input = validate(startRunSchema, body);
   const after = lastEventId(req, url);
+  checkRetryNamesRun(req, url, input.run_id);
   // The stream's place first: a 503 must not leave a started run behind.
   const slot = deps.streams.reserve();
   try {
@@ -63,7 +67,7 @@ export async function handleStart(req: Request, deps: StreamHandlerDeps): Promis
       initialState: input.initial_state,
       dialect: "workflow",
     });
-    if (!created) checkSameGraph(run, input.graph_name);
+    if (!created) await checkSameStart(run, input.graph_name, input.initial_state);
     return streamRun(deps, run.id, after, workflowEncoder(), {
       retryMs: 2_000,
       dialect: "workflow",
@@ -73,6 +77,26 @@ export async function handleStart(req: Request, deps: StreamHandlerDeps): Promis
     slot.release();
     rethrowHttp(err);
   }
+}
+
+/**
+ * A start that carries `Last-Event-ID` (or `?after=`) is a client's retry of a stream it lost
+ * (fetch-event-source re-POSTs the same body). Without `run_id` it cannot name the run it had,
+ * and starting another would hand it the tail of a different workflow.
+ * @throws {ApiError} 409 `run_id_required`.
+ */
+export function checkRetryNamesRun(req: Request, url: URL, runId: string | undefined): void {
+  if (runId !== undefined) return;
+  const header = req.headers.get("last-event-id");
+  if ((header === null || header.trim() === "") && !url.searchParams.has("after")) return;
+  throw new ApiError(
+    409,
+    "run_id_required",
+    "This POST /agui carries Last-Event-ID, so it resumes a stream, but names no run_id: it " +
+      "would start another workflow. Send run_id with every POST (a retry then attaches to the " +
+      "same run), or resume on GET /agui/runs/:id/events with Last-Event-ID (the run id is the " +
+      "x-workflow-id header of the first answer).",
+  );
 }
 
 /** `GET /agui/runs/:id/events`: replay after `Last-Event-ID`, then tail until terminal. */
@@ -105,7 +129,8 @@ export async function handleEvents(
 /** What an approval needs. */
 export interface ApprovalDeps {
   gateway: Pick<Gateway, "approve">;
-  maxBodyBytes: number;
+  /** `MAX_BODY_BYTES`, `BODY_TIMEOUT_MS`, `MAX_JSON_DEPTH`. */
+  bodyLimits: BodyLimits;
 }
 
 /** `POST /agui/runs/:id/approval` → 202 with the run's summary. */
@@ -115,7 +140,7 @@ export async function handleApproval(
   deps: ApprovalDeps,
 ): Promise<Response> {
   const runId = runIdParam(id);
-  const input = validate(approvalSchema, await readJson(req, deps.maxBodyBytes));
+  const input = validate(approvalSchema, await readJson(req, deps.bodyLimits));
   const run = await deps.gateway.approve(runId, input).catch(rethrowHttp);
   return jsonResponse({ run: publicSummary(run), accepted: input }, 202);
 }
@@ -135,7 +160,10 @@ export async function handleGetRun(id: string, store: Pick<RunStore, "get">): Pr
 }
 
 /** `GET /agui/runs?status=&graph=&limit=&cursor=` → newest first, paginated. */
-export async function handleListRuns(url: URL, store: Pick<RunStore, "list">): Promise<Response> {
+export async function handleListRuns(
+  url: URL,
+  store: Pick<RunStore, "list" | "listByThread">,
+): Promise<Response> {
   const status = url.searchParams.get("status") ?? undefined;
   const graph = url.searchParams.get("graph") ?? undefined;
   const limitRaw = url.searchParams.get("limit");
@@ -156,6 +184,8 @@ export async function handleListRuns(url: URL, store: Pick<RunStore, "list">): P
   if (cursor !== undefined && cursor.length > 512) {
     throw new ApiError(400, "bad_cursor", "Invalid cursor");
   }
+  const thread = url.searchParams.get("thread");
+  if (thread !== null) return listThreadRuns(store, thread, limit, status, graph);
   let page;
   try {
     page = await store.list({
@@ -174,22 +204,42 @@ export async function handleListRuns(url: URL, store: Pick<RunStore, "list">): P
   });
 }
 
+/**
+ * `GET /agui/runs?thread=<threadId>`: an AG-UI thread's runs, newest first, from the thread
+ * index (at most 100, no cursor), so a client that knows only its thread finds its runs.
+ */
+async function listThreadRuns(
+  store: Pick<RunStore, "listByThread">,
+  thread: string,
+  limit: number,
+  status: string | undefined,
+  graph: string | undefined,
+): Promise<Response> {
+  if (thread === "" || thread.length > 512) {
+    throw new ApiError(400, "bad_thread", "thread must be an AG-UI threadId of 1–512 characters");
+  }
+  const runs = (await store.listByThread(thread, Math.min(limit, 100))).filter((r) =>
+    (status === undefined || r.status === status) && (graph === undefined || r.graph === graph)
+  );
+  return jsonResponse({ runs: runs.map(publicSummary) });
+}
+
 /** `GET /agui/graphs` → the workflow service's graphs. */
-export async function handleGraphs(upstream: Pick<Upstream, "graphs">): Promise<Response> {
+export async function handleGraphs(
+  upstream: Pick<Upstream, "graphs">,
+  logger?: Pick<Logger, "warn">,
+): Promise<Response> {
   try {
     return jsonResponse({ graphs: await upstream.graphs() });
   } catch (err) {
-    throw new ApiError(
-      502,
-      "upstream_unreachable",
-      "The workflow service did not list its graphs",
-      { reason: err instanceof Error ? err.message : String(err) },
-    );
+    // Why it failed is the service's internals: logged here, not answered.
+    logger?.warn("graphs: the workflow service did not list its graphs", { error: err });
+    throw new ApiError(502, "upstream_unreachable", "The workflow service did not list its graphs");
   }
 }
 
 /** A summary without internal fields (the relay lease). */
-export function publicSummary(run: RunSummary): Omit<RunSummary, "relay"> {
-  const { relay: _relay, ...rest } = run;
+export function publicSummary(run: RunSummary): Omit<RunSummary, "relay" | "inputDigest"> {
+  const { relay: _relay, inputDigest: _inputDigest, ...rest } = run;
   return rest;
 }

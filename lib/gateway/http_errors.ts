@@ -17,6 +17,7 @@ export const STATUS_OF: Readonly<Record<Exclude<GatewayErrorType, "upstream_refu
   shutting_down: 503,
   run_conflict: 409,
   conflict: 409,
+  ambiguous_resume: 409,
 };
 
 /** `err` as the {@link ApiError} the HTTP layer answers with; anything else unchanged. */

@@ -90,7 +90,10 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<void> {
     const check = quickCheck(type, f.data) ?? checkEvent(type, f.data);
     if (!check.ok) {
       metrics.malformedFrames.inc();
-      log.warn("malformed upstream frame skipped", { event: type, reason: check.reason });
+      log.warn("malformed upstream frame skipped", {
+        event: type.slice(0, 80),
+        reason: check.reason,
+      });
       return;
     }
     const wasFirst = first;
@@ -165,9 +168,11 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<void> {
   } catch (err) {
     if (!terminal) {
       const e = err instanceof UpstreamError ? err : null;
+      // The cause (socket errors, addresses) goes to this log; the run log gets generic words.
+      log.warn("upstream stream failed", { error: err });
       failure = {
         code: e?.code ?? ERROR_CODES.upstreamError,
-        message: `Upstream stream failed: ${err instanceof Error ? err.message : String(err)}`,
+        message: e?.publicMessage ?? "The workflow service's stream failed",
       };
     }
   } finally {

@@ -8,6 +8,7 @@
  * class only coordinates: the pump, the lease, decisions and aborts live in their own modules.
  * @module
  */
+import { digestStartInput } from "./start_input.ts";
 import { ERROR_CODES, isTerminalType, type RunSummary, type StoredEvent } from "../events.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
@@ -165,6 +166,7 @@ export class Gateway {
       updatedAt: at,
       eventCount: 0,
       ...(prompt !== undefined ? { prompt } : {}),
+      inputDigest: await digestStartInput(input.initialState),
       relay: this.#lease.claim(),
     };
     if (!(await this.#store.create(summary))) {
@@ -209,10 +211,11 @@ export class Gateway {
       }
       const e = asUpstreamError(err);
       this.#metrics.upstreamErrors.inc({ code: e.code });
-      log.error("upstream refused the run", { code: e.code, error: e.message });
+      log.error("upstream refused the run", { code: e.code, error: e.message, body: e.body });
+      // The run log (and through it clients and pages) gets the generic words only.
       await this.#records.recordError(runId, input.graph, log, {
         code: e.code,
-        message: e.message,
+        message: e.publicMessage,
       });
       throw upstreamRefused(e, runId);
     }

@@ -48,6 +48,20 @@ export interface UpstreamErrorInit {
   cause?: unknown;
 }
 
+/** The generic sentence of each failure that is not the client's (see `publicMessage`). */
+const PUBLIC_MESSAGES: Record<
+  Exclude<UpstreamErrorCode, "upstream_client_error">,
+  (status?: number) => string
+> = {
+  upstream_unreachable: () => "The workflow service could not be reached",
+  upstream_status: (status) =>
+    `The workflow service failed${status === undefined ? "" : ` (status ${status})`}`,
+  upstream_not_sse: () => "The workflow service did not answer with an event stream",
+  upstream_timeout: () => "The workflow service did not answer in time",
+  upstream_bad_response: () => "The workflow service answered something the gateway cannot read",
+  upstream_error: () => "The workflow service's stream failed",
+};
+
 /** A failed call to the workflow service, classified. */
 export class UpstreamError extends Error {
   /** What went wrong. */
@@ -73,11 +87,26 @@ export class UpstreamError extends Error {
       : 502;
   }
 
-  /** The JSON body the gateway answers with; a passed-through upstream error is in `details`. */
+  /**
+   * What clients, the run log and pages may be told: a passed-through 4xx keeps the service's
+   * words (they are about the client's input); anything else is a short generic sentence, since
+   * a failing service's body, stack, socket errors and paths are its internals. The whole
+   * `message` and `body` belong in the gateway's own log.
+   */
+  get publicMessage(): string {
+    if (this.code === "upstream_client_error") return this.message;
+    return PUBLIC_MESSAGES[this.code](this.upstreamStatus);
+  }
+
+  /**
+   * The JSON body the gateway answers with: a passed-through 4xx keeps its body in `details`;
+   * other failures carry the code and {@link publicMessage} only.
+   */
   toErrorBody(): ErrorBody {
-    return this.body === undefined
-      ? { error: this.code, message: this.message }
-      : { error: this.code, message: this.message, details: this.body };
+    if (this.code !== "upstream_client_error" || this.body === undefined) {
+      return { error: this.code, message: this.publicMessage };
+    }
+    return { error: this.code, message: this.message, details: this.body };
   }
 }
 
@@ -171,12 +200,13 @@ function isEventStream(res: Response): boolean {
   return ct !== null && /^\s*text\/event-stream\s*(;|$)/i.test(ct);
 }
 
-function describe(error: unknown): string {
+/** An error's message (or the value as text). */
+export function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
 /** Reads at most `max` bytes of a body as text, cancelling the rest. */
-async function readBounded(res: Response, max = MAX_BODY_BYTES): Promise<string> {
+export async function readBounded(res: Response, max = MAX_BODY_BYTES): Promise<string> {
   if (!res.body) return "";
   const reader = res.body.getReader();
   const parts: Uint8Array[] = [];
@@ -213,7 +243,7 @@ function parseMaybeJson(text: string): unknown {
 }
 
 /** Builds the error for a non-2xx answer, reading (bounded) and attaching its body. */
-async function statusError(res: Response, what: string): Promise<UpstreamError> {
+export async function statusError(res: Response, what: string): Promise<UpstreamError> {
   let body: unknown;
   try {
     body = parseMaybeJson(await readBounded(res));
@@ -288,12 +318,57 @@ class UpstreamBody implements UnderlyingDefaultSource<Uint8Array> {
   }
 }
 
+/** Options of {@link createTransport}: {@link UpstreamOptions} without the token's encoding. */
+export interface TransportOptions extends Omit<UpstreamOptions, "token"> {
+  /** Headers sent on every call (the service's auth header: a bearer token, an API key). */
+  authHeaders?: Record<string, string>;
+}
+
 /**
- * Creates the workflow service client: over HTTP when `url` is set, else in-process through
+ * The HTTP machinery every protocol module shares: one base URL (or the in-process handler),
+ * deadlines, and failures classified as {@link UpstreamError}.
+ */
+export interface UpstreamTransport {
+  /** `external` over HTTP, `built-in` in-process. */
+  readonly mode: "built-in" | "external";
+  /** The request timeout (`UPSTREAM_TIMEOUT_MS`). */
+  readonly timeoutMs: number;
+  /** The `health()` timeout. */
+  readonly healthTimeoutMs: number;
+  /** `extra` plus the auth headers. */
+  headers(extra: Record<string, string>): Headers;
+  /**
+   * A JSON call with one deadline (default `timeoutMs`) over answer and body: resolves with a
+   * 2xx answer and its (bounded) text. @throws {UpstreamError}
+   */
+  callJson(
+    what: string,
+    path: string,
+    init: RequestInit,
+    ms?: number,
+  ): Promise<{ res: Response; text: string }>;
+  /**
+   * Opens an SSE stream: resolves once the answer is 2xx `text/event-stream` AND its first body
+   * chunk arrived (or the body ended empty), both within `timeoutMs`; the stream re-emits that
+   * chunk. Cancelling it (or aborting `signal`) cancels the request.
+   * @throws {UpstreamError} classified; or `signal.reason` when `signal` aborted first.
+   */
+  openStream(
+    what: string,
+    path: string,
+    init: RequestInit,
+    signal?: AbortSignal,
+  ): Promise<ReadableStream<Uint8Array>>;
+  /** Probes `path` with a GET; never throws. */
+  probe(what: string, path: string): Promise<UpstreamHealth>;
+}
+
+/**
+ * Creates the shared HTTP machinery: over HTTP when `url` is set, else in-process through
  * `inProcess`.
  * @throws {TypeError} when neither is given, or `url` is not an http(s) URL.
  */
-export function createUpstream(opts: UpstreamOptions): Upstream {
+export function createTransport(opts: TransportOptions): UpstreamTransport {
   const timeoutMs = opts.timeoutMs;
   const healthTimeoutMs = opts.healthTimeoutMs ?? Math.min(timeoutMs, 5000);
   let base: string;
@@ -312,7 +387,7 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
     const transport = opts.transport ?? (u.protocol === "http:" ? "socket" : "fetch");
     const doFetch: FetchLike = opts.fetch ?? (transport === "fetch" ? fetch : http1Fetch);
     mode = "external";
-    // A redirect is an error, not followed: following it could carry the bearer token elsewhere.
+    // A redirect is an error, not followed: following it could carry the token elsewhere.
     send = (path, init) => doFetch(new URL(path, base), { ...init, redirect: "manual" });
   } else if (opts.inProcess) {
     const handler = opts.inProcess;
@@ -325,7 +400,7 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
 
   const headers = (extra: Record<string, string>): Headers => {
     const h = new Headers(extra);
-    if (opts.token) h.set("authorization", `Bearer ${opts.token}`);
+    for (const [k, v] of Object.entries(opts.authHeaders ?? {})) h.set(k, v);
     return h;
   };
 
@@ -358,12 +433,11 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
     }
   };
 
-  /** A JSON call (abort, graphs, health) with one deadline over answer and body. */
   const callJson = async (
     what: string,
     path: string,
     init: RequestInit,
-    ms: number,
+    ms = timeoutMs,
   ): Promise<{ res: Response; text: string }> => {
     const ac = new AbortController();
     let timedOut = false;
@@ -390,8 +464,117 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
     }
   };
 
+  const openStream = async (
+    what: string,
+    path: string,
+    init: RequestInit,
+    signal?: AbortSignal,
+  ): Promise<ReadableStream<Uint8Array>> => {
+    signal?.throwIfAborted();
+    const ac = new AbortController();
+    let timedOut = false;
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    let finished = false;
+    const onExternalAbort = () => finish(signal!.reason);
+    // Runs once when the exchange is over: stops the timer, detaches from `signal`, and
+    // aborts the request (a no-op after a clean end; after a cancel it closes the socket).
+    const finish = (reason?: unknown) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onExternalAbort);
+      reader?.cancel(reason).catch(() => {});
+      ac.abort(reason);
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      finish(timeoutError(what, timeoutMs, "first byte"));
+    }, timeoutMs);
+    signal?.addEventListener("abort", onExternalAbort, { once: true });
+    try {
+      const res = await call(what, path, init, ac.signal, () => timedOut, signal);
+      if (!res.ok) throw await statusError(res, what);
+      if (!isEventStream(res)) {
+        await res.body?.cancel().catch(() => {});
+        throw new UpstreamError(
+          `${what} answered ${res.headers.get("content-type") ?? "no content type"}, ` +
+            "not text/event-stream",
+          { code: "upstream_not_sse", upstreamStatus: res.status },
+        );
+      }
+      if (!res.body) {
+        finish();
+        return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+      }
+      reader = res.body.getReader();
+      let first: ReadableStreamReadResult<Uint8Array>;
+      try {
+        first = await reader.read();
+      } catch (error) {
+        if (timedOut) throw timeoutError(what, timeoutMs, "first byte");
+        if (signal?.aborted) throw signal.reason;
+        throw new UpstreamError(`${what}: stream broke before the first byte`, {
+          code: "upstream_error",
+          cause: error,
+        });
+      }
+      // A cancel from the deadline or from `signal` resolves a pending read as done.
+      if (timedOut) throw timeoutError(what, timeoutMs, "first byte");
+      signal?.throwIfAborted();
+      clearTimeout(timer);
+      if (first.done) {
+        finish();
+        return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+      }
+      return new ReadableStream<Uint8Array>(
+        new UpstreamBody(first.value, reader, finish, signal),
+        { highWaterMark: 0 },
+      );
+    } catch (error) {
+      finish(error);
+      throw error;
+    }
+  };
+
+  const probe = async (what: string, path: string): Promise<UpstreamHealth> => {
+    const started = performance.now();
+    const latency = () => Math.round((performance.now() - started) * 10) / 10;
+    try {
+      const { res } = await callJson(what, path, {
+        method: "GET",
+        headers: headers({ accept: "application/json" }),
+      }, healthTimeoutMs);
+      return { reachable: true, latency_ms: latency(), status: res.status };
+    } catch (error) {
+      const out: UpstreamHealth = {
+        reachable: false,
+        latency_ms: latency(),
+        error: describe(error),
+      };
+      if (error instanceof UpstreamError && error.upstreamStatus !== undefined) {
+        out.status = error.upstreamStatus;
+      }
+      return out;
+    }
+  };
+
+  return { mode, timeoutMs, healthTimeoutMs, headers, callJson, openStream, probe };
+}
+
+/**
+ * Creates the client of a service speaking the gateway's own `/execute` contract: over HTTP
+ * when `url` is set, else in-process through `inProcess`.
+ * @throws {TypeError} when neither is given, or `url` is not an http(s) URL.
+ */
+export function createUpstream(opts: UpstreamOptions): Upstream {
+  const t = createTransport({
+    ...opts,
+    authHeaders: opts.token ? { authorization: `Bearer ${opts.token}` } : undefined,
+  });
+  const { headers, callJson, timeoutMs } = t;
+
   return {
-    mode,
+    mode: t.mode,
     protocol: "execute",
     // Placeholder until the relay's takeover lands: `GET /runs/{thread_id}/stream` is the
     // contract's rejoin endpoint.
@@ -402,86 +585,12 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
       return Number(a) > Number(b);
     },
 
-    async execute(body: ExecuteRequest, signal?: AbortSignal) {
-      signal?.throwIfAborted();
-      const what = "workflow service /execute";
-      const ac = new AbortController();
-      let timedOut = false;
-      let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-      let finished = false;
-      const onExternalAbort = () => finish(signal!.reason);
-      // Runs once when the exchange is over: stops the timer, detaches from `signal`, and
-      // aborts the request (a no-op after a clean end; after a cancel it closes the socket).
-      const finish = (reason?: unknown) => {
-        if (finished) return;
-        finished = true;
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", onExternalAbort);
-        reader?.cancel(reason).catch(() => {});
-        ac.abort(reason);
-      };
-      const timer = setTimeout(() => {
-        timedOut = true;
-        finish(timeoutError(what, timeoutMs, "first byte"));
-      }, timeoutMs);
-      signal?.addEventListener("abort", onExternalAbort, { once: true });
-      try {
-        const res = await call(
-          what,
-          "execute",
-          {
-            method: "POST",
-            headers: headers({
-              "content-type": "application/json",
-              accept: "text/event-stream",
-            }),
-            body: JSON.stringify(body),
-          },
-          ac.signal,
-          () => timedOut,
-          signal,
-        );
-        if (!res.ok) throw await statusError(res, what);
-        if (!isEventStream(res)) {
-          await res.body?.cancel().catch(() => {});
-          throw new UpstreamError(
-            `${what} answered ${res.headers.get("content-type") ?? "no content type"}, ` +
-              "not text/event-stream",
-            { code: "upstream_not_sse", upstreamStatus: res.status },
-          );
-        }
-        if (!res.body) {
-          finish();
-          return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
-        }
-        reader = res.body.getReader();
-        let first: ReadableStreamReadResult<Uint8Array>;
-        try {
-          first = await reader.read();
-        } catch (error) {
-          if (timedOut) throw timeoutError(what, timeoutMs, "first byte");
-          if (signal?.aborted) throw signal.reason;
-          throw new UpstreamError(`${what}: stream broke before the first byte`, {
-            code: "upstream_error",
-            cause: error,
-          });
-        }
-        // A cancel from the deadline or from `signal` resolves a pending read as done.
-        if (timedOut) throw timeoutError(what, timeoutMs, "first byte");
-        signal?.throwIfAborted();
-        clearTimeout(timer);
-        if (first.done) {
-          finish();
-          return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
-        }
-        return new ReadableStream<Uint8Array>(
-          new UpstreamBody(first.value, reader, finish, signal),
-          { highWaterMark: 0 },
-        );
-      } catch (error) {
-        finish(error);
-        throw error;
-      }
+    execute(body: ExecuteRequest, signal?: AbortSignal) {
+      return t.openStream("workflow service /execute", "execute", {
+        method: "POST",
+        headers: headers({ "content-type": "application/json", accept: "text/event-stream" }),
+        body: JSON.stringify(body),
+      }, signal);
     },
 
     async abort(threadId: string) {
@@ -492,26 +601,8 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
       }, timeoutMs);
     },
 
-    async health() {
-      const started = performance.now();
-      const latency = () => Math.round((performance.now() - started) * 10) / 10;
-      try {
-        const { res } = await callJson("workflow service /health", "health", {
-          method: "GET",
-          headers: headers({ accept: "application/json" }),
-        }, healthTimeoutMs);
-        return { reachable: true, latency_ms: latency(), status: res.status };
-      } catch (error) {
-        const out: UpstreamHealth = {
-          reachable: false,
-          latency_ms: latency(),
-          error: describe(error),
-        };
-        if (error instanceof UpstreamError && error.upstreamStatus !== undefined) {
-          out.status = error.upstreamStatus;
-        }
-        return out;
-      }
+    health() {
+      return t.probe("workflow service /health", "health");
     },
 
     async graphs() {
@@ -520,15 +611,7 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
         method: "GET",
         headers: headers({ accept: "application/json" }),
       }, timeoutMs);
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch (error) {
-        throw new UpstreamError(`${what}: answer is not JSON`, {
-          code: "upstream_bad_response",
-          cause: error,
-        });
-      }
+      const json = parseJsonAnswer(what, text);
       // The contract says `{graphs: [...]}`; a bare array is tolerated.
       const list = Array.isArray(json) ? json : (json as { graphs?: unknown } | null)?.graphs;
       const parsed = graphInfoSchema.array().safeParse(list);
@@ -541,6 +624,18 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
       return parsed.data;
     },
   };
+}
+
+/** Parses a JSON answer's text. @throws {UpstreamError} `upstream_bad_response` when it is not JSON. */
+export function parseJsonAnswer(what: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UpstreamError(`${what}: answer is not JSON`, {
+      code: "upstream_bad_response",
+      cause: error,
+    });
+  }
 }
 
 /** The `workflow_error.code` for an upstream failure. */

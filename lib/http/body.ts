@@ -1,6 +1,8 @@
 /**
  * Reading a JSON request body safely: content type, size limit (enforced while reading, so a huge
- * or endless body never sits in memory), UTF-8 and JSON syntax, then a zod schema.
+ * or endless body never sits in memory), a read deadline (a body trickled a byte at a time does
+ * not hold a connection and its buffers for ever), UTF-8, nesting depth and JSON syntax, then a
+ * zod schema.
  * @module
  */
 import type { z } from "zod";
@@ -8,8 +10,30 @@ import { ApiError } from "./errors.ts";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** Reads at most `maxBytes` of `req`'s body; throws 413 past it. */
-export async function readBodyBytes(req: Request, maxBytes: number): Promise<Uint8Array> {
+/** Limits of one body read; a bare number is `MAX_BODY_BYTES` alone (no deadline, no depth). */
+export type BodyLimits = number | {
+  /** Largest body (413 past it). */
+  MAX_BODY_BYTES: number;
+  /** The whole body must arrive within this many ms of the first read (408 past it). */
+  BODY_TIMEOUT_MS?: number;
+  /** Deepest nesting of arrays and objects in a JSON body (400 past it). */
+  MAX_JSON_DEPTH?: number;
+};
+
+function limitsOf(limits: BodyLimits): { maxBytes: number; timeoutMs?: number; depth?: number } {
+  return typeof limits === "number" ? { maxBytes: limits } : {
+    maxBytes: limits.MAX_BODY_BYTES,
+    timeoutMs: limits.BODY_TIMEOUT_MS,
+    depth: limits.MAX_JSON_DEPTH,
+  };
+}
+
+/**
+ * Reads at most `MAX_BODY_BYTES` of `req`'s body; throws 413 past it, and 408 `body_timeout` when
+ * the whole body has not arrived within `BODY_TIMEOUT_MS`.
+ */
+export async function readBodyBytes(req: Request, limits: BodyLimits): Promise<Uint8Array> {
+  const { maxBytes, timeoutMs } = limitsOf(limits);
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > maxBytes) {
     throw new ApiError(413, "payload_too_large", `Body exceeds ${maxBytes} bytes`);
@@ -18,9 +42,27 @@ export async function readBodyBytes(req: Request, maxBytes: number): Promise<Uin
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timedOut = false;
+  // `connection: close`: the rest of the body is not worth waiting for, nor the socket.
+  const expired = () =>
+    new ApiError(408, "body_timeout", `The body did not arrive within ${timeoutMs} ms`, undefined, {
+      connection: "close",
+    });
+  const deadline = timeoutMs === undefined ? undefined : new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      reject(expired());
+      reader.cancel().catch(() => {});
+    }, timeoutMs);
+  });
+  deadline?.catch(() => {});
   try {
     while (true) {
-      const { done, value } = await reader.read();
+      const { done, value } =
+        await (deadline ? Promise.race([reader.read(), deadline]) : reader.read());
+      // The cancel above ends a pending read as if the body were complete: it was not.
+      if (timedOut) throw expired();
       if (done) break;
       size += value.byteLength;
       if (size > maxBytes) {
@@ -32,6 +74,8 @@ export async function readBodyBytes(req: Request, maxBytes: number): Promise<Uin
   } catch (err) {
     if (err instanceof ApiError) throw err;
     throw new ApiError(400, "bad_request", "Could not read the request body");
+  } finally {
+    clearTimeout(timer);
   }
   if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(size);
@@ -52,19 +96,54 @@ export function isJsonContentType(req: Request): boolean {
 }
 
 /**
- * Reads and parses a JSON body: 415 for another content type, 413 past `maxBytes`, 400 for
- * invalid UTF-8 or JSON. Returns the raw parsed value.
+ * The deepest nesting of arrays and objects in JSON `text` (brackets inside strings do not
+ * count), or -1 as soon as it passes `max` (no need to look further).
  */
-export async function readJson(req: Request, maxBytes: number): Promise<unknown> {
+export function jsonDepth(text: string, max: number): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return -1;
+      if (depth > deepest) deepest = depth;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
+}
+
+/**
+ * Reads and parses a JSON body: 415 for another content type, 413 past `MAX_BODY_BYTES`, 408
+ * past `BODY_TIMEOUT_MS`, 400 for invalid UTF-8, nesting deeper than `MAX_JSON_DEPTH`
+ * (`too_deep`: services downstream, a Python one for instance, stop parsing near 1,000 levels)
+ * or invalid JSON. Returns the raw parsed value.
+ */
+export async function readJson(req: Request, limits: BodyLimits): Promise<unknown> {
   if (!isJsonContentType(req)) {
     throw new ApiError(415, "unsupported_media_type", "Content-Type must be application/json");
   }
-  const bytes = await readBodyBytes(req, maxBytes);
+  const bytes = await readBodyBytes(req, limits);
   let text: string;
   try {
     text = decoder.decode(bytes);
   } catch {
     throw new ApiError(400, "bad_request", "Body is not valid UTF-8");
+  }
+  const { depth } = limitsOf(limits);
+  if (depth !== undefined && jsonDepth(text, depth) < 0) {
+    throw new ApiError(
+      400,
+      "too_deep",
+      `Body nests arrays and objects deeper than ${depth} levels`,
+      {
+        max_depth: depth,
+      },
+    );
   }
   try {
     return JSON.parse(text);

@@ -71,6 +71,15 @@ export const keys = {
   index: (createdMs: number, id: string): Deno.KvKey => ["runs_by_time", indexTime(createdMs), id],
   /** The whole run list index. */
   indexAll: ["runs_by_time"] as Deno.KvKey,
+  /** A run's entry in its AG-UI thread's index: newest first, then by id. */
+  threadIndex: (threadId: string, createdMs: number, id: string): Deno.KvKey => [
+    "runs_by_thread",
+    threadId,
+    indexTime(createdMs),
+    id,
+  ],
+  /** One thread's whole index. */
+  threadIndexAll: (threadId: string): Deno.KvKey => ["runs_by_thread", threadId],
   /**
    * A writer process's append clock, rewritten by each of its appends: a poller learns from
    * these few keys whether any other process appended since its last look.

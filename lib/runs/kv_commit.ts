@@ -103,7 +103,8 @@ export class KvWriter {
         const updatedMs = Date.parse(summary.updatedAt);
         if (Number.isFinite(updatedMs)) head.at = updatedMs;
         const expireIn = ttlMs;
-        const index = keys.index(Number.isFinite(createdMs) ? createdMs : now, id);
+        const at = Number.isFinite(createdMs) ? createdMs : now;
+        const threadId = summary.threadId;
         // Through the group committer: runs started together (a burst of new streams) share
         // one commit instead of queueing one fsync each before their first byte.
         const res = await this.#committer.submit({
@@ -114,11 +115,15 @@ export class KvWriter {
           apply: (op) => {
             op.set(keys.run(id), record, { expireIn })
               .set(keys.head(id), head, { expireIn })
-              .set(index, exp, { expireIn });
+              .set(keys.index(at, id), exp, { expireIn });
+            // The thread index lands with the run: a run is never there without its entry.
+            if (threadId !== undefined) {
+              op.set(keys.threadIndex(threadId, at, id), exp, { expireIn });
+            }
           },
-          mutations: 3,
+          mutations: threadId === undefined ? 3 : 4,
           bytes: 1024 + JSON.stringify(record).length * 3,
-          keyBytes: 256 + idKeyBytes(id) * 3,
+          keyBytes: 384 + idKeyBytes(id) * 4 + (threadId === undefined ? 0 : threadId.length * 3),
         });
         if (res.ok) {
           cache.remember(id, {

@@ -88,6 +88,43 @@ export async function listRuns(
 }
 
 /**
+ * The runs of one AG-UI thread, newest first, at most `limit` (default 20, at most 100); see
+ * `RunStore.listByThread`. Reads `["runs_by_thread", threadId, …]`, written with each run.
+ */
+export async function listThreadRuns(
+  kv: Deno.Kv,
+  now: number,
+  threadId: string,
+  limit = 20,
+): Promise<RunSummary[]> {
+  const max = Math.min(100, Math.max(1, Math.floor(limit)));
+  const ids: string[] = [];
+  // Entries of expired runs linger until KV deletes them, and an id used again after its run
+  // expired has two: both are skipped, and the scan is bounded either way.
+  const entries = kv.list<number>({ prefix: keys.threadIndexAll(threadId) }, { limit: max + 100 });
+  for await (const entry of entries) {
+    const id = entry.key[3] as string;
+    if (entry.value <= now || ids.includes(id)) continue;
+    ids.push(id);
+    if (ids.length === max) break;
+  }
+  const runs: RunSummary[] = [];
+  // Deno KV's getMany takes at most ten keys: five runs (record and head) at a time.
+  for (let i = 0; i < ids.length; i += 5) {
+    const slice = ids.slice(i, i + 5);
+    const got = await kv.getMany<(RunRecord | HeadValue)[]>(
+      slice.flatMap((id) => [keys.run(id), keys.head(id)]),
+    );
+    for (let k = 0; k < slice.length; k++) {
+      const rec = got[2 * k].value as RunRecord | null;
+      if (!rec || rec.exp <= now || rec.summary.threadId !== threadId) continue;
+      runs.push(withHead(rec.summary, got[2 * k + 1].value as HeadValue | null));
+    }
+  }
+  return runs;
+}
+
+/**
  * Deletes what is left of an expired run (all its keys) so its id can be used again; false
  * when the run is still alive. Deno KV deletes expired keys lazily, so they may still be there.
  */

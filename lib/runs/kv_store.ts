@@ -18,7 +18,7 @@ import { type HeadValue, keys, type RunRecord } from "./kv_codec.ts";
 import { commit, KvWriter, readEvents } from "./kv_commit.ts";
 import { KvFollower } from "./kv_follow.ts";
 import { withHead, WriterCache } from "./kv_head.ts";
-import { listRuns, purgeIfExpired } from "./kv_list.ts";
+import { listRuns, listThreadRuns, purgeIfExpired } from "./kv_list.ts";
 import { LiveTail } from "./live_tail.ts";
 import type {
   NewEvent,
@@ -203,6 +203,11 @@ export class KvRunStore implements RunStore {
   async list(query: RunListQuery = {}): Promise<RunListPage> {
     this.#assertOpen();
     return await listRuns(this.#kv, this.#now(), query);
+  }
+
+  async listByThread(threadId: string, limit?: number): Promise<RunSummary[]> {
+    this.#assertOpen();
+    return await listThreadRuns(this.#kv, this.#now(), threadId, limit);
   }
 
   async close(): Promise<void> {

@@ -119,6 +119,13 @@ export interface RunStore {
   /** Runs newest first, filtered and paginated. */
   list(query?: RunListQuery): Promise<RunListPage>;
 
+  /**
+   * The runs of one AG-UI thread (`RunSummary.threadId`), newest first, at most `limit`
+   * (default 20, at most 100). Read from an index written atomically with each run's creation:
+   * no scan of other threads' runs.
+   */
+  listByThread(threadId: string, limit?: number): Promise<RunSummary[]>;
+
   /** Ends every subscription and releases the storage. Idempotent. */
   close(): Promise<void>;
 }

@@ -53,11 +53,16 @@ export interface SseStreamOptions {
   intervalMs?: number;
   /** The heartbeat comment text; default `heartbeat` (sent as `: heartbeat\n\n`). */
   heartbeatText?: string;
-  /** Comment sent right after the headers; default `ok`; `false` for none. */
+  /**
+   * A comment sent right after the headers; default none (`false`). Clients such as
+   * `@microsoft/fetch-event-source` dispatch every block, a comment-only one included, as an
+   * empty message, so a stream opens with its first event rather than with a comment.
+   */
   openComment?: string | false;
   /**
-   * When set, a `retry: <ms>` block follows the opening comment (workflow dialect).
-   * A non-negative integer (the constructor throws a RangeError otherwise).
+   * When set, a `retry: <ms>` field goes out in the stream's first block: the opening comment's
+   * when there is one, else the first frame written (an event, or a heartbeat), never a block of
+   * its own. A non-negative integer (the constructor throws a RangeError otherwise).
    */
   retryMs?: number;
   /**
@@ -148,6 +153,8 @@ export class SseResponseStream {
   readonly #scheduler: Scheduler;
   readonly #onEnd: SseStreamOptions["onEnd"];
   readonly #counters: SseStreamCounters | undefined;
+  /** Fields (`retry:`) that go in front of the first block written, then never again. */
+  #prefix: Uint8Array | null = null;
 
   /** Opens the stream: queues the opening comment / retry block and arms the heartbeat timer. */
   constructor(options: SseStreamOptions = {}) {
@@ -168,12 +175,14 @@ export class SseResponseStream {
       size: byteSize,
     });
     this.#controller = source.controller;
-    const open = options.openComment ?? "ok";
-    let first = open === false ? "" : encodeComment(open);
-    if (options.retryMs !== undefined) {
-      first += encodeRetry(options.retryMs);
+    const open = options.openComment ?? false;
+    // `retry: N\n` without its blank line: it joins the first block.
+    const retry = options.retryMs === undefined ? "" : encodeRetry(options.retryMs).slice(0, -1);
+    if (open !== false) {
+      this.#controller.enqueue(textEncoder.encode(encodeComment(open).slice(0, -1) + retry + "\n"));
+    } else if (retry !== "") {
+      this.#prefix = textEncoder.encode(retry);
     }
-    if (first !== "") this.#controller.enqueue(textEncoder.encode(first));
     this.#arm(this.#interval);
   }
 
@@ -276,6 +285,13 @@ export class SseResponseStream {
   }
 
   #push(chunk: Uint8Array): boolean {
+    if (this.#prefix !== null) {
+      const joined = new Uint8Array(this.#prefix.byteLength + chunk.byteLength);
+      joined.set(this.#prefix);
+      joined.set(chunk, this.#prefix.byteLength);
+      chunk = joined;
+      this.#prefix = null;
+    }
     const queued = this.queuedBytes;
     if (queued > 0 && queued + chunk.byteLength > this.#max) {
       const error = new SlowSubscriberError(queued + chunk.byteLength);

@@ -1,17 +1,20 @@
 /**
  * Runs the declarative workflows on LangGraph.js: each step becomes a node of a StateGraph, gates
- * pause with `interrupt()` and continue with `Command({resume})`, a MemorySaver keeps every
- * thread's checkpoints, and `streamMode: "tasks"` start/end records become `step_started` /
- * `step_completed` (+ `artifact`). This is the only module that imports LangGraph; the service
- * loads it with a dynamic `import()` on the first run.
+ * pause with `interrupt()` and continue with `Command({resume})`, and a checkpoint saver (Deno KV,
+ * or `MemorySaver` for a `:memory:` store) keeps every thread's progress. Step events are written
+ * from inside the nodes through a {@link StepJournal} before a node returns, so an event is durable
+ * before LangGraph checkpoints the step behind it: after a crash the journal knows which steps
+ * finished (their result is reused, nothing runs twice) and which one was cut (it runs again and
+ * its `step_started` says `retry: true`). This is the only module that imports LangGraph; the
+ * service loads it with a dynamic `import()` on the first run.
  * @module
  */
 import {
   Annotation,
+  type BaseCheckpointSaver,
   Command,
   END,
   interrupt,
-  MemorySaver,
   START,
   StateGraph,
 } from "@langchain/langgraph";
@@ -34,9 +37,6 @@ const WorkflowState = Annotation.Root({
     default: () => ({}),
   }),
   decision: Annotation<GateDecision | undefined>,
-  // Extra documents a node emits (a status change of an earlier document). Read from the node's
-  // own update in the task end record, so an older value left in the state is never re-sent.
-  documents: Annotation<ArtifactDoc[] | undefined>,
 });
 
 type State = typeof WorkflowState.State;
@@ -57,54 +57,68 @@ interface GraphBuilder {
   addNode(name: string, fn: NodeFn): GraphBuilder;
   addEdge(from: string, to: string): GraphBuilder;
   addConditionalEdges(from: string, route: (state: State) => string, ends: string[]): GraphBuilder;
-  compile(opts: { checkpointer: MemorySaver }): CompiledWorkflow;
-}
-
-/** A `tasks` stream record: a start (`input`) or an end (`result`, `interrupts`, `error`). */
-interface TaskRecord {
-  id: string;
-  name: string;
-  input?: unknown;
-  result?: Partial<State>;
-  interrupts?: Array<{ id?: string; value?: unknown }>;
-  error?: unknown;
+  compile(opts: { checkpointer: BaseCheckpointSaver }): CompiledWorkflow;
 }
 
 interface Snapshot {
   values: Partial<State>;
   next: string[];
   tasks: Array<{ name: string; interrupts: Array<{ value?: unknown }> }>;
+  config?: { configurable?: { checkpoint_id?: string } };
 }
 
-interface StreamOptions {
+interface InvokeOptions {
   configurable: { thread_id: string };
-  streamMode: "tasks";
   signal: AbortSignal;
+  durability: "sync";
 }
 
 interface CompiledWorkflow {
-  stream(input: unknown, options: StreamOptions): Promise<AsyncIterable<TaskRecord>>;
+  invoke(input: unknown, options: InvokeOptions): Promise<unknown>;
   getState(config: { configurable: { thread_id: string } }): Promise<Snapshot>;
 }
 
-/** A step-level event the runner reports; the service adds `workflowId` and `ts`. */
-export type StepEvent =
-  | { type: "step_started"; data: { step: string } }
-  | { type: "step_completed"; data: { step: string; result: JsonObject } }
-  | { type: "artifact"; data: { name: string; mime: "application/json"; content: JsonObject } };
+/**
+ * Where a thread's step events go, written durably before the node returns. `begin` answers the
+ * stored result of a step that already completed (the node then returns it without running).
+ */
+export interface StepJournal {
+  /** A step starts: emits `step_started` (with `retry` when it had started before) unless done. */
+  begin(step: string, kind: "task" | "gate"): Promise<JsonObject | undefined>;
+  /** A step finished: emits `step_completed` and its documents as `artifact`s, in one write. */
+  complete(step: string, result: JsonObject, documents: ArtifactDoc[]): Promise<void>;
+}
 
-/** One execution of a thread, from its start or from a pending gate. */
+/** A decision taken at a gate. */
+export interface ResumeDecision {
+  /** The gate. */
+  stepId: string;
+  /** What was decided. */
+  decision: "approve" | "reject";
+  /** The approver's note. */
+  comment?: string;
+}
+
+/** One execution of a thread: from its start, from a pending gate, or from its last checkpoint. */
 export interface RunRequest {
+  /** The graph to run. */
   graph: string;
+  /** The thread (LangGraph `thread_id`). */
   threadId: string;
-  /** A new run: the extracted input and run options. */
+  /** The extracted input and run options (a new run; also kept for a recovery). */
   start?: { input: unknown; options: RunOptions };
   /** A resume: the gate's decision. */
-  resume?: { stepId: string; decision: "approve" | "reject"; comment?: string };
+  resume?: ResumeDecision;
+  /**
+   * Go on from the last checkpoint (the process that ran the thread died): `start` restarts a
+   * thread that never reached its first checkpoint, and `resume` is the decision already
+   * accepted when the gate had not yet taken it.
+   */
+  recover?: boolean;
   /** Aborting it stops the run between (or inside the delay of) steps. */
   signal: AbortSignal;
-  /** Receives step events in order, synchronously. */
-  onEvent(event: StepEvent): void;
+  /** Receives the step events. */
+  journal: StepJournal;
 }
 
 /** How a run segment ended (errors and aborts are thrown). */
@@ -116,6 +130,7 @@ export type RunOutcome =
 export class StepFailedError extends Error {
   /** The step that failed, when known. */
   readonly step?: string;
+  /** An error naming the failing step, with what it threw as `cause`. */
   constructor(step: string | undefined, cause: unknown) {
     super(
       `${step ? `step ${step} failed: ` : ""}${
@@ -132,10 +147,10 @@ export class StepFailedError extends Error {
 export interface WorkflowRuntime {
   /** Runs a thread until it pauses at a gate or finishes; throws on failure or abort. */
   run(req: RunRequest): Promise<RunOutcome>;
-  /** Drops a thread's checkpoints (eviction). */
+  /** Drops a thread's checkpoints (a finished or evicted thread). */
   forget(threadId: string): Promise<void>;
-  /** How many threads hold checkpoints now (running or waiting ones should; finished none). */
-  checkpointedThreads(): number;
+  /** How many threads hold checkpoints now, when the saver can tell cheaply (MemorySaver). */
+  checkpointedThreads(): number | undefined;
 }
 
 /** Runtime settings. */
@@ -144,30 +159,52 @@ export interface RuntimeOptions {
   stepDelayMs: number;
   /** The clock for timestamps inside documents. */
   now: () => Date;
+  /** Where checkpoints go. */
+  checkpointer: BaseCheckpointSaver;
 }
 
 function buildGraph(
   spec: WorkflowSpec,
   opts: RuntimeOptions,
-  checkpointer: MemorySaver,
+  journalOf: (threadId: string) => StepJournal,
 ): CompiledWorkflow {
   const builder = new StateGraph(WorkflowState) as unknown as GraphBuilder;
   const steps = spec.steps;
   steps.forEach((step: StepSpec<unknown>) => {
     if (step.kind === "task") {
       builder.addNode(step.name, async (state, config) => {
+        const threadId = config.configurable?.thread_id ?? "";
+        const journal = journalOf(threadId);
+        const done = await journal.begin(step.name, "task");
+        if (done) return { results: { [step.name]: done } };
         await sleep(opts.stepDelayMs, config.signal);
-        if (state.options?.simulateFailure === step.name) {
-          throw new Error(`simulated failure in ${step.name}`);
+        let result: JsonObject;
+        let documents: ArtifactDoc[];
+        try {
+          if (state.options?.simulateFailure === step.name) {
+            throw new Error(`simulated failure in ${step.name}`);
+          }
+          const ctx = { threadId, now: opts.now() };
+          result = step.run(state.input, state.results, ctx);
+          documents = [
+            ...(step.artifact ? [{ name: step.artifact, content: result }] : []),
+            ...(step.documents?.(state.input, { ...state.results, [step.name]: result }, ctx) ??
+              []),
+          ];
+        } catch (err) {
+          throw new StepFailedError(step.name, err);
         }
-        const ctx = { threadId: config.configurable?.thread_id ?? "", now: opts.now() };
-        const result = step.run(state.input, state.results, ctx);
-        const results = { [step.name]: result };
-        const documents = step.documents?.(state.input, { ...state.results, ...results }, ctx);
-        return documents?.length ? { results, documents } : { results };
+        await journal.complete(step.name, result, documents);
+        return { results: { [step.name]: result } };
       });
     } else {
-      builder.addNode(step.name, (state, config) => {
+      builder.addNode(step.name, async (state, config) => {
+        const threadId = config.configurable?.thread_id ?? "";
+        const journal = journalOf(threadId);
+        const done = await journal.begin(step.name, "gate");
+        if (done) {
+          return { results: { [step.name]: done }, decision: done as unknown as GateDecision };
+        }
         // Before the decision exists this throws LangGraph's interrupt; on resume it returns it.
         const answer = interrupt({
           stepId: step.name,
@@ -182,11 +219,12 @@ function buildGraph(
         const results = { [step.name]: { ...decision } };
         const documents = decision.decision === "reject"
           ? step.onReject?.(state.input, { ...state.results, ...results }, {
-            threadId: config.configurable?.thread_id ?? "",
+            threadId,
             now: opts.now(),
-          })
-          : undefined;
-        return documents?.length ? { results, decision, documents } : { results, decision };
+          }) ?? []
+          : [];
+        await journal.complete(step.name, { ...decision }, documents);
+        return { results, decision };
       });
     }
   });
@@ -203,92 +241,78 @@ function buildGraph(
       builder.addEdge(step.name, next);
     }
   });
-  return builder.compile({ checkpointer });
+  return builder.compile({ checkpointer: opts.checkpointer });
 }
 
 function isAbort(err: unknown, signal: AbortSignal): boolean {
   return signal.aborted || (err instanceof Error && err.name === "AbortError");
 }
 
-/** Compiles every workflow once and returns the engine (one MemorySaver for all threads). */
+function pendingGate(snap: Snapshot): { stepId: string; message: string } | undefined {
+  const pending = snap.tasks.flatMap((t) => t.interrupts)[0]?.value as
+    | { stepId?: unknown; message?: unknown }
+    | undefined;
+  return pending
+    ? { stepId: String(pending.stepId), message: String(pending.message ?? "") }
+    : undefined;
+}
+
+function resumeCommand(d: ResumeDecision): Command {
+  return new Command({
+    resume: { decision: d.decision, ...(d.comment !== undefined ? { comment: d.comment } : {}) },
+  });
+}
+
+/** Compiles every workflow once and returns the engine (one checkpointer for all threads). */
 export function createRuntime(
   workflows: ReadonlyMap<string, WorkflowSpec>,
   opts: RuntimeOptions,
 ): WorkflowRuntime {
-  const checkpointer = new MemorySaver();
+  const journals = new Map<string, StepJournal>();
+  const journalOf = (threadId: string) => {
+    const j = journals.get(threadId);
+    if (!j) throw new Error(`no journal for thread ${threadId}`);
+    return j;
+  };
   const graphs = new Map<string, CompiledWorkflow>();
-  for (const [name, spec] of workflows) graphs.set(name, buildGraph(spec, opts, checkpointer));
+  for (const [name, spec] of workflows) graphs.set(name, buildGraph(spec, opts, journalOf));
 
   return {
     async run(req) {
       const spec = workflows.get(req.graph);
       const graph = graphs.get(req.graph);
       if (!spec || !graph) throw new Error(`unknown graph ${req.graph}`);
-      const artifacts = new Map<string, string>();
-      for (const s of spec.steps) {
-        if (s.kind === "task" && s.artifact) artifacts.set(s.name, s.artifact);
-      }
       const config = { configurable: { thread_id: req.threadId } };
-      const input = req.resume
-        ? new Command({
-          resume: {
-            decision: req.resume.decision,
-            ...(req.resume.comment !== undefined ? { comment: req.resume.comment } : {}),
-          },
-        })
-        : { input: req.start?.input ?? {}, options: req.start?.options ?? {}, results: {} };
-      // The resumed gate starts again inside LangGraph; its step_started was already sent.
-      let resumed = req.resume?.stepId;
-      let current: string | undefined;
+      const fresh = {
+        input: req.start?.input ?? {},
+        options: req.start?.options ?? {},
+        results: {},
+      };
+      let input: unknown = req.resume ? resumeCommand(req.resume) : fresh;
+      if (req.recover) {
+        const snap = await graph.getState(config);
+        const gate = pendingGate(snap);
+        if (!snap.config?.configurable?.checkpoint_id) input = fresh;
+        else if (gate && req.resume?.stepId === gate.stepId) input = resumeCommand(req.resume);
+        else if (gate) return { kind: "waiting", ...gate };
+        else input = null;
+      }
+      journals.set(req.threadId, req.journal);
       try {
-        const stream = await graph.stream(input, {
-          ...config,
-          streamMode: "tasks",
-          signal: req.signal,
-        });
-        for await (const rec of stream) {
-          if (req.signal.aborted) break;
-          if ("input" in rec) {
-            current = rec.name;
-            if (resumed === rec.name) {
-              resumed = undefined;
-              continue;
-            }
-            req.onEvent({ type: "step_started", data: { step: rec.name } });
-            continue;
-          }
-          if (rec.error || (rec.interrupts?.length ?? 0) > 0) continue;
-          const result = (rec.result?.results?.[rec.name] ?? {}) as JsonObject;
-          req.onEvent({ type: "step_completed", data: { step: rec.name, result } });
-          const artifact = artifacts.get(rec.name);
-          const docs = [
-            ...(artifact ? [{ name: artifact, content: result }] : []),
-            ...(rec.result?.documents ?? []),
-          ];
-          for (const doc of docs) {
-            req.onEvent({
-              type: "artifact",
-              data: { name: doc.name, mime: "application/json", content: doc.content },
-            });
-          }
-          current = undefined;
-        }
+        // Each step's checkpoint is stored before the next step starts, so a crash repeats at
+        // most the step it cut (the journal then skips steps it knows are done anyway).
+        await graph.invoke(input, { ...config, signal: req.signal, durability: "sync" });
       } catch (err) {
         if (isAbort(err, req.signal)) throw req.signal.reason ?? err;
-        throw new StepFailedError(current, err);
+        if (err instanceof StepFailedError) throw err;
+        throw new StepFailedError(undefined, err);
+      } finally {
+        journals.delete(req.threadId);
       }
       if (req.signal.aborted) throw req.signal.reason;
       const snap = await graph.getState(config);
-      const pending = snap.tasks.flatMap((t) => t.interrupts)[0]?.value as
-        | { stepId?: unknown; message?: unknown }
-        | undefined;
-      if (pending) {
-        return {
-          kind: "waiting",
-          stepId: String(pending.stepId),
-          message: String(pending.message ?? ""),
-        };
-      }
+      const gate = pendingGate(snap);
+      if (gate) return { kind: "waiting", ...gate };
       const results = snap.values.results ?? {};
       const decision = snap.values.decision;
       if (decision?.decision === "reject") {
@@ -311,10 +335,11 @@ export function createRuntime(
       };
     },
     async forget(threadId) {
-      await checkpointer.deleteThread(threadId);
+      await opts.checkpointer.deleteThread(threadId);
     },
     checkpointedThreads() {
-      return Object.keys(checkpointer.storage).length;
+      const storage = (opts.checkpointer as { storage?: Record<string, unknown> }).storage;
+      return storage ? Object.keys(storage).length : undefined;
     },
   };
 }

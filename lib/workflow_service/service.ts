@@ -1,30 +1,42 @@
 /**
- * The built-in workflow service over HTTP (DESIGN §6): `POST /execute` streams a run (or the
- * continuation of a waiting thread) as SSE, `POST /abort`, `GET /health`, `GET /graphs`. A plain
- * `Request → Response` handler, so the gateway can call it in-process and `scripts/workflow.ts`
- * can serve it alone.
+ * The built-in workflow service over HTTP: `POST /execute` streams a run (or the continuation of a
+ * waiting thread) as SSE, `GET /runs/{thread_id}/stream` rejoins a thread's events after an id,
+ * `POST /abort`, `GET /health`, `GET /graphs`. A plain `Request → Response` handler, so the
+ * gateway can call it in-process and `scripts/workflow.ts` can serve it alone.
  *
- * Client disconnects: when a caller cancels the response body, the run keeps going to its next
- * pause or end (the business work is not lost, a waiting thread can still be resumed); later
- * events are dropped for that caller. Use `POST /abort` to stop a run.
+ * Every event gets `id:` = the thread's own sequence (1, 2, … across the start and every resume)
+ * and is stored with the thread before any caller sees it; each answer only reads the stored
+ * events, so a caller that goes away never stops the run. Threads live in Deno KV (the gateway's
+ * database in-process, `KV_PATH` for `deno task workflow`) with LangGraph checkpoints beside them,
+ * so a waiting run survives restarts and a run cut by a crash goes on in the next process that
+ * touches it. Without a `kv`, an in-memory KV and `MemorySaver` keep nothing past the process.
  * @module
  */
-import { abortSchema, type ErrorBody, executeSchema } from "../events.ts";
+import type { BaseCheckpointSaver } from "@langchain/langgraph";
+import { abortSchema, executeSchema, RUN_ID_RE } from "../events.ts";
 import { type Logger, silentLogger } from "../log.ts";
+import { ThreadDriver } from "./driver.ts";
 import { str } from "./extract.ts";
+import { type Follower, followThread, ThreadHub } from "./follow.ts";
 import { listGraphs, WORKFLOWS } from "./graphs.ts";
-import type { RunRequest, WorkflowRuntime } from "./runner.ts";
-import type { WorkflowSpec } from "./spec.ts";
-import { encodeEvent, frameBytes } from "../sse/encode.ts";
-import { type ThreadRecord, ThreadTable, type ThreadTableOptions } from "./threads.ts";
+import { busyRetryingKv } from "./kv_retry.ts";
+import { fail, json, readJson, sameSecret, SSE_HEADERS } from "./http.ts";
+import { type ThreadRow, ThreadStore } from "./thread_store.ts";
+
+/** Where `deno task workflow` keeps its threads when `KV_PATH` is unset. */
+export const DEFAULT_WORKFLOW_KV_PATH = "./data/workflow.kv";
+/** Default of `WORKFLOW_EVENT_RETENTION`: events kept per thread. */
+export const DEFAULT_EVENT_RETENTION = 10_000;
+/** Default of `WORKFLOW_LEASE_MS`: how long a process's claim on its running threads lasts. */
+export const DEFAULT_WORKFLOW_LEASE_MS = 10_000;
 
 /** Settings of a workflow service. */
-export interface WorkflowServiceOptions extends ThreadTableOptions {
+export interface WorkflowServiceOptions {
   /** Delay before each task step, in ms (the app uses `WORKFLOW_STEP_DELAY_MS`; tests 0). */
   stepDelayMs?: number;
   /** When set, every route needs `Authorization: Bearer <token>`. */
   token?: string;
-  /** The clock for `ts`, documents and default dates. */
+  /** The clock for `ts`, documents, default dates and expiry. */
   now?: () => Date;
   /** Where logs go (default: nowhere). */
   logger?: Logger;
@@ -35,6 +47,32 @@ export interface WorkflowServiceOptions extends ThreadTableOptions {
    * timeouts between here and the gateway do not cut a long step (default 10,000; 0 = never).
    */
   keepAliveMs?: number;
+  /**
+   * The Deno KV holding threads and checkpoints (not closed by the service). Unset: an in-memory
+   * KV of the service's own, with `MemorySaver`.
+   */
+  kv?: Deno.Kv;
+  /** Keep checkpoints in `MemorySaver` even with `kv` (a `:memory:` KV: nothing to survive). */
+  memoryCheckpoints?: boolean;
+  /** Key prefix in `kv` (default `["workflow"]`; checkpoints under `[...prefix, "cp"]`). */
+  prefix?: Deno.KvKey;
+  /** Keep finished threads this long (default one hour). */
+  finishedTtlMs?: number;
+  /** Keep threads waiting for a decision this long (default 24 hours). */
+  waitingTtlMs?: number;
+  /** Most threads this process runs at once; more get 503 `busy` (default 10,000). */
+  maxThreads?: number;
+  /** Events kept per thread (`WORKFLOW_EVENT_RETENTION`, default 10,000). */
+  retention?: number;
+  /** Lease of this process on its running threads (`WORKFLOW_LEASE_MS`, default 10,000). */
+  leaseMs?: number;
+  /** How often a follower re-reads a thread another process writes (default 250 ms). */
+  pollMs?: number;
+  /**
+   * Look for running threads whose process is gone this often and go on with them, so runs
+   * complete even when nobody rejoins them (default 0 = only when a thread is touched).
+   */
+  orphanScanMs?: number;
 }
 
 /** A running workflow service. */
@@ -42,251 +80,105 @@ export interface WorkflowService {
   /** Answers one HTTP request. Never throws. */
   handler(req: Request): Promise<Response>;
   /**
-   * Stops the service: running threads end with `workflow_error` (code `shutdown`), then every
-   * thread is forgotten. Later requests get 503.
+   * Stops the service; later requests get 503. With a durable `kv`, running threads stop where
+   * they are and are left to the next process (their lease is released at once); without one
+   * they end with `workflow_error` (code `shutdown`).
    */
   close(): Promise<void>;
 }
 
-const KEEP_ALIVE = new TextEncoder().encode(": keep-alive\n\n");
+const ROUTE_STREAM = /^\/runs\/([^/]+)\/stream$/;
 
-const SSE_HEADERS = {
-  "content-type": "text/event-stream; charset=utf-8",
-  "cache-control": "no-cache, no-transform",
-  "x-accel-buffering": "no",
-};
-
-function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8", ...headers },
-  });
-}
-
-function fail(
-  status: number,
-  error: string,
-  message: string,
-  details?: unknown,
-  headers?: Record<string, string>,
-): Response {
-  const body: ErrorBody = { error, message };
-  if (details !== undefined) body.details = details;
-  return json(status, body, headers);
-}
-
-/** `{checkIn: 1}` → `{check_in: 1}` (top level only): the wire speaks snake_case throughout. */
-function snakeKeys(value: unknown): unknown {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]),
-  );
-}
-
-/** Compares secrets without an early exit, so timing does not reveal a matching prefix. */
-function sameSecret(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
-}
-
-/** Reads a JSON body, or returns the error response (415, 413, 400). */
-async function readJson(req: Request, maxBytes: number): Promise<unknown | Response> {
-  const type = req.headers.get("content-type") ?? "";
-  if (!/^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i.test(type.trim())) {
-    return fail(415, "unsupported_media_type", "content-type must be application/json");
-  }
-  const declared = Number(req.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) {
-    return fail(413, "payload_too_large", `request body over ${maxBytes} bytes`);
-  }
-  const bytes = new Uint8Array(await req.arrayBuffer());
-  if (bytes.length > maxBytes) {
-    return fail(413, "payload_too_large", `request body over ${maxBytes} bytes`);
-  }
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return fail(400, "bad_request", "request body is not valid JSON");
-  }
-}
-
-/** One SSE response: events go to it while the caller reads; a cancel only detaches it. */
-interface EventSink {
-  body: ReadableStream<Uint8Array>;
-  emit(type: string, data: Record<string, unknown>): void;
-  end(): void;
-}
-
-/** Creates the built-in workflow service. LangGraph is loaded on the first `/execute`. */
+/** Creates the built-in workflow service. LangGraph is loaded on the first run. */
 export function createWorkflowService(opts: WorkflowServiceOptions = {}): WorkflowService {
   const now = opts.now ?? (() => new Date());
   const log = opts.logger ?? silentLogger;
-  const stepDelayMs = Math.max(0, opts.stepDelayMs ?? 0);
   const maxBodyBytes = opts.maxBodyBytes ?? 65_536;
   const keepAliveMs = Math.max(0, opts.keepAliveMs ?? 10_000);
-  const threads = new ThreadTable(opts);
-  let runtime: Promise<WorkflowRuntime> | undefined;
-  let runtimeReady: WorkflowRuntime | undefined;
+  const pollMs = Math.max(5, opts.pollMs ?? 250);
+  const ownKv = opts.kv ? undefined : Deno.openKv(":memory:");
+  const memoryCheckpoints = opts.memoryCheckpoints ?? !opts.kv;
+  const prefix = opts.prefix ?? ["workflow"];
+  const hub = new ThreadHub();
+  const followers = new Set<Follower>();
   let closed = false;
 
-  function loadRuntime(): Promise<WorkflowRuntime> {
-    runtime ??= import("./runner.ts").then((m) => {
-      runtimeReady = m.createRuntime(WORKFLOWS, { stepDelayMs, now });
-      // The delay an operator set (WORKFLOW_STEP_DELAY_MS) is what explains a slow-looking run.
-      log.info("workflow engine loaded", { graphs: WORKFLOWS.size, step_delay_ms: stepDelayMs });
-      return runtimeReady;
+  const ready = (async () => {
+    const kv = busyRetryingKv(opts.kv ?? await ownKv!);
+    const store = new ThreadStore(kv, {
+      prefix,
+      finishedTtlMs: opts.finishedTtlMs,
+      waitingTtlMs: opts.waitingTtlMs,
+      retention: opts.retention ?? DEFAULT_EVENT_RETENTION,
+      now: () => now().getTime(),
     });
-    // A failed load is retried on the next request rather than cached forever.
-    runtime.catch(() => (runtime = undefined));
-    return runtime;
-  }
-
-  function forget(ids: string[]): void {
-    if (!runtimeReady || ids.length === 0) return;
-    for (const id of ids) {
-      runtimeReady.forget(id).catch((err) => log.warn("forget failed", { thread_id: id, err }));
-    }
-    log.debug("thread checkpoints dropped", { count: ids.length });
-  }
-
-  function openSink(record: ThreadRecord): EventSink {
-    let controller!: ReadableStreamDefaultController<Uint8Array>;
-    let attached = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const detach = () => {
-      attached = false;
-      clearTimeout(timer);
-    };
-    const write = (bytes: Uint8Array) => {
-      try {
-        controller.enqueue(bytes);
-      } catch {
-        detach();
-        return;
-      }
-      // Only whole frames reach the queue, so a comment can never split an event.
-      clearTimeout(timer);
-      if (keepAliveMs > 0) timer = setTimeout(() => write(KEEP_ALIVE), keepAliveMs);
-    };
-    const body = new ReadableStream<Uint8Array>({
-      start(c) {
-        controller = c;
-      },
-      cancel() {
-        detach();
-        log.info("caller went away; the run continues", { thread_id: record.id });
-      },
-    });
-    return {
-      body,
-      emit(type, data) {
-        record.seq += 1;
-        if (!attached) return;
-        write(frameBytes(encodeEvent({
-          id: record.seq,
-          event: type,
-          data: JSON.stringify({ ...data, workflowId: record.id, ts: now().toISOString() }),
-        })));
-      },
-      end() {
-        if (!attached) return;
-        detach();
-        try {
-          controller.close();
-        } catch {
-          // already errored by the reader: nothing to close
+    const driver = new ThreadDriver({
+      store,
+      hub,
+      log,
+      now,
+      stepDelayMs: Math.max(0, opts.stepDelayMs ?? 0),
+      leaseMs: opts.leaseMs ?? DEFAULT_WORKFLOW_LEASE_MS,
+      maxRunning: opts.maxThreads ?? 10_000,
+      durable: !memoryCheckpoints,
+      checkpointer: async (): Promise<BaseCheckpointSaver> => {
+        if (memoryCheckpoints) {
+          const { MemorySaver } = await import("@langchain/langgraph");
+          return new MemorySaver();
         }
+        const { DenoKvSaver } = await import("../kv_checkpoint/mod.ts");
+        return new DenoKvSaver(kv, { prefix: [...prefix, "cp"], expireIn: store.backstopMs });
       },
+    });
+    return { store, driver };
+  })();
+
+  let scanTimer: ReturnType<typeof setInterval> | undefined;
+  if ((opts.orphanScanMs ?? 0) > 0) {
+    const scan = async () => {
+      if (closed) return;
+      try {
+        const { driver } = await ready;
+        const taken = await driver.recoverOrphans();
+        if (taken > 0) log.info("orphaned threads taken over", { count: taken });
+      } catch (err) {
+        log.warn("orphan scan failed", { err });
+      }
     };
+    scanTimer = setInterval(scan, opts.orphanScanMs);
+    void scan();
   }
 
-  /** Drives one segment of a thread to its pause or end; never rejects. */
-  async function drive(
-    record: ThreadRecord,
-    spec: WorkflowSpec,
-    engine: WorkflowRuntime,
-    run: Pick<RunRequest, "start" | "resume">,
-    sink: EventSink,
-  ): Promise<void> {
-    const controller = record.controller!;
-    const tlog = log.child({ thread_id: record.id, graph: record.graph });
-    const settle = (status: ThreadRecord["status"]) => {
-      record.status = status;
-      record.updatedAt = now().getTime();
-      record.controller = undefined;
-      // A finished thread can never resume: drop its checkpoints now and keep only the small
-      // record (for 404-vs-409 answers) until it is evicted.
-      if (status !== "waiting" && status !== "running") forget([record.id]);
-    };
-    try {
-      if (run.resume) {
-        const { stepId, decision, comment } = run.resume;
-        sink.emit("approval_resolved", {
-          stepId,
-          decision,
-          ...(comment !== undefined ? { comment } : {}),
-        });
-      } else {
-        sink.emit("workflow_initialized", {
-          graph: spec.info.name,
-          title: spec.info.title,
-          steps: spec.steps.map((s) => ({ name: s.name, title: s.title, kind: s.kind })),
-          input: snakeKeys(run.start?.input),
-        });
-      }
-      const outcome = await engine.run({
-        graph: record.graph,
-        threadId: record.id,
-        ...run,
-        signal: controller.signal,
-        onEvent: (e) => sink.emit(e.type, e.data),
-      });
-      // The status changes before the event goes out, so a caller reacting to the event at once
-      // (a quick approval) already finds the thread in its new state.
-      if (outcome.kind === "waiting") {
-        settle("waiting");
-        record.pending = { stepId: outcome.stepId, message: outcome.message };
-        sink.emit("approval_required", {
-          stepId: outcome.stepId,
-          message: outcome.message,
-          options: ["approve", "reject"],
-        });
-        tlog.info("run waiting for approval", { step: outcome.stepId });
-      } else {
-        settle(outcome.status === "success" ? "complete" : "rejected");
-        sink.emit("workflow_complete", { status: outcome.status, result: outcome.result });
-        tlog.info("run finished", { status: outcome.status });
-      }
-    } catch (err) {
-      if (controller.signal.aborted && record.abortReason === "shutdown") {
-        settle("error");
-        sink.emit("workflow_error", {
-          message: "workflow service shutting down",
-          retries: 0,
-          code: "shutdown",
-        });
-      } else if (controller.signal.aborted) {
-        settle("aborted");
-        sink.emit("workflow_aborted", {});
-        tlog.info("run aborted");
-      } else {
-        settle("error");
-        const step = (err as { step?: unknown }).step;
-        const failed = err instanceof Error && err.name === "StepFailedError";
-        sink.emit("workflow_error", {
-          message: err instanceof Error ? err.message : String(err),
-          retries: 0,
-          code: failed ? "step_failed" : "internal_error",
-          ...(typeof step === "string" ? { step } : {}),
-        });
-        tlog.error("run failed", { err });
-      }
-    } finally {
-      sink.end();
-    }
+  let lastSweep = 0;
+  /** Drops expired threads (and their checkpoints) at most every few seconds. */
+  async function sweep(): Promise<void> {
+    const { store, driver } = await ready;
+    const t = now().getTime();
+    if (Math.abs(t - lastSweep) < 5_000) return;
+    lastSweep = t;
+    const gone = await store.sweep();
+    if (gone.length === 0) return;
+    const rt = await driver.loaded();
+    for (const id of gone) rt?.forget(id).catch((err) => log.warn("forget failed", { err }));
+    log.debug("expired threads dropped", { count: gone.length });
+  }
+
+  async function follow(id: string, after: number, stopAtGate: boolean): Promise<Response> {
+    const { store, driver } = await ready;
+    const follower: Follower = followThread({
+      store,
+      hub,
+      id,
+      after,
+      stopAtGate,
+      keepAliveMs,
+      pollMs,
+      onIdle: () =>
+        driver.recoverIfOrphaned(id).catch((err) => log.warn("takeover failed", { err })),
+      onEnd: () => followers.delete(follower),
+    });
+    followers.add(follower);
+    return new Response(follower.body, { headers: SSE_HEADERS });
   }
 
   async function execute(req: Request): Promise<Response> {
@@ -299,62 +191,92 @@ export function createWorkflowService(opts: WorkflowServiceOptions = {}): Workfl
     const { graph_name, initial_state, thread_id, resume } = parsed.data;
     const spec = WORKFLOWS.get(graph_name);
     if (!spec) return fail(404, "unknown_graph", `no graph named ${graph_name}`);
-    let engine: WorkflowRuntime;
+    const { store, driver } = await ready;
     try {
-      engine = await loadRuntime();
+      await driver.load();
     } catch (err) {
       log.error("workflow engine failed to load", { err });
       return fail(503, "unavailable", "the workflow engine could not be loaded");
     }
     if (closed) return fail(503, "unavailable", "the workflow service is shutting down");
-    // No await from here until the thread is marked running: two racing requests cannot both pass.
-    forget(threads.sweep(now().getTime()));
-    let record = threads.get(thread_id);
+    await sweep();
+    await driver.recoverIfOrphaned(thread_id);
+    const current = await store.get(thread_id);
     if (resume) {
-      if (!record) return fail(404, "unknown_thread", `no thread ${thread_id}`);
-      if (record.graph !== graph_name) {
-        return fail(409, "graph_mismatch", `thread ${thread_id} runs ${record.graph}`);
+      if (!current) return fail(404, "unknown_thread", `no thread ${thread_id}`);
+      const { row } = current;
+      if (row.graph !== graph_name) {
+        return fail(409, "graph_mismatch", `thread ${thread_id} runs ${row.graph}`);
       }
-      if (record.status !== "waiting" || !record.pending) {
+      if (row.status !== "waiting" || !row.pending) {
         return fail(409, "not_waiting", `thread ${thread_id} is not waiting for a decision`, {
-          status: record.status,
+          status: row.status,
         });
       }
-      if (record.pending.stepId !== resume.stepId) {
+      if (row.pending.stepId !== resume.stepId) {
         return fail(409, "step_mismatch", `thread ${thread_id} waits at another step`, {
-          expected: record.pending.stepId,
+          expected: row.pending.stepId,
         });
       }
-    } else if (record) {
-      return fail(409, "thread_exists", `thread ${thread_id} already exists`);
+      if (!driver.hasRoom()) return fail(503, "busy", "too many running workflows");
+      const after = await driver.resume(current, resume);
+      if (after === undefined) {
+        return fail(409, "not_waiting", `thread ${thread_id} is not waiting for a decision`);
+      }
+      log.info("run resumed", { thread_id, graph: graph_name, decision: resume.decision });
+      return follow(thread_id, after, true);
     }
+    if (current) return fail(409, "thread_exists", `thread ${thread_id} already exists`);
+    if (!driver.hasRoom()) return fail(503, "busy", "too many running workflows");
     // Extraction runs before the thread exists, so a surprise throw cannot strand a record.
     const simulateFailure = str(initial_state.simulate_failure);
-    const run: Pick<RunRequest, "start" | "resume"> = resume ? { resume } : {
-      start: {
-        input: spec.extract(initial_state, now()),
-        options: simulateFailure ? { simulateFailure } : {},
-      },
+    const start = {
+      input: spec.extract(initial_state, now()),
+      options: simulateFailure ? { simulateFailure } : {},
     };
-    if (!record) {
-      record = { id: thread_id, graph: graph_name, status: "running", seq: 0, updatedAt: 0 };
-      const evicted = threads.add(record);
-      if (!evicted) return fail(503, "busy", "too many running workflows");
-      forget(evicted);
+    const created = await driver.start(thread_id, graph_name, start);
+    if (!created) return fail(409, "thread_exists", `thread ${thread_id} already exists`);
+    log.info("run started", { thread_id, graph: graph_name });
+    return follow(thread_id, 0, true);
+  }
+
+  async function rejoin(req: Request, rawId: string): Promise<Response> {
+    let id: string;
+    try {
+      id = decodeURIComponent(rawId);
+    } catch {
+      return fail(400, "bad_request", "invalid thread id");
     }
-    record.pending = undefined;
-    record.status = "running";
-    record.updatedAt = now().getTime();
-    record.abortReason = undefined;
-    record.controller = new AbortController();
-    const sink = openSink(record);
-    log.info(resume ? "run resumed" : "run started", {
-      thread_id,
-      graph: graph_name,
-      ...(resume ? { decision: resume.decision } : {}),
-    });
-    record.done = drive(record, spec, engine, run, sink);
-    return new Response(sink.body, { headers: SSE_HEADERS });
+    if (!RUN_ID_RE.test(id)) return fail(400, "bad_request", "invalid thread id");
+    const url = new URL(req.url);
+    const raw = req.headers.get("last-event-id") ?? url.searchParams.get("after") ?? "0";
+    if (!/^\d{1,15}$/.test(raw.trim())) {
+      return fail(400, "bad_request", "Last-Event-ID (or ?after=) must be a non-negative integer");
+    }
+    const after = Number(raw.trim());
+    const { store, driver } = await ready;
+    await sweep();
+    const current = await store.get(id);
+    if (!current) return fail(404, "unknown_thread", `no thread ${id}`);
+    const { row } = current;
+    if (after > row.seq) {
+      return fail(400, "bad_request", `thread ${id} has no event ${after} (last is ${row.seq})`, {
+        last_id: row.seq,
+      });
+    }
+    if (after < row.first - 1) {
+      return fail(
+        410,
+        "events_expired",
+        `events after ${after} of thread ${id} are no longer kept`,
+        {
+          first_id: row.first,
+          last_id: row.seq,
+        },
+      );
+    }
+    await driver.recoverIfOrphaned(id).catch((err) => log.warn("takeover failed", { err }));
+    return follow(id, after, false);
   }
 
   async function abort(req: Request): Promise<Response> {
@@ -364,27 +286,41 @@ export function createWorkflowService(opts: WorkflowServiceOptions = {}): Workfl
     if (!parsed.success) {
       return fail(400, "bad_request", "invalid /abort body", parsed.error.issues);
     }
-    const record = threads.get(parsed.data.thread_id);
-    if (!record) return fail(404, "unknown_thread", `no thread ${parsed.data.thread_id}`);
-    if (record.status === "running" && record.controller) {
-      record.abortReason = "user";
-      record.controller.abort(new DOMException("aborted by request", "AbortError"));
-      await record.done;
+    const { driver } = await ready;
+    const id = parsed.data.thread_id;
+    const status = await driver.abort(id);
+    if (!status) return fail(404, "unknown_thread", `no thread ${id}`);
+    if (status !== "aborted") {
+      return fail(409, "not_active", `thread ${id} already ended`, { status });
     }
-    // Also when the run reached its gate just as the abort arrived.
-    if (record.status === "waiting") {
-      record.status = "aborted";
-      record.pending = undefined;
-      record.updatedAt = now().getTime();
-      forget([record.id]);
-      log.info("waiting run aborted", { thread_id: record.id });
+    return json(200, { thread_id: id, status: "aborted" });
+  }
+
+  let counted: { at: number; rows: Promise<ThreadRow[]> } | undefined;
+  async function health(): Promise<Response> {
+    const { store, driver } = await ready;
+    // The counts need a scan of the thread table: probes that come often share one for a second.
+    if (!counted || Date.now() - counted.at > 1_000) {
+      counted = { at: Date.now(), rows: store.list() };
+      counted.rows.catch(() => (counted = undefined));
     }
-    if (record.status !== "aborted") {
-      return fail(409, "not_active", `thread ${record.id} already ended`, {
-        status: record.status,
-      });
-    }
-    return json(200, { thread_id: record.id, status: "aborted" });
+    const all = await counted.rows;
+    const rt = await driver.loaded();
+    return json(200, {
+      status: "ok",
+      graphs: WORKFLOWS.size,
+      threads: {
+        running: all.filter((t) => t.status === "running").length,
+        waiting: all.filter((t) => t.status === "waiting").length,
+        total: all.length,
+        ...(rt?.checkpointedThreads() !== undefined
+          ? { checkpointed: rt.checkpointedThreads() }
+          : {}),
+        here: driver.running,
+      },
+      engine: rt ? "loaded" : "not loaded",
+      store: memoryCheckpoints ? "memory" : "kv",
+    });
   }
 
   function route(req: Request): Promise<Response> | Response {
@@ -395,26 +331,15 @@ export function createWorkflowService(opts: WorkflowServiceOptions = {}): Workfl
         : fail(405, "method_not_allowed", `${pathname} accepts ${method}`, undefined, {
           allow: method,
         });
+    const stream = ROUTE_STREAM.exec(pathname);
+    if (stream) return allow("GET", () => rejoin(req, stream[1]));
     switch (pathname) {
       case "/execute":
         return allow("POST", () => execute(req));
       case "/abort":
         return allow("POST", () => abort(req));
       case "/health":
-        return allow("GET", () => {
-          const all = threads.all();
-          return json(200, {
-            status: "ok",
-            graphs: WORKFLOWS.size,
-            threads: {
-              running: all.filter((t) => t.status === "running").length,
-              waiting: all.filter((t) => t.status === "waiting").length,
-              total: all.length,
-              checkpointed: runtimeReady?.checkpointedThreads() ?? 0,
-            },
-            engine: runtimeReady ? "loaded" : "not loaded",
-          });
-        });
+        return allow("GET", health);
       case "/graphs":
         return allow("GET", () => json(200, { graphs: listGraphs() }));
       default:
@@ -443,14 +368,14 @@ export function createWorkflowService(opts: WorkflowServiceOptions = {}): Workfl
     },
     async close() {
       if (closed) return;
+      clearInterval(scanTimer);
+      const { driver } = await ready;
+      await driver.close();
       closed = true;
-      const running = threads.all().filter((t) => t.status === "running");
-      for (const t of running) {
-        t.abortReason = "shutdown";
-        t.controller?.abort(new DOMException("service shutting down", "AbortError"));
-      }
-      await Promise.all(running.map((t) => t.done));
-      threads.clear();
+      // Followers deliver what the segments wrote last, then end.
+      await Promise.all([...followers].map((f) => f.drain().catch(() => {})));
+      hub.notifyAll();
+      if (ownKv) (await ownKv).close();
     },
   };
 }

@@ -2,7 +2,10 @@ import { define } from "../../lib/define.ts";
 import { guardApi } from "../../lib/gateway/guard.ts";
 
 /**
- * Every `/agui*` request: CORS (preflight answered here), the `GATEWAY_TOKEN` bearer check, and
- * failures turned into JSON `{error, message}` with the right status.
+ * Every `/agui*` request: CORS (preflight answered here), the `GATEWAY_TOKEN` check (bearer or
+ * session cookie), per-client limits, and failures turned into JSON `{error, message}` with the
+ * right status.
  */
-export const handler = define.middleware((ctx) => guardApi(ctx.req, ctx.state, () => ctx.next()));
+export const handler = define.middleware((ctx) =>
+  guardApi(ctx.req, ctx.state, () => ctx.next(), { completed: ctx.info?.completed })
+);

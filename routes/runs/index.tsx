@@ -59,12 +59,12 @@ export const handler = define.handlers({
 });
 
 /** The history page. */
-export default define.page<typeof handler>(({ data }) => {
+export default define.page<typeof handler>(({ data, state }) => {
   const { a, graphs, graph, status, range } = data;
   return (
     <>
       <link rel="stylesheet" href={asset("/analytics.css")} />
-      <SiteHeader current="runs" />
+      <SiteHeader current="runs" signedIn={state.signedIn} />
       <main class="an-page" id="main">
         <header>
           <p class="eyebrow">History</p>

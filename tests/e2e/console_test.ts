@@ -495,16 +495,71 @@ browserTest(
   },
 );
 
-browserTest("console: a gateway token is asked for once and kept for the tab", async ({ page }) => {
+/** Signs in on `/login` (where a gated page sent the browser) and waits for `path`. */
+async function signIn(page: Page, base: string, path: string, token: string): Promise<void> {
+  await page.goto(`${base}${path}`);
+  assert.equal(new URL(page.url()).pathname, "/login", "a gated page sends the browser to /login");
+  await page.fill("#login-token", token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${base}${path}`);
+}
+
+browserTest("console: signing in with the gateway token opens the console and the runs", async ({
+  page,
+}) => {
   const token = "console-test-token-0123456789";
   await withGateway({ GATEWAY_TOKEN: token }, async (gw) => {
-    await openConsole(page, gw.url);
+    const { errors } = watch(page);
+    // A wrong token keeps the form, with the reason.
+    await page.goto(`${gw.url}/runs`);
+    await page.fill("#login-token", "not-the-token-0123456789");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("alert").filter({ hasText: "That is not the gateway token." }).waitFor();
+
+    await signIn(page, gw.url, "/", token);
+    await page.waitForSelector(".console[data-ready]");
+    // The island's /agui calls ride on the session cookie: no token is asked for.
     await run(page, HOTEL_PROMPT);
-    await page.waitForSelector("#token");
-    await page.fill("#token", token);
-    await page.getByRole("button", { name: "Use token" }).click();
     await waitStatus(page, "waiting for approval");
-    assert.equal(await page.evaluate("sessionStorage.getItem('workflow-stream.token')"), token);
     assert.equal(await page.locator("#token").count(), 0);
+    assert.equal(await page.evaluate("sessionStorage.getItem('workflow-stream.token')"), null);
+    const cookies = await page.context().cookies();
+    const session = cookies.find((c) => c.name === "ws_session");
+    assert.ok(session?.httpOnly, "the session cookie is HttpOnly");
+    assert.equal(session?.sameSite, "Strict");
+    await page.getByRole("button", { name: "Approve" }).click();
+    await waitStatus(page, "complete");
+
+    await page.goto(`${gw.url}/runs`);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(`${gw.url}/login`);
+    await page.goto(`${gw.url}/runs`);
+    assert.equal(new URL(page.url()).pathname, "/login", "signed out");
+    assert.deepEqual(errors.filter((e) => !/401|Unauthorized/.test(e)), []);
+  });
+});
+
+browserTest("console: once the session is gone, the console offers to sign in again", async ({
+  page,
+}) => {
+  const token = "console-test-token-0123456789";
+  await withGateway({ GATEWAY_TOKEN: token }, async (gw) => {
+    await signIn(page, gw.url, "/", token);
+    await page.waitForSelector(".console[data-ready]");
+    // The session lapses while the console is open: the run is refused (401) and the console
+    // says so, with the way back; no token is asked for or kept in the page.
+    await page.context().clearCookies();
+    await run(page, HOTEL_PROMPT);
+    const again = page.getByRole("link", { name: "sign in again" });
+    await again.waitFor();
+    assert.equal(await page.locator("#token").count(), 0);
+    await again.click();
+    await page.waitForURL(`${gw.url}/login`);
+    await page.fill("#login-token", token);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL(`${gw.url}/`);
+    await page.waitForSelector(".console[data-ready]");
+    await run(page, HOTEL_PROMPT);
+    await waitStatus(page, "waiting for approval");
   });
 });

@@ -286,10 +286,14 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
       forwardedProps: { graph_name: "hotel_o2c" },
     });
     await start.body?.cancel();
+    // A run paused at its gate keeps the stream open (heartbeats, then the continuation as a new
+    // AG-UI run once decided): read up to the interrupt and check the server did not end it.
+    const interrupted = (r: SseRead) => r.frames.some((f) => f.data.includes('"interrupt"'));
     const parse = async (res: Response) => {
       assert.equal(res.status, 200);
-      const read = await readSse(res, undefined, BOUND_MS);
-      assert.ok(read.ended, "the server ended the stream");
+      const read = await readSse(res, interrupted, BOUND_MS);
+      assert.ok(!read.ended, "the stream stays open while the run waits");
+      assert.deepEqual(read.retries, [2000], "retry: is sent");
       return read.frames.map((f) => ({ id: f.id, event: JSON.parse(f.data) as AnyEvent }));
     };
     // Wait until the run reached its gate, then read it whole in its own dialect.
@@ -316,7 +320,7 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
     assert.ok(resumed.every((f) => f.id === undefined || Number(f.id) > after));
 
     // A client that holds everything up to the gate the run still waits on gets that interrupt
-    // as a whole AG-UI run at once, not an open stream of heartbeats until someone decides.
+    // as a whole AG-UI run at once, not only heartbeats until someone decides.
     const gateSeq = ids.at(-1)!;
     const atGate = await parse(
       await fetch(`${gw.url}/agui/runs/${runId}/events`, {
@@ -504,8 +508,16 @@ describe("AG-UI dialect with the built-in LangGraph service", () => {
       409,
       "run_conflict",
     );
-    // The same graph, or none named, still attaches.
+    // Another prompt under the same runId is another request, not an attach.
+    const other = await postJson(`${gw.url}/agui`, {
+      ...body,
+      messages: [{ id: "m1", role: "user", content: "Order 20 laptops for Engineering" }],
+    });
+    assert.equal(other.status, 409);
+    assert.deepEqual((await other.json()).details.differs, ["prompt"]);
+    // The same graph, or none named, or no input at all (a client watching), still attaches.
     checkStream(await readAgui(await postJson(`${gw.url}/agui`, body)));
+    checkStream(await readAgui(await postJson(`${gw.url}/agui`, { ...body, messages: [] })));
     checkStream(
       await readAgui(await postJson(`${gw.url}/agui`, { ...body, forwardedProps: {} })),
     );

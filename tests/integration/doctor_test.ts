@@ -49,6 +49,29 @@ describe("deno task doctor", () => {
     assert.ok(fake.executeCalls.some((c) => c.resume?.decision === "approve"));
   });
 
+  it("passes against a deployment with GATEWAY_TOKEN set, given the token", async () => {
+    const token = "doctor-token-0123456789";
+    const guarded = await startGateway({
+      WORKFLOW_SERVICE_URL: fake.url,
+      HEARTBEAT_MS: "30",
+      GATEWAY_TOKEN: token,
+    });
+    try {
+      const lines: string[] = [];
+      const report = await runDoctor({
+        url: guarded.url + "/",
+        env: { GATEWAY_TOKEN: token },
+        envFile: NO_ENV_FILE,
+        print: (l) => lines.push(l),
+        timeoutMs: 10_000,
+      });
+      assert.equal(report.ok, true, lines.join("\n"));
+      assert.match(lines.join("\n"), /✓ workflow service health — external/);
+    } finally {
+      await guarded.close();
+    }
+  });
+
   it("starts the app in-process when no URL is given", async () => {
     const lines: string[] = [];
     const report = await runDoctor({

@@ -6,7 +6,10 @@
  * What counts as malformed: bodies that are random bytes, invalid UTF-8, broken or deeply
  * nested JSON, wrong shapes, too large (declared or streamed); wrong methods and content types;
  * unknown or hostile run ids; bad `Last-Event-ID` and query values; large headers (16–60 KiB:
- * 431 `headers_too_large` from `MAX_HEADER_BYTES`) and huge ones. Not counted:
+ * 431 `headers_too_large` from `MAX_HEADER_BYTES`) and huge ones; valid starts nested past
+ * `MAX_JSON_DEPTH` (400 `too_deep`). With `GATEWAY_TOKEN` set, forged bearers and session
+ * cookies on every page, `/metrics` and `/agui*` get 401 or a redirect to `/login`, never a
+ * run's data. Not counted:
  * `OPTIONS` preflights (204 by design) and `HEAD` (a GET without a body).
  *
  * One documented exception: a request whose headers exceed Deno's HTTP server limit (~64 KiB)
@@ -16,7 +19,8 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import type { FakeUpstream } from "../fixtures/fake_upstream.ts";
-import { postJson, relayToFake, type TestGateway } from "../fixtures/gateway.ts";
+import { postJson, relayToFake, startGateway, type TestGateway } from "../fixtures/gateway.ts";
+import { signSession } from "../../lib/http/session.ts";
 import { readSse, types } from "../fixtures/sse_reader.ts";
 
 /** mulberry32: a tiny deterministic PRNG. */
@@ -157,6 +161,25 @@ function generate(seed: number, n: number): Case[] {
         kind: "deep nesting",
         path: pick(apiPaths),
         init: { method: "POST", headers: JSON_CT, body },
+      };
+    },
+    () => {
+      // A valid start whose state is nested past MAX_JSON_DEPTH (64): refused before the service.
+      const depth = 65 + int(3_000);
+      const state = pick([
+        '{"deep": ' + deep(depth - 1) + "}",
+        '{"deep": ' + '{"k":'.repeat(depth - 1) + "1" + "}".repeat(depth - 1) + "}",
+        '{"prompt": "[[[{{{ brackets in a string do not count", "deep": ' + deep(depth - 1) + "}",
+      ]);
+      return {
+        kind: "valid shape, too deep",
+        path: "/agui",
+        init: {
+          method: "POST",
+          headers: JSON_CT,
+          body: `{"graph_name": "hotel_o2c", "initial_state": ${state}}`,
+        },
+        expect: { status: 400, error: "too_deep" },
       };
     },
     () => {
@@ -376,5 +399,70 @@ describe("fuzz: malformed requests", () => {
     assert.equal(read.ended, true);
     assert.equal(types(read).at(-1), "workflow_complete");
     assert.equal(gw.services.streams.size, 0);
+  });
+
+  it("refuses 120 seeded forged credentials with GATEWAY_TOKEN set, showing no run data", async () => {
+    const token = "fuzz-gateway-token-0123456789";
+    const guarded = await startGateway({ WORKFLOW_SERVICE_URL: fake.url, GATEWAY_TOKEN: token });
+    try {
+      fake.setScript("hotel");
+      const secret = "Admit Jane Roe, diagnosis confidential-4711";
+      const started = await postJson(`${guarded.url}/agui`, {
+        graph_name: "hotel_o2c",
+        initial_state: { prompt: secret },
+      }, { authorization: `Bearer ${token}` });
+      const runId = started.headers.get("x-workflow-id")!;
+      await readSse(started, (r) => r.frames.some((f) => f.event === "approval_required"));
+      const real = await signSession(token, Date.now() + 60_000);
+      const [exp, mac] = real.split(".");
+      const rnd = prng(0xc00c1e);
+      const int = (max: number) => Math.floor(rnd() * max);
+      const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
+      const flip = (text: string) => {
+        const i = int(text.length);
+        return text.slice(0, i) + (text[i] === "A" ? "B" : "A") + text.slice(i + 1);
+      };
+      const forgeries = [
+        () => ({ authorization: `Bearer ${flip(token)}` }),
+        () => ({ authorization: `Bearer ${token.slice(0, int(token.length))}` }),
+        () => ({ authorization: `Basic ${btoa(`user:${token}`)}` }),
+        () => ({ cookie: `ws_session=${exp}.${flip(mac)}` }),
+        () => ({ cookie: `ws_session=${Number(exp) + 1 + int(1e9)}.${mac}` }),
+        () => ({ cookie: `ws_session=${Date.now() - 1 - int(1e6)}.${mac}` }),
+        () => ({ cookie: `ws_session=${exp}.${mac}x` }),
+        () => ({ cookie: `ws_session=${token}` }),
+        () => ({ cookie: `other=${real}` }),
+        () => ({ cookie: "ws_session=" + "9".repeat(1 + int(40)) + "." + "A".repeat(int(200)) }),
+      ];
+      const paths = [
+        "/",
+        "/runs",
+        `/runs/${runId}`,
+        "/metrics",
+        "/agui/runs",
+        `/agui/runs/${runId}`,
+      ];
+      const failures: string[] = [];
+      for (let i = 0; i < 120; i++) {
+        const headers: Record<string, string> = {
+          ...pick(forgeries)(),
+          accept: pick(["text/html", "*/*"]),
+        };
+        const path = pick(paths);
+        const res = await fetch(`${guarded.url}${path}`, { headers, redirect: "manual" });
+        const text = await res.text();
+        const label = `${path} ${JSON.stringify(headers).slice(0, 100)}`;
+        const isPage = !path.startsWith("/agui") && path !== "/metrics";
+        const wanted = isPage && headers.accept === "text/html" ? 303 : 401;
+        if (res.status !== wanted) failures.push(`${label} → ${res.status}, not ${wanted}`);
+        if (text.includes(secret) || text.includes(runId)) {
+          failures.push(`${label} → leaks the run`);
+        }
+      }
+      assert.deepEqual(failures, [], failures.join("\n"));
+      await guarded.services.gateway.abort(runId);
+    } finally {
+      await guarded.close();
+    }
   });
 });

@@ -72,7 +72,9 @@ describe("POST /agui (workflow dialect)", () => {
       return sawGate && r.raw.endsWith(": heartbeat\n\n");
     });
     assert.equal(first.ended, false, "a paused run keeps the client's stream open");
-    assert.ok(first.raw.startsWith(": "), "a comment right after the headers");
+    // No comment or retry block of its own first: clients that dispatch every block (as
+    // fetch-event-source does) get the first event as their first message.
+    assert.ok(first.raw.startsWith("retry: 2000\nid: 1\n"), "retry rides on the first event");
     assert.deepEqual(first.retries, [2000]);
     assert.ok(!first.raw.includes("\r"), "LF only");
     assert.deepEqual(types(first), [

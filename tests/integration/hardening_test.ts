@@ -2,12 +2,20 @@
  * Hardening of the gateway against a fake workflow service, both on real `Deno.serve` port 0:
  * MAX_STREAMS → 503, the rate limit → 429 (and its configured burst), the header budget → 431,
  * the CORS allowlist and preflight, the bearer check,
- * the CSP nonce on pages, and the request id in responses and log lines.
+ * the CSP nonce on pages, and the request id in responses and log lines; per-client stream cap
+ * and rate limits on event streams, approvals and aborts, the cap on a stream parked at an
+ * approval gate, the body read timeout and the JSON depth limit.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { FakeUpstream } from "../fixtures/fake_upstream.ts";
-import { postJson, type TestGateway, withFakeUpstream, withGateway } from "../fixtures/gateway.ts";
+import { type FakeUpstream, startFakeUpstream } from "../fixtures/fake_upstream.ts";
+import {
+  postJson,
+  startGateway,
+  type TestGateway,
+  withFakeUpstream,
+  withGateway,
+} from "../fixtures/gateway.ts";
 import { readSse } from "../fixtures/sse_reader.ts";
 import { poll } from "../fixtures/within.ts";
 
@@ -319,6 +327,173 @@ describe("hardening", () => {
       for (const l of gw.logs) {
         if (l.msg === "request") assert.ok(l.request_id, JSON.stringify(l));
       }
+    });
+  });
+
+  describe("per-client limits: streams, event streams, approvals and aborts", () => {
+    let gw: TestGateway;
+    withGateway(() => ({
+      WORKFLOW_SERVICE_URL: fake.url,
+      MAX_STREAMS: "20",
+      MAX_STREAMS_PER_CLIENT: "2",
+      RATE_LIMIT_EVENTS_PER_MINUTE: "600",
+      RATE_LIMIT_ACTIONS_PER_MINUTE: "1",
+    }), (g) => (gw = g));
+
+    it("caps the streams one client holds, and takes it again once one closes", async () => {
+      const start = await postJson(`${gw.url}/agui`, { ...BODY, run_id: "pc-1" });
+      assert.equal(start.status, 200);
+      const first = start.body!.getReader();
+      await first.read();
+      const second = await fetch(`${gw.url}/agui/runs/pc-1/events`);
+      assert.equal(second.status, 200);
+      const third = await fetch(`${gw.url}/agui/runs/pc-1/events`);
+      assert.equal(third.headers.get("retry-after"), "5");
+      await expectJsonError(third, 429, "too_many_client_streams");
+      // Other requests from the same client are not streams and still pass.
+      const list = await fetch(`${gw.url}/agui/runs`);
+      assert.equal(list.status, 200);
+      await list.body?.cancel();
+      await first.cancel();
+      let again: Response | undefined;
+      for (let i = 0; i < 100; i++) {
+        again = await fetch(`${gw.url}/agui/runs/pc-1/events`);
+        if (again.status === 200) break;
+        await again.body?.cancel();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(again!.status, 200, "a place is given back when a stream closes");
+      await again!.body?.cancel();
+      await second.body?.cancel();
+    });
+
+    it("rate limits approvals and aborts per client", async () => {
+      const first = await fetch(`${gw.url}/agui/runs/pc-1/abort`, { method: "POST" });
+      assert.equal(first.status, 202);
+      await first.body?.cancel();
+      const approval = await postJson(`${gw.url}/agui/runs/pc-1/approval`, {
+        stepId: "x",
+        decision: "approve",
+      });
+      await expectJsonError(approval, 429, "rate_limited");
+      assert.ok(Number(approval.headers.get("retry-after")) >= 1);
+    });
+  });
+
+  describe("rate limit on opening event streams", () => {
+    it("answers 429 once a client opened RATE_LIMIT_EVENTS_PER_MINUTE's burst", async () => {
+      const gw = await startGateway({
+        WORKFLOW_SERVICE_URL: fake.url,
+        RATE_LIMIT_EVENTS_PER_MINUTE: "1",
+      });
+      try {
+        const one = await fetch(`${gw.url}/agui/runs/nope/events`);
+        assert.equal(one.status, 404);
+        await one.body?.cancel();
+        await expectJsonError(await fetch(`${gw.url}/agui/runs/nope/events`), 429, "rate_limited");
+      } finally {
+        await gw.close();
+      }
+    });
+  });
+
+  describe("a stream parked on an approval gate", () => {
+    it("is closed after WAITING_STREAM_MAX_MS; the client resumes where it was", async () => {
+      const hotel = await startFakeUpstream({ script: "hotel" });
+      const gw = await startGateway({
+        WORKFLOW_SERVICE_URL: hotel.url,
+        WAITING_STREAM_MAX_MS: "1000",
+      });
+      try {
+        const res = await postJson(`${gw.url}/agui`, BODY);
+        const runId = res.headers.get("x-workflow-id")!;
+        const read = await readSse(res, undefined, 8_000);
+        assert.ok(read.ended, "the server ended the stream");
+        assert.equal(read.frames.at(-1)!.event, "approval_required");
+        assert.deepEqual(read.retries, [2_000], "the client is told when to come back");
+        assert.ok(read.comments.includes("approval wait; reconnect"));
+        assert.equal(gw.services.streams.size, 0);
+        assert.equal((await gw.services.store.get(runId))!.status, "waiting_approval");
+        const last = read.frames.at(-1)!.id;
+        const resumed = await fetch(`${gw.url}/agui/runs/${runId}/events`, {
+          headers: { "last-event-id": String(last) },
+        });
+        assert.equal(resumed.status, 200);
+        await resumed.body?.cancel();
+        await gw.services.gateway.abort(runId);
+      } finally {
+        await gw.close();
+        await hotel.close();
+      }
+    });
+  });
+
+  describe("request bodies: read timeout and nesting depth", () => {
+    let gw: TestGateway;
+    withGateway(
+      () => ({ WORKFLOW_SERVICE_URL: fake.url, BODY_TIMEOUT_MS: "300" }),
+      (g) => (gw = g),
+    );
+
+    it("answers 408 to a body that trickles in, and lets go of the request", async () => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: gw.port });
+      // A byte now and then keeps the body "arriving" but never complete.
+      const trickle = setInterval(() => conn.write(new Uint8Array([0x20])).catch(() => {}), 100);
+      // Without a body deadline no answer ever comes: give up (and fail) after 5 s.
+      const giveUp = setTimeout(() => conn.close(), 5_000);
+      try {
+        const head = "POST /agui/runs/slow/approval HTTP/1.1\r\nhost: 127.0.0.1\r\n" +
+          "content-type: application/json\r\ncontent-length: 1000\r\n\r\n{";
+        await conn.write(new TextEncoder().encode(head));
+        let text = "";
+        const buf = new Uint8Array(4096);
+        while (!text.endsWith("}")) {
+          const n = await conn.read(buf);
+          if (n === null) break;
+          text += new TextDecoder().decode(buf.subarray(0, n));
+        }
+        assert.match(text, /^HTTP\/1\.1 408 /);
+        assert.match(text, /\r\nconnection: close\r\n/);
+        assert.match(text, /"error":"body_timeout"/);
+        const line = gw.logs.find((l) =>
+          l.msg === "request" && l.path === "/agui/runs/slow/approval"
+        );
+        assert.equal(line?.status, 408, "the handler finished");
+      } finally {
+        clearInterval(trickle);
+        clearTimeout(giveUp);
+        try {
+          conn.close();
+        } catch { /* closed by giveUp */ }
+      }
+    });
+
+    it("refuses JSON nested deeper than MAX_JSON_DEPTH before calling the service", async () => {
+      const calls = fake.requests.length;
+      let deep: unknown = "leaf";
+      for (let i = 0; i < 2_000; i++) deep = { d: deep };
+      const res = await postJson(`${gw.url}/agui`, {
+        graph_name: "hotel_o2c",
+        initial_state: { prompt: "x", deep },
+      });
+      await expectJsonError(res, 400, "too_deep");
+      assert.equal(fake.requests.length, calls, "nothing reached the workflow service");
+      const array = await postJson(
+        `${gw.url}/agui/runs/x/approval`,
+        "[".repeat(65) + "]".repeat(65),
+      );
+      await expectJsonError(array, 400, "too_deep");
+      // Brackets inside strings do not count, and 64 levels are fine.
+      let ok: unknown = "[[[[{{{{";
+      for (let i = 0; i < 62; i++) ok = [ok];
+      const fine = await postJson(`${gw.url}/agui`, {
+        graph_name: "hotel_o2c",
+        initial_state: { prompt: "x", ok },
+      });
+      assert.equal(fine.status, 200);
+      const id = fine.headers.get("x-workflow-id")!;
+      await fine.body?.cancel();
+      await gw.services.gateway.abort(id);
     });
   });
 });

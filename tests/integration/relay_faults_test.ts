@@ -62,6 +62,38 @@ describe("relay faults (one gateway)", () => {
     await fake.waitFor((f) => f.abortCalls.includes(runId));
   });
 
+  it("skips one frame with an over-long event name and keeps the events read with it", async () => {
+    fake.setScript((w, ctx) => {
+      const base = { workflowId: ctx.request.thread_id, ts: FAKE_TS };
+      // One write: the bad frame arrives between valid ones, in the same upstream read.
+      w.raw(
+        `event: workflow_initialized\ndata: ${JSON.stringify({ ...base, graph: "g" })}\n\n` +
+          `event: ${"n".repeat(1_100)}\ndata: ${JSON.stringify(base)}\n\n` +
+          `event: step_started\ndata: ${JSON.stringify({ ...base, step: "payment" })}\n\n` +
+          `event: step_completed\ndata: ${
+            JSON.stringify({ ...base, step: "payment", result: { paid: 42 } })
+          }\n\n` +
+          `event: bad name\ndata: ${JSON.stringify(base)}\n\n` +
+          `event: workflow_complete\ndata: ${
+            JSON.stringify({ ...base, status: "complete", result: {} })
+          }\n\n`,
+      );
+    });
+    const malformed0 = gw.services.metrics.malformedFrames.get();
+    const runId = crypto.randomUUID();
+    const read = await readSse(await postJson(`${gw.url}/agui`, { ...BODY, run_id: runId }));
+    assert.deepEqual(types(read), [
+      "workflow_initialized",
+      "step_started",
+      "step_completed",
+      "workflow_complete",
+    ]);
+    assert.deepEqual(datas(read)[2].result, { paid: 42 });
+    assert.equal(gw.services.metrics.malformedFrames.get(), malformed0 + 2);
+    assert.equal((await gw.services.store.get(runId))?.status, "complete");
+    assert.deepEqual(errorLogs(gw, runId), []);
+  });
+
   it("stores an event bigger than one KV write together with the terminal read with it", async () => {
     const content = "z".repeat(700 * 1024);
     fake.setScript((w, ctx) => {
@@ -134,6 +166,7 @@ describe("relay faults (a run log that refuses writes)", () => {
       setRelayAlive: (owner, until) => real.setRelayAlive(owner, until),
       relayAliveUntil: (owner) => real.relayAliveUntil(owner),
       list: (q) => real.list(q),
+      listByThread: (t, n) => real.listByThread(t, n),
       close: () => Promise.resolve(),
     };
     const gw = await startGateway({ WORKFLOW_SERVICE_URL: fake.url }, { store });

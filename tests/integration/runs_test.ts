@@ -96,6 +96,46 @@ describe("run log: replay, attach, approvals, listing", () => {
     assert.deepEqual(retry.frames, ra.frames.slice(3), "the retry honours Last-Event-ID");
   });
 
+  it("refuses a reused run_id with another input (409 run_conflict naming it)", async () => {
+    fake.setScript("hotel");
+    const runId = `idem-${crypto.randomUUID()}`;
+    const first = {
+      graph_name: "hotel_o2c",
+      run_id: runId,
+      initial_state: { prompt: "Two nights for Ann", app_context: { nights: 2, guests: 1 } },
+    };
+    const gate = (r: { frames: { event: string }[] }) =>
+      r.frames.some((f) => f.event === "approval_required");
+    await readSse(await postJson(`${gw.url}/agui`, first), gate);
+    const calls = fake.executeCalls.length;
+    for (
+      const [initial_state, differs] of [
+        [{ ...first.initial_state, prompt: "Admit Bob" }, ["prompt"]],
+        [{ ...first.initial_state, app_context: { nights: 3, guests: 1 } }, ["initial_state"]],
+        [{ prompt: "Admit Bob" }, ["prompt", "initial_state"]],
+      ] as const
+    ) {
+      const res = await postJson(`${gw.url}/agui`, { ...first, initial_state });
+      assert.equal(res.status, 409);
+      const body = await res.json();
+      assert.equal(body.error, "run_conflict");
+      assert.deepEqual(body.details.differs, differs);
+      assert.ok(!JSON.stringify(body).includes("Ann"), "the first caller's input is not shown");
+    }
+    // The same input, keys in another order, is a retry: it attaches.
+    const retry = await postJson(`${gw.url}/agui`, {
+      run_id: runId,
+      initial_state: { app_context: { guests: 1, nights: 2 }, prompt: "Two nights for Ann" },
+      graph_name: "hotel_o2c",
+    });
+    assert.equal(retry.status, 200);
+    assert.equal(types(await readSse(retry, gate))[0], "workflow_initialized");
+    assert.equal(fake.executeCalls.length, calls, "no second /execute");
+    const summary = await (await fetch(`${gw.url}/agui/runs/${runId}`)).json();
+    assert.equal(summary.run.inputDigest, undefined, "the digest stays internal");
+    await gw.services.gateway.abort(runId);
+  });
+
   it("refuses decisions for steps that are not waiting (409) and bad ones (400/404)", async () => {
     fake.setScript("hotel");
     const res = await postJson(`${gw.url}/agui`, BODY);

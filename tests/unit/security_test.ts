@@ -2,6 +2,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { jsonMethodNotAllowed, timingSafeEqual } from "../../lib/gateway/guard.ts";
 import { securityHeaders } from "../../lib/http/security.ts";
+import { allowedHosts, hostMatches, safeNext } from "../../lib/http/access.ts";
+import { jsonDepth } from "../../lib/http/body.ts";
+import { ClientStreams } from "../../lib/http/client_streams.ts";
+import { canonicalJson, digestStartInput } from "../../lib/gateway/start_input.ts";
+import { readCookie, signSession, verifySession } from "../../lib/http/session.ts";
 
 describe("timingSafeEqual", () => {
   it("is true only for equal strings", () => {
@@ -73,5 +78,101 @@ describe("jsonMethodNotAllowed", () => {
   it("leaves other answers alone", () => {
     const ok = new Response("x");
     assert.equal(jsonMethodNotAllowed(new Request("http://x/"), ok), ok);
+  });
+});
+
+describe("session cookies", () => {
+  const token = "gateway-token-0123456789";
+  it("verifies its own signature until expiry, and nothing else", async () => {
+    const now = 1_000_000;
+    const value = await signSession(token, now + 60_000);
+    assert.equal(await verifySession(token, value, now), true);
+    assert.equal(await verifySession(token, value, now + 60_000), false, "expired");
+    assert.equal(await verifySession("another-token-0123456789", value, now), false);
+    const [exp, mac] = value.split(".");
+    assert.equal(await verifySession(token, `${Number(exp) + 1}.${mac}`, now), false);
+    for (const bad of ["", ".", `${exp}.`, `${exp}.${mac}x!`, `x${exp}.${mac}`]) {
+      assert.equal(await verifySession(token, bad, now), false, bad);
+    }
+  });
+  it("reads one cookie among others", () => {
+    const req = new Request("http://h/", { headers: { cookie: "a=1; ws_session=v.x; b=2" } });
+    assert.equal(readCookie(req, "ws_session"), "v.x");
+    assert.equal(readCookie(req, "c"), null);
+  });
+});
+
+describe("Host allowlist", () => {
+  it("defaults to loopback names without a token and to any with one", () => {
+    const loopback = allowedHosts({ ALLOWED_HOSTS: undefined, GATEWAY_TOKEN: undefined });
+    for (const h of ["localhost", "app.localhost", "127.0.0.1", "[::1]"]) {
+      assert.ok(hostMatches(h, loopback), h);
+    }
+    for (const h of ["evil.example", "localhost.evil.example", "127.0.0.1.nip.io"]) {
+      assert.ok(!hostMatches(h, loopback), h);
+    }
+    assert.deepEqual(allowedHosts({ ALLOWED_HOSTS: undefined, GATEWAY_TOKEN: "t".repeat(16) }), [
+      "*",
+    ]);
+  });
+  it("matches names exactly and .suffixes with their subdomains", () => {
+    const list = ["app.example", ".corp.example"];
+    assert.ok(hostMatches("APP.example.", list));
+    assert.ok(hostMatches("corp.example", list));
+    assert.ok(hostMatches("a.b.corp.example", list));
+    assert.ok(!hostMatches("xapp.example", list));
+    assert.ok(!hostMatches("evilcorp.example", list));
+  });
+});
+
+describe("safeNext", () => {
+  it("keeps local paths and refuses everything that could leave the site", () => {
+    assert.equal(safeNext("/runs/abc?before=5"), "/runs/abc?before=5");
+    for (const bad of [null, "", "https://evil.example", "//evil.example", "/\\evil", "runs"]) {
+      assert.equal(safeNext(bad), "/", String(bad));
+    }
+  });
+});
+
+describe("jsonDepth", () => {
+  it("counts nesting outside strings and stops past the limit", () => {
+    assert.equal(jsonDepth('{"a":[1,{"b":[]}]}', 64), 4);
+    assert.equal(jsonDepth('"[[[[{{{{"', 64), 0);
+    assert.equal(jsonDepth('["\\"[[["]', 64), 1);
+    assert.equal(jsonDepth("[".repeat(65) + "]".repeat(65), 64), -1);
+    assert.equal(jsonDepth("[".repeat(64) + "]".repeat(64), 64), 64);
+  });
+});
+
+describe("ClientStreams", () => {
+  it("caps each client separately and gives places back once", () => {
+    const cs = new ClientStreams(2);
+    const a1 = cs.take("a")!;
+    const a2 = cs.take("a")!;
+    assert.equal(cs.take("a"), null);
+    assert.ok(cs.take("b"), "another client is not affected");
+    a1();
+    a1();
+    assert.equal(cs.count("a"), 1);
+    assert.ok(cs.take("a"));
+    a2();
+    assert.ok(new ClientStreams(0).take("a"), "0 turns the cap off");
+  });
+});
+
+describe("start input digests", () => {
+  it("are equal for the same input in any key order and differ otherwise", async () => {
+    assert.equal(
+      canonicalJson({ b: [1, { d: 1, c: 2 }], a: null }),
+      '{"a":null,"b":[1,{"c":2,"d":1}]}',
+    );
+    const a = await digestStartInput({ prompt: "p", ctx: { x: 1, y: 2 } });
+    const b = await digestStartInput({ ctx: { y: 2, x: 1 }, prompt: "p" });
+    assert.deepEqual(a, b);
+    assert.match(a.state, /^[0-9a-f]{64}$/);
+    const c = await digestStartInput({ prompt: "q", ctx: { x: 1, y: 2 } });
+    assert.equal(c.state, a.state);
+    assert.notEqual(c.prompt, a.prompt);
+    assert.equal((await digestStartInput({})).prompt, undefined);
   });
 });

@@ -64,17 +64,30 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
 const HB = ": heartbeat\n\n";
 
 describe("SseResponseStream", () => {
-  it("opens with a comment and a retry line, both optional", async () => {
+  it("sends retry in the first block, never as a block of its own", async () => {
     const sched = new ManualScheduler();
+    // No opening comment: the first event carries it (one dispatch, with data).
     const a = new SseResponseStream({ scheduler: sched, retryMs: 3000 });
+    a.writeEvent({ id: 1, event: "e", data: "{}" });
+    a.writeEvent({ id: 2, event: "e", data: "{}" });
     a.close();
-    assert.equal(await readAll(a.readable), ": ok\n\nretry: 3000\n\n");
-    const b = new SseResponseStream({ scheduler: sched, openComment: false });
+    assert.equal(
+      await readAll(a.readable),
+      "retry: 3000\nid: 1\nevent: e\ndata: {}\n\nid: 2\nevent: e\ndata: {}\n\n",
+    );
+    // Silence first: the heartbeat carries it.
+    const h = new SseResponseStream({ scheduler: sched, retryMs: 3000, intervalMs: 1000 });
+    sched.advance(1000);
+    h.close();
+    assert.equal(await readAll(h.readable), "retry: 3000\n" + HB);
+    const b = new SseResponseStream({ scheduler: sched });
     b.close();
     assert.equal(await readAll(b.readable), "");
-    const c = new SseResponseStream({ scheduler: sched, openComment: "hi" });
+    // An opening comment takes it into its own block.
+    const c = new SseResponseStream({ scheduler: sched, openComment: "hi", retryMs: 5 });
+    c.writeEvent({ data: "x" });
     c.close();
-    assert.equal(await readAll(c.readable), ": hi\n\n");
+    assert.equal(await readAll(c.readable), ": hi\nretry: 5\n\ndata: x\n\n");
     assert.equal(sched.timers.size, 0, "closing clears the timer");
   });
 
@@ -83,7 +96,7 @@ describe("SseResponseStream", () => {
     const counters: SseStreamCounters = { heartbeats: 0, overflows: 0 };
     const s = new SseResponseStream({ scheduler: sched, intervalMs: 1000, counters });
     const reader = s.readable.getReader();
-    assert.equal(await drain(reader, s), ": ok\n\n");
+    assert.equal(await drain(reader, s), "");
     sched.advance(999);
     assert.equal(await drain(reader, s), "");
     sched.advance(1);
@@ -168,7 +181,7 @@ describe("SseResponseStream", () => {
     s.writeEvent({ id: 1, event: "e", data: "{}" });
     s.close("shutdown");
     s.close("again");
-    assert.equal(await readAll(s.readable), ": ok\n\nid: 1\nevent: e\ndata: {}\n\n: shutdown\n\n");
+    assert.equal(await readAll(s.readable), "id: 1\nevent: e\ndata: {}\n\n: shutdown\n\n");
     assert.equal(ended, false);
     assert.equal(sched.timers.size, 0);
   });
@@ -249,7 +262,7 @@ describe("SseResponseStream", () => {
     assert.equal(res.headers.get("x-extra"), "1");
     assert.equal(
       await res.text(),
-      ': ok\n\nretry: 1000\n\nid: 1\nevent: hello\ndata: {"a":1}\n\n',
+      'retry: 1000\nid: 1\nevent: hello\ndata: {"a":1}\n\n',
     );
     await server.shutdown();
   });
@@ -268,7 +281,7 @@ describe("SseResponseStream", () => {
     const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
     const server = Deno.serve(
       { port: 0, hostname: "127.0.0.1", onListen: (a) => resolve(a as Deno.NetAddr) },
-      () => new SseResponseStream({ intervalMs: 60_000, onEnd }).toResponse(),
+      () => new SseResponseStream({ intervalMs: 60_000, onEnd, openComment: "ok" }).toResponse(),
     );
     const addr = await listening;
     const ac = new AbortController();

@@ -103,12 +103,16 @@ for (const transport of ["socket", "fetch"] as const) {
       await rejectsWith(up.abort("run-1"), "upstream_unreachable", 502);
     });
 
-    it("a 500 is upstream_status 502, with the upstream's JSON body", async () => {
+    it("a 500 is upstream_status 502; its body is kept for the log, never answered", async () => {
       fake.setScript("error500");
       const e = await rejectsWith(client().execute(REQ), "upstream_status", 502);
       assert.equal(e.upstreamStatus, 500);
       assert.deepEqual(e.body, { error: "internal", message: "graph crashed" });
-      assert.deepEqual(e.toErrorBody().details, e.body);
+      assert.deepEqual(e.toErrorBody(), {
+        error: "upstream_status",
+        message: "The workflow service failed (status 500)",
+      });
+      assert.equal(e.publicMessage, "The workflow service failed (status 500)");
     });
 
     it("a 404 JSON error is passed through as 404", async () => {

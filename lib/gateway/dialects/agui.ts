@@ -61,6 +61,13 @@ export interface AguiTranslator {
    * RUN_ERROR `upstream_ended`). `[]` when the run has already ended.
    */
   finish(): AguiEvent[];
+  /**
+   * Opens the next AG-UI run on the same state, after this one ended (a stream that follows a
+   * workflow run across its approval gates): the next `push` starts with RUN_STARTED and a
+   * snapshot, under the same `threadId`/`runId`.
+   * @throws {Error} while the current AG-UI run has not ended.
+   */
+  reopen(): void;
   /** True once RUN_FINISHED or RUN_ERROR went out. */
   readonly done: boolean;
   /** The current state (read only; a copy is what snapshots carry). */
@@ -100,6 +107,22 @@ function timestampOf(data: Data): number | undefined {
   return Number.isSafeInteger(ms) ? ms : undefined;
 }
 
+/**
+ * The reserved data key under which an AG-UI upstream's original event is logged (see
+ * `lib/gateway/upstreams/agui_map.ts`): such events pass to AG-UI clients unchanged.
+ */
+export const AGUI_ORIGINAL_KEY = "agui";
+/** Upstream events the dialect never passes through: each AG-UI run's lifecycle is its own. */
+const OWN_TYPES: ReadonlySet<string> = new Set(["RUN_STARTED", "RUN_FINISHED", "RUN_ERROR"]);
+
+function originalOf(data: Data): Data | undefined {
+  const o = data[AGUI_ORIGINAL_KEY];
+  return typeof o === "object" && o !== null && !Array.isArray(o) &&
+      typeof (o as Data).type === "string"
+    ? o as Data
+    : undefined;
+}
+
 function stringList(v: unknown): string[] | undefined {
   if (!Array.isArray(v)) return undefined;
   const out = v.filter((x): x is string => typeof x === "string");
@@ -115,6 +138,12 @@ export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslato
   let started = false;
   let done = false;
   let pushed = false;
+  /**
+   * The run's upstream is an AG-UI agent: its own events go out unchanged, and the dialect sends
+   * no STATE_DELTA of its own (the client's state is the agent's, from its snapshots).
+   */
+  let passthrough = false;
+  let upstreamSnapshot: unknown;
 
   // --- state changes (shared by prime and push) --------------------------------------------
 
@@ -228,12 +257,15 @@ export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslato
     // The snapshot replaces whatever the client held, so changes recorded so far are in it.
     rec.take();
     out.push(stamp({ type: "RUN_STARTED", threadId: opts.threadId, runId: opts.runId }, ts));
-    out.push(stamp({ type: "STATE_SNAPSHOT", snapshot: structuredClone(state) }, ts));
+    const snapshot = passthrough && upstreamSnapshot !== undefined
+      ? structuredClone(upstreamSnapshot) as AguiRunState
+      : structuredClone(state);
+    out.push(stamp({ type: "STATE_SNAPSHOT", snapshot }, ts));
   }
 
   function flushDelta(out: AguiEvent[], ts: number | undefined): void {
     const delta = rec.take();
-    if (delta.length > 0) out.push(stamp({ type: "STATE_DELTA", delta }, ts));
+    if (delta.length > 0 && !passthrough) out.push(stamp({ type: "STATE_DELTA", delta }, ts));
   }
 
   function openStep(out: AguiEvent[], step: string, ts: number | undefined): void {
@@ -332,6 +364,29 @@ export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslato
     }
   }
 
+  /** An AG-UI upstream's own event, sent unchanged (after what keeps the stream valid). */
+  function passOn(original: Data, type: string, data: Data, ts: number | undefined): AguiEvent[] {
+    const out: AguiEvent[] = [];
+    startRun(out, ts);
+    apply(type, data);
+    rec.take();
+    // The gateway sends its own interrupt (its ids are what a resume through it must name).
+    if (original.type === "CUSTOM" && original.name === "on_interrupt") return out;
+    if (original.type === "STATE_SNAPSHOT") upstreamSnapshot = original.snapshot;
+    const step = typeof original.stepName === "string" ? original.stepName : undefined;
+    if (original.type === "STEP_STARTED" && step !== undefined) {
+      if (open.has(step)) closeStep(out, step, ts);
+      open.add(step);
+    }
+    if (original.type === "STEP_FINISHED" && step !== undefined) {
+      // A step this AG-UI run never saw start (before a resume) gets a synthetic start.
+      if (!open.has(step)) out.push(stamp({ type: "STEP_STARTED", stepName: step }, ts));
+      open.delete(step);
+    }
+    out.push(original as unknown as AguiEvent);
+    return out;
+  }
+
   // --- the translator --------------------------------------------------------------------------
 
   return {
@@ -342,11 +397,24 @@ export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslato
       return state;
     },
 
+    reopen() {
+      if (!done) throw new Error("reopen() needs the current AG-UI run to have ended");
+      done = false;
+      started = false;
+      open.clear();
+    },
+
     prime(events) {
       if (pushed) throw new Error("prime() must come before the first push()");
       for (const ev of events) {
         if (UPSTREAM_HEARTBEAT_TYPES.has(ev.type)) continue;
-        apply(ev.type, parseData(ev.data).data);
+        const { data } = parseData(ev.data);
+        const original = originalOf(data);
+        if (original) {
+          passthrough = true;
+          if (original.type === "STATE_SNAPSHOT") upstreamSnapshot = original.snapshot;
+        }
+        apply(ev.type, data);
       }
       rec.take();
     },
@@ -357,6 +425,16 @@ export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslato
       const { data, raw } = parseData(ev.data);
       const ts = timestampOf(data);
       const out: AguiEvent[] = [];
+      const original = originalOf(data);
+      if (original) {
+        passthrough = true;
+        if (!OWN_TYPES.has(String(original.type))) return passOn(original, ev.type, data, ts);
+        if (original.type === "RUN_STARTED" && ev.type !== "workflow_initialized") {
+          // A later upstream run of the same thread (a resume): this AG-UI run goes on.
+          startRun(out, ts);
+          return out;
+        }
+      }
 
       if (!started && ev.type === "workflow_initialized") {
         apply(ev.type, data);

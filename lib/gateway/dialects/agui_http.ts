@@ -4,7 +4,13 @@
  * through the AG-UI translator: `data: <json>\n\n` frames, exactly one terminal per AG-UI run.
  * @module
  */
-import { RUN_ID_RE, type RunSummary, type StoredEvent } from "../../events.ts";
+import { checkSameStart } from "../start_input.ts";
+import {
+  RUN_ID_RE,
+  type RunSummary,
+  type StoredEvent,
+  UPSTREAM_HEARTBEAT_TYPES,
+} from "../../events.ts";
 import { ApiError } from "../../http/errors.ts";
 import type { RunStore } from "../../runs/store.ts";
 import { type ClientStreamDeps, type EventEncoder, streamRun } from "../client_stream.ts";
@@ -21,11 +27,12 @@ import {
   interpretRunInput,
 } from "./agui.ts";
 import { aguiReplayFrom, findGate } from "./agui_replay.ts";
+import { waitingRunOfThread } from "./agui_thread.ts";
 
 /** What an AG-UI request needs. */
 export interface AguiDeps extends ClientStreamDeps {
   gateway: ClientStreamDeps["gateway"] & Pick<Gateway, "start" | "decide">;
-  store: Pick<RunStore, "get" | "read">;
+  store: Pick<RunStore, "get" | "read" | "listByThread">;
   config: ClientStreamDeps["config"] & { DEFAULT_GRAPH: string };
 }
 
@@ -41,7 +48,10 @@ export function isAguiInput(body: unknown): body is Record<string, unknown> {
  * event carries that event's sequence number as its SSE `id:` (AG-UI clients read only `data:`
  * lines; a client that reconnects with `Last-Event-ID` resumes after that log event).
  */
-export function aguiEncoder(tr: AguiTranslator, ids = false): EventEncoder {
+export function aguiEncoder(tr: AguiTranslator, ids = false, follow = false): EventEncoder {
+  // Following a run across its gates (the events endpoint): an AG-UI run that ended on an
+  // interrupt is not the end of the stream; the next event (the decision) opens the next one.
+  const paused = () => follow && tr.done && tr.state.status === "waiting_approval";
   const join = (evs: ReturnType<AguiTranslator["push"]>, seq?: number) => {
     let out = "";
     for (let i = 0; i < evs.length; i++) {
@@ -51,9 +61,12 @@ export function aguiEncoder(tr: AguiTranslator, ids = false): EventEncoder {
     return out;
   };
   return {
-    encode: (ev: StoredEvent) => join(tr.push(ev), ids ? ev.seq : undefined),
+    encode: (ev: StoredEvent) => {
+      if (paused() && !UPSTREAM_HEARTBEAT_TYPES.has(ev.type)) tr.reopen();
+      return join(tr.push(ev), ids ? ev.seq : undefined);
+    },
     get done() {
-      return tr.done;
+      return tr.done && !paused();
     },
     finish: () => join(tr.finish()),
   };
@@ -97,7 +110,8 @@ export async function streamAguiLog(
   const tr = createAguiTranslator({ threadId: opts.threadId, runId: opts.runId });
   const primed = log.filter((e) => e.seq <= from);
   tr.prime(primed);
-  const enc = aguiEncoder(tr, opts.ids);
+  // The events endpoint (ids) follows the run across its gates; a POST's answer is one AG-UI run.
+  const enc = aguiEncoder(tr, opts.ids, opts.ids);
   let stillAtGate = false;
   if (primed.length === log.length && tr.state.status === "waiting_approval") {
     // Read after the log, so a run that reached the gate since `run` was read counts too.
@@ -108,6 +122,8 @@ export async function streamAguiLog(
   return streamRun(deps, run.id, from, enc, {
     dialect: "agui",
     slot: opts.slot,
+    // EventSource clients of the events endpoint reconnect at the gateway's pace.
+    ...(opts.ids ? { retryMs: 2_000 } : {}),
     ...(stillAtGate ? { prelude: enc.finish!() } : {}),
   });
 }
@@ -160,8 +176,16 @@ async function startOrAttach(
     }
   }
   if (attached) {
-    // A graph left to the default is no claim about the run: attach to whatever it runs.
-    if (plan.graphNamed) checkSameGraph(attached, plan.graph_name);
+    // A graph left to the default is no claim about the run, and neither is an empty input (a
+    // client that reattaches to watch): attach to whatever it runs. Any input given must match.
+    const claimsInput = Object.keys(plan.initial_state).length > 0;
+    if (claimsInput) {
+      await checkSameStart(
+        attached,
+        plan.graphNamed ? plan.graph_name : undefined,
+        plan.initial_state,
+      );
+    } else if (plan.graphNamed) checkSameGraph(attached, plan.graph_name);
     return streamAguiLog(deps, attached, 0, { threadId: plan.threadId, runId: plan.runId, slot });
   }
   const tr = createAguiTranslator({ threadId: plan.threadId, runId: plan.runId });
@@ -176,11 +200,14 @@ async function startOrAttach(
 async function resume(
   deps: AguiDeps,
   plan: AguiResumePlan,
-  runId: string,
+  named: string,
   slot: StreamSlot,
 ): Promise<Response> {
-  const run = await deps.store.get(runId);
-  if (!run) throw runNotFound(runId);
+  // A run id that names no run: the thread's one run waiting on a gate is the one meant.
+  const run = (await deps.store.get(named)) ??
+    (await waitingRunOfThread(deps.store, plan.threadId));
+  if (!run) throw runNotFound(named);
+  const runId = run.id;
   const stepId = plan.decision.stepId ?? run.pendingApproval?.stepId;
   if (!stepId) {
     throw notWaiting(runId, "", undefined, `Run ${runId} is not waiting for approval`);

@@ -5,6 +5,6 @@ import { handleApproval } from "../../../../lib/gateway/http.ts";
 export const handler = define.handlers({
   POST: (ctx) => {
     const { gateway, config } = ctx.state.services;
-    return handleApproval(ctx.req, ctx.params.id, { gateway, maxBodyBytes: config.MAX_BODY_BYTES });
+    return handleApproval(ctx.req, ctx.params.id, { gateway, bodyLimits: config });
   },
 });

@@ -1,0 +1,72 @@
+/**
+ * A run id chosen by the client works as an idempotency key: the same start sent again attaches
+ * to the run it made, but the same id with another input is another request, refused with 409
+ * `run_conflict` naming what differs (as payment APIs do), instead of handing the second caller
+ * the first one's run and approval request. The run's summary keeps a digest of its input
+ * (SHA-256 of canonical JSON, the prompt apart so a conflict can name it), never the input.
+ * @module
+ */
+import type { RunSummary } from "../events.ts";
+import { GatewayError } from "./errors.ts";
+
+/** What a run's summary keeps of its start input. */
+export type InputDigest = NonNullable<RunSummary["inputDigest"]>;
+
+/** JSON with object keys sorted at every level, so equal values give equal text. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.keys(value).sort().flatMap((k) => {
+      const v = (value as Record<string, unknown>)[k];
+      return v === undefined ? [] : [`${JSON.stringify(k)}:${canonicalJson(v)}`];
+    });
+    return `{${entries.join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+async function sha256(text: string): Promise<string> {
+  const bytes = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The digest of a start's `initial_state`: the prompt, and everything else. */
+export async function digestStartInput(
+  initialState: Record<string, unknown>,
+): Promise<InputDigest> {
+  const { prompt, ...rest } = initialState;
+  return {
+    state: await sha256(canonicalJson(rest)),
+    ...(prompt !== undefined ? { prompt: await sha256(canonicalJson(prompt)) } : {}),
+  };
+}
+
+/**
+ * Refuses an attach whose input is not the run's: `graph` (undefined: none named, no claim) and
+ * `initialState`. A run recorded before digests were kept is compared by graph alone.
+ * @throws {GatewayError} `run_conflict` with `details.differs` (`graph`, `prompt`,
+ *   `initial_state`).
+ */
+export async function checkSameStart(
+  run: Pick<RunSummary, "id" | "graph" | "inputDigest">,
+  graph: string | undefined,
+  initialState: Record<string, unknown>,
+): Promise<void> {
+  const differs: string[] = [];
+  if (graph !== undefined && graph !== run.graph) differs.push("graph");
+  if (run.inputDigest) {
+    const given = await digestStartInput(initialState);
+    if (given.prompt !== run.inputDigest.prompt) differs.push("prompt");
+    if (given.state !== run.inputDigest.state) differs.push("initial_state");
+  }
+  if (differs.length === 0) return;
+  throw new GatewayError(
+    `Run ${run.id} already exists with another ${differs.join(", ")}; ` +
+      "a run id can be reused only with the same input",
+    {
+      type: "run_conflict",
+      runId: run.id,
+      details: { differs, ...(differs.includes("graph") ? { graph: run.graph } : {}) },
+    },
+  );
+}
