@@ -19,6 +19,7 @@ import { asUpstreamError, GatewayError, shuttingDown, upstreamRefused } from "./
 import { pump } from "./pump.ts";
 import { Records } from "./records.ts";
 import { RelayLease } from "./relay_lease.ts";
+import type { RelayParts } from "./relay_parts.ts";
 import { type OnRelayLost, type ResumePoint, Takeover } from "./takeover.ts";
 import type { Upstream } from "./upstream.ts";
 
@@ -109,34 +110,29 @@ export class Gateway {
       relayedHere: (runId) => this.#pumps.has(runId) || this.#starting.has(runId),
       takeOver: (runId) => this.#takeover.tryTakeOver(runId, "client"),
     });
-    this.#takeover = new Takeover({
+    const parts: RelayParts = {
       store: deps.store,
       upstream: deps.upstream,
       metrics: deps.metrics,
       logger: deps.logger,
       lease: this.#lease,
       now: this.#now,
+      closing: () => this.#closing,
+      signal: this.#stop.signal,
+      starting: (runId) => this.#markStarting(runId),
+    };
+    this.#takeover = new Takeover({
+      ...parts,
       onRelayLost: deps.onRelayLost ?? "leave",
       sweepMs: deps.sweepMs ?? 1_000,
       rejoinForMs: deps.rejoinForMs,
       relayedHere: (runId) => this.#pumps.has(runId) || this.#starting.has(runId),
-      starting: (runId) => this.#markStarting(runId),
       startingHere: (runId) => this.#starting.has(runId),
-      closing: () => this.#closing,
-      signal: this.#stop.signal,
       launch: (runId, graph, body, log, from) => this.#launch(runId, graph, body, log, from),
       recordError,
     });
     this.#decisions = new Decisions({
-      store: deps.store,
-      upstream: deps.upstream,
-      metrics: deps.metrics,
-      logger: deps.logger,
-      lease: this.#lease,
-      now: this.#now,
-      closing: () => this.#closing,
-      signal: this.#stop.signal,
-      starting: (runId) => this.#markStarting(runId),
+      ...parts,
       launch: (runId, graph, body, log, step) => this.#launch(runId, graph, body, log, step),
       waitMs: deps.decisionWaitMs,
     });
