@@ -6,6 +6,11 @@
  * stream is Deno's own share (its HTTP server, streams and sockets), which no gateway built on
  * `Deno.serve` (as Deno Deploy requires) can go below. `GET /health` answers 200. It prints
  * nothing; `PORT` and `WORKFLOW_SERVICE_URL` come from the environment like the gateway's.
+ *
+ * With `FLOOR_DURABLE=1` it is the **durable floor**: the same relay that also commits each
+ * upstream read to Deno KV (`KV_PATH`, a temp file) as one atomic set, and forwards the read only
+ * once that commit resolved. No head, no check, no batching across streams: the least a relay on
+ * Deno that logs before it delivers pays per read (on disk, the commit's fsync).
  * @module
  */
 import { http1Fetch } from "../lib/gateway/upstream_http1.ts";
@@ -14,6 +19,9 @@ const upstream = Deno.env.get("WORKFLOW_SERVICE_URL")!;
 const heartbeatMs = Number(Deno.env.get("HEARTBEAT_MS") ?? 15_000);
 const enc = new TextEncoder();
 const heartbeat = enc.encode(": heartbeat\n\n");
+const kv = Deno.env.get("FLOOR_DURABLE") === "1"
+  ? await Deno.openKv(Deno.env.get("KV_PATH") ?? ":memory:")
+  : undefined;
 
 async function relay(req: Request): Promise<Response> {
   const body = await req.json() as { graph_name: string; initial_state: unknown; run_id: string };
@@ -29,6 +37,8 @@ async function relay(req: Request): Promise<Response> {
   const reader = res.body!.getReader();
   let timer: ReturnType<typeof setInterval> | undefined;
   let last = performance.now();
+  let reads = 0;
+  const runId = body.run_id;
   const out = new ReadableStream<Uint8Array>({
     start(c) {
       c.enqueue(enc.encode(": ok\n\n"));
@@ -42,6 +52,9 @@ async function relay(req: Request): Promise<Response> {
         clearInterval(timer);
         c.close();
         return;
+      }
+      if (kv) {
+        await kv.atomic().set(["ev", runId, ++reads], value, { expireIn: 3_600_000 }).commit();
       }
       last = performance.now();
       c.enqueue(value);

@@ -2,18 +2,23 @@
  * `deno task bench`: the gateway measured side by side, in one run, with what it is compared to:
  * a direct connection to the upstream (the limit), nginx as a plain proxy (where installed), the
  * peer people pick for resumable SSE (`resumable-stream` on Redis, `bench/peer/`), and the floor
- * (a bare Deno relay, `floor_relay.ts`: what Deno itself costs). See docs/performance.md.
+ * (a bare Deno relay, `floor_relay.ts`: what Deno itself costs), and the durable floor (the same
+ * relay committing each upstream read to Deno KV before forwarding it: what durability itself
+ * costs on Deno here). See docs/performance.md.
  *
  * Processes: the fake upstream (`fake_upstream.ts`), each target, and this one, the measuring
  * client. Each round sends the same plan through every target in turn (direct, nginx, peer,
- * floor, gateway); the table reports medians over rounds. Scenarios: S1 one stream at full
- * speed, S2 200 streams × 100 events/s, S3 50 streams × 20 events/s, a hold of 2,000 idle streams
- * with heartbeats; then process start → first `/health` 200 and the JavaScript on `/`.
+ * floor, durable floor, gateway); the table reports medians over rounds. Scenarios: S1 one
+ * stream at full speed, S2 200 streams × 100 events/s, S3 50 streams × 20 events/s, a hold of
+ * 2,000 idle streams with heartbeats; then process start → first `/health` 200 and the
+ * JavaScript on `/`.
  *
  * Flags: `--rounds=3 --s1-events=100000 --s2-streams=200 --s2-rate=100 --s2-seconds=5
  * --s3-streams=50 --s3-rate=20 --s3-seconds=5 --hold-streams=2000 --hold-seconds=5
  * --hold-heartbeat-ms=1000 --start-runs=5 --only=s1,s2,s3,hold,start,js --floor=true
- * --peer=true --nginx=true --kv-dir=DIR`.
+ * --durable=true --peer=true --nginx=true --kv-dir=DIR --baseline=DIR`. `--baseline` names
+ * another checkout of this repository whose gateway runs in the same rounds, right before this
+ * one, and is logged per round (not in the table): a before/after of a change on a noisy box.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -63,6 +68,8 @@ const { values: flags } = parseArgs({
     only: { type: "string", default: "s1,s2,s3,hold,start,js" },
     "kv-dir": { type: "string" },
     floor: { type: "string", default: "true" },
+    durable: { type: "string", default: "true" },
+    baseline: { type: "string" },
     peer: { type: "string", default: "true" },
     nginx: { type: "string", default: "true" },
   },
@@ -72,6 +79,8 @@ const only = new Set(String(flags.only).split(","));
 const ROUNDS = Math.max(1, num("rounds"));
 /** Also measure the floor relay (`floor_relay.ts`): what Deno itself costs, for comparison. */
 const FLOOR = flags.floor !== "false";
+/** Also measure the durable floor (`floor_relay.ts` with `FLOOR_DURABLE=1`). */
+const DURABLE = flags.durable !== "false";
 
 function log(msg: string): void {
   console.error(`[bench] ${msg}`);
@@ -87,16 +96,43 @@ interface Plan {
 }
 
 let runCounter = 0;
-/** BENCH_THREADS=1: log the gateway's CPU per thread after each gateway round. */
+/**
+ * BENCH_THREADS=1: log the CPU per thread of each Deno target after its rounds, and the
+ * gateway's KV commits per event (from its `/metrics`).
+ */
 const THREADS = Deno.env.get("BENCH_THREADS") === "1";
 
-function logThreads(before: Map<string, number>, after: Map<string, number>): void {
+function logThreads(who: string, before: Map<string, number>, after: Map<string, number>): void {
   const rows: string[] = [];
   for (const [name, ns] of after) {
     const d = (ns - (before.get(name) ?? 0)) / 1e6;
     if (d >= 1) rows.push(`${name} ${d.toFixed(0)} ms`);
   }
-  log(`  gateway CPU by thread: ${rows.join(", ")}`);
+  log(`  ${who} CPU by thread: ${rows.join(", ")}`);
+}
+
+/** The gateway's own counters (from `/metrics`) that say where its time goes. */
+async function gatewayCounters(url: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^(workflow_[a-z_]+?)(?:\{[^}]*\})? ([0-9.e+-]+)$/gm)) {
+    out.set(m[1], (out.get(m[1]) ?? 0) + Number(m[2]));
+  }
+  return out;
+}
+
+function logCounters(who: string, before: Map<string, number>, after: Map<string, number>): void {
+  const d = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0);
+  const events = d("workflow_events_relayed_total");
+  const appends = d("workflow_log_appends");
+  const commits = d("workflow_log_commits");
+  const lat = d("workflow_relay_latency_seconds_sum") / d("workflow_relay_latency_seconds_count");
+  log(
+    `  ${who}: ${events} events in ${appends} appends and ${commits} KV commits ` +
+      `(${(commits / events).toFixed(3)} commits per event, ${
+        (appends / commits).toFixed(2)
+      } appends per commit); upstream read → committed mean ${(lat * 1000).toFixed(3)} ms`,
+  );
 }
 
 /** Where a target listens and which processes do its work (for CPU and memory). */
@@ -110,7 +146,19 @@ interface Endpoint {
 }
 
 /** The same plan through each target, one after the other. */
-const ORDER: readonly Target[] = ["direct", "nginx", "peer", "floor", "gateway"];
+const ORDER: readonly Target[] = [
+  "direct",
+  "nginx",
+  "peer",
+  "floor",
+  "durable",
+  "baseline",
+  "gateway",
+];
+/** Another checkout's gateway, measured in the same rounds (`--baseline=DIR`). */
+const BASELINE = flags.baseline
+  ? new URL(`${flags.baseline.replace(/\/?$/, "/")}`, "file:///").pathname
+  : undefined;
 
 async function round(ep: Endpoint, plan: Plan): Promise<Round> {
   // Paced streams start together a moment from now, phases spread over one interval.
@@ -119,8 +167,11 @@ async function round(ep: Endpoint, plan: Plan): Promise<Round> {
   const interval = plan.rate > 0 ? 1000 / plan.rate : 0;
   const pids = ep.pids();
   const cpuOf = () => pids.reduce((s, pid) => s + cpuNs(pid), 0);
+  const gatewayLike = ep.target === "gateway" || ep.target === "baseline";
+  const denoTarget = gatewayLike || ep.target === "floor" || ep.target === "durable";
+  const threads0 = THREADS && denoTarget ? cpuNsByThread(pids[0]) : undefined;
+  const counters0 = THREADS && gatewayLike ? await gatewayCounters(ep.url) : undefined;
   const cpu0 = cpuOf();
-  const threads0 = THREADS && ep.target === "gateway" ? cpuNsByThread(pids[0]) : undefined;
   const rssPid = ep.rssPid;
   let peak = rssPid ? rssKb(rssPid) : NaN;
   const sampler = setInterval(() => {
@@ -145,7 +196,8 @@ async function round(ep: Endpoint, plan: Plan): Promise<Round> {
   const results = await Promise.all(tasks);
   clearInterval(sampler);
   const cpu = cpuOf() - cpu0;
-  if (threads0) logThreads(threads0, cpuNsByThread(pids[0]));
+  if (threads0) logThreads(ep.target, threads0, cpuNsByThread(pids[0]));
+  if (counters0) logCounters(ep.target, counters0, await gatewayCounters(ep.url));
   const lat = concat(results.map((r) => r.latencies));
   const events = results.reduce((s, r) => s + r.received, 0);
   const start = plan.rate > 0
@@ -224,11 +276,19 @@ async function scenario(
 ): Promise<Summary> {
   const gw = await spawnGateway(gatewayEnv(fake, dir));
   const floor = FLOOR ? await spawnGateway(gatewayEnv(fake, dir), FLOOR_ENTRY) : undefined;
+  const durable = DURABLE
+    ? await spawnGateway(gatewayEnv(fake, dir, { FLOOR_DURABLE: "1" }), FLOOR_ENTRY)
+    : undefined;
+  const base = BASELINE
+    ? await spawnGateway(gatewayEnv(fake, dir), "main.ts", BASELINE)
+    : undefined;
   const eps: Endpoint[] = [
     { target: "direct" as const, url: fake.url, pids: () => [] },
     ...(peers.nginx ? [child("nginx", peers.nginx)] : []),
     ...(peers.peer ? [child("peer", peers.peer, peers.redis ? [peers.redis.pid] : [])] : []),
     ...(floor ? [child("floor", floor)] : []),
+    ...(durable ? [child("durable", durable)] : []),
+    ...(base ? [child("baseline", base)] : []),
     child("gateway", gw),
   ].sort((a, b) => ORDER.indexOf(a.target) - ORDER.indexOf(b.target));
   try {
@@ -257,6 +317,8 @@ async function scenario(
   } finally {
     await gw.stop();
     await floor?.stop();
+    await durable?.stop();
+    await base?.stop();
   }
 }
 
@@ -476,7 +538,7 @@ async function main(): Promise<void> {
       log("hold: opening streams");
       const h = await hold(fake, dir);
       const hf = FLOOR ? await hold(fake, dir, FLOOR_ENTRY) : undefined;
-      const cells = (gw: string, fl: string) => `n/a | n/a | n/a | ${fl} | ${gw}`;
+      const cells = (gw: string, fl: string) => `n/a | n/a | n/a | ${fl} | n/a | ${gw}`;
       const label = `Hold ${h.streams} idle streams, heartbeat ${num("hold-heartbeat-ms")} ms`;
       rows.push(
         `| ${label} | RSS per idle stream (KB) | ${
@@ -502,7 +564,7 @@ async function main(): Promise<void> {
       const times = await startTimes(fake, dir);
       const m = median(times);
       rows.push(
-        `| Start | process start → first /health 200, median of ${times.length} (ms) | n/a | n/a | n/a | – | **${
+        `| Start | process start → first /health 200, median of ${times.length} (ms) | n/a | n/a | n/a | – | n/a | **${
           f(m, 0)
         }** (${times.map((t) => t.toFixed(0)).join(", ")}) | ≤ 300 ms | ${mark(m <= 300)} |`,
       );
@@ -510,7 +572,7 @@ async function main(): Promise<void> {
     if (only.has("js")) {
       const bytes = await pageJs(fake, dir);
       rows.push(
-        `| Console | all JavaScript on / (gzip, KB) | n/a | n/a | n/a | n/a | **${
+        `| Console | all JavaScript on / (gzip, KB) | n/a | n/a | n/a | n/a | n/a | **${
           f(bytes / 1024, 1)
         }** | ≤ 15 KB | ${mark(bytes <= 15 * 1024)} |`,
       );
@@ -527,10 +589,10 @@ async function main(): Promise<void> {
       `Machine: ${await machine()}`,
       `Load average (1 min) before / after: ${loadBefore} / ${await loadAvg()} (other work on the box skews results)`,
       `Command: deno task bench ${Deno.args.join(" ")}`.trimEnd(),
-      `Rounds: ${ROUNDS}; each round runs every target in turn (direct, nginx, peer, floor, gateway); medians; took ${
+      `Rounds: ${ROUNDS}; each round runs every target in turn (direct, nginx, peer, floor, durable floor, gateway); medians; took ${
         ((performance.now() - started) / 1000).toFixed(0)
       } s`,
-      "CPU per event counts every process of a target: nginx's master and worker, the peer's Node process and its redis-server, the gateway's one Deno process (its KV included).",
+      "CPU per event counts every process of a target: nginx's master and worker, the peer's Node process and its redis-server, the floors' and the gateway's one Deno process each (its KV included).",
       ...notes,
       "",
       ...header(),

@@ -119,16 +119,20 @@ export interface GatewayChild extends Child {
 /**
  * Spawns `deno run -A <entry>` (default `main.ts`, the gateway; the floor relay is
  * `bench/floor_relay.ts`) with `env` (plus a free PORT and LOG_LEVEL=warn unless given) and polls
- * `/health` until it answers 200.
+ * `/health` until it answers 200. `root` is the checkout it runs from (its working directory,
+ * so its own deno.json applies; default this one).
  */
 export function spawnGateway(
   env: Record<string, string>,
   entry = "main.ts",
+  root = ROOT,
 ): Promise<GatewayChild> {
   return spawnService(
     Deno.execPath(),
-    ["run", "-A", ...gatewayFlags(), `${ROOT}${entry}`],
+    ["run", "-A", ...gatewayFlags(), `${root}${entry}`],
     { LOG_LEVEL: "warn", ...env },
+    freePort(),
+    root,
   );
 }
 
@@ -270,11 +274,12 @@ async function spawnService(
   args: string[],
   env: Record<string, string>,
   port = freePort(),
+  cwd = ROOT,
 ): Promise<GatewayChild> {
   const t0 = performance.now();
   const child = new Deno.Command(cmd, {
     args,
-    cwd: ROOT,
+    cwd,
     env: { ...env, PORT: String(port) },
     stdin: "null",
     stdout: "null",

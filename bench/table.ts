@@ -1,12 +1,20 @@
 /**
  * The benchmark's one table: every target measured in the same run side by side (a direct
- * connection, nginx, `resumable-stream` on Redis, the bare Deno relay and this gateway), and the
+ * connection, nginx, `resumable-stream` on Redis, the bare Deno relay, the same relay committing
+ * each read to Deno KV before it forwards it, and this gateway), and the
  * gateway's goals read against those figures, never against numbers from another run.
  * @module
  */
 
 /** Who a round's streams read. */
-export type Target = "direct" | "nginx" | "peer" | "floor" | "gateway";
+export type Target =
+  | "direct"
+  | "nginx"
+  | "peer"
+  | "floor"
+  | "durable"
+  | "baseline"
+  | "gateway";
 
 /** The measures of one round (or the medians of a scenario's rounds). */
 export interface Round {
@@ -46,6 +54,7 @@ export const COLUMNS: readonly [Target, string][] = [
   ["nginx", "nginx (`proxy_buffering off`)"],
   ["peer", "resumable-stream + Redis"],
   ["floor", "floor (bare Deno relay)"],
+  ["durable", "durable floor (+ 1 KV commit per read)"],
   ["gateway", "**this gateway**"],
 ];
 

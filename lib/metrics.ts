@@ -6,8 +6,22 @@
 
 type Labels = Record<string, string>;
 
+/**
+ * Keys of label objects already seen: a stream passes the same object for each batch it counts,
+ * so the hot path skips sorting and escaping. Label objects must not change once used.
+ */
+const labelKeys = new WeakMap<Labels, string>();
+
 function labelKey(labels?: Labels): string {
   if (!labels) return "";
+  const known = labelKeys.get(labels);
+  if (known !== undefined) return known;
+  const key = buildLabelKey(labels);
+  labelKeys.set(labels, key);
+  return key;
+}
+
+function buildLabelKey(labels: Labels): string {
   const keys = Object.keys(labels).sort();
   if (keys.length === 0) return "";
   return "{" +

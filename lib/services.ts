@@ -6,8 +6,8 @@
  */
 import type { Config } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { Metrics } from "./metrics.ts";
-import { DEFAULT_KV_PATH, openKvRunStore } from "./runs/kv_store.ts";
+import { Gauge, Metrics } from "./metrics.ts";
+import { DEFAULT_KV_PATH, KvRunStore, openKvRunStore } from "./runs/kv_store.ts";
 import type { RunStore } from "./runs/store.ts";
 import { createUpstream, type Upstream } from "./gateway/upstream.ts";
 import { Gateway } from "./gateway/relay.ts";
@@ -60,6 +60,24 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     path: config.KV_PATH ?? (Deno.env.get("DENO_DEPLOYMENT_ID") ? undefined : DEFAULT_KV_PATH),
     ttlHours: config.RUN_TTL_HOURS,
   });
+  if (store instanceof KvRunStore) {
+    // Appends vs the KV commits that carried them: what group commit saves (docs/performance.md).
+    const stats = () => store.commitStats;
+    metrics.addGauge(
+      new Gauge(
+        "workflow_log_appends",
+        "Run-log appends committed since start.",
+        () => stats().contributions,
+      ),
+    );
+    metrics.addGauge(
+      new Gauge(
+        "workflow_log_commits",
+        "KV commits that carried them (shared by runs).",
+        () => stats().commits,
+      ),
+    );
+  }
 
   let closeBuiltIn: () => Promise<void> = () => Promise.resolve();
   let upstream: Upstream;

@@ -45,7 +45,8 @@ export function describeEvent(event: ConsoleEvent, titleOf: TitleOf): string {
     case "workflow_initialized":
       return `Started ${d.title ?? d.graph}`;
     case "step_started":
-      return `${step()} started`;
+      // After a crash the cut step runs again: say so, so it never reads as a duplicate.
+      return `${step()} started${d.retry ? " again (restarted after an interruption)" : ""}`;
     case "step_completed":
       return `${step()} done`;
     case "approval_required":

@@ -73,6 +73,8 @@ export class Gateway {
   readonly #stop = new AbortController();
   /** Known graph names from the workflow service. */
   #graphs?: { names: Set<string>; at: number };
+  /** The `/graphs` call under way, shared by the starts waiting for it. */
+  #graphsLoading?: Promise<void>;
   #closing = false;
 
   constructor(deps: GatewayDeps) {
@@ -328,14 +330,21 @@ export class Gateway {
   async #checkGraph(graph: string): Promise<void> {
     const now = this.#now();
     if (!this.#graphs || now - this.#graphs.at > GRAPHS_TTL_MS) {
-      try {
-        const list = await this.#upstream.graphs();
+      // One `/graphs` call for all the starts that arrive while it is out (a burst of new runs
+      // used to make one call each before their first byte).
+      this.#graphsLoading ??= this.#upstream.graphs().then((list) => {
         this.#graphs = { names: new Set(list.map((g) => g.name)), at: now };
+      }).finally(() => {
+        this.#graphsLoading = undefined;
+      });
+      try {
+        await this.#graphsLoading;
       } catch {
         return;
       }
     }
-    if (!this.#graphs.names.has(graph)) {
+    if (!this.#graphs?.names.has(graph)) {
+      if (!this.#graphs) return;
       throw new GatewayError(`Unknown graph: ${graph}`, {
         type: "unknown_graph",
         details: { graphs: [...this.#graphs.names] },

@@ -10,6 +10,7 @@
  * check failed is unknown, so each member is committed again on its own and gets its own answer.
  * @module
  */
+import { setImmediate } from "node:timers";
 
 /** One append's share of an atomic operation. */
 export interface Contribution {
@@ -51,6 +52,20 @@ export interface GroupCommitOptions {
   finish?(op: Deno.AtomicOperation): void;
   /** Limits of one operation (default {@link KV_LIMITS}). */
   limits?: CommitLimits;
+  /**
+   * Schedules the start of a commit when none is in flight. Default: at once. The store passes
+   * {@link afterIo}: appends of other runs whose upstream reads completed in the same turn of
+   * the event loop then join the first one's commit instead of queueing behind it.
+   */
+  defer?: (start: () => void) => void;
+}
+
+/**
+ * Runs `fn` once the event loop has handled the I/O that is ready now (a `setImmediate`: no
+ * timer, no sleep; a few µs), so everything those reads submit lands in the same commit.
+ */
+export function afterIo(fn: () => void): void {
+  setImmediate(fn);
 }
 
 interface Pending {
@@ -65,12 +80,15 @@ export class GroupCommitter {
   readonly #limits: CommitLimits;
   #queue: Pending[] = [];
   #running = false;
+  readonly #defer: ((start: () => void) => void) | undefined;
+  readonly #start = () => this.#run();
   /** Operations committed, and contributions they carried (for tests and tuning). */
   readonly stats = { commits: 0, contributions: 0, splits: 0 };
 
   constructor(opts: GroupCommitOptions) {
     this.#opts = opts;
     this.#limits = opts.limits ?? KV_LIMITS;
+    this.#defer = opts.defer;
   }
 
   /**
@@ -80,7 +98,12 @@ export class GroupCommitter {
   submit(c: Contribution): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ c, resolve, reject });
-      if (!this.#running) this.#run();
+      if (this.#running) return;
+      if (this.#defer) {
+        // Marked running now so later submits of this turn only queue.
+        this.#running = true;
+        this.#defer(this.#start);
+      } else this.#run();
     });
   }
 

@@ -134,6 +134,14 @@ export class KvRunStore implements RunStore {
     return this.#tail.subscriberCount;
   }
 
+  /**
+   * Appends committed since the store opened (`contributions`) and the KV commits that carried
+   * them (`commits`; several runs' appends share one under load, see `group_commit.ts`).
+   */
+  get commitStats(): Readonly<{ commits: number; contributions: number; splits: number }> {
+    return this.#writer.commitStats;
+  }
+
   async create(summary: RunSummary): Promise<boolean> {
     this.#assertOpen();
     return await this.#writer.create(summary);

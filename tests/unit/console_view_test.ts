@@ -169,6 +169,11 @@ describe("format", () => {
       describeEvent(ev("step_started", { step: "invoice" }), titleOf),
       "Issue invoice started",
     );
+    // A step run again after a crash (at-least-once) says so instead of reading as a duplicate.
+    assert.equal(
+      describeEvent(ev("step_started", { step: "invoice", retry: true }), titleOf),
+      "Issue invoice started again (restarted after an interruption)",
+    );
     assert.equal(
       describeEvent(
         ev("approval_resolved", { stepId: "gate", decision: "reject", comment: "late" }),

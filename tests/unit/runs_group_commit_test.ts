@@ -5,7 +5,7 @@
  * commits than runs, and every run's log is exact.
  */
 import assert from "node:assert/strict";
-import { GroupCommitter } from "../../lib/runs/group_commit.ts";
+import { afterIo, GroupCommitter } from "../../lib/runs/group_commit.ts";
 import { KvRunStore } from "../../lib/runs/kv_store.ts";
 import type { RunSummary } from "../../lib/events.ts";
 
@@ -132,6 +132,69 @@ Deno.test("KV store: concurrent appends of many runs share commits and stay exac
       ]);
       assert.equal((await store.get(id))?.eventCount, 3);
     }
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("with afterIo, submits of one turn share the first commit", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    let commits = 0;
+    const gc = new GroupCommitter({
+      atomic: () => kv.atomic(),
+      commit: (build) => {
+        commits++;
+        return build().commit();
+      },
+      defer: afterIo,
+    });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => gc.submit(contribution(`d${i}`, null, i))),
+    );
+    assert.ok(results.every((r) => r.ok));
+    // Without the deferral the first would go alone (see the first test).
+    assert.equal(commits, 1);
+    // A submit after the commit starts a new one (nothing is left running).
+    assert.equal((await gc.submit(contribution("late", null, 1))).ok, true);
+    assert.equal(commits, 2);
+    assert.equal((await kv.get(["d19"])).value, 19);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("KV store: runs created together share commits", async () => {
+  const kv = await Deno.openKv(":memory:");
+  let commits = 0;
+  const realAtomic = kv.atomic.bind(kv);
+  kv.atomic = () => {
+    const op = realAtomic();
+    const commit = op.commit.bind(op);
+    op.commit = () => {
+      commits++;
+      return commit();
+    };
+    return op;
+  };
+  const store = new KvRunStore(kv, { ttlHours: 1, watch: false, ownsKv: true });
+  try {
+    const now = new Date().toISOString();
+    const summary = (id: string): RunSummary => ({
+      id,
+      graph: "g",
+      dialect: "workflow",
+      status: "running",
+      createdAt: now,
+      updatedAt: now,
+      eventCount: 0,
+    });
+    const ids = Array.from({ length: 20 }, (_, i) => `c${i}`);
+    // The same id twice in one burst: exactly one create wins, whichever commit carries it.
+    const made = await Promise.all([...ids, "c0"].map((id) => store.create(summary(id))));
+    assert.equal(made.filter((ok) => ok).length, ids.length);
+    assert.ok(commits < ids.length / 2, `expected shared commits, got ${commits}`);
+    for (const id of ids) assert.equal((await store.get(id))?.eventCount, 0);
   } finally {
     await store.close();
   }

@@ -108,6 +108,28 @@ async function write(conn: Deno.Conn, text: string) {
 }
 
 describe("http1Fetch", () => {
+  it("the first body chunk does not pin the header read buffer", async () => {
+    // Headers and the first bytes of the body arrive in one read: the body's first chunk must
+    // be a copy, not a view of the 16 KiB buffer the headers were read into (a relay holding
+    // that chunk while its stream idles would keep the whole buffer per stream).
+    const server = rawServer(async (_req, conn) => {
+      await write(conn, "HTTP/1.1 200 OK\r\ncontent-length: 13\r\n\r\n: ok\n\ndata: 1");
+    });
+    try {
+      const res = await http1Fetch(`${server.url}/`);
+      const reader = res.body!.getReader();
+      const first = await reader.read();
+      assert.equal(dec.decode(first.value), ": ok\n\ndata: 1");
+      assert.ok(
+        first.value!.buffer.byteLength < 1024,
+        `first chunk backed by ${first.value!.buffer.byteLength} bytes`,
+      );
+      await reader.cancel();
+    } finally {
+      await server.close();
+    }
+  });
+
   it("sends method, path, host, headers and body; reads a chunked body", async () => {
     const server = rawServer(async (_req, conn) => {
       await write(
