@@ -76,6 +76,11 @@ export async function statusError(res: Response, what: string): Promise<Upstream
  * (high-water mark 0) so a slow consumer slows the upstream read instead of buffering here.
  */
 export class UpstreamBody implements UnderlyingDefaultSource<Uint8Array> {
+  /**
+   * `first` is the chunk already read (the proof of a live stream), `reader` the rest; `done`
+   * ends the exchange (once the body ended, failed or was cancelled); an abort of `external`
+   * (the caller's signal) is reported as that abort.
+   */
   constructor(
     private first: Uint8Array | undefined,
     private readonly reader: ReadableStreamDefaultReader<Uint8Array>,
@@ -83,6 +88,7 @@ export class UpstreamBody implements UnderlyingDefaultSource<Uint8Array> {
     private readonly external: AbortSignal | undefined,
   ) {}
 
+  /** Hands on the first chunk, then one upstream read per pull. */
   pull(c: ReadableStreamDefaultController<Uint8Array>): Promise<void> | void {
     if (this.first !== undefined) {
       c.enqueue(this.first);
@@ -109,6 +115,7 @@ export class UpstreamBody implements UnderlyingDefaultSource<Uint8Array> {
     });
   }
 
+  /** Cancels the upstream read and ends the exchange. */
   cancel(reason?: unknown): Promise<void> {
     this.first = undefined;
     const cancelled = this.reader.cancel(reason).catch(() => {});

@@ -218,8 +218,11 @@ export function extractNights(text: string): number | undefined {
 
 /** A stay: check-in, check-out and the nights between them. */
 export interface Stay {
+  /** The first night. */
   checkIn: IsoDate;
+  /** The day of departure: `checkIn` plus `nights`. */
   checkOut: IsoDate;
+  /** Nights of the stay, 1–30. */
   nights: number;
 }
 

@@ -45,7 +45,9 @@ const ITEM_STOP = new Set([
 
 /** A quantity of an item: "20 laptops" → `{quantity: 20, item: "laptops"}`. */
 export interface LineRequest {
+  /** How many. */
   quantity: number;
+  /** The item words, lower case, with a unit in parentheses ("printer paper (reams)"). */
   item: string;
 }
 

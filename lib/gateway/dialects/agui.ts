@@ -41,7 +41,9 @@ export type {
 
 /** The ids an AG-UI run's RUN_STARTED / RUN_FINISHED carry: those of the POST it answers. */
 export interface AguiTranslatorOptions {
+  /** The POST's `threadId`. */
   threadId: string;
+  /** The POST's `runId`. */
   runId: string;
 }
 

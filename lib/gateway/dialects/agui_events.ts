@@ -18,11 +18,15 @@ interface AguiBase {
 
 /** One approval the run waits for, as RUN_FINISHED's interrupt outcome lists it. */
 export interface AguiInterrupt {
+  /** The interrupt id a resume names (see `encodeInterruptId`). */
   id: string;
+  /** Always `approval`: the only kind of gate a workflow has. */
   reason: "approval";
+  /** The gate's question to the user. */
   message: string;
   /** What a resume payload may look like (the upstream's `payloadSchema`, or the default). */
   responseSchema: Record<string, unknown>;
+  /** The workflow run and step of the gate, and the decisions it offers. */
   metadata: { runId: string; stepId: string; options?: string[] };
 }
 
@@ -39,10 +43,15 @@ export type AguiEvent =
 
 /** RUN_FINISHED as this dialect emits it: a result, or an interrupt outcome (never `cancelled`). */
 export interface AguiRunFinished extends AguiBase {
+  /** The event type. */
   type: "RUN_FINISHED";
+  /** The AG-UI thread of the POST this run answers. */
   threadId: string;
+  /** The AG-UI run id of that POST. */
   runId: string;
+  /** The workflow's result, when it ended (complete or rejected). */
   result?: unknown;
+  /** Set when the run stops at an approval gate instead of ending. */
   outcome?: { type: "interrupt"; interrupts: AguiInterrupt[] };
 }
 
