@@ -8,7 +8,7 @@
  * class only coordinates: the pump, the lease, decisions and aborts live in their own modules.
  * @module
  */
-import { digestStartInput } from "./start_input.ts";
+import { digestStartInput, newRunSummary, type StartInput } from "./start_input.ts";
 import { ERROR_CODES, isTerminalType, type RunSummary, type StoredEvent } from "../events.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
@@ -48,16 +48,6 @@ export interface GatewayDeps {
   onRelayLost?: OnRelayLost;
   /** The longest time a rejoin is retried while the service fails (ms; default 60 s). */
   rejoinForMs?: number;
-}
-
-/** Input of {@link Gateway.start}. */
-export interface StartInput {
-  runId?: string;
-  graph: string;
-  initialState: Record<string, unknown>;
-  dialect: RunSummary["dialect"];
-  /** AG-UI runs: the conversation the run belongs to. */
-  threadId?: string;
 }
 
 /** How long the workflow service's graph list is trusted (ms). */
@@ -187,24 +177,13 @@ export class Gateway {
     await this.#checkGraph(input.graph);
     // The lease must exist before the run names this process as its relay.
     await this.#lease.ensureAlive();
-    const now = this.#now();
-    const at = new Date(now).toISOString();
-    const prompt = typeof input.initialState.prompt === "string"
-      ? input.initialState.prompt.slice(0, 200)
-      : undefined;
-    const summary: RunSummary = {
-      id: runId,
-      graph: input.graph,
-      dialect: input.dialect,
-      ...(input.threadId !== undefined ? { threadId: input.threadId } : {}),
-      status: "running",
-      createdAt: at,
-      updatedAt: at,
-      eventCount: 0,
-      ...(prompt !== undefined ? { prompt } : {}),
-      inputDigest: await digestStartInput(input.initialState),
-      relay: this.#lease.claim(),
-    };
+    const summary = newRunSummary(
+      input,
+      runId,
+      this.#now(),
+      await digestStartInput(input.initialState),
+      this.#lease.claim(),
+    );
     if (!(await this.#store.create(summary))) {
       // Lost a race with a concurrent start of the same id: attach to the winner's run.
       const run = await this.#store.get(runId);
