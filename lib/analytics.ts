@@ -72,19 +72,27 @@ export interface DurationStats {
 
 /** One graph's line. */
 export interface GraphStats {
+  /** The graph these counts are for. */
   graph: string;
+  /** Runs of this graph aggregated. */
   total: number;
+  /** Runs of this graph per status. */
   byStatus: StatusCounts;
   /** Succeeded / finished, or null when nothing finished. */
   successRate: number | null;
+  /** Durations of this graph's finished runs. */
   duration: DurationStats;
 }
 
 /** A run waiting for a human decision. */
 export interface PendingApproval {
+  /** The run id. */
   id: string;
+  /** The graph the run belongs to. */
   graph: string;
+  /** The gate step waiting for the decision. */
   stepId: string;
+  /** The question the gate asks the approver. */
   message: string;
   /** When the gate opened (ISO). */
   since: string;
@@ -94,9 +102,13 @@ export interface PendingApproval {
 
 /** A run that ended with an error. */
 export interface Failure {
+  /** The run id. */
   id: string;
+  /** The graph the run belongs to. */
   graph: string;
+  /** The error code the run recorded, `unknown` when none was. */
   code: string;
+  /** The error message the run recorded. */
   message: string;
   /** When it ended (ISO). */
   at: string;
@@ -104,10 +116,13 @@ export interface Failure {
 
 /** Runs created in one slice of the range, by outcome. */
 export interface SeriesBucket {
-  /** Slice start and end, ms since epoch (end exclusive). */
+  /** Slice start, ms since epoch (inclusive). */
   start: number;
+  /** Slice end, ms since epoch (exclusive). */
   end: number;
+  /** Runs in the slice that completed or were rejected. */
   succeeded: number;
+  /** Runs in the slice that errored or were aborted. */
   failed: number;
   /** Still running or waiting for approval. */
   open: number;
@@ -122,12 +137,15 @@ export interface Analytics {
    * range were not counted.
    */
   truncated: boolean;
-  /** Range start (ms since epoch, or null for `all`) and the time of the aggregation. */
+  /** Range start, ms since epoch, or null for `all`. */
   from: number | null;
+  /** Time of the aggregation, ms since epoch. */
   now: number;
+  /** Aggregated runs per status. */
   byStatus: StatusCounts;
   /** Succeeded / finished over all runs, or null when nothing finished. */
   successRate: number | null;
+  /** Durations of all aggregated finished runs. */
   duration: DurationStats;
   /** One line per graph, most runs first. */
   graphs: GraphStats[];
@@ -135,6 +153,7 @@ export interface Analytics {
   pendingApprovals: PendingApproval[];
   /** Newest first, at most 10. */
   recentFailures: Failure[];
+  /** Runs created per time slice, oldest slice first. */
   series: SeriesBucket[];
   /** The newest runs (at most 50), for the list. */
   recent: RunSummary[];

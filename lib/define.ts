@@ -3,7 +3,7 @@
  * `define.middleware`), as Fresh 2 projects declare them.
  * @module
  */
-import { createDefine } from "fresh";
+import { createDefine, type Define } from "fresh";
 import type { Services } from "./services.ts";
 
 /** Per-request state shared by middleware, handlers and pages. */
@@ -21,4 +21,4 @@ export interface State {
 }
 
 /** Typing helpers bound to `State`. */
-export const define = createDefine<State>();
+export const define: Define<State> = createDefine<State>();

@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { RUN_STATUSES, type WorkflowEventType } from "./event_names.ts";
+import { RUN_STATUSES, type RunStatus, type WorkflowEventType } from "./event_names.ts";
 
 export * from "./event_names.ts";
 
@@ -92,7 +92,7 @@ export type EventCheck =
 export const EVENT_TYPE_RE = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/;
 
 /** An upstream event name ({@link EVENT_TYPE_RE}). */
-export const eventTypeSchema = z.string().regex(EVENT_TYPE_RE, "an event name");
+export const eventTypeSchema: z.ZodString = z.string().regex(EVENT_TYPE_RE, "an event name");
 
 /**
  * Validates one event: the name must be an event name ({@link EVENT_TYPE_RE}); the data must be a
@@ -168,7 +168,11 @@ export function quickCheck(
 // Gateway request bodies
 
 /** `POST /agui`, workflow dialect. */
-export const startRunSchema = z.object({
+export const startRunSchema: z.ZodObject<{
+  graph_name: z.ZodString;
+  initial_state: z.ZodRecord<z.ZodString, z.ZodUnknown>;
+  run_id: z.ZodOptional<z.ZodString>;
+}> = z.object({
   graph_name: z.string().regex(GRAPH_NAME_RE, "lower snake case, 1–64 characters"),
   initial_state: json,
   run_id: z.string().regex(RUN_ID_RE, "letters, digits, _ and -, 1–128 characters").optional(),
@@ -177,12 +181,19 @@ export const startRunSchema = z.object({
 export type StartRunRequest = z.infer<typeof startRunSchema>;
 
 /** A human decision on an approval gate. */
-export const decisionSchema = z.enum(["approve", "reject"]);
+export const decisionSchema: z.ZodEnum<{ approve: "approve"; reject: "reject" }> = z.enum([
+  "approve",
+  "reject",
+]);
 /** `approve` or `reject`. */
 export type Decision = z.infer<typeof decisionSchema>;
 
 /** `POST /agui/runs/:id/approval`. */
-export const approvalSchema = z.object({
+export const approvalSchema: z.ZodObject<{
+  stepId: z.ZodString;
+  decision: typeof decisionSchema;
+  comment: z.ZodOptional<z.ZodString>;
+}> = z.object({
   stepId: z.string().min(1).max(200),
   decision: decisionSchema,
   comment: z.string().max(2000).optional(),
@@ -194,7 +205,12 @@ export type ApprovalRequest = z.infer<typeof approvalSchema>;
 // Workflow service contract
 
 /** `POST /execute` on the workflow service. */
-export const executeSchema = z.object({
+export const executeSchema: z.ZodObject<{
+  graph_name: z.ZodString;
+  initial_state: z.ZodDefault<z.ZodRecord<z.ZodString, z.ZodUnknown>>;
+  thread_id: z.ZodString;
+  resume: z.ZodOptional<typeof approvalSchema>;
+}> = z.object({
   graph_name: z.string().regex(GRAPH_NAME_RE),
   initial_state: json.default({}),
   thread_id: z.string().regex(RUN_ID_RE),
@@ -204,10 +220,18 @@ export const executeSchema = z.object({
 export type ExecuteRequest = z.infer<typeof executeSchema>;
 
 /** `POST /abort` on the workflow service. */
-export const abortSchema = z.object({ thread_id: z.string().regex(RUN_ID_RE) });
+export const abortSchema: z.ZodObject<{ thread_id: z.ZodString }> = z.object({
+  thread_id: z.string().regex(RUN_ID_RE),
+});
 
 /** One entry of `GET /graphs`. */
-export const graphInfoSchema = z.object({
+export const graphInfoSchema: z.ZodObject<{
+  name: z.ZodString;
+  title: z.ZodString;
+  domain: z.ZodString;
+  description: z.ZodString;
+  example_prompt: z.ZodOptional<z.ZodString>;
+}> = z.object({
   name: z.string().regex(GRAPH_NAME_RE),
   title: z.string(),
   domain: z.string(),
@@ -218,7 +242,8 @@ export const graphInfoSchema = z.object({
 export type GraphInfo = z.infer<typeof graphInfoSchema>;
 
 /** `GET /graphs` answer. */
-export const graphListSchema = z.object({ graphs: z.array(graphInfoSchema) });
+export const graphListSchema: z.ZodObject<{ graphs: z.ZodArray<typeof graphInfoSchema> }> = z
+  .object({ graphs: z.array(graphInfoSchema) });
 
 // ---------------------------------------------------------------------------------------------
 // Run summaries
@@ -227,21 +252,29 @@ export const graphListSchema = z.object({ graphs: z.array(graphInfoSchema) });
 export type Dialect = "workflow" | "agui";
 
 /** A run's status. */
-export const runStatusSchema = z.enum(RUN_STATUSES);
+export const runStatusSchema: z.ZodEnum<{ [K in RunStatus]: K }> = z.enum(RUN_STATUSES);
 
 /** A run's summary as `GET /agui/runs/:id` returns it and the run log stores it. */
 export interface RunSummary {
+  /** The run id. */
   id: string;
+  /** The graph the run executes. */
   graph: string;
+  /** The dialect the run was started with. */
   dialect: Dialect;
-  status: z.infer<typeof runStatusSchema>;
-  /** ISO timestamps. */
+  /** Where the run is. */
+  status: RunStatus;
+  /** When the run was created (ISO 8601). */
   createdAt: string;
+  /** When the summary last changed (ISO 8601). */
   updatedAt: string;
+  /** When the run reached a final status (ISO 8601). */
   finishedAt?: string;
   /** The head sequence number: how many events the run holds. */
   eventCount: number;
+  /** The open gate: its step, question, opening time (ISO 8601) and offered options. */
   pendingApproval?: { stepId: string; message: string; since: string; options?: string[] };
+  /** Why the run failed, set when the status is `error`. */
   error?: { code: string; message: string };
   /** The prompt, for lists (truncated). */
   prompt?: string;
@@ -268,7 +301,10 @@ export interface RunSummary {
 
 /** The JSON error body every endpoint answers with. */
 export interface ErrorBody {
+  /** Short machine-readable code (`bad_request`, `invalid_request` …). */
   error: string;
+  /** What went wrong, for a person. */
   message: string;
+  /** Optional structured details (validation issues …). */
   details?: unknown;
 }

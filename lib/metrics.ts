@@ -4,7 +4,8 @@
  * @module
  */
 
-type Labels = Record<string, string>;
+/** Prometheus labels of one sample (name → value); a label object must not change once used. */
+export type Labels = Record<string, string>;
 
 /**
  * Keys of label objects already seen: a stream passes the same object for each batch it counts,
@@ -35,6 +36,7 @@ function buildLabelKey(labels: Labels): string {
 /** A monotonically increasing counter with optional labels. */
 export class Counter {
   readonly #values = new Map<string, number>();
+  /** A counter named `name` (the Prometheus metric name), described by `help`. */
   constructor(readonly name: string, readonly help: string) {}
   /** Adds `n` (default 1) for `labels`. */
   inc(labels?: Labels, n = 1): void {
@@ -73,6 +75,7 @@ export function renderLabeledGauge(
 
 /** A gauge read from a callback when metrics are rendered. */
 export class Gauge {
+  /** A gauge named `name`, described by `help`, whose value `read` returns at render time. */
   constructor(readonly name: string, readonly help: string, readonly read: () => number) {}
   /** Prometheus text lines. */
   render(): string {
@@ -85,6 +88,7 @@ export class Histogram {
   readonly #counts: number[];
   #sum = 0;
   #count = 0;
+  /** A histogram named `name`, described by `help`, with the ascending upper bounds `buckets`. */
   constructor(readonly name: string, readonly help: string, readonly buckets: number[]) {
     this.#counts = new Array(buckets.length).fill(0);
   }
@@ -121,37 +125,46 @@ export class Histogram {
 export class Metrics {
   /** Open SSE streams to clients (set by the gateway). */
   openStreams = 0;
+  /** Runs started, labelled by `graph`. */
   readonly runsStarted = new Counter("workflow_runs_started_total", "Runs started, by graph.");
+  /** Runs that reached a terminal event, labelled by `graph` and `status`. */
   readonly runsFinished = new Counter(
     "workflow_runs_finished_total",
     "Runs that reached a terminal event, by graph and status.",
   );
+  /** Upstream events accepted into run logs. */
   readonly eventsRelayed = new Counter(
     "workflow_events_relayed_total",
     "Upstream events accepted into run logs.",
   );
+  /** Events written to client streams, labelled by `dialect`. */
   readonly eventsSent = new Counter(
     "workflow_events_sent_total",
     "Events written to client streams, by dialect.",
   );
+  /** Upstream frames skipped as malformed. */
   readonly malformedFrames = new Counter(
     "workflow_upstream_malformed_frames_total",
     "Upstream frames skipped as malformed.",
   );
+  /** Upstream failures, labelled by `code`. */
   readonly upstreamErrors = new Counter(
     "workflow_upstream_errors_total",
     "Upstream failures, by code.",
   );
+  /** Runs this process took over from a lost relay, labelled by `reason` (what found them). */
   readonly relayTakeovers = new Counter(
     "workflow_relay_takeovers_total",
     "Runs this instance took over from a relay that was gone, by what found them.",
   );
+  /** Rejoins of a workflow stream (takeovers and cut streams), labelled by `outcome`. */
   readonly upstreamRejoins = new Counter(
     "workflow_upstream_rejoins_total",
     "Rejoins of a workflow stream (takeovers and cut streams), by outcome.",
   );
   /** Counters the SSE streams increment directly (no call per heartbeat). */
   readonly sse = { heartbeats: 0, overflows: 0 };
+  /** Requests refused before streaming, labelled by HTTP `status`. */
   readonly rejected = new Counter(
     "workflow_requests_rejected_total",
     "Requests refused before streaming, by status.",

@@ -17,12 +17,19 @@ import { ClientStreams } from "./http/client_streams.ts";
 
 /** Everything a request handler may need. */
 export interface Services {
+  /** The validated configuration the process started with. */
   config: Config;
+  /** The process's root logger. */
   logger: Logger;
+  /** The process's Prometheus metrics. */
   metrics: Metrics;
+  /** The run log (Deno KV). */
   store: RunStore;
+  /** The workflow service client. */
   upstream: Upstream;
+  /** Starts, relays, decides and aborts runs. */
   gateway: Gateway;
+  /** The open client event streams, for shutdown and `/health`. */
   streams: StreamRegistry;
   /** Per-client limit on starting runs (`RATE_LIMIT_PER_MINUTE`, `RATE_LIMIT_BURST`). */
   rateLimiter: RateLimiter;
@@ -42,6 +49,7 @@ export interface Services {
 
 /** Options beyond the configuration (tests). */
 export interface ServiceOptions {
+  /** Replaces the JSON-lines logger on stderr at `LOG_LEVEL` (tests capture lines). */
   logger?: Logger;
   /** A relay lease length other than the default 30 s (tests of relay_lost use a short one). */
   leaseMs?: number;

@@ -25,25 +25,37 @@ const ROW_FIELDS = ["line_items", "lines", "checks", "taxes"];
 
 /** A known document whose content does not have the shape its kind promises. */
 export class DocumentError extends Error {
+  /** Always `DocumentError`, so logs and error boundaries can tell it apart. */
   override name = "DocumentError";
 }
 
 /** A table: column keys, their labels, and one row of display strings per item. */
 export interface DocTable {
+  /** The artifact field the rows came from. */
   key: string;
+  /** The field's name, humanized, as the table's caption. */
   label: string;
+  /** Column labels, humanized, in first-seen order. */
   columns: string[];
+  /** One row per item, each cell formatted for display. */
   rows: string[][];
 }
 
 /** A document laid out for display. */
 export interface DocLayout {
+  /** The artifact's name, humanized. */
   title: string;
+  /** The document number (from the field {@link DOCUMENT_NUMBERS} names), when present. */
   number?: string;
+  /** The document's status, underscores turned into spaces, when present. */
   status?: string;
+  /** Label and display value of each plain field. */
   fields: [string, string][];
+  /** Lists of row objects, laid out as tables. */
   tables: DocTable[];
+  /** Label and display values of each list of plain values. */
   lists: [string, string[]][];
+  /** Label and formatted amount of each total line (subtotal, shipping, each tax, total). */
   totals: [string, string][];
 }
 

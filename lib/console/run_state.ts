@@ -20,7 +20,9 @@ export interface ConsoleEvent {
 
 /** A row of the event log: the event and a key that stays unique (synthetic events have id 0). */
 export interface EventRowData {
+  /** Unique row key: the event id, or a negative counter for synthetic events. */
   key: number;
+  /** The event shown in the row. */
   event: ConsoleEvent;
 }
 
@@ -29,8 +31,11 @@ export type StepState = "pending" | "running" | "waiting" | "done" | "skipped" |
 
 /** One step of the timeline. */
 export interface StepView {
+  /** The step's name (its id in the workflow). */
   name: string;
+  /** The step's display title; the name when the workflow gave none. */
   title: string;
+  /** Where the step is. */
   state: StepState;
 }
 
@@ -39,34 +44,49 @@ export type Phase = "idle" | "running" | "waiting" | "complete" | "rejected" | "
 
 /** The approval gate the run stopped at, and the decision once one was recorded. */
 export interface ApprovalView {
+  /** The gate step that asked for the decision. */
   stepId: string;
+  /** The question the gate asks; empty when its event was not seen. */
   message: string;
+  /** The decision, once one was recorded. */
   decision?: "approve" | "reject";
+  /** The approver's comment on the decision, if any. */
   comment?: string;
 }
 
 /** A document the run produced (the latest one of each name). */
 export interface ArtifactView {
+  /** The artifact's name; a newer artifact of the same name replaces it. */
   name: string;
+  /** The artifact's MIME type; empty when the event gave none. */
   mime: string;
+  /** The artifact's content as the event carried it. */
   content: unknown;
 }
 
 /** The whole view of a run. Treat it as immutable: `applyEvent` returns a new one. */
 export interface RunView {
+  /** The run id. */
   runId: string;
+  /** The graph, from `workflow_initialized`. */
   graph?: string;
+  /** The workflow's title, from `workflow_initialized`. */
   title?: string;
+  /** Where the run is. */
   phase: Phase;
   /** The newest rows (at most `maxRows`), oldest first. */
   rows: EventRowData[];
   /** How many older rows were let go to keep memory bounded. */
   dropped: number;
+  /** The workflow's steps, in order, with their state. */
   steps: StepView[];
+  /** The approval gate the run waits at or last passed. */
   approval?: ApprovalView;
+  /** The documents produced, latest of each name. */
   artifacts: ArtifactView[];
   /** Everything the run's inputs, step results and result said, merged (newest wins). */
   facts: Record<string, unknown>;
+  /** The run's result, from `workflow_complete`. */
   result?: unknown;
   /** Why the run failed; `status` is the HTTP status the client last got, when it gave up on one. */
   error?: { message: string; code?: string; status?: number };

@@ -20,11 +20,17 @@ const SETTLE_MS = 5_000;
 
 /** What an abort needs from the gateway around it. */
 export interface AbortDeps {
+  /** The run log: the run's summary before and after, and the tail to wait on. */
   store: RunStore;
+  /** The workflow service, asked to stop the thread. */
   upstream: Upstream;
+  /** Where the abort logs, with the run's id and graph. */
   logger: Logger;
+  /** Tells whether another live process relays the run. */
   lease: RelayLease;
+  /** Appends `workflow_aborted` when nobody else recorded the end. */
   records: Records;
+  /** The clock, ms since epoch (the timestamp of `workflow_aborted`). */
   now: () => number;
   /** The pump relaying the run in this process, if any. */
   pumpOf: (runId: string) => Promise<void> | undefined;

@@ -28,8 +28,11 @@ import type { RelayParts } from "./relay_parts.ts";
 
 /** A human decision on one approval gate. */
 export interface DecisionInput {
+  /** The gate step the decision is for; it must be the one the run waits on. */
   stepId: string;
+  /** Whether the gate lets the workflow go on. */
   decision: Decision;
+  /** The approver's comment (at most 2000 characters), logged with the decision. */
   comment?: string;
 }
 
@@ -61,6 +64,7 @@ export function waitsFor(run: RunSummary, stepId: string): boolean {
 export class Decisions {
   readonly #d: DecisionDeps;
 
+  /** Builds the decision path over the gateway's shared parts. */
   constructor(deps: DecisionDeps) {
     this.#d = deps;
   }

@@ -32,6 +32,7 @@ export type GatewayErrorType =
 
 /** Options of a {@link GatewayError}. */
 export interface GatewayErrorInit {
+  /** What went wrong. */
   type: GatewayErrorType;
   /** The run concerned, when there is one. */
   runId?: string;
@@ -52,6 +53,7 @@ export class GatewayError extends Error {
   /** For `upstream_refused`: the classified upstream failure. */
   readonly upstream?: UpstreamError;
 
+  /** A gateway failure with a message for people and `init` for code. */
   constructor(message: string, init: GatewayErrorInit) {
     super(message, init.upstream ? { cause: init.upstream } : undefined);
     this.name = "GatewayError";

@@ -34,6 +34,7 @@ export function jsonMethodNotAllowed(req: Request, res: Response): Response {
 
 /** What the guard needs from the request's state. */
 export interface GuardState {
+  /** The process's services (rate limiters, the client stream cap, the logger). */
   services: Services;
   /** The client's address (rate limit key). */
   clientIp?: string;

@@ -11,13 +11,20 @@ import type { Services } from "../services.ts";
 
 /** The `/health` body for a caller without credentials (when a token is configured). */
 export interface PublicHealthBody {
+  /** `ok` when the workflow service answers its `/health`, else `degraded` (HTTP 503). */
   status: "ok" | "degraded";
 }
 
 /** The `/health` body. */
 export interface HealthBody {
+  /** `ok` when the workflow service answers its `/health`, else `degraded` (HTTP 503). */
   status: "ok" | "degraded";
+  /** The app's version. */
   version: string;
+  /**
+   * The workflow service: its redacted URL (or `built-in`), mode, whether it answered, the
+   * latency of its `/health` in ms, and the kind of failure, if any.
+   */
   workflow_service: {
     url: string;
     mode: "built-in" | "external";
@@ -25,8 +32,11 @@ export interface HealthBody {
     latency_ms: number;
     error?: string;
   };
+  /** Client event streams open in this process. */
   active_streams: number;
+  /** Upstream streams this process relays. */
   active_relays: number;
+  /** Seconds since the process started. */
   uptime_s: number;
 }
 

@@ -43,8 +43,11 @@ export function runIdParam(id: string): string {
 
 /** What starting or reading a run's stream needs. */
 export interface StreamHandlerDeps extends ClientStreamDeps {
+  /** The run feed, plus starting runs and deciding gates (an AG-UI resume). */
   gateway: ClientStreamDeps["gateway"] & Pick<Gateway, "start" | "decide">;
+  /** The run log: summaries, events and the runs of a conversation (`threadId`). */
   store: Pick<RunStore, "get" | "read" | "listByThread">;
+  /** The heartbeat interval, the AG-UI default graph and the request body limits. */
   config:
     & Pick<Config, "HEARTBEAT_MS" | "DEFAULT_GRAPH">
     & Exclude<BodyLimits, number>;
@@ -128,6 +131,7 @@ export async function handleEvents(
 
 /** What an approval needs. */
 export interface ApprovalDeps {
+  /** Records the decision and resumes the run. */
   gateway: Pick<Gateway, "approve">;
   /** `MAX_BODY_BYTES`, `BODY_TIMEOUT_MS`, `MAX_JSON_DEPTH`. */
   bodyLimits: BodyLimits;

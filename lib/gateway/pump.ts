@@ -43,14 +43,19 @@ const MAX_BACKLOG = 32_768;
 
 /** A failure that ends a run with a gateway-made `workflow_error`. */
 export interface Failure {
+  /** The `workflow_error` code (one of `ERROR_CODES`). */
   code: string;
+  /** The `workflow_error` message, for people. */
   message: string;
 }
 
 /** What a pump needs from the gateway around it. */
 export interface PumpDeps {
+  /** The run log the pump appends to. */
   store: RunStore;
+  /** Counts relayed events, malformed frames, upstream errors and relay latency. */
   metrics: Metrics;
+  /** The clock, ms since epoch (summary times). */
   now: () => number;
   /** True once the process is shutting down (a cut stream is then no fault of the run's). */
   closing: () => boolean;
@@ -69,9 +74,13 @@ export type Reconnected = { body: ReadableStream<Uint8Array> } | { failure: Fail
 
 /** One stream to pump. */
 export interface PumpJob {
+  /** The run the stream belongs to. */
   runId: string;
+  /** The run's graph (metrics labels, gateway-made events). */
   graph: string;
+  /** The upstream SSE body to read. */
   body: ReadableStream<Uint8Array>;
+  /** Where the pump logs, bound to the run. */
   log: Logger;
   /**
    * The step a decision just resumed: the gateway logged its own `approval_resolved`, so the

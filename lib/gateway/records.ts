@@ -21,6 +21,7 @@ export class Records {
   readonly #metrics: Metrics;
   readonly #now: () => number;
 
+  /** Writes to `store`, counts finished runs in `metrics`, stamps events with `now` (ms). */
   constructor(store: RunStore, metrics: Metrics, now: () => number) {
     this.#store = store;
     this.#metrics = metrics;

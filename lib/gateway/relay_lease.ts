@@ -14,11 +14,15 @@ import type { RunStore } from "../runs/store.ts";
 
 /** What the lease needs from the gateway around it. */
 export interface RelayLeaseDeps {
+  /** Where the lease and run summaries live. */
   store: RunStore;
+  /** The process's metrics; the lease itself records none. */
   metrics: Metrics;
+  /** Where failed renewals and relay checks are logged. */
   logger: Logger;
   /** How long the lease lasts without renewal (ms). */
   leaseMs: number;
+  /** The clock, ms since epoch. */
   now: () => number;
   /** This process's identity in run summaries. */
   owner: string;
@@ -36,6 +40,7 @@ export class RelayLease {
   readonly #watchdogs = new Map<string, { count: number; timer: ReturnType<typeof setInterval> }>();
   #released = false;
 
+  /** A lease over `deps`; nothing is written until {@link RelayLease.ensureAlive}. */
   constructor(deps: RelayLeaseDeps) {
     this.#d = deps;
   }

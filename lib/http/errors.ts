@@ -18,6 +18,7 @@ export class ApiError extends HttpError {
   readonly details?: unknown;
   /** Extra response headers (`allow`, `retry-after` …). */
   readonly headers?: Record<string, string>;
+  /** An error answered with `status`, the body `{error: code, message, details}` and `headers`. */
   constructor(
     status: number,
     code: string,

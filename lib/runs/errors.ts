@@ -9,6 +9,7 @@ import type { RunSummary } from "../events.ts";
 export class RunNotFoundError extends Error {
   /** The run id asked for. */
   readonly runId: string;
+  /** The run `runId` was not found; `detail` words why. */
   constructor(runId: string, detail = "no such run") {
     super(`Run ${runId}: ${detail}`);
     this.name = "RunNotFoundError";
@@ -24,6 +25,7 @@ export class RunNotFoundError extends Error {
 export class RunClosedError extends Error {
   /** The run id. */
   readonly runId: string;
+  /** The log of `runId` is closed; `detail` words why. */
   constructor(runId: string, detail = "the run already ended; its log is closed") {
     super(`Run ${runId}: ${detail}`);
     this.name = "RunClosedError";
@@ -44,6 +46,7 @@ export class EventTooLargeError extends Error {
   readonly bytes: number;
   /** The largest size accepted, in UTF-8 bytes. */
   readonly limit: number;
+  /** The event of `type` in `runId` is `bytes` long, over `limit` (UTF-8 bytes). */
   constructor(runId: string, type: string, bytes: number, limit: number) {
     super(
       `Run ${runId}: event "${type.slice(0, 64)}" is ${bytes} bytes, more than the ${limit} ` +
@@ -63,6 +66,7 @@ export class UnexpectedStateError extends Error {
   readonly runId: string;
   /** The summary as it was found. */
   readonly current: RunSummary;
+  /** The run was found as `current` instead of the expected state. */
   constructor(runId: string, current: RunSummary) {
     super(`Run ${runId}: its state changed (${current.status})`);
     this.name = "UnexpectedStateError";
@@ -77,6 +81,7 @@ export class AppendConflictError extends Error {
   readonly runId: string;
   /** How many times the write was tried. */
   readonly attempts: number;
+  /** The write to `runId` was given up after `attempts` tries. */
   constructor(runId: string, attempts: number) {
     super(`Run ${runId}: gave up after ${attempts} conflicting concurrent writes`);
     this.name = "AppendConflictError";
@@ -94,7 +99,7 @@ export class RelayFencedError extends Error {
   readonly runId: string;
   /** Who holds the run's relay now (undefined: nobody). */
   readonly owner: string | undefined;
-  /** @param runId the run; @param owner who relays it now */
+  /** The append to `runId` was refused because `owner` (or nobody) relays it now. */
   constructor(runId: string, owner: string | undefined) {
     super(`Run ${runId}: its relay was taken over (by ${owner ?? "nobody"})`);
     this.name = "RelayFencedError";
@@ -105,6 +110,7 @@ export class RelayFencedError extends Error {
 
 /** A `list` cursor that this store did not issue. */
 export class InvalidCursorError extends Error {
+  /** A cursor that did not decode; `message` words why. */
   constructor(message = "invalid run list cursor") {
     super(message);
     this.name = "InvalidCursorError";

@@ -28,9 +28,13 @@ export interface Contribution {
 
 /** Deno KV's limits on one atomic operation, less what {@link GroupCommitOptions.finish} adds. */
 export interface CommitLimits {
+  /** Most checks one operation may hold. */
   checks: number;
+  /** Most mutations one operation may hold. */
   mutations: number;
+  /** Most bytes (keys and values) one operation may write. */
   bytes: number;
+  /** Most bytes of keys one operation may write. */
   keyBytes: number;
 }
 
@@ -85,6 +89,7 @@ export class GroupCommitter {
   /** Operations committed, and contributions they carried (for tests and tuning). */
   readonly stats = { commits: 0, contributions: 0, splits: 0 };
 
+  /** A committer that merges contributions into operations within `opts.limits`. */
   constructor(opts: GroupCommitOptions) {
     this.#opts = opts;
     this.#limits = opts.limits ?? KV_LIMITS;

@@ -108,8 +108,11 @@ export function indexTime(createdMs: number): number {
  * anyway, so the lease renews with no write of its own while events flow.
  */
 export interface HeadValue {
+  /** The last sequence number written (0 before any event). */
   seq: number;
+  /** True once the run's terminal event is logged. */
   done: boolean;
+  /** The run's expiry deadline, ms since epoch, fixed at creation. */
   exp: number;
   /** When the last append or lease renewal happened (ms since epoch). */
   at?: number;
@@ -123,21 +126,29 @@ export interface HeadValue {
 
 /** The summary value: the summary and the run's expiry deadline (ms). */
 export interface RunRecord {
+  /** The run's summary. */
   summary: RunSummary;
+  /** The run's expiry deadline, ms since epoch (the head's `exp`). */
   exp: number;
 }
 
 /** A page holding one event whose data has a line break (packed pages are line based). */
 export interface InlineEventValue {
+  /** The event type. */
   t: string;
+  /** The event data (JSON text with a line break). */
   d: string;
 }
 
 /** A page holding one big event whose data is in `parts` parts of blob `blob`, `bytes` long. */
 export interface BlobEventValue {
+  /** The event type. */
   t: string;
+  /** The blob id (a random UUID) naming the `["ev_blob", id, blob, i]` parts. */
   blob: string;
+  /** How many parts the data is split into. */
   parts: number;
+  /** The data's length in UTF-8 bytes. */
   bytes: number;
 }
 
@@ -151,6 +162,7 @@ export type PageValue = Uint8Array | InlineEventValue | BlobEventValue;
 export interface EncodedPage {
   /** The events it holds, in order. */
   events: NewEvent[];
+  /** The value to store under the page's key. */
   value: PageValue;
   /** A big event's parts, written before the page (empty otherwise). */
   parts: Uint8Array[];

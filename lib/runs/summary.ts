@@ -61,7 +61,9 @@ const MOVES_STATUS: ReadonlySet<string> = /* @__PURE__ */ new Set([
 
 /** One event to reduce: its type and its data as JSON text (as the log holds it). */
 export interface EventText {
+  /** The event type. */
   type: string;
+  /** The event data as JSON text. */
   data: string;
 }
 

@@ -28,11 +28,13 @@ export interface StepContext {
 export interface ArtifactDoc {
   /** Stable document name, e.g. `reservation`. */
   name: string;
+  /** The document's fields, as the `artifact` event's `content`. */
   content: JsonObject;
 }
 
 /** A business task: a pure function of the extracted input and the earlier results. */
 export interface TaskStep<I> {
+  /** Tells a task from a gate. */
   kind: "task";
   /**
    * Node name and the `step` of step events; must not be a state key (`input`, `options`,
@@ -54,6 +56,7 @@ export interface TaskStep<I> {
 
 /** A human approval gate: the run pauses with `approval_required` until a decision arrives. */
 export interface GateStep<I> {
+  /** Tells a gate from a task. */
   kind: "gate";
   /** Node name, the `step` of step events and the `stepId` of the approval. */
   name: string;
@@ -94,8 +97,12 @@ export interface WorkflowSpec<I = unknown> {
 
 /** A gate's decision as it is stored in the graph state. */
 export interface GateDecision {
+  /** The gate's step name. */
   stepId: string;
+  /** Whether the workflow goes on. */
   decision: "approve" | "reject";
+  /** The approver's comment, if any. */
   comment?: string;
+  /** When the decision was taken (ISO 8601, service clock). */
   decided_at: string;
 }

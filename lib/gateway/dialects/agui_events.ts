@@ -11,7 +11,7 @@ import {
 } from "./agui_state.ts";
 
 /** Fields every emitted event may carry. */
-interface AguiBase {
+export interface AguiBase {
   /** Epoch milliseconds of the workflow event that caused it, when it had a usable `ts`. */
   timestamp?: number;
 }

@@ -31,8 +31,11 @@ import { waitingRunOfThread } from "./agui_thread.ts";
 
 /** What an AG-UI request needs. */
 export interface AguiDeps extends ClientStreamDeps {
+  /** The run feed, plus starting runs and deciding gates (an AG-UI resume). */
   gateway: ClientStreamDeps["gateway"] & Pick<Gateway, "start" | "decide">;
+  /** The run log: summaries, events and the runs of a conversation (`threadId`). */
   store: Pick<RunStore, "get" | "read" | "listByThread">;
+  /** Stream settings, plus the graph a `RunAgentInput` runs when it names none. */
   config: ClientStreamDeps["config"] & { DEFAULT_GRAPH: string };
 }
 

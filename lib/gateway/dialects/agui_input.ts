@@ -20,7 +20,11 @@ import { type ErrorBody, GRAPH_NAME_RE, RUN_ID_RE } from "../../events.ts";
 const nonNullObject = z.record(z.string(), z.unknown());
 
 /** One answer to an interrupt (AG-UI 1.0 `ResumeEntry`). */
-export const resumeEntrySchema = z.looseObject({
+export const resumeEntrySchema: z.ZodObject<{
+  interruptId: z.ZodString;
+  status: z.ZodEnum<{ resolved: "resolved"; cancelled: "cancelled" }>;
+  payload: z.ZodOptional<z.ZodUnknown>;
+}, z.core.$loose> = z.looseObject({
   interruptId: z.string().min(1).max(400),
   status: z.enum(["resolved", "cancelled"]),
   payload: z.unknown().optional(),
@@ -33,7 +37,13 @@ export type ResumeEntry = z.infer<typeof resumeEntrySchema>;
  * ignored. A `null` there (some clients send it for "nothing") reads as absent, for every key
  * alike: `graph_name: null` is the default graph and `initial_state: null` the prompt.
  */
-export const forwardedPropsSchema = z.looseObject({
+export const forwardedPropsSchema: z.ZodObject<{
+  graph_name: z.ZodOptional<z.ZodNullable<z.ZodString>>;
+  initial_state: z.ZodOptional<z.ZodNullable<z.ZodRecord<z.ZodString, z.ZodUnknown>>>;
+  command: z.ZodOptional<
+    z.ZodNullable<z.ZodObject<{ resume: z.ZodOptional<z.ZodUnknown> }, z.core.$loose>>
+  >;
+}, z.core.$loose> = z.looseObject({
   graph_name: z.string().regex(GRAPH_NAME_RE, "lower snake case, 1–64 characters").nullish(),
   initial_state: nonNullObject.nullish(),
   command: z.looseObject({ resume: z.unknown().optional() }).nullish(),
@@ -44,7 +54,24 @@ export const forwardedPropsSchema = z.looseObject({
  * kept, `tools`/`context`/`messages` default to empty, `null` reads as absent, and messages are
  * only checked for a `role` (their content is read for the prompt, nothing else).
  */
-export const runAgentInputSchema = z.looseObject({
+export const runAgentInputSchema: z.ZodObject<{
+  threadId: z.ZodString;
+  runId: z.ZodString;
+  protocolVersion: z.ZodOptional<z.ZodNullable<z.ZodString>>;
+  parentRunId: z.ZodOptional<z.ZodNullable<z.ZodString>>;
+  messages: z.ZodPreprocess<
+    z.ZodDefault<
+      z.ZodArray<
+        z.ZodObject<{ role: z.ZodString; content: z.ZodOptional<z.ZodUnknown> }, z.core.$loose>
+      >
+    >
+  >;
+  state: z.ZodOptional<z.ZodUnknown>;
+  tools: z.ZodOptional<z.ZodNullable<z.ZodArray<z.ZodUnknown>>>;
+  context: z.ZodOptional<z.ZodNullable<z.ZodArray<z.ZodUnknown>>>;
+  forwardedProps: z.ZodPreprocess<z.ZodOptional<typeof forwardedPropsSchema>>;
+  resume: z.ZodOptional<z.ZodNullable<z.ZodArray<typeof resumeEntrySchema>>>;
+}, z.core.$loose> = z.looseObject({
   threadId: z.string().min(1).max(512),
   runId: z.string().min(1).max(512),
   protocolVersion: z.string().nullish(),
@@ -167,10 +194,14 @@ const APPROVE_WORDS = new Set(["approve", "approved", "accept", "accepted", "yes
 const REJECT_WORDS = new Set(["reject", "rejected", "deny", "denied", "no", "false"]);
 
 /** A resume payload's reading: a decision, optional comment and step/interrupt hints. */
-interface PayloadReading {
+export interface PayloadReading {
+  /** What the payload decided. */
   decision: "approve" | "reject";
+  /** The approver's comment, when the payload carried one. */
   comment?: string;
+  /** The gate step the payload names, which a legacy resume needs. */
   stepId?: string;
+  /** The interrupt id the payload names (`<logRunId>:<stepId>`), for a legacy resume. */
   interruptId?: string;
 }
 

@@ -9,7 +9,9 @@ import type { StoredEvent } from "../../events.ts";
 
 /** A decision as the log recorded it (`approval_resolved`). */
 export interface RecordedDecision {
+  /** The `decision` field as logged (`approve` or `reject` when the gateway wrote it). */
   decision: string;
+  /** The approver's comment, when the event carried one. */
   comment?: string;
 }
 

@@ -27,7 +27,7 @@ export interface AguiMapperInit {
   /** The graph name the gateway knows the run by. */
   graph: string;
   /** The run's input (a start), or undefined for a resume. */
-  input?: Json;
+  input?: Record<string, unknown>;
   /** The id prefix of this upstream run's events (orders runs of one thread). */
   idPrefix: string;
   /** Clock (ms since epoch). */

@@ -18,10 +18,15 @@ import type { JsonObject, WorkflowSpec } from "../spec.ts";
 
 /** The input an admission run works from. */
 export interface AdmissionInput {
+  /** The patient's name (`app_context.patient_name`, the prompt, else "Unidentified Patient"). */
   patient: string;
+  /** Age in years (0–120), when given. */
   age?: number;
+  /** Sex, when given. */
   sex?: "male" | "female";
+  /** Canonical symptoms found, in vocabulary order; none means ESI 5. */
   symptoms: string[];
+  /** A severity qualifier from `app_context` or the prompt, when given. */
   severity?: Severity;
   /**
    * `app_context.chief_complaint`, else the prompt's clinical part ("… with severe chest pain"

@@ -22,11 +22,17 @@ import type { JsonObject, StepResults, WorkflowSpec } from "../spec.ts";
 
 /** The input a hotel run works from. */
 export interface HotelInput {
+  /** The guest's name (`app_context.guest_name`, the prompt, else "Walk-in Guest"). */
   guest: string;
+  /** Day of arrival (ISO date, default tomorrow). */
   checkIn: string;
+  /** Day of departure (ISO date): `checkIn` plus `nights`. */
   checkOut: string;
+  /** Nights of the stay (1–30, default 1). */
   nights: number;
+  /** The room type (default `double`). */
   roomType: RoomType;
+  /** Guests in the room (1–8 when from `app_context`, default 1). */
   guests: number;
   /** Nightly rate in USD (the prompt's "$N per night", else the rack rate of the room type). */
   rate: number;

@@ -20,11 +20,15 @@ import type { JsonObject, WorkflowSpec } from "../spec.ts";
 
 /** The input a procurement run works from. */
 export interface PurchaseInput {
+  /** What is ordered (default "office supplies"). */
   item: string;
+  /** How many units (a whole number ≥ 1, default 10). */
   quantity: number;
   /** Unit price in USD. */
   unitPrice: number;
+  /** Who supplies it (default "Contoso Supplies"). */
   vendor: string;
+  /** The requesting department, whose budget is checked (default "Operations"). */
   department: string;
   /** The requisition date (today per the service clock). */
   requestedOn: string;
