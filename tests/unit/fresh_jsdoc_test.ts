@@ -11,12 +11,53 @@ async function modules(dir: string): Promise<string[]> {
   return out;
 }
 
-// Only these two rules: `private-type-ref` also flags every Preact or zod type a public
-// signature mentions, which would mean re-exporting Preact's API from `fresh`.
-const RULES = /^error\[(missing-jsdoc|missing-explicit-type)\]/;
+/**
+ * Modules left out for now, each with the reason. Remove an entry once its module is clean:
+ * the test then keeps it clean.
+ */
+const PENDING: Record<string, string> = {
+  "lib/sse/heartbeat.ts": "being rewritten on branch perf2; documented once that lands",
+  "lib/sse/parse.ts": "being rewritten on branch perf2; it re-exports eventsource-parser's " +
+    "ParseError, whose own declaration lacks JSDoc",
+  "lib/gateway/client_stream.ts": "being rewritten on branch perf2",
+  "lib/gateway/relay.ts": "being rewritten on branch perf2",
+  "lib/gateway/streams.ts": "being rewritten on branch perf2",
+  "lib/gateway/upstream_http1.ts": "being rewritten on branch perf2",
+  "lib/runs/live_tail.ts": "being rewritten on branch perf2",
+};
 
-Deno.test("jsdoc: every export of the core, the logger, the config and main.ts is documented", async () => {
-  const files = [...await modules("lib/fresh"), "lib/log.ts", "lib/config.ts", "main.ts"].sort();
+/**
+ * Private types a public signature may still name, as `file: type`, each with the reason.
+ * `Config` is `z.output<typeof schema>`: exporting `schema` would mean spelling out the zod type
+ * of every variable a second time, next to the shape that is the one source of truth.
+ */
+const ALLOWED_PRIVATE: Record<string, string> = {
+  "lib/config.ts: schema": "Config is inferred from it (see above)",
+};
+
+const RULES = /^error\[(missing-jsdoc|missing-explicit-type|private-type-ref)\]/;
+
+/**
+ * True when `file` declares `name` at top level without exporting it. `private-type-ref` also
+ * flags every npm type (zod, Preact, LangGraph …) a public signature mentions; re-exporting
+ * those would make each module a second door to its dependencies' API, so only the project's
+ * own unexported types count.
+ */
+function declaresPrivately(file: string, name: string): boolean {
+  const escaped = name.replace(/[$]/g, "\\$");
+  const decl = new RegExp(
+    `^(?:declare\\s+)?(?:abstract\\s+)?(?:interface|type|class|const|let|var|function|enum)\\s+` +
+      `${escaped}\\b`,
+    "m",
+  );
+  return decl.test(Deno.readTextFileSync(`${ROOT}/${file}`));
+}
+
+Deno.test("jsdoc: every export of lib/ and main.ts is documented, with explicit types", async () => {
+  const all = [...await modules("lib"), "main.ts"];
+  const stale = Object.keys(PENDING).filter((f) => !all.includes(f));
+  assert.deepEqual(stale, [], "PENDING names modules that do not exist");
+  const files = all.filter((f) => !(f in PENDING)).sort();
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["doc", "--lint", ...files],
     cwd: ROOT,
@@ -27,11 +68,21 @@ Deno.test("jsdoc: every export of the core, the logger, the config and main.ts i
   const lines = new TextDecoder().decode(out.stderr).split("\n");
   const holes: string[] = [];
   lines.forEach((line, i) => {
-    if (!RULES.test(line)) return;
+    const rule = RULES.exec(line)?.[1];
+    if (!rule) return;
     const where = lines.slice(i + 1, i + 3).find((l) => l.includes("-->"))?.trim() ?? "";
-    holes.push(`${line} ${where.replace(`${ROOT}/`, "")}`);
+    const at = where.replace(/^-->\s*/, "").replace(`${ROOT}/`, "");
+    const file = at.replace(/:\d+:\d+$/, "");
+    // A pending module's exports also surface through the modules that re-export them.
+    if (file in PENDING) return;
+    if (rule === "private-type-ref") {
+      const name = /references private type '([^']+)'/.exec(line)?.[1] ?? "";
+      if (file.startsWith("node_modules/") || !declaresPrivately(file, name)) return;
+      if (`${file}: ${name}` in ALLOWED_PRIVATE) return;
+    }
+    holes.push(`${line} ${at}`);
   });
-  // It ran to the end: clean, or a count of (other rules') findings, not a crash.
+  // It ran to the end: clean, or a count of (ignored) findings, not a crash.
   assert.ok(
     out.success || lines.some((l) => /^error: Found \d+ documentation lint errors?\.$/.test(l)),
     lines.join("\n"),
