@@ -22,7 +22,7 @@ import type { JsonObject, WorkflowSpec } from "../spec.ts";
 export interface PurchaseInput {
   /** What is ordered (default "office supplies"). */
   item: string;
-  /** How many units (a whole number ≥ 1, default 10). */
+  /** How many units (a whole number, default 10). */
   quantity: number;
   /** Unit price in USD. */
   unitPrice: number;
