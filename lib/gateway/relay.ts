@@ -306,7 +306,7 @@ export class Gateway {
     afterSeq: number,
     signal?: AbortSignal,
   ): AsyncGenerator<StoredEvent[]> {
-    const unwatch = this.#lease.watch(runId);
+    this.#lease.watch(runId);
     try {
       await this.#lease.check(runId);
       for await (const batch of this.#store.subscribe(runId, afterSeq, signal)) {
@@ -314,7 +314,7 @@ export class Gateway {
         if (isTerminalType(batch[batch.length - 1].type)) return;
       }
     } finally {
-      unwatch();
+      this.#lease.unwatch(runId);
     }
   }
 

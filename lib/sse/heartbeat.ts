@@ -1,9 +1,10 @@
 /**
  * The body of one subscriber's SSE response: the relay pushes whole frames in, the stream adds
  * heartbeat comments after `intervalMs` of silence, bounds what a slow client can make us queue,
- * and reports the client leaving. Built for many idle streams: one object, one controller, at
- * most one timer per stream, and no per-stream closures (the ReadableStream's source is a tiny
- * object pointing back at the stream, and the timer callback is one shared function that
+ * and reports the client leaving. Built for many idle streams: one object, one controller, no
+ * timer of its own (every stream's next heartbeat waits in one {@link SharedTimer} per scheduler:
+ * one runtime timer for all streams), and no per-stream closures (the ReadableStream's source is
+ * a tiny object pointing back at the stream, and the timer callback is one shared function that
  * receives the stream as an argument).
  * @module
  */
@@ -15,6 +16,7 @@ import {
   type SseEventInit,
   textEncoder,
 } from "./encode.ts";
+import { type SharedTimer, sharedTimer, TimerEntry } from "./shared_timer.ts";
 
 /** Opaque timer handle of a {@link Scheduler}. */
 export type TimerHandle = unknown;
@@ -145,7 +147,9 @@ export class SseResponseStream {
   #heartbeats = 0;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #state: "open" | "closed" = "open";
-  #timer: TimerHandle = undefined;
+  /** This stream's next heartbeat check, in the scheduler's shared timer. */
+  readonly #due: TimerEntry<SseResponseStream>;
+  readonly #timers: SharedTimer;
   #lastWrite: number;
   readonly #interval: number;
   readonly #max: number;
@@ -165,6 +169,8 @@ export class SseResponseStream {
       ? DEFAULT_HEARTBEAT
       : textEncoder.encode(encodeComment(options.heartbeatText));
     this.#scheduler = options.scheduler ?? realScheduler;
+    this.#timers = sharedTimer(this.#scheduler);
+    this.#due = new TimerEntry<SseResponseStream>(onTimer, this);
     this.#onEnd = options.onEnd;
     this.#counters = options.counters;
     this.#lastWrite = this.#scheduler.now();
@@ -270,7 +276,6 @@ export class SseResponseStream {
   }
 
   #tick(): void {
-    this.#timer = undefined;
     if (this.#state === "closed") return;
     // Writes do not re-arm the timer (that would cost a clear + set per event); instead the
     // timer, when it fires, sleeps again for whatever is left since the last write.
@@ -303,20 +308,17 @@ export class SseResponseStream {
     }
     this.#controller.enqueue(chunk);
     this.#lastWrite = this.#scheduler.now();
-    if (this.#timer === undefined) this.#arm(this.#interval);
+    if (!this.#due.scheduled) this.#arm(this.#interval);
     return true;
   }
 
   #arm(ms: number): void {
-    this.#timer = this.#scheduler.setTimer(onTimer, ms, this);
+    this.#timers.schedule(this.#due, ms);
   }
 
   #finish(): void {
     this.#state = "closed";
-    if (this.#timer !== undefined) {
-      this.#scheduler.clearTimer(this.#timer);
-      this.#timer = undefined;
-    }
+    this.#timers.cancel(this.#due);
   }
 }
 
