@@ -232,6 +232,16 @@ async function memory(insp: Inspector, pid: number): Promise<Record<string, numb
   const m = JSON.parse(r.result.value) as Record<string, number>;
   const out: Record<string, number> = {};
   for (const k of ["heapUsed", "heapTotal", "external"]) out[k] = Math.round(m[k] / 1024);
+  const sp = await insp.send("Runtime.evaluate", {
+    expression: `import("node:v8").then((v8) => JSON.stringify(v8.getHeapSpaceStatistics()))`,
+    returnByValue: true,
+    awaitPromise: true,
+  }) as { result: { value?: string } };
+  if (sp.result.value) {
+    for (const x of JSON.parse(sp.result.value)) {
+      out[`${x.space_name}`] = Math.round(x.space_size / 1024);
+    }
+  }
   const smaps = await Deno.readTextFile(`/proc/${pid}/smaps_rollup`);
   for (const k of ["Rss", "Anonymous", "Shared_Clean", "Private_Clean", "Shared_Dirty"]) {
     out[k] = Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(smaps)?.[1]);
@@ -305,9 +315,10 @@ try {
   await new Promise((r) => setTimeout(r, Number(flags["hold-ms"])));
   const rss1 = rssKb(gw.pid);
   insp = await Inspector.connect(inspectPort);
+  // Read before the debugger is enabled (which allocates for every script).
+  const m1 = await memory(insp, gw.pid);
   listen(insp);
   await insp.send("Debugger.enable");
-  const m1 = await memory(insp, gw.pid);
   const b = await snapshot(insp);
   const m2 = await memory(insp, gw.pid);
   for (const k of Object.keys(m1)) {
