@@ -136,8 +136,12 @@ function outgoing(snap: any, where: Map<number, string>, match: string): void {
   const nf = fields.length;
   const ef: string[] = snap.snapshot.meta.edge_fields;
   const types: string[] = snap.snapshot.meta.node_types[0];
-  const nodes: number[] = snap.nodes, edges: number[] = snap.edges, strings: string[] = snap.strings;
-  const [iType, iName, iId, iEc] = ["type", "name", "id", "edge_count"].map((f) => fields.indexOf(f));
+  const nodes: number[] = snap.nodes,
+    edges: number[] = snap.edges,
+    strings: string[] = snap.strings;
+  const [iType, iName, iId, iEc] = ["type", "name", "id", "edge_count"].map((f) =>
+    fields.indexOf(f)
+  );
   const eTo = ef.indexOf("to_node");
   const counts = new Map<string, number>();
   let e = 0;

@@ -46,6 +46,18 @@ export interface SseStreamCounters {
   overflows: number;
 }
 
+/**
+ * What feeds a stream from the client's side of the queue: `pull(stream)` is called when the
+ * stream opens and again each time the previous call settled, whatever the client has read
+ * (writes are bounded by `maxQueuedBytes`, not by the client's pace: a slow client overflows).
+ * It writes what it has, or waits until it has something. While it waits, the stream holds only
+ * the one pending call: no loop of the caller's stays suspended on the stream.
+ */
+export interface SseSource {
+  /** Writes the next frames to `stream` (or ends it); settles once it wrote or ended. */
+  pull(stream: SseResponseStream): void | Promise<void>;
+}
+
 /** Why a subscriber stream ended without `close()`. */
 export type SseStreamEnd = "cancel" | "overflow";
 
@@ -84,6 +96,8 @@ export interface SseStreamOptions {
   onEnd?: (why: SseStreamEnd, reason: unknown) => void;
   /** Shared counters to increment. */
   counters?: SseStreamCounters;
+  /** Feeds the stream when the stream asks for more (see {@link SseSource}); default none. */
+  source?: SseSource;
 }
 
 /** The error a too-slow subscriber's stream ends with. */
@@ -104,6 +118,11 @@ export const DEFAULT_HEARTBEAT_MS = 15_000;
 export const DEFAULT_MAX_QUEUED_BYTES = 256 * 1024;
 
 const DEFAULT_HEARTBEAT = textEncoder.encode(encodeComment("heartbeat"));
+/**
+ * The ReadableStream's high-water mark: far above any queue, so a pull source is asked again as
+ * soon as its last call settled (the stream's own bound, `maxQueuedBytes`, is checked on write).
+ */
+const HIGH_WATER = 2 ** 50;
 const LF = 10;
 
 function byteSize(chunk: Uint8Array): number {
@@ -114,6 +133,7 @@ function byteSize(chunk: Uint8Array): number {
 // arming a timer allocates no closure) and the source's cancel, without public methods for them.
 let onTimer: (stream: SseResponseStream) => void;
 let onCancel: (stream: SseResponseStream, reason: unknown) => void;
+let onPull: (stream: SseResponseStream) => void | Promise<void>;
 
 /** The ReadableStream source: one small object per stream, no closures. */
 class Source implements UnderlyingDefaultSource<Uint8Array> {
@@ -124,6 +144,13 @@ class Source implements UnderlyingDefaultSource<Uint8Array> {
   }
   cancel(reason?: unknown): void {
     onCancel(this.owner, reason);
+  }
+}
+
+/** The source of a stream fed by an {@link SseSource}. */
+class PullSource extends Source {
+  pull(): void | Promise<void> {
+    return onPull(this.owner);
   }
 }
 
@@ -157,6 +184,7 @@ export class SseResponseStream {
   readonly #scheduler: Scheduler;
   readonly #onEnd: SseStreamOptions["onEnd"];
   readonly #counters: SseStreamCounters | undefined;
+  readonly #source: SseSource | undefined;
   /** Fields (`retry:`) that go in front of the first block written, then never again. */
   #prefix: Uint8Array | null = null;
 
@@ -173,11 +201,12 @@ export class SseResponseStream {
     this.#due = new TimerEntry<SseResponseStream>(onTimer, this);
     this.#onEnd = options.onEnd;
     this.#counters = options.counters;
+    this.#source = options.source;
     this.#lastWrite = this.#scheduler.now();
-    const source = new Source(this);
+    const source = this.#source ? new PullSource(this) : new Source(this);
     // start() runs synchronously inside the constructor, so the controller is there right after.
     this.readable = new ReadableStream<Uint8Array>(source, {
-      highWaterMark: this.#max,
+      highWaterMark: HIGH_WATER,
       size: byteSize,
     });
     this.#controller = source.controller;
@@ -195,6 +224,7 @@ export class SseResponseStream {
   static {
     onTimer = (stream) => stream.#tick();
     onCancel = (stream, reason) => stream.#cancelled(reason);
+    onPull = (stream) => stream.#state === "open" ? stream.#source?.pull(stream) : undefined;
   }
 
   #cancelled(reason: unknown): void {
@@ -216,7 +246,7 @@ export class SseResponseStream {
   /** Bytes written but not yet taken by the client (0 once the stream is no longer open). */
   get queuedBytes(): number {
     const d = this.#state === "open" ? this.#controller.desiredSize : null;
-    return d === null ? 0 : this.#max - d;
+    return d === null ? 0 : HIGH_WATER - d;
   }
 
   /**
