@@ -7,10 +7,11 @@
  * `Deno.serve` (as Deno Deploy requires) can go below. `GET /health` answers 200. It prints
  * nothing; `PORT` and `WORKFLOW_SERVICE_URL` come from the environment like the gateway's.
  *
- * With `FLOOR_DURABLE=1` it is the **durable floor**: the same relay that also commits each
- * upstream read to Deno KV (`KV_PATH`, a temp file) as one atomic set, and forwards the read only
- * once that commit resolved. No head, no check, no batching across streams: the least a relay on
- * Deno that logs before it delivers pays per read (on disk, the commit's fsync).
+ * With `FLOOR_DURABLE=1` it is the **durable floor**: the same relay that also writes each
+ * upstream read to Deno KV (`KV_PATH`, a temp file) and forwards the read only once that write is
+ * committed. Reads of every stream that arrive while a commit is in flight share the next one
+ * (group commit, as the gateway does), with no head, no check and no parsing: the least a relay
+ * on Deno that logs before it delivers pays here (on disk, each commit's fsync).
  * @module
  */
 import { http1Fetch } from "../lib/gateway/upstream_http1.ts";
@@ -22,6 +23,48 @@ const heartbeat = enc.encode(": heartbeat\n\n");
 const kv = Deno.env.get("FLOOR_DURABLE") === "1"
   ? await Deno.openKv(Deno.env.get("KV_PATH") ?? ":memory:")
   : undefined;
+
+/** A read waiting for its commit. */
+interface Pending {
+  key: Deno.KvKey;
+  value: Uint8Array;
+  done: () => void;
+  fail: (err: unknown) => void;
+}
+
+let pending: Pending[] = [];
+let committing = false;
+
+/** Resolves once `value` is committed, in one atomic operation with whatever else is waiting. */
+function logRead(db: Deno.Kv, key: Deno.KvKey, value: Uint8Array): Promise<void> {
+  return new Promise((done, fail) => {
+    pending.push({ key, value, done, fail });
+    if (!committing) flush(db);
+  });
+}
+
+async function flush(db: Deno.Kv): Promise<void> {
+  committing = true;
+  while (pending.length > 0) {
+    // Deno KV's limits on one operation: 1000 mutations, 800 KB.
+    let bytes = 0;
+    let n = 0;
+    while (n < pending.length && n < 900 && bytes + pending[n].value.byteLength < 700_000) {
+      bytes += pending[n++].value.byteLength;
+    }
+    const batch = pending.slice(0, Math.max(1, n));
+    pending = pending.slice(batch.length);
+    const op = db.atomic();
+    for (const p of batch) op.set(p.key, p.value, { expireIn: 3_600_000 });
+    try {
+      await op.commit();
+      for (const p of batch) p.done();
+    } catch (err) {
+      for (const p of batch) p.fail(err);
+    }
+  }
+  committing = false;
+}
 
 async function relay(req: Request): Promise<Response> {
   const body = await req.json() as { graph_name: string; initial_state: unknown; run_id: string };
@@ -53,9 +96,7 @@ async function relay(req: Request): Promise<Response> {
         c.close();
         return;
       }
-      if (kv) {
-        await kv.atomic().set(["ev", runId, ++reads], value, { expireIn: 3_600_000 }).commit();
-      }
+      if (kv) await logRead(kv, ["ev", runId, ++reads], value);
       last = performance.now();
       c.enqueue(value);
     },

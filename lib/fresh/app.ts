@@ -7,6 +7,7 @@ import { type ComponentChildren, Fragment, type FunctionComponent, h, type VNode
 import { type BuildInfo, readBuildInfo } from "./build_info.ts";
 import { Context, type ContextHost, type FreshConfig, type ServerInfo } from "./context.ts";
 import { type HandlerFn, type Manifest, type Middleware, type RouteHandler } from "./handlers.ts";
+import { runChain } from "./middleware_chain.ts";
 import {
   type AnyPageComponent,
   handlersOf,
@@ -76,32 +77,6 @@ function DefaultDocument(props: { Component: FunctionComponent }) {
     ),
     h("body", null, h(props.Component, null)),
   );
-}
-
-async function runChain<State>(
-  ctx: Context<State>,
-  middlewares: Middleware<State>[],
-  last: () => Promise<Response>,
-): Promise<Response> {
-  const step = async (i: number): Promise<Response> => {
-    if (i >= middlewares.length) return await last();
-    // Each layer gets its own next(); it is restored after the inner layers ran, so a
-    // middleware that calls next() late (or twice) continues from its own position.
-    const next = async (): Promise<Response> => {
-      try {
-        return await step(i + 1);
-      } finally {
-        ctx.next = next;
-      }
-    };
-    ctx.next = next;
-    const res = await middlewares[i](ctx);
-    if (!(res instanceof Response)) {
-      throw new TypeError(`Middleware ${middlewares[i].name || i} did not return a Response`);
-    }
-    return res;
-  };
-  return await step(0);
 }
 
 /** A Fresh-2-style application. */

@@ -11,8 +11,7 @@
  */
 import type { Decision, RunSummary, StoredEvent } from "../events.ts";
 import type { Logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
-import { type RunStore, UnexpectedStateError } from "../runs/store.ts";
+import { UnexpectedStateError } from "../runs/store.ts";
 import { RunClosedError } from "../runs/errors.ts";
 import { decisionAfter, type RecordedDecision } from "./dialects/agui_replay.ts";
 import {
@@ -25,8 +24,7 @@ import {
 } from "./errors.ts";
 import { eventData } from "./records.ts";
 import { waitOnTail } from "./tail_wait.ts";
-import type { RelayLease } from "./relay_lease.ts";
-import type { Upstream } from "./upstream.ts";
+import type { RelayParts } from "./relay_parts.ts";
 
 /** A human decision on one approval gate. */
 export interface DecisionInput {
@@ -41,19 +39,7 @@ export type DecideResult =
   | { recorded: false; decision: RecordedDecision };
 
 /** What the decision path needs from the gateway around it. */
-export interface DecisionDeps {
-  store: RunStore;
-  upstream: Upstream;
-  metrics: Metrics;
-  logger: Logger;
-  lease: RelayLease;
-  now: () => number;
-  /** True once the process is shutting down. */
-  closing: () => boolean;
-  /** Aborts upstream calls on shutdown. */
-  signal: AbortSignal;
-  /** Marks the run as being started here (no relay_lost meanwhile); returns the unmarker. */
-  starting: (runId: string) => () => void;
+export interface DecisionDeps extends RelayParts {
   /** Hands a resumed stream to a pump. */
   launch: (
     runId: string,

@@ -5,7 +5,7 @@
  * @module
  */
 import type { RunStatus } from "../event_names.ts";
-import { UpstreamError } from "./upstream.ts";
+import { UpstreamError } from "./upstream_errors.ts";
 
 /** What went wrong, one word per case. */
 export type GatewayErrorType =

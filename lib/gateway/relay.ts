@@ -8,7 +8,7 @@
  * class only coordinates: the pump, the lease, decisions and aborts live in their own modules.
  * @module
  */
-import { digestStartInput } from "./start_input.ts";
+import { digestStartInput, newRunSummary, type StartInput } from "./start_input.ts";
 import { ERROR_CODES, type RunSummary, type StoredEvent } from "../events.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
@@ -19,6 +19,7 @@ import { asUpstreamError, GatewayError, shuttingDown, upstreamRefused } from "./
 import { pump } from "./pump.ts";
 import { Records } from "./records.ts";
 import { RelayLease } from "./relay_lease.ts";
+import type { RelayParts } from "./relay_parts.ts";
 import { RunBatches } from "./run_batches.ts";
 import { type OnRelayLost, type ResumePoint, Takeover } from "./takeover.ts";
 import type { Upstream } from "./upstream.ts";
@@ -48,16 +49,6 @@ export interface GatewayDeps {
   onRelayLost?: OnRelayLost;
   /** The longest time a rejoin is retried while the service fails (ms; default 60 s). */
   rejoinForMs?: number;
-}
-
-/** Input of {@link Gateway.start}. */
-export interface StartInput {
-  runId?: string;
-  graph: string;
-  initialState: Record<string, unknown>;
-  dialect: RunSummary["dialect"];
-  /** AG-UI runs: the conversation the run belongs to. */
-  threadId?: string;
 }
 
 /** How long the workflow service's graph list is trusted (ms). */
@@ -110,34 +101,29 @@ export class Gateway {
       relayedHere: (runId) => this.#pumps.has(runId) || this.#starting.has(runId),
       takeOver: (runId) => this.#takeover.tryTakeOver(runId, "client"),
     });
-    this.#takeover = new Takeover({
+    const parts: RelayParts = {
       store: deps.store,
       upstream: deps.upstream,
       metrics: deps.metrics,
       logger: deps.logger,
       lease: this.#lease,
       now: this.#now,
+      closing: () => this.#closing,
+      signal: this.#stop.signal,
+      starting: (runId) => this.#markStarting(runId),
+    };
+    this.#takeover = new Takeover({
+      ...parts,
       onRelayLost: deps.onRelayLost ?? "leave",
       sweepMs: deps.sweepMs ?? 1_000,
       rejoinForMs: deps.rejoinForMs,
       relayedHere: (runId) => this.#pumps.has(runId) || this.#starting.has(runId),
-      starting: (runId) => this.#markStarting(runId),
       startingHere: (runId) => this.#starting.has(runId),
-      closing: () => this.#closing,
-      signal: this.#stop.signal,
       launch: (runId, graph, body, log, from) => this.#launch(runId, graph, body, log, from),
       recordError,
     });
     this.#decisions = new Decisions({
-      store: deps.store,
-      upstream: deps.upstream,
-      metrics: deps.metrics,
-      logger: deps.logger,
-      lease: this.#lease,
-      now: this.#now,
-      closing: () => this.#closing,
-      signal: this.#stop.signal,
-      starting: (runId) => this.#markStarting(runId),
+      ...parts,
       launch: (runId, graph, body, log, step) => this.#launch(runId, graph, body, log, step),
       waitMs: deps.decisionWaitMs,
     });
@@ -192,24 +178,13 @@ export class Gateway {
     await this.#checkGraph(input.graph);
     // The lease must exist before the run names this process as its relay.
     await this.#lease.ensureAlive();
-    const now = this.#now();
-    const at = new Date(now).toISOString();
-    const prompt = typeof input.initialState.prompt === "string"
-      ? input.initialState.prompt.slice(0, 200)
-      : undefined;
-    const summary: RunSummary = {
-      id: runId,
-      graph: input.graph,
-      dialect: input.dialect,
-      ...(input.threadId !== undefined ? { threadId: input.threadId } : {}),
-      status: "running",
-      createdAt: at,
-      updatedAt: at,
-      eventCount: 0,
-      ...(prompt !== undefined ? { prompt } : {}),
-      inputDigest: await digestStartInput(input.initialState),
-      relay: this.#lease.claim(),
-    };
+    const summary = newRunSummary(
+      input,
+      runId,
+      this.#now(),
+      await digestStartInput(input.initialState),
+      this.#lease.claim(),
+    );
     if (!(await this.#store.create(summary))) {
       // Lost a race with a concurrent start of the same id: attach to the winner's run.
       const run = await this.#store.get(runId);

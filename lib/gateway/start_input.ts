@@ -1,4 +1,6 @@
 /**
+ * What a start request becomes: the summary a new run starts with, and the digest of its input.
+ *
  * A run id chosen by the client works as an idempotency key: the same start sent again attaches
  * to the run it made, but the same id with another input is another request, refused with 409
  * `run_conflict` naming what differs (as payment APIs do), instead of handing the second caller
@@ -8,6 +10,20 @@
  */
 import type { RunSummary } from "../events.ts";
 import { GatewayError } from "./errors.ts";
+
+/** Input of `Gateway.start`. */
+export interface StartInput {
+  /** The client's run id (an idempotency key); a new one when absent. */
+  runId?: string;
+  /** The workflow to run. */
+  graph: string;
+  /** The workflow's input, as the client sent it. */
+  initialState: Record<string, unknown>;
+  /** The dialect the run was started in. */
+  dialect: RunSummary["dialect"];
+  /** AG-UI runs: the conversation the run belongs to. */
+  threadId?: string;
+}
 
 /** What a run's summary keeps of its start input. */
 export type InputDigest = NonNullable<RunSummary["inputDigest"]>;
@@ -69,4 +85,34 @@ export async function checkSameStart(
       details: { differs, ...(differs.includes("graph") ? { graph: run.graph } : {}) },
     },
   );
+}
+
+/**
+ * The summary a new run starts with: running, no events yet, relayed by `relay`. It keeps the
+ * first 200 characters of a string prompt (for listings) and `inputDigest`, never the input.
+ */
+export function newRunSummary(
+  input: StartInput,
+  runId: string,
+  now: number,
+  inputDigest: InputDigest,
+  relay: RunSummary["relay"],
+): RunSummary {
+  const at = new Date(now).toISOString();
+  const prompt = typeof input.initialState.prompt === "string"
+    ? input.initialState.prompt.slice(0, 200)
+    : undefined;
+  return {
+    id: runId,
+    graph: input.graph,
+    dialect: input.dialect,
+    ...(input.threadId !== undefined ? { threadId: input.threadId } : {}),
+    status: "running",
+    createdAt: at,
+    updatedAt: at,
+    eventCount: 0,
+    ...(prompt !== undefined ? { prompt } : {}),
+    inputDigest,
+    relay,
+  };
 }

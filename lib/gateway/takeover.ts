@@ -14,12 +14,11 @@
  */
 import { ERROR_CODES, type RunSummary, type StoredEvent } from "../events.ts";
 import type { Logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
-import { type RunStore, UnexpectedStateError } from "../runs/store.ts";
+import { UnexpectedStateError } from "../runs/store.ts";
 import { summaryPatch } from "../runs/summary.ts";
 import type { Failure, Reconnected } from "./pump.ts";
-import type { RelayLease } from "./relay_lease.ts";
-import { type Upstream, UpstreamError } from "./upstream.ts";
+import type { RelayParts } from "./relay_parts.ts";
+import { UpstreamError } from "./upstream.ts";
 import { sleep } from "../async.ts";
 
 /** What to do at the workflow service when a run's relay is lost for good. */
@@ -41,33 +40,15 @@ export interface ResumePoint {
 }
 
 /** What a takeover needs from the gateway around it. */
-export interface TakeoverDeps {
-  /** The run log (claims, the running index, where a run stands). */
-  store: RunStore;
-  /** The workflow service (rejoin, abort). */
-  upstream: Upstream;
-  /** Takeover and rejoin counters. */
-  metrics: Metrics;
-  /** Where takeovers are reported. */
-  logger: Logger;
-  /** This process's relay lease (its identity, liveness of others). */
-  lease: RelayLease;
-  /** Clock (ms since epoch). */
-  now: () => number;
+export interface TakeoverDeps extends RelayParts {
   /** `ON_RELAY_LOST`. */
   onRelayLost: OnRelayLost;
   /** `RELAY_SWEEP_MS`: how often the running runs are looked at (0: never). */
   sweepMs: number;
   /** True while this process pumps (or is starting) the run. */
   relayedHere: (runId: string) => boolean;
-  /** Marks the run as being started here; returns the unmarker. */
-  starting: (runId: string) => () => void;
   /** True while a start or a decision of the run is under way here (before its pump). */
   startingHere: (runId: string) => boolean;
-  /** True once the process is shutting down. */
-  closing: () => boolean;
-  /** Aborts upstream calls on shutdown. */
-  signal: AbortSignal;
   /** Hands a rejoined stream to a pump that starts at `from`. */
   launch: (
     runId: string,

@@ -1,13 +1,6 @@
 /**
- * A LangGraph checkpoint saver on Deno KV. Depends only on Deno KV and LangGraph packages.
- *
- * Layout under the prefix (default `["lg_ckpt"]`):
- * - `["cp", thread, ns, checkpointId]`: the checkpoint record (checkpoint without its channel
- *   values, metadata, parent id, and where each channel's value is stored);
- * - `["ch", thread, ns, checkpointId, channel]`: a channel value, written by the checkpoint that
- *   changed it (`newVersions`); later checkpoints point at it instead of copying it;
- * - `["w", thread, ns, checkpointId, taskId, idx]`: a pending write;
- * - `["part", thread, blob, i]`: part `i` of a value too big to sit inline in its record.
+ * A LangGraph checkpoint saver on Deno KV. Depends only on Deno KV and LangGraph packages. The
+ * keys and records it writes are described in `layout.ts`.
  *
  * Parts are written first; a checkpoint's record and its new channel values commit in one atomic
  * operation (as do the writes of one `putWrites`), so a reader sees a checkpoint whole or not at
@@ -41,6 +34,7 @@ import {
   type StoredValue,
   WriteBatch,
 } from "./kv_values.ts";
+import type { CheckpointRecord, Source, WriteRecord } from "./layout.ts";
 
 /** Options of {@link DenoKvSaver}. */
 export interface DenoKvSaverOptions {
@@ -56,25 +50,6 @@ export interface DenoKvSaverOptions {
   now?: () => number;
   /** Serializer (LangGraph's JSON+ serializer by default). */
   serde?: SerializerProtocol;
-}
-
-/** Where a channel's value is: the checkpoint that stored it and that key's deadline (0: none). */
-type Source = [checkpointId: string, deadline: number];
-
-/** A checkpoint record. */
-interface CheckpointRecord {
-  /** The checkpoint, `channel_values` left out. */
-  cp: StoredValue;
-  md: StoredValue;
-  parent?: string;
-  src: Record<string, Source>;
-}
-
-/** A pending-write record. */
-interface WriteRecord {
-  c: string;
-  path: string;
-  v: StoredValue;
 }
 
 /** LangGraph checkpoint saver storing checkpoints and pending writes in Deno KV. */

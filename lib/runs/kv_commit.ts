@@ -1,8 +1,9 @@
 /**
  * Writes of the run log on Deno KV: creating a run, appending batches (pages, and parts of events
- * too big for a page), patching its summary, and reading the pages back. One atomic operation per
- * appended batch writes its pages and the head, guarded by the head's versionstamp; the writer's
- * cache (`kv_head.ts`) makes a steady relay's append read nothing (docs/architecture.md, "Run log").
+ * too big for a page) and patching its summary; `kv_read.ts` reads them back. One atomic
+ * operation per appended batch writes its pages and the head, guarded by the head's
+ * versionstamp; the writer's cache (`kv_head.ts`) makes a steady relay's append read nothing
+ * (docs/architecture.md, "Run log").
  * @module
  */
 import type { RunSummary, StoredEvent } from "../events.ts";
@@ -15,15 +16,12 @@ import {
   UnexpectedStateError,
 } from "./errors.ts";
 import {
-  decodePage,
   type EncodedPage,
   encodePages,
   type HeadValue,
   idKeyBytes,
   isBlob,
-  joinParts,
   keys,
-  type PageValue,
   PARTS_PER_WRITE,
   planWrites,
   type RunRecord,
@@ -43,8 +41,6 @@ import type { AppendOptions, NewEvent, SummaryPatch, UpdateOptions } from "./sto
 
 /** Tries of a write that lost a version check (another writer won), with jittered backoff. */
 const MAX_ATTEMPTS = 30;
-/** Pages per list batch when reading events (a page holds up to ~60 KB). */
-const READ_BATCH = 16;
 /** Retries of a write SQLite refused as locked (about a second in all). */
 const BUSY_RETRIES = 40;
 
@@ -355,44 +351,6 @@ export class KvWriter {
       if (this.#locks.get(id) === tail) this.#locks.delete(id);
     }
   }
-}
-
-/** Events of run `id` after `afterSeq`, at most `limit`; see `RunStore.read`. */
-export async function readEvents(
-  kv: Deno.Kv,
-  id: string,
-  afterSeq: number,
-  limit?: number,
-): Promise<StoredEvent[]> {
-  const after = Number.isFinite(afterSeq) ? Math.max(0, Math.floor(afterSeq)) : 0;
-  const max = limit === undefined ? Infinity : Math.floor(limit);
-  if (!(max > 0)) return [];
-  const out: StoredEvent[] = [];
-  // The first page with a last seq ≥ after + 1 holds event after + 1 (pages are contiguous).
-  const iter = kv.list<PageValue>(
-    { prefix: keys.pages(id), start: keys.page(id, after + 1) },
-    { batchSize: Number.isFinite(max) ? Math.min(READ_BATCH, Math.max(1, max)) : READ_BATCH },
-  );
-  for await (const entry of iter) {
-    const lastSeq = entry.key[2] as number;
-    const value = entry.value;
-    if (isBlob(value)) {
-      const chunks: Uint8Array[] = [];
-      for await (const part of kv.list<Uint8Array>({ prefix: keys.blob(id, value.blob) })) {
-        chunks.push(part.value);
-      }
-      if (lastSeq > after) {
-        out.push({ seq: lastSeq, type: value.t, data: joinParts(id, lastSeq, value, chunks) });
-      }
-    } else {
-      for (const ev of decodePage(value, lastSeq)) {
-        if (ev.seq > after) out.push(ev);
-        if (out.length >= max) break;
-      }
-    }
-    if (out.length >= max) break;
-  }
-  return out;
 }
 
 /**

@@ -7,8 +7,7 @@
  * keeps `[…, "a", owner]` alive (renewed every third of `leaseMs` while it runs threads). A
  * running thread whose owner's lease lapsed was cut by a crash: the first process to touch it
  * claims it (a versionstamp-checked write, so exactly one wins) and goes on from the last
- * checkpoint. Every write of a segment is checked against the record it last wrote, so a process
- * that lost its thread stops at its next write instead of writing beside the new owner.
+ * checkpoint. Each segment's checked writes and its end are `segment.ts`'s.
  * @module
  */
 import type { BaseCheckpointSaver } from "@langchain/langgraph";
@@ -16,34 +15,10 @@ import type { Logger } from "../log.ts";
 import type { ThreadHub } from "./follow.ts";
 import { WORKFLOWS } from "./graphs.ts";
 import { snakeKeys } from "./http.ts";
-import { createJournal } from "./journal.ts";
-import type { ResumeDecision, RunRequest, StepJournal, WorkflowRuntime } from "./runner.ts";
+import type { ResumeDecision, RunRequest, WorkflowRuntime } from "./runner.ts";
+import { Segment, type SegmentContext, stampData } from "./segment.ts";
 import type { RunOptions } from "./spec.ts";
-import {
-  type StepEntry,
-  type ThreadEvent,
-  type ThreadRow,
-  type ThreadStatus,
-  type ThreadStore,
-  type Versioned,
-} from "./thread_store.ts";
-
-/** The thread was taken over by another process: this segment stops writing. */
-export class ThreadLostError extends Error {
-  /** An error naming thread `id`. */
-  constructor(id: string) {
-    super(`thread ${id} is run by another process now`);
-    this.name = "ThreadLostError";
-  }
-}
-
-/** One segment running in this process. */
-interface Segment {
-  controller: AbortController;
-  abortReason?: "user" | "shutdown";
-  current: Versioned;
-  done: Promise<void>;
-}
+import type { ThreadStatus, ThreadStore, Versioned } from "./thread_store.ts";
 
 /** Settings of a {@link ThreadDriver}. */
 export interface DriverOptions {
@@ -72,6 +47,8 @@ export class ThreadDriver {
   /** This process's id in thread records. */
   readonly owner: string = crypto.randomUUID();
   readonly #o: DriverOptions;
+  /** What every segment of this driver uses (see {@link Segment}). */
+  readonly #ctx: SegmentContext;
   readonly #segments = new Map<string, Segment>();
   /** Threads a start or resume of this process is writing: never taken over meanwhile. */
   readonly #starting = new Set<string>();
@@ -82,6 +59,16 @@ export class ThreadDriver {
   /** A driver with no thread running yet. */
   constructor(opts: DriverOptions) {
     this.#o = opts;
+    this.#ctx = {
+      store: opts.store,
+      hub: opts.hub,
+      log: opts.log,
+      now: opts.now,
+      owner: this.owner,
+      durable: opts.durable,
+      load: () => this.load(),
+      loaded: () => this.loaded(),
+    };
   }
 
   /** Threads running in this process. */
@@ -123,7 +110,7 @@ export class ThreadDriver {
 
   /** Stamps `workflowId` and `ts` on an event's data. */
   #data(id: string, data: Record<string, unknown>): string {
-    return JSON.stringify({ ...data, workflowId: id, ts: this.#o.now().toISOString() });
+    return stampData(id, data, this.#o.now);
   }
 
   /** Makes sure this process's lease is written and renewed while it runs threads. */
@@ -145,58 +132,11 @@ export class ThreadDriver {
       // An abort asked through another process shows in the record.
       for (const [id, seg] of this.#segments) {
         const cur = await this.#o.store.get(id);
-        if (cur?.row.abort && !seg.controller.signal.aborted) this.#abortSegment(seg, "user");
+        if (cur?.row.abort && !seg.controller.signal.aborted) seg.abort("user");
       }
     } catch (err) {
       this.#o.log.warn("lease renewal failed", { err });
     }
-  }
-
-  #abortSegment(seg: Segment, reason: "user" | "shutdown"): void {
-    seg.abortReason = reason;
-    seg.controller.abort(new DOMException(`aborted (${reason})`, "AbortError"));
-  }
-
-  /**
-   * Writes events (and a record patch, and journal entries) for a segment; a record changed by
-   * someone else is re-read: still ours, the write is retried on it (an abort request is taken
-   * note of); taken over, the segment stops.
-   */
-  async #write(
-    id: string,
-    seg: Segment,
-    events: Array<{ type: string; data: Record<string, unknown> }>,
-    patch: Partial<ThreadRow> = {},
-    steps: Parameters<ThreadStore["append"]>[3] = [],
-  ): Promise<ThreadEvent[]> {
-    const encoded = events.map((e) => ({ type: e.type, data: this.#data(id, e.data) }));
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const res = await this.#o.store.append(seg.current, encoded, patch, steps);
-      if (res) {
-        seg.current = res.versioned;
-        this.#o.hub.notify(id);
-        return res.events;
-      }
-      const fresh = await this.#o.store.get(id);
-      if (!fresh || fresh.row.owner !== this.owner || fresh.row.status !== "running") {
-        throw new ThreadLostError(id);
-      }
-      seg.current = fresh;
-      if (fresh.row.abort && !seg.controller.signal.aborted) this.#abortSegment(seg, "user");
-    }
-    throw new ThreadLostError(id);
-  }
-
-  #journal(id: string, seg: Segment, known: Map<string, StepEntry>): StepJournal {
-    return createJournal({
-      known,
-      signal: seg.controller.signal,
-      write: async (events, steps) => {
-        await this.#write(id, seg, events, {}, steps);
-      },
-      onRetry: (step) =>
-        this.#o.log.warn("step runs again: its process stopped mid-step", { thread_id: id, step }),
-    });
   }
 
   /** True when this process may take one more thread. */
@@ -283,7 +223,7 @@ export class ThreadDriver {
   }
 
   #newSegment(current: Versioned): Segment {
-    return { controller: new AbortController(), current, done: Promise.resolve() };
+    return new Segment(this.#ctx, current);
   }
 
   #launch(current: Versioned, run: Pick<RunRequest, "resume" | "recover">): void {
@@ -332,112 +272,10 @@ export class ThreadDriver {
 
   #run(id: string, seg: Segment, run: Pick<RunRequest, "resume" | "recover">): void {
     this.#segments.set(id, seg);
-    seg.done = this.#drive(id, seg, run).finally(() => {
+    seg.done = seg.drive(run).finally(() => {
       if (this.#segments.get(id) === seg) this.#segments.delete(id);
       this.#o.hub.notify(id);
     });
-  }
-
-  /** Drives one segment to its pause or end; never rejects. */
-  async #drive(
-    id: string,
-    seg: Segment,
-    run: Pick<RunRequest, "resume" | "recover">,
-  ): Promise<void> {
-    const row = seg.current.row;
-    const tlog = this.#o.log.child({ thread_id: id, graph: row.graph });
-    const signal = seg.controller.signal;
-    const settle = async (
-      status: ThreadStatus,
-      event: { type: string; data: Record<string, unknown> },
-      extra: Partial<ThreadRow> = {},
-    ) => {
-      await this.#write(id, seg, [event], {
-        status,
-        owner: undefined,
-        abort: undefined,
-        ...extra,
-      });
-      // A finished thread never resumes: its checkpoints go now, its record when it expires.
-      if (status !== "waiting") {
-        (await this.loaded())?.forget(id).catch((err) => tlog.warn("forget failed", { err }));
-      }
-    };
-    try {
-      const engine = await this.load();
-      const known = await this.#o.store.steps(id);
-      const outcome = await engine.run({
-        graph: row.graph,
-        threadId: id,
-        ...(row.start ? { start: row.start } : {}),
-        ...run,
-        signal,
-        journal: this.#journal(id, seg, known),
-      });
-      if (outcome.kind === "waiting") {
-        await settle("waiting", {
-          type: "approval_required",
-          data: {
-            stepId: outcome.stepId,
-            message: outcome.message,
-            options: ["approve", "reject"],
-          },
-        }, { pending: { stepId: outcome.stepId, message: outcome.message }, decision: undefined });
-        tlog.info("run waiting for approval", { step: outcome.stepId });
-      } else {
-        await settle(outcome.status === "success" ? "complete" : "rejected", {
-          type: "workflow_complete",
-          data: { status: outcome.status, result: outcome.result },
-        });
-        tlog.info("run finished", { status: outcome.status });
-      }
-    } catch (err) {
-      try {
-        await this.#fail(seg, err, settle, tlog);
-      } catch (inner) {
-        if (inner instanceof ThreadLostError) tlog.warn("thread lost to another process");
-        else tlog.error("could not record the end of a run", { err: inner });
-      }
-    }
-  }
-
-  async #fail(
-    seg: Segment,
-    err: unknown,
-    settle: (s: ThreadStatus, e: { type: string; data: Record<string, unknown> }) => Promise<void>,
-    tlog: Logger,
-  ): Promise<void> {
-    if (err instanceof ThreadLostError) {
-      tlog.warn("thread lost to another process");
-      return;
-    }
-    if (seg.controller.signal.aborted && seg.abortReason === "shutdown") {
-      if (this.#o.durable) {
-        // Left running: the next process to touch it goes on from the last checkpoint.
-        tlog.info("run left for another process to go on with");
-        return;
-      }
-      await settle("error", {
-        type: "workflow_error",
-        data: { message: "workflow service shutting down", retries: 0, code: "shutdown" },
-      });
-    } else if (seg.controller.signal.aborted) {
-      await settle("aborted", { type: "workflow_aborted", data: {} });
-      tlog.info("run aborted");
-    } else {
-      const step = (err as { step?: unknown }).step;
-      const failed = err instanceof Error && err.name === "StepFailedError";
-      await settle("error", {
-        type: "workflow_error",
-        data: {
-          message: err instanceof Error ? err.message : String(err),
-          retries: 0,
-          code: failed ? "step_failed" : "internal_error",
-          ...(typeof step === "string" ? { step } : {}),
-        },
-      });
-      tlog.error("run failed", { err });
-    }
   }
 
   /**
@@ -467,7 +305,7 @@ export class ThreadDriver {
     while (true) {
       const seg = this.#segments.get(id);
       if (seg) {
-        if (!seg.controller.signal.aborted) this.#abortSegment(seg, "user");
+        if (!seg.controller.signal.aborted) seg.abort("user");
         await seg.done;
       }
       const cur = await this.#o.store.get(id);
@@ -499,7 +337,7 @@ export class ThreadDriver {
   async close(): Promise<void> {
     this.#closed = true;
     const segs = [...this.#segments.values()];
-    for (const seg of segs) this.#abortSegment(seg, "shutdown");
+    for (const seg of segs) seg.abort("shutdown");
     await Promise.all(segs.map((s) => s.done));
     clearInterval(this.#renewTimer);
     this.#renewTimer = undefined;

@@ -330,6 +330,35 @@ describe("LangGraph rejoin after a cut upstream connection", () => {
     );
   });
 
+  it("through the gateway: a cut upstream connection is rejoined and the log misses nothing", async () => {
+    const proxy = startTcpProxy(lg.port);
+    const gw = await startGateway({
+      WORKFLOW_SERVICE_PROTOCOL: "langgraph",
+      WORKFLOW_SERVICE_URL: proxy.url,
+      HEARTBEAT_MS: "1000",
+    });
+    try {
+      const { res, runId } = await startRun(gw, "custom_flow", { count: 30, delay_ms: 30 });
+      // Cut every connection to the LangGraph server once a few progress events are logged.
+      await readSse(res, (r) => r.frames.filter((f) => f.event === "progress").length >= 5, 30_000);
+      assert.ok(proxy.cutAll() > 0, "the relay's upstream connection was cut");
+      const all = await eventsAfter(gw, runId, 0);
+      const ids = all.frames.map((f) => Number(f.id));
+      assert.deepEqual(ids, ids.map((_, i) => i + 1), "one unbroken sequence of log ids");
+      const progress = all.frames.filter((f) => f.event === "progress")
+        .map((f) => String(JSON.parse(f.data).message));
+      assert.equal(progress.length, 30, "every progress event once");
+      assert.equal(new Set(progress).size, 30, "no progress event twice");
+      assert.deepEqual(types(all).filter((t) => t.startsWith("workflow_")), [
+        "workflow_initialized",
+        "workflow_complete",
+      ]);
+    } finally {
+      await gw.close();
+      await proxy.close();
+    }
+  });
+
   it("an unknown thread is unknown_thread", async () => {
     const up = createLangGraphUpstream({ url: lg.url, timeoutMs: 10_000 });
     const r = await up.rejoin(`never-${crypto.randomUUID()}`, null);

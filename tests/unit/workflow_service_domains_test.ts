@@ -11,7 +11,7 @@ import {
   SYMPTOM_ESI,
   wardFor,
 } from "../../lib/workflow_service/domains/hospital_admission.ts";
-import { SYMPTOMS } from "../../lib/workflow_service/extract.ts";
+import { SYMPTOMS } from "../../lib/workflow_service/extract_clinical.ts";
 import { extractHotelInput, hotelInvoice } from "../../lib/workflow_service/domains/hotel_o2c.ts";
 import {
   extractPurchaseInput,

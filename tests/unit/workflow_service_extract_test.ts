@@ -1,27 +1,31 @@
-/** Deterministic prompt extraction (lib/workflow_service/extract.ts). */
+/** Deterministic prompt extraction (lib/workflow_service/extract*.ts). */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
-  addDays,
   appContextOf,
   date,
-  daysBetween,
-  extractAge,
-  extractComplaint,
-  extractCount,
-  extractDates,
-  extractLineRequest,
   extractMoney,
   extractName,
-  extractNights,
   extractRate,
   extractRoomType,
-  extractSeverity,
-  extractSex,
-  extractStay,
-  extractSymptoms,
   num,
 } from "../../lib/workflow_service/extract.ts";
+import {
+  addDays,
+  daysBetween,
+  extractCount,
+  extractDates,
+  extractNights,
+  extractStay,
+} from "../../lib/workflow_service/extract_dates.ts";
+import {
+  extractAge,
+  extractComplaint,
+  extractSeverity,
+  extractSex,
+  extractSymptoms,
+} from "../../lib/workflow_service/extract_clinical.ts";
+import { extractLineRequest } from "../../lib/workflow_service/extract_purchase.ts";
 
 const NOW = new Date("2026-07-15T10:00:00.000Z");
 

@@ -1,7 +1,8 @@
 /**
  * The AG-UI dialect: turns a run log's workflow events into AG-UI events that `@ag-ui/client`
  * 1.0 and the 0.0.x client CopilotKit pins both accept, and frames them (the mapping table is in
- * docs/architecture.md, "Dialects"). Run statuses come from the shared reducer (`statusAfter`).
+ * docs/architecture.md, "Dialects"). How each event changes the run's AG-UI state (and its
+ * status, through the shared reducer) is `agui_apply.ts`; this module decides what goes out.
  *
  * One translator serves one AG-UI run (one POST). It keeps the run's AG-UI state, the steps it
  * has opened and whether the run has ended, so that whatever the log holds it never emits an
@@ -10,19 +11,19 @@
  * @module
  */
 import { ERROR_CODES, type StoredEvent, UPSTREAM_HEARTBEAT_TYPES } from "../../events.ts";
-import { statusAfter } from "../../runs/summary.ts";
 import {
-  type AguiEvent,
-  type AguiInterrupt,
-  type AguiRunFinished,
-  DEFAULT_RESPONSE_SCHEMA,
-} from "./agui_events.ts";
-import { encodeInterruptId } from "./agui_input.ts";
+  applyWorkflowEvent,
+  type EventData,
+  logRunIdOf,
+  originalOf,
+  parseEventData,
+  timestampOf,
+} from "./agui_apply.ts";
+import { type AguiEvent, type AguiRunFinished, approvalInterrupt } from "./agui_events.ts";
 import {
   type AguiPendingApproval,
   type AguiRunState,
   initialAguiState,
-  stateKey,
   StateRecorder,
   withoutNulls,
 } from "./agui_state.ts";
@@ -40,7 +41,9 @@ export type {
 
 /** The ids an AG-UI run's RUN_STARTED / RUN_FINISHED carry: those of the POST it answers. */
 export interface AguiTranslatorOptions {
+  /** The POST's `threadId`. */
   threadId: string;
+  /** The POST's `runId`. */
   runId: string;
 }
 
@@ -74,60 +77,8 @@ export interface AguiTranslator {
   readonly state: Readonly<AguiRunState>;
 }
 
-type Data = Record<string, unknown>;
-
-/** What a workflow event means on the AG-UI side (anything else is forwarded as CUSTOM). */
-type Effect =
-  | "initialized"
-  | "step_started"
-  | "step_completed"
-  | "interrupt"
-  | "complete"
-  | "error"
-  | "aborted"
-  | "custom";
-
-function parseData(text: string): { data: Data; raw?: string } {
-  try {
-    const v = JSON.parse(text);
-    if (typeof v === "object" && v !== null && !Array.isArray(v)) return { data: v as Data };
-  } catch {
-    // fall through: a CUSTOM event then carries the text as it is
-  }
-  return { data: {}, raw: text };
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === "string" && v !== "" ? v : undefined;
-}
-
-function timestampOf(data: Data): number | undefined {
-  const ts = data.ts;
-  const ms = typeof ts === "number" ? ts : typeof ts === "string" ? Date.parse(ts) : NaN;
-  return Number.isSafeInteger(ms) ? ms : undefined;
-}
-
-/**
- * The reserved data key under which an AG-UI upstream's original event is logged (see
- * `lib/gateway/upstreams/agui_map.ts`): such events pass to AG-UI clients unchanged.
- */
-export const AGUI_ORIGINAL_KEY = "agui";
 /** Upstream events the dialect never passes through: each AG-UI run's lifecycle is its own. */
 const OWN_TYPES: ReadonlySet<string> = new Set(["RUN_STARTED", "RUN_FINISHED", "RUN_ERROR"]);
-
-function originalOf(data: Data): Data | undefined {
-  const o = data[AGUI_ORIGINAL_KEY];
-  return typeof o === "object" && o !== null && !Array.isArray(o) &&
-      typeof (o as Data).type === "string"
-    ? o as Data
-    : undefined;
-}
-
-function stringList(v: unknown): string[] | undefined {
-  if (!Array.isArray(v)) return undefined;
-  const out = v.filter((x): x is string => typeof x === "string");
-  return out.length > 0 ? out : undefined;
-}
 
 /** Creates the translator for one AG-UI run answering the POST `{threadId, runId}`. */
 export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslator {
@@ -145,104 +96,9 @@ export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslato
   let passthrough = false;
   let upstreamSnapshot: unknown;
 
-  // --- state changes (shared by prime and push) --------------------------------------------
-
-  function logRunId(data: Data): string {
-    return str(data.workflowId) ?? state.runId ?? opts.runId;
-  }
-
-  function pendingFrom(data: Data): AguiPendingApproval | undefined {
-    const stepId = str(data.stepId);
-    if (!stepId) return undefined;
-    const p: AguiPendingApproval = {
-      interruptId: encodeInterruptId(logRunId(data), stepId),
-      stepId,
-      message: typeof data.message === "string" ? data.message : "",
-    };
-    const options = stringList(data.options);
-    if (options) p.options = options;
-    return p;
-  }
-
-  /**
-   * Applies one workflow event to the state through the recorder. Returns what the event is for
-   * the AG-UI side, so `push` knows which events to add around the delta.
-   */
-  function apply(type: string, data: Data): Effect {
-    const setStatus = () => rec.set(["status"], statusAfter(state.status, type, data));
-    switch (type) {
-      case "workflow_initialized": {
-        const graph = str(data.graph);
-        if (graph) rec.set(["graph"], graph);
-        const id = str(data.workflowId);
-        if (id) rec.set(["runId"], id);
-        setStatus();
-        return "initialized";
-      }
-      case "step_started": {
-        const step = str(data.step);
-        if (!step) return "custom";
-        rec.set(["steps", stateKey(step)], { status: "running" });
-        return "step_started";
-      }
-      case "step_completed": {
-        const step = str(data.step);
-        if (!step) return "custom";
-        rec.set(["steps", stateKey(step)], { status: "done", result: data.result });
-        return "step_completed";
-      }
-      case "artifact": {
-        const name = str(data.name);
-        if (!name) return "custom";
-        rec.set(["artifacts", stateKey(name)], {
-          mime: str(data.mime) ?? "application/octet-stream",
-          content: data.content,
-        });
-        return "custom";
-      }
-      case "approval_required": {
-        const pending = pendingFrom(data);
-        if (!pending) return "custom";
-        rec.set(["pendingApproval"], pending);
-        setStatus();
-        return "interrupt";
-      }
-      case "approval_resolved": {
-        const stepId = str(data.stepId);
-        const decision = data.decision;
-        if (!stepId || (decision !== "approve" && decision !== "reject")) return "custom";
-        rec.remove(["pendingApproval"]);
-        rec.set(["approvals", stateKey(stepId)], {
-          decision,
-          comment: typeof data.comment === "string" ? data.comment : undefined,
-        });
-        setStatus();
-        return "custom";
-      }
-      case "workflow_complete": {
-        rec.remove(["pendingApproval"]);
-        setStatus();
-        rec.set(["result"], data.result);
-        return "complete";
-      }
-      case "workflow_error": {
-        rec.remove(["pendingApproval"]);
-        setStatus();
-        rec.set(["error"], {
-          code: str(data.code) ?? ERROR_CODES.upstreamError,
-          message: typeof data.message === "string" ? data.message : "workflow error",
-        });
-        return "error";
-      }
-      case "workflow_aborted": {
-        rec.remove(["pendingApproval"]);
-        setStatus();
-        return "aborted";
-      }
-      default:
-        return "custom";
-    }
-  }
+  /** The state change of one workflow event (shared by prime and push); see agui_apply.ts. */
+  const apply = (type: string, data: EventData) =>
+    applyWorkflowEvent(state, rec, type, data, opts.runId);
 
   // --- AG-UI event builders -----------------------------------------------------------------
 
@@ -285,31 +141,14 @@ export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslato
     for (const step of [...open]) closeStep(out, step, ts);
   }
 
-  function interrupt(out: AguiEvent[], pending: AguiPendingApproval, data: Data, ts?: number) {
+  function interrupt(out: AguiEvent[], pending: AguiPendingApproval, data: EventData, ts?: number) {
     closeAllSteps(out, ts);
-    const runId = logRunId(data);
-    const legacy: Record<string, unknown> = {
-      interruptId: pending.interruptId,
-      runId,
-      stepId: pending.stepId,
-      message: pending.message,
-    };
-    if (pending.options) legacy.options = pending.options;
-    // The LangGraph integrations send on_interrupt's value as JSON text, and CopilotKit's
-    // interrupt hooks parse it as such.
-    out.push(stamp({ type: "CUSTOM", name: "on_interrupt", value: JSON.stringify(legacy) }, ts));
-    const schema = withoutNulls(data.payloadSchema);
-    const metadata: AguiInterrupt["metadata"] = { runId, stepId: pending.stepId };
-    if (pending.options) metadata.options = pending.options;
-    const item: AguiInterrupt = {
-      id: pending.interruptId,
-      reason: "approval",
-      message: pending.message,
-      responseSchema: typeof schema === "object" && !Array.isArray(schema)
-        ? schema as Record<string, unknown>
-        : structuredClone(DEFAULT_RESPONSE_SCHEMA) as Record<string, unknown>,
-      metadata,
-    };
+    const { legacy, item } = approvalInterrupt(
+      pending,
+      logRunIdOf(data, state, opts.runId),
+      data.payloadSchema,
+    );
+    out.push(stamp(legacy, ts));
     finishRun(out, { outcome: { type: "interrupt", interrupts: [item] } }, ts);
   }
 
@@ -337,7 +176,7 @@ export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslato
     done = true;
   }
 
-  function endAsStateSays(out: AguiEvent[], data: Data, ts: number | undefined): void {
+  function endAsStateSays(out: AguiEvent[], data: EventData, ts: number | undefined): void {
     switch (state.status) {
       case "waiting_approval":
         if (state.pendingApproval) return interrupt(out, state.pendingApproval, data, ts);
@@ -365,7 +204,12 @@ export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslato
   }
 
   /** An AG-UI upstream's own event, sent unchanged (after what keeps the stream valid). */
-  function passOn(original: Data, type: string, data: Data, ts: number | undefined): AguiEvent[] {
+  function passOn(
+    original: EventData,
+    type: string,
+    data: EventData,
+    ts: number | undefined,
+  ): AguiEvent[] {
     const out: AguiEvent[] = [];
     startRun(out, ts);
     apply(type, data);
@@ -408,7 +252,7 @@ export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslato
       if (pushed) throw new Error("prime() must come before the first push()");
       for (const ev of events) {
         if (UPSTREAM_HEARTBEAT_TYPES.has(ev.type)) continue;
-        const { data } = parseData(ev.data);
+        const { data } = parseEventData(ev.data);
         const original = originalOf(data);
         if (original) {
           passthrough = true;
@@ -422,7 +266,7 @@ export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslato
     push(ev) {
       pushed = true;
       if (done || UPSTREAM_HEARTBEAT_TYPES.has(ev.type)) return [];
-      const { data, raw } = parseData(ev.data);
+      const { data, raw } = parseEventData(ev.data);
       const ts = timestampOf(data);
       const out: AguiEvent[] = [];
       const original = originalOf(data);
@@ -449,13 +293,14 @@ export function createAguiTranslator(opts: AguiTranslatorOptions): AguiTranslato
           flushDelta(out, ts);
           break;
         case "step_started": {
-          const step = str(data.step)!;
+          // applyWorkflowEvent said "step_started": `step` is a non-empty string.
+          const step = data.step as string;
           openStep(out, step, ts);
           flushDelta(out, ts);
           break;
         }
         case "step_completed": {
-          const step = str(data.step)!;
+          const step = data.step as string;
           // A completion whose start this AG-UI run never saw (it came before a resume, or the
           // upstream skipped it) gets a synthetic start: STEP_FINISHED needs its STEP_STARTED.
           if (!open.has(step)) openStep(out, step, ts);

@@ -72,14 +72,19 @@ export interface AguiDecision {
    * the gateway then uses the run's `pendingApproval.stepId`.
    */
   stepId?: string;
+  /** What was decided. */
   decision: "approve" | "reject";
+  /** The decider's comment, if any. */
   comment?: string;
 }
 
 /** Start a new workflow run. */
 export interface AguiStartPlan {
+  /** This plan's kind. */
   kind: "start";
+  /** The graph to run. */
   graph_name: string;
+  /** The graph's input. */
   initial_state: Record<string, unknown>;
   /** The new log's run id: the POST's `runId`. */
   runId: string;
@@ -94,6 +99,7 @@ export interface AguiStartPlan {
 
 /** Resume the run `runId` with a decision. */
 export interface AguiResumePlan {
+  /** This plan's kind. */
   kind: "resume";
   /** The log's run id (decoded from the interrupt id, else the POST's `runId`). */
   runId: string;
@@ -101,6 +107,7 @@ export interface AguiResumePlan {
   threadId: string;
   /** The POST's own `runId`, which this AG-UI run's RUN_STARTED / RUN_FINISHED must carry. */
   requestRunId: string;
+  /** The decision to take. */
   decision: AguiDecision;
   /** Which form asked for it: `resume` entries (AG-UI 1.0) or `forwardedProps.command.resume`. */
   form: "resume" | "legacy";
@@ -108,7 +115,9 @@ export interface AguiResumePlan {
 
 /** A body that cannot be acted on: answer 400 with `error`. */
 export interface AguiInvalidInput {
+  /** This plan's kind. */
   kind: "invalid";
+  /** The 400 answer's body. */
   error: ErrorBody;
 }
 

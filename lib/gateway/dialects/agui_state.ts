@@ -17,7 +17,9 @@ export interface AguiStepState {
 
 /** An artifact the run produced, keyed by its name in {@link AguiRunState.artifacts}. */
 export interface AguiArtifactState {
+  /** Its MIME type (`application/octet-stream` when the event named none). */
   mime: string;
+  /** Its content, as the event carried it. */
   content?: unknown;
 }
 
@@ -25,14 +27,19 @@ export interface AguiArtifactState {
 export interface AguiPendingApproval {
   /** The AG-UI interrupt id to resume with (see `encodeInterruptId`). */
   interruptId: string;
+  /** The step that waits. */
   stepId: string;
+  /** The gate's question to the user. */
   message: string;
+  /** The decisions offered, when the event listed them. */
   options?: string[];
 }
 
 /** A decision taken on an approval gate, keyed by step id in {@link AguiRunState.approvals}. */
 export interface AguiApprovalState {
+  /** What was decided. */
   decision: "approve" | "reject";
+  /** The decider's comment, if any. */
   comment?: string;
 }
 
@@ -42,10 +49,15 @@ export interface AguiRunState {
   runId?: string;
   /** The graph, once `workflow_initialized` named it. */
   graph?: string;
+  /** The run's status, by the shared event → status reducer. */
   status: RunStatus;
+  /** Steps by name (see {@link stateKey}). */
   steps: Record<string, AguiStepState>;
+  /** Artifacts by name. */
   artifacts: Record<string, AguiArtifactState>;
+  /** Decisions taken, by step id. */
   approvals: Record<string, AguiApprovalState>;
+  /** The gate the run waits on, if it waits. */
   pendingApproval?: AguiPendingApproval;
   /** `workflow_complete.result`. */
   result?: unknown;
@@ -129,6 +141,7 @@ function defineOwn(target: Record<string, unknown>, key: string, value: unknown)
  */
 export class StateRecorder {
   #ops: JsonPatchOp[] = [];
+  /** A recorder of changes to `state` (changed in place). */
   constructor(readonly state: AguiRunState) {}
 
   /** Sets the member at `tokens` (its parent must exist) to a private copy of `value`. */

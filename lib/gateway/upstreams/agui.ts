@@ -10,16 +10,9 @@
  * @module
  */
 import { type ExecuteRequest, GRAPH_NAME_RE, type GraphInfo } from "../../events.ts";
-import {
-  createTransport,
-  describe,
-  parseJsonAnswer,
-  type RejoinResult,
-  type Upstream,
-  UpstreamError,
-  type UpstreamHealth,
-  type UpstreamOptions,
-} from "../upstream.ts";
+import type { RejoinResult, Upstream, UpstreamOptions } from "../upstream.ts";
+import { describe, parseJsonAnswer, UpstreamError } from "../upstream_errors.ts";
+import { createTransport, type UpstreamHealth } from "../upstream_transport.ts";
 import { createAguiMapper } from "./agui_map.ts";
 import { translateStream } from "./translate.ts";
 

@@ -8,14 +8,9 @@
  */
 import type { ExecuteRequest, GraphInfo } from "../../events.ts";
 import { GRAPH_NAME_RE } from "../../events.ts";
-import {
-  createTransport,
-  parseJsonAnswer,
-  type RejoinResult,
-  type Upstream,
-  UpstreamError,
-  type UpstreamOptions,
-} from "../upstream.ts";
+import type { RejoinResult, Upstream, UpstreamOptions } from "../upstream.ts";
+import { parseJsonAnswer, UpstreamError } from "../upstream_errors.ts";
+import { createTransport } from "../upstream_transport.ts";
 import {
   createLangGraphMapper,
   isAfterId,

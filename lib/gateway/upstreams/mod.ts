@@ -4,8 +4,12 @@
  * nothing past this factory knows which protocol is behind it.
  * @module
  */
-import { createUpstream, type Upstream, type UpstreamOptions } from "../upstream.ts";
-import type { UpstreamProtocol } from "../upstream.ts";
+import {
+  createUpstream,
+  type Upstream,
+  type UpstreamOptions,
+  type UpstreamProtocol,
+} from "../upstream.ts";
 import { createLangGraphUpstream } from "./langgraph.ts";
 import { createAguiUpstream } from "./agui.ts";
 

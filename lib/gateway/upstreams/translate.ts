@@ -6,7 +6,7 @@
  */
 import { encodeEvent, textEncoder } from "../../sse/encode.ts";
 import { createFrameParser, type SseFrame } from "../../sse/parse.ts";
-import { describe, UpstreamError } from "../upstream.ts";
+import { describe, UpstreamError } from "../upstream_errors.ts";
 
 /** One translated event: its upstream id (opaque to the relay), type and data. */
 export interface OutEvent {

@@ -4,19 +4,15 @@
  * record. Rosters, wards and numbers are fixed tables and hashes: deterministic, not clinical advice.
  * @module
  */
+import { appContextOf, extractName, num, promptOf, str } from "../extract.ts";
 import {
-  appContextOf,
   extractAge,
   extractComplaint,
-  extractName,
   extractSeverity,
   extractSex,
   extractSymptoms,
-  num,
-  promptOf,
   type Severity,
-  str,
-} from "../extract.ts";
+} from "../extract_clinical.ts";
 import { docId, pick } from "../ids.ts";
 import type { JsonObject, WorkflowSpec } from "../spec.ts";
 

@@ -6,20 +6,17 @@
  * @module
  */
 import {
-  addDays,
   appContextOf,
   date,
-  daysBetween,
-  extractCount,
   extractName,
   extractRate,
   extractRoomType,
-  extractStay,
   num,
   promptOf,
   type RoomType,
   str,
 } from "../extract.ts";
+import { addDays, daysBetween, extractCount, extractStay } from "../extract_dates.ts";
 import { cents, docId, pick, usd } from "../ids.ts";
 import type { JsonObject, StepResults, WorkflowSpec } from "../spec.ts";
 

@@ -5,17 +5,16 @@
  * @module
  */
 import {
-  addDays,
   appContextOf,
-  extractLineRequest,
   extractMoney,
   extractName,
   extractRate,
-  isoDate,
   num,
   promptOf,
   str,
 } from "../extract.ts";
+import { addDays, isoDate } from "../extract_dates.ts";
+import { extractLineRequest } from "../extract_purchase.ts";
 import { cents, docId, usd } from "../ids.ts";
 import type { JsonObject, WorkflowSpec } from "../spec.ts";
 
