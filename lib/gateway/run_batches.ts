@@ -43,6 +43,7 @@ export class RunBatches implements AsyncIterableIterator<StoredEvent[]> {
     lease.watch(runId);
   }
 
+  /** This iterator (so a for-await can take it). */
   [Symbol.asyncIterator](): AsyncIterableIterator<StoredEvent[]> {
     return this;
   }

@@ -19,6 +19,7 @@ export class TimerEntry<T = unknown> {
   /** Its place in the heap; -1 while not scheduled. */
   index = -1;
   /**
+   * An entry, not yet scheduled.
    * @param callback what runs when the entry comes due
    * @param arg passed to `callback`
    */
@@ -42,7 +43,10 @@ export class SharedTimer {
   #armedFor = Infinity;
   #firing = false;
 
-  /** @param scheduler the clock and the one timer */
+  /**
+   * A shared timer with nothing scheduled.
+   * @param scheduler the clock and the one timer
+   */
   constructor(scheduler: Scheduler) {
     this.#scheduler = scheduler;
   }
