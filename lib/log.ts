@@ -66,21 +66,42 @@ function errorFields(value: unknown): unknown {
   return value;
 }
 
-/** Creates a logger writing JSON lines at or above `level` to `sink` (default stderr). */
-export function createLogger(
-  level: LogLevel = "info",
-  sink: LogSink = stderrSink,
-  base: LogFields = {},
-): Logger {
-  const min = RANK[level];
-  const write = (lvl: Exclude<LogLevel, "silent">, msg: string, fields?: LogFields) => {
-    if (RANK[lvl] < min) return;
+/**
+ * The logger: one object per logger, its methods on the prototype. A run keeps a child logger
+ * for as long as it is relayed, so an idle run must not pay five closures for it.
+ */
+class JsonLogger implements Logger {
+  readonly #min: number;
+  constructor(
+    readonly level: LogLevel,
+    readonly sink: LogSink,
+    readonly base: LogFields,
+  ) {
+    this.#min = RANK[level];
+  }
+  debug(msg: string, fields?: LogFields): void {
+    this.#write("debug", msg, fields);
+  }
+  info(msg: string, fields?: LogFields): void {
+    this.#write("info", msg, fields);
+  }
+  warn(msg: string, fields?: LogFields): void {
+    this.#write("warn", msg, fields);
+  }
+  error(msg: string, fields?: LogFields): void {
+    this.#write("error", msg, fields);
+  }
+  child(fields: LogFields): Logger {
+    return new JsonLogger(this.level, this.sink, { ...this.base, ...fields });
+  }
+  #write(lvl: Exclude<LogLevel, "silent">, msg: string, fields?: LogFields): void {
+    if (RANK[lvl] < this.#min) return;
     const line: LogFields = {
       time: new Date().toISOString(),
       level: lvl,
       msg,
       ...context.getStore(),
-      ...base,
+      ...this.base,
     };
     if (fields) { for (const [k, v] of Object.entries(fields)) line[k] = errorFields(v); }
     let text: string;
@@ -89,15 +110,17 @@ export function createLogger(
     } catch {
       text = JSON.stringify({ time: line.time, level: lvl, msg, note: "unserializable fields" });
     }
-    sink(text);
-  };
-  return {
-    debug: (m, f) => write("debug", m, f),
-    info: (m, f) => write("info", m, f),
-    warn: (m, f) => write("warn", m, f),
-    error: (m, f) => write("error", m, f),
-    child: (fields) => createLogger(level, sink, { ...base, ...fields }),
-  };
+    this.sink(text);
+  }
+}
+
+/** Creates a logger writing JSON lines at or above `level` to `sink` (default stderr). */
+export function createLogger(
+  level: LogLevel = "info",
+  sink: LogSink = stderrSink,
+  base: LogFields = {},
+): Logger {
+  return new JsonLogger(level, sink, base);
 }
 
 /** A logger that drops everything (tests that do not look at logs). */

@@ -7,6 +7,7 @@
 import type { StoredEvent } from "../events.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
+import type { SseResponseStream, SseSource } from "../sse/heartbeat.ts";
 import type { StreamRegistry, StreamSlot } from "./streams.ts";
 
 /** Encodes stored events for one client; `done` ends the stream early (AG-UI interrupts). */
@@ -21,8 +22,15 @@ export interface EventEncoder {
 
 /** Where a client stream reads a run's log from (the gateway). */
 export interface RunFeed {
-  /** The run's events after `afterSeq`, in batches, until the terminal event. */
-  eventBatches(runId: string, afterSeq: number, signal?: AbortSignal): AsyncIterable<StoredEvent[]>;
+  /**
+   * The run's events after `afterSeq`, in batches, until the terminal event; `return()` ends it
+   * at once, even while a `next()` waits.
+   */
+  eventBatches(
+    runId: string,
+    afterSeq: number,
+    signal?: AbortSignal,
+  ): AsyncIterableIterator<StoredEvent[]>;
 }
 
 /** What a client stream needs. */
@@ -64,40 +72,73 @@ export function streamRun(
   opts: StreamRunOptions,
 ): Response {
   const slot = opts.slot ?? deps.streams.reserve();
+  const feed = new RunFeedSource(deps, runId, afterSeq, encoder, opts);
   const { stream, release } = slot.open({
     intervalMs: deps.config.HEARTBEAT_MS,
     retryMs: opts.retryMs,
-    onEnd: () => stop.abort(),
+    source: feed,
+    onEnd: () => feed.end(),
   });
-  const stop = new AbortController();
-  const sent = deps.metrics.eventsSent;
-  const labels = { dialect: opts.dialect };
-  // A stream parked on an approval gate is closed after WAITING_STREAM_MAX_MS: its client
-  // reconnects (`retry:`) with Last-Event-ID, so nothing is lost, and an abandoned tab does not
-  // hold its place for as long as the run waits for a person.
-  const maxParkedMs = deps.config.WAITING_STREAM_MAX_MS;
-  let parked: ReturnType<typeof setTimeout> | undefined;
-  const park = (waiting: boolean) => {
-    clearTimeout(parked);
-    parked = waiting && maxParkedMs !== undefined
-      ? setTimeout(() => {
-        stream.close("approval wait; reconnect");
-        stop.abort();
-      }, maxParkedMs)
-      : undefined;
-  };
-  (async () => {
-    let terminal = false;
+  feed.release = release;
+  return stream.toResponse({ "x-workflow-id": runId, ...opts.headers });
+}
+
+const noop = () => {};
+
+/**
+ * Feeds one client's stream from the run's log when the stream asks (see `SseSource`): one
+ * batch, encoded, per write. Nothing of it runs while the run is idle: the stream's one pending
+ * `pull` waits on the subscription's wait, with no loop or generator of its own suspended.
+ */
+class RunFeedSource implements SseSource {
+  /** Gives the stream's place back (set once the stream is open). */
+  release: () => void = noop;
+  readonly #deps: ClientStreamDeps;
+  readonly #runId: string;
+  readonly #afterSeq: number;
+  readonly #encoder: EventEncoder;
+  readonly #labels: { dialect: string };
+  readonly #prelude: string | undefined;
+  #batches: AsyncIterableIterator<StoredEvent[]> | undefined;
+  #started = false;
+  #ended = false;
+  #parked: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    deps: ClientStreamDeps,
+    runId: string,
+    afterSeq: number,
+    encoder: EventEncoder,
+    opts: StreamRunOptions,
+  ) {
+    this.#deps = deps;
+    this.#runId = runId;
+    this.#afterSeq = afterSeq;
+    this.#encoder = encoder;
+    this.#labels = { dialect: opts.dialect };
+    this.#prelude = opts.prelude;
+  }
+
+  async pull(stream: SseResponseStream): Promise<void> {
+    if (this.#ended) return;
+    const encoder = this.#encoder;
     try {
-      if (opts.prelude) stream.write(opts.prelude);
-      // A stream whole without the log (the prelude ended it) does not subscribe at all.
-      terminal = encoder.done;
-      const batches = terminal ? [] : deps.gateway.eventBatches(runId, afterSeq, stop.signal);
-      for await (const batch of batches) {
+      if (!this.#started) {
+        this.#started = true;
+        if (this.#prelude) stream.write(this.#prelude);
+        // A stream whole without the log (the prelude ended it) does not subscribe at all.
+        if (encoder.done) return this.#close(stream, true);
+        this.#batches = this.#deps.gateway.eventBatches(this.#runId, this.#afterSeq);
+      }
+      for (;;) {
+        const r = await this.#batches!.next();
+        if (this.#ended) return;
+        if (r.done) return this.#close(stream, encoder.done);
         // One write per batch: a chunk per event would cost a socket write per event.
         let frames = "";
         let n = 0;
-        for (const ev of batch) {
+        let terminal = false;
+        for (const ev of r.value) {
           frames += encoder.encode(ev);
           n++;
           if (encoder.done) {
@@ -105,22 +146,50 @@ export function streamRun(
             break;
           }
         }
-        if (frames && !stream.write(frames)) break;
-        sent.inc(labels, n);
-        park(batch.at(-1)?.type === "approval_required");
-        if (terminal) break;
+        if (frames && !stream.write(frames)) return this.#close(stream, encoder.done);
+        this.#deps.metrics.eventsSent.inc(this.#labels, n);
+        this.#park(stream, r.value.at(-1)?.type === "approval_required");
+        if (terminal) return this.#close(stream, true);
+        // Wrote: the stream asks again. Nothing to write (all filtered): wait for the next batch.
+        if (frames) return;
       }
-      terminal ||= encoder.done;
-      if (!terminal && !stream.closed && encoder.finish) stream.write(encoder.finish());
-      stream.close();
     } catch (err) {
-      deps.logger.error("client stream failed", { run_id: runId, error: err });
+      this.#deps.logger.error("client stream failed", { run_id: this.#runId, error: err });
       stream.error(err);
-    } finally {
-      clearTimeout(parked);
-      stop.abort();
-      release();
+      this.end();
     }
-  })();
-  return stream.toResponse({ "x-workflow-id": runId, ...opts.headers });
+  }
+
+  /** The stream ended (client gone, overflow, a gate's time limit, the log's end): clean up. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    clearTimeout(this.#parked);
+    void this.#batches?.return?.();
+    this.release();
+  }
+
+  /** The log ended for this client: the encoder's closing frames unless it is done, then close. */
+  #close(stream: SseResponseStream, terminal: boolean): void {
+    terminal ||= this.#encoder.done;
+    if (!terminal && !stream.closed && this.#encoder.finish) stream.write(this.#encoder.finish());
+    stream.close();
+    this.end();
+  }
+
+  /**
+   * A stream parked on an approval gate is closed after WAITING_STREAM_MAX_MS: its client
+   * reconnects (`retry:`) with Last-Event-ID, so nothing is lost, and an abandoned tab does not
+   * hold its place for as long as the run waits for a person.
+   */
+  #park(stream: SseResponseStream, waiting: boolean): void {
+    clearTimeout(this.#parked);
+    const maxParkedMs = this.#deps.config.WAITING_STREAM_MAX_MS;
+    this.#parked = waiting && maxParkedMs !== undefined
+      ? setTimeout(() => {
+        stream.close("approval wait; reconnect");
+        this.end();
+      }, maxParkedMs)
+      : undefined;
+  }
 }

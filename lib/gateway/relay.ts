@@ -9,7 +9,7 @@
  * @module
  */
 import { digestStartInput, newRunSummary, type StartInput } from "./start_input.ts";
-import { ERROR_CODES, isTerminalType, type RunSummary, type StoredEvent } from "../events.ts";
+import { ERROR_CODES, type RunSummary, type StoredEvent } from "../events.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { RunStore } from "../runs/store.ts";
@@ -20,6 +20,7 @@ import { pump } from "./pump.ts";
 import { Records } from "./records.ts";
 import { RelayLease } from "./relay_lease.ts";
 import type { RelayParts } from "./relay_parts.ts";
+import { RunBatches } from "./run_batches.ts";
 import { type OnRelayLost, type ResumePoint, Takeover } from "./takeover.ts";
 import type { Upstream } from "./upstream.ts";
 
@@ -274,23 +275,15 @@ export class Gateway {
   /**
    * The run's events after `afterSeq` in batches: replay, then live until the terminal event,
    * which ends the last batch. While anyone watches, the lease watchdog looks after the run (a
-   * running run whose relay is gone is taken over here).
+   * running run whose relay is gone is taken over here). A consumer that stops early calls
+   * `return()` (see {@link RunBatches}).
    */
-  async *eventBatches(
+  eventBatches(
     runId: string,
     afterSeq: number,
     signal?: AbortSignal,
-  ): AsyncGenerator<StoredEvent[]> {
-    const unwatch = this.#lease.watch(runId);
-    try {
-      await this.#lease.check(runId);
-      for await (const batch of this.#store.subscribe(runId, afterSeq, signal)) {
-        yield batch;
-        if (isTerminalType(batch[batch.length - 1].type)) return;
-      }
-    } finally {
-      unwatch();
-    }
+  ): AsyncIterableIterator<StoredEvent[]> {
+    return new RunBatches(this.#lease, this.#store, runId, afterSeq, signal);
   }
 
   /**

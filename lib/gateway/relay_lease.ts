@@ -2,8 +2,8 @@
  * The relay lease: one per gateway process (not per run), written before the first run names
  * this process as its relay and renewed every third of its length; a run's `relay.owner` points
  * at it. A running run whose owner's lease lapsed has lost its relay (the process died, was
- * evicted, or stopped and released it): the watchdog, one timer per watched run however many
- * viewers, hands such a run to the takeover (`takeover.ts`), which claims it and rejoins the
+ * evicted, or stopped and released it): the watchdog, one timer for all watched runs however many
+ * runs and viewers, hands such a run to the takeover (`takeover.ts`), which claims it and rejoins the
  * workflow service. The rules are in docs/architecture.md ("Leases", "Takeover").
  * @module
  */
@@ -37,7 +37,10 @@ export class RelayLease {
   readonly #d: RelayLeaseDeps;
   /** The lease's first write, and the renewal timer. */
   #alive?: { first: Promise<void>; timer: ReturnType<typeof setInterval> };
-  readonly #watchdogs = new Map<string, { count: number; timer: ReturnType<typeof setInterval> }>();
+  /** Watched runs and how many watchers each has. */
+  readonly #watched = new Map<string, number>();
+  /** The one watchdog timer, running while any run is watched. */
+  #watchdog: ReturnType<typeof setInterval> | undefined;
   #released = false;
 
   /** A lease over `deps`; nothing is written until {@link RelayLease.ensureAlive}. */
@@ -95,28 +98,41 @@ export class RelayLease {
   }
 
   /**
-   * Checks a run's relay now and every half lease while anyone watches the run: one timer per
-   * run, however many subscribers (thousands of viewers must not mean thousands of KV reads).
-   * Returns the function that stops watching.
+   * Checks a watched run's relay every half lease while anyone watches it (the caller checks it
+   * once at once): one check per run however many subscribers (thousands of viewers must not
+   * mean thousands of KV reads), and one timer for every watched run, so an idle stream holds
+   * no timer of its own; a run relayed by this process costs no read at all. Each call must be
+   * matched by one {@link unwatch}.
    */
-  watch(runId: string): () => void {
-    let w = this.#watchdogs.get(runId);
-    if (!w) {
-      const timer = setInterval(() => this.check(runId), Math.max(50, this.#d.leaseMs / 2));
-      w = { count: 0, timer };
-      this.#watchdogs.set(runId, w);
+  watch(runId: string): void {
+    this.#watched.set(runId, (this.#watched.get(runId) ?? 0) + 1);
+    this.#watchdog ??= setInterval(
+      () => this.#checkWatched(),
+      Math.max(50, this.#d.leaseMs / 2),
+    );
+  }
+
+  /** Ends one {@link watch} of `runId`; the timer stops with the last watched run. */
+  unwatch(runId: string): void {
+    const n = this.#watched.get(runId);
+    if (n === undefined) return;
+    if (n > 1) this.#watched.set(runId, n - 1);
+    else this.#watched.delete(runId);
+    if (this.#watched.size === 0 && this.#watchdog !== undefined) {
+      clearInterval(this.#watchdog);
+      this.#watchdog = undefined;
     }
-    w.count++;
-    const entry = w;
-    let stopped = false;
-    return () => {
-      if (stopped) return;
-      stopped = true;
-      if (--entry.count === 0) {
-        clearInterval(entry.timer);
-        if (this.#watchdogs.get(runId) === entry) this.#watchdogs.delete(runId);
-      }
-    };
+  }
+
+  /** Runs being watched now (tests). */
+  get watchedRuns(): number {
+    return this.#watched.size;
+  }
+
+  #checkWatched(): void {
+    for (const runId of this.#watched.keys()) {
+      if (!this.#released && !this.#d.relayedHere(runId)) void this.check(runId);
+    }
   }
 
   /**

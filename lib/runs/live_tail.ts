@@ -51,6 +51,7 @@ export interface LiveTailOptions {
 }
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+const noop = () => {};
 const NO_EVENTS: StoredEvent[] = [];
 
 /** The shared state of one run's subscribers in this process. */
@@ -107,8 +108,9 @@ class Subscription implements AsyncIterableIterator<StoredEvent[]> {
   #started = false;
   #finished = false;
   #wake: (() => void) | null = null;
+  /** The last `next()` call's result (later calls start after it settles). */
   #queue: Promise<unknown> = Promise.resolve();
-  /** `next()` calls not settled yet. */
+  /** `next()` calls not settled yet (each step counts itself out as it ends). */
   #inFlight = 0;
   readonly maxBuffered: number;
 
@@ -136,28 +138,29 @@ class Subscription implements AsyncIterableIterator<StoredEvent[]> {
 
   next(): Promise<IteratorResult<StoredEvent[]>> {
     // Calls are served one at a time, in order, like an async generator's. The usual caller
-    // (a for-await) never overlaps them: then the step starts at once, with no extra promise
-    // in the chain of every batch.
-    const result = this.#inFlight === 0 ? this.#step() : this.#queue.then(() => this.#step());
+    // (a for-await) never overlaps them: then the step starts at once, and the step's own
+    // promise is the whole chain (an idle subscriber holds no promise besides it).
+    const overlap = this.#inFlight > 0;
     this.#inFlight++;
-    this.#queue = result.then(this.#settle, this.#settle);
+    const result = overlap ? this.#queue.then(this.#stepAfter, this.#stepAfter) : this.#step();
+    this.#queue = result;
     return result;
   }
 
-  /** Counts a `next()` as settled (shared, so a call allocates no closure for it). */
-  readonly #settle = () => {
-    this.#inFlight--;
-  };
+  /** Starts a step queued behind an overlapping call (rare: only when calls overlap). */
+  get #stepAfter(): () => Promise<IteratorResult<StoredEvent[]>> {
+    return () => this.#step();
+  }
 
   /** Ends the subscription at once, even while a `next()` is waiting for new events. */
   return(): Promise<IteratorResult<StoredEvent[]>> {
     this.#finish();
-    return this.#queue.then(() => DONE);
+    return this.#queue.then(() => DONE, () => DONE);
   }
 
-  /** Settles when the pending `next()` calls have settled. */
+  /** Settles (never rejects) when the pending `next()` calls have settled. */
   settled(): Promise<unknown> {
-    return this.#queue;
+    return this.#queue.then(noop, noop);
   }
 
   /** Called by the channel when its head moved: resumes a waiting `next()`. */
@@ -200,67 +203,73 @@ class Subscription implements AsyncIterableIterator<StoredEvent[]> {
     this.wake();
   }
 
+  /** One `next()`: everything buffered, or what the log holds next, or a wait for more. */
   async #step(): Promise<IteratorResult<StoredEvent[]>> {
-    const ch = this.#ch;
-    let emptyReads = 0;
-    for (;;) {
-      if (this.#buf.length > 0) {
-        const out = this.#buf;
-        this.#buf = NO_EVENTS;
-        // The terminal event is always the log's last one, so it can only end the batch.
-        if (isTerminalType(out[out.length - 1].type)) this.#finish();
-        return { value: out, done: false };
-      }
-      if (this.#finished) return DONE;
-
-      if (!this.#started || ch.gone) {
-        const head = await this.#host.source.readHead(ch.id);
-        if (this.#finished) return DONE;
-        if (!head) {
-          const first = !this.#started;
-          this.#finish();
-          if (first) throw new RunNotFoundError(ch.id);
-          return DONE;
+    try {
+      const ch = this.#ch;
+      let emptyReads = 0;
+      for (;;) {
+        if (this.#buf.length > 0) {
+          const out = this.#buf;
+          this.#buf = NO_EVENTS;
+          // The terminal event is always the log's last one, so it can only end the batch.
+          if (isTerminalType(out[out.length - 1].type)) this.#finish();
+          return { value: out, done: false };
         }
-        this.#started = true;
-        ch.gone = false;
-        if (ch.advance(head)) ch.wakeAll();
-        // Local appends may have been offered meanwhile: look at the buffer again first.
-        continue;
-      }
-
-      if (this.#known < ch.head) {
-        const from = this.#known;
-        const events = await this.#host.source.read(ch.id, from, this.#host.pageSize);
         if (this.#finished) return DONE;
-        if (events.length === 0) {
-          // The head says there is more but the log has nothing: the run was deleted or expired.
-          if (++emptyReads >= 3) {
+
+        if (!this.#started || ch.gone) {
+          const head = await this.#host.source.readHead(ch.id);
+          if (this.#finished) return DONE;
+          if (!head) {
+            const first = !this.#started;
             this.#finish();
+            if (first) throw new RunNotFoundError(ch.id);
             return DONE;
+          }
+          this.#started = true;
+          ch.gone = false;
+          if (ch.advance(head)) ch.wakeAll();
+          // Local appends may have been offered meanwhile: look at the buffer again first.
+          continue;
+        }
+
+        if (this.#known < ch.head) {
+          const from = this.#known;
+          const events = await this.#host.source.read(ch.id, from, this.#host.pageSize);
+          if (this.#finished) return DONE;
+          if (events.length === 0) {
+            // The head says there is more but the log has nothing: the run was deleted or expired.
+            if (++emptyReads >= 3) {
+              this.#finish();
+              return DONE;
+            }
+            continue;
+          }
+          emptyReads = 0;
+          // Local appends may have been offered while the read was in flight: keep only what
+          // comes after the buffer, so the two sources never repeat an event.
+          for (const ev of events) {
+            if (ev.seq <= this.#known) continue;
+            if (this.#buf === NO_EVENTS) this.#buf = [];
+            this.#buf.push(ev);
+            this.#known = ev.seq;
           }
           continue;
         }
-        emptyReads = 0;
-        // Local appends may have been offered while the read was in flight: keep only what
-        // comes after the buffer, so the two sources never repeat an event.
-        for (const ev of events) {
-          if (ev.seq <= this.#known) continue;
-          if (this.#buf === NO_EVENTS) this.#buf = [];
-          this.#buf.push(ev);
-          this.#known = ev.seq;
-        }
-        continue;
-      }
 
-      if (ch.done) {
-        // Caught up with a run that has ended (e.g. a resume after its last event).
-        this.#finish();
-        return DONE;
+        if (ch.done) {
+          // Caught up with a run that has ended (e.g. a resume after its last event).
+          this.#finish();
+          return DONE;
+        }
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+        });
       }
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-      });
+    } finally {
+      // Counted out here rather than by a then() on every call: no extra promise per batch.
+      this.#inFlight--;
     }
   }
 }

@@ -1,9 +1,10 @@
 /**
  * The body of one subscriber's SSE response: the relay pushes whole frames in, the stream adds
  * heartbeat comments after `intervalMs` of silence, bounds what a slow client can make us queue,
- * and reports the client leaving. Built for many idle streams: one object, one controller, at
- * most one timer per stream, and no per-stream closures (the ReadableStream's source is a tiny
- * object pointing back at the stream, and the timer callback is one shared function that
+ * and reports the client leaving. Built for many idle streams: one object, one controller, no
+ * timer of its own (every stream's next heartbeat waits in one {@link SharedTimer} per scheduler:
+ * one runtime timer for all streams), and no per-stream closures (the ReadableStream's source is
+ * a tiny object pointing back at the stream, and the timer callback is one shared function that
  * receives the stream as an argument).
  * @module
  */
@@ -15,6 +16,7 @@ import {
   type SseEventInit,
   textEncoder,
 } from "./encode.ts";
+import { type SharedTimer, sharedTimer, TimerEntry } from "./shared_timer.ts";
 
 /** Opaque timer handle of a {@link Scheduler}. */
 export type TimerHandle = unknown;
@@ -42,6 +44,18 @@ export interface SseStreamCounters {
   heartbeats: number;
   /** Streams ended because their client fell too far behind. */
   overflows: number;
+}
+
+/**
+ * What feeds a stream from the client's side of the queue: `pull(stream)` is called when the
+ * stream opens and again each time the previous call settled, whatever the client has read
+ * (writes are bounded by `maxQueuedBytes`, not by the client's pace: a slow client overflows).
+ * It writes what it has, or waits until it has something. While it waits, the stream holds only
+ * the one pending call: no loop of the caller's stays suspended on the stream.
+ */
+export interface SseSource {
+  /** Writes the next frames to `stream` (or ends it); settles once it wrote or ended. */
+  pull(stream: SseResponseStream): void | Promise<void>;
 }
 
 /** Why a subscriber stream ended without `close()`. */
@@ -82,6 +96,8 @@ export interface SseStreamOptions {
   onEnd?: (why: SseStreamEnd, reason: unknown) => void;
   /** Shared counters to increment. */
   counters?: SseStreamCounters;
+  /** Feeds the stream when the stream asks for more (see {@link SseSource}); default none. */
+  source?: SseSource;
 }
 
 /** The error a too-slow subscriber's stream ends with. */
@@ -102,6 +118,11 @@ export const DEFAULT_HEARTBEAT_MS = 15_000;
 export const DEFAULT_MAX_QUEUED_BYTES = 256 * 1024;
 
 const DEFAULT_HEARTBEAT = textEncoder.encode(encodeComment("heartbeat"));
+/**
+ * The ReadableStream's high-water mark: far above any queue, so a pull source is asked again as
+ * soon as its last call settled (the stream's own bound, `maxQueuedBytes`, is checked on write).
+ */
+const HIGH_WATER = 2 ** 50;
 const LF = 10;
 
 function byteSize(chunk: Uint8Array): number {
@@ -112,6 +133,7 @@ function byteSize(chunk: Uint8Array): number {
 // arming a timer allocates no closure) and the source's cancel, without public methods for them.
 let onTimer: (stream: SseResponseStream) => void;
 let onCancel: (stream: SseResponseStream, reason: unknown) => void;
+let onPull: (stream: SseResponseStream) => void | Promise<void>;
 
 /** The ReadableStream source: one small object per stream, no closures. */
 class Source implements UnderlyingDefaultSource<Uint8Array> {
@@ -122,6 +144,13 @@ class Source implements UnderlyingDefaultSource<Uint8Array> {
   }
   cancel(reason?: unknown): void {
     onCancel(this.owner, reason);
+  }
+}
+
+/** The source of a stream fed by an {@link SseSource}. */
+class PullSource extends Source {
+  pull(): void | Promise<void> {
+    return onPull(this.owner);
   }
 }
 
@@ -145,7 +174,9 @@ export class SseResponseStream {
   #heartbeats = 0;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #state: "open" | "closed" = "open";
-  #timer: TimerHandle = undefined;
+  /** This stream's next heartbeat check, in the scheduler's shared timer. */
+  readonly #due: TimerEntry<SseResponseStream>;
+  readonly #timers: SharedTimer;
   #lastWrite: number;
   readonly #interval: number;
   readonly #max: number;
@@ -153,6 +184,7 @@ export class SseResponseStream {
   readonly #scheduler: Scheduler;
   readonly #onEnd: SseStreamOptions["onEnd"];
   readonly #counters: SseStreamCounters | undefined;
+  readonly #source: SseSource | undefined;
   /** Fields (`retry:`) that go in front of the first block written, then never again. */
   #prefix: Uint8Array | null = null;
 
@@ -165,13 +197,16 @@ export class SseResponseStream {
       ? DEFAULT_HEARTBEAT
       : textEncoder.encode(encodeComment(options.heartbeatText));
     this.#scheduler = options.scheduler ?? realScheduler;
+    this.#timers = sharedTimer(this.#scheduler);
+    this.#due = new TimerEntry<SseResponseStream>(onTimer, this);
     this.#onEnd = options.onEnd;
     this.#counters = options.counters;
+    this.#source = options.source;
     this.#lastWrite = this.#scheduler.now();
-    const source = new Source(this);
+    const source = this.#source ? new PullSource(this) : new Source(this);
     // start() runs synchronously inside the constructor, so the controller is there right after.
     this.readable = new ReadableStream<Uint8Array>(source, {
-      highWaterMark: this.#max,
+      highWaterMark: HIGH_WATER,
       size: byteSize,
     });
     this.#controller = source.controller;
@@ -189,6 +224,7 @@ export class SseResponseStream {
   static {
     onTimer = (stream) => stream.#tick();
     onCancel = (stream, reason) => stream.#cancelled(reason);
+    onPull = (stream) => stream.#state === "open" ? stream.#source?.pull(stream) : undefined;
   }
 
   #cancelled(reason: unknown): void {
@@ -210,7 +246,7 @@ export class SseResponseStream {
   /** Bytes written but not yet taken by the client (0 once the stream is no longer open). */
   get queuedBytes(): number {
     const d = this.#state === "open" ? this.#controller.desiredSize : null;
-    return d === null ? 0 : this.#max - d;
+    return d === null ? 0 : HIGH_WATER - d;
   }
 
   /**
@@ -270,7 +306,6 @@ export class SseResponseStream {
   }
 
   #tick(): void {
-    this.#timer = undefined;
     if (this.#state === "closed") return;
     // Writes do not re-arm the timer (that would cost a clear + set per event); instead the
     // timer, when it fires, sleeps again for whatever is left since the last write.
@@ -303,20 +338,17 @@ export class SseResponseStream {
     }
     this.#controller.enqueue(chunk);
     this.#lastWrite = this.#scheduler.now();
-    if (this.#timer === undefined) this.#arm(this.#interval);
+    if (!this.#due.scheduled) this.#arm(this.#interval);
     return true;
   }
 
   #arm(ms: number): void {
-    this.#timer = this.#scheduler.setTimer(onTimer, ms, this);
+    this.#timers.schedule(this.#due, ms);
   }
 
   #finish(): void {
     this.#state = "closed";
-    if (this.#timer !== undefined) {
-      this.#scheduler.clearTimer(this.#timer);
-      this.#timer = undefined;
-    }
+    this.#timers.cancel(this.#due);
   }
 }
 

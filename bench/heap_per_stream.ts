@@ -1,0 +1,358 @@
+/**
+ * What one idle stream holds in the gateway's V8 heap, by kind of object: starts the fake
+ * upstream and a gateway (or the floor relay) with the V8 inspector on, opens N idle streams
+ * (the hold scenario's shape: one event each, then silence), and compares two heap snapshots
+ * taken after a forced GC, before and with the streams open. Prints the heap per stream and the
+ * object kinds that grew most (count and bytes per stream), so a change can be read per object.
+ *
+ * `deno run -A bench/heap_per_stream.ts [--streams=300] [--entry=main.ts|bench/floor_relay.ts]
+ * [--top=40]`
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { readStream } from "./client.ts";
+import { BENCH_GRAPH, wallNow } from "./fake_upstream.ts";
+import { freePort, rssKb, spawnFake, spawnGateway } from "./proc.ts";
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    streams: { type: "string", default: "300" },
+    entry: { type: "string", default: "main.ts" },
+    top: { type: "string", default: "40" },
+    heartbeat: { type: "string", default: "1000" },
+    /** Count new objects whose census key contains this, by the closures they point to. */
+    outgoing: { type: "string" },
+    /** Print retainer paths of a few new objects whose census key contains this. */
+    retainers: { type: "string" },
+    "hold-ms": { type: "string", default: "5000" },
+  },
+});
+const N = Number(flags.streams);
+
+/** A connection to the V8 inspector of a process. */
+class Inspector {
+  #ws: WebSocket;
+  #id = 0;
+  #pending = new Map<number, (v: unknown) => void>();
+  #listeners = new Map<string, (params: Record<string, unknown>) => void>();
+  private constructor(ws: WebSocket) {
+    this.#ws = ws;
+    ws.onmessage = (e) => {
+      const msg = JSON.parse(e.data as string);
+      if (msg.id !== undefined) {
+        this.#pending.get(msg.id)?.(msg.result ?? msg.error);
+        this.#pending.delete(msg.id);
+      } else this.#listeners.get(msg.method)?.(msg.params);
+    };
+  }
+  static async connect(port: number): Promise<Inspector> {
+    const list = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+    const ws = new WebSocket(list[0].webSocketDebuggerUrl);
+    await new Promise((r, j) => {
+      ws.onopen = r;
+      ws.onerror = j;
+    });
+    return new Inspector(ws);
+  }
+  send(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
+    const id = ++this.#id;
+    this.#ws.send(JSON.stringify({ id, method, params }));
+    return new Promise((r) => this.#pending.set(id, r));
+  }
+  on(method: string, f: (params: Record<string, unknown>) => void): void {
+    this.#listeners.set(method, f);
+  }
+  close(): void {
+    this.#ws.close();
+  }
+}
+
+/** Count and bytes per object kind ("type:name"). */
+type Census = Map<string, { count: number; bytes: number }>;
+
+/** Script id → file name (from the debugger), to name closures by where they were defined. */
+const scripts = new Map<string, string>();
+
+/** Highest node id of the first snapshot: later ids are objects allocated since. */
+let firstMaxId = 0;
+
+async function snapshot(insp: Inspector): Promise<{ census: Census; total: number }> {
+  await insp.send("HeapProfiler.collectGarbage");
+  await insp.send("HeapProfiler.collectGarbage");
+  let text = "";
+  insp.on("HeapProfiler.addHeapSnapshotChunk", (p) => text += p.chunk as string);
+  await insp.send("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
+  const snap = JSON.parse(text);
+  const fields: string[] = snap.snapshot.meta.node_fields;
+  const types: string[] = snap.snapshot.meta.node_types[0];
+  const nf = fields.length;
+  const iType = fields.indexOf("type"), iName = fields.indexOf("name");
+  const iSize = fields.indexOf("self_size");
+  const nodes: number[] = snap.nodes;
+  const strings: string[] = snap.strings;
+  const census: Census = new Map();
+  const where = new Map<number, string>();
+  const locs: number[] = snap.locations ?? [];
+  const lf: string[] = snap.snapshot.meta.location_fields;
+  const [lObj, lScript, lLine] = ["object_index", "script_id", "line"].map((f) => lf.indexOf(f));
+  for (let i = 0; i < locs.length; i += lf.length) {
+    const file = (scripts.get(String(locs[i + lScript])) ?? "?")
+      .replace(/^.*\/(lib|bench|ext|node_modules)\//, "$1/");
+    where.set(locs[i + lObj], `@${file}:${locs[i + lLine] + 1}`);
+  }
+  let total = 0;
+  for (let i = 0; i < nodes.length; i += nf) {
+    const type = types[nodes[i + iType]];
+    let name = strings[nodes[i + iName]];
+    if (type === "string" || type === "concatenated string" || type === "sliced string") {
+      name = "";
+    }
+    if (type === "number" || type === "code") name = "";
+    if (name.length > 60) name = name.slice(0, 60);
+    const key = type === "closure" ? `${type}:${name}${where.get(i) ?? ""}` : `${type}:${name}`;
+    const size = nodes[i + iSize];
+    total += size;
+    const e = census.get(key);
+    if (e) {
+      e.count++;
+      e.bytes += size;
+    } else census.set(key, { count: 1, bytes: size });
+  }
+  const iId = fields.indexOf("id");
+  if (firstMaxId === 0) {
+    for (let i = 0; i < nodes.length; i += nf) firstMaxId = Math.max(firstMaxId, nodes[i + iId]);
+  } else {
+    if (flags.retainers) retainers(snap, where, flags.retainers);
+    if (flags.outgoing) outgoing(snap, where, flags.outgoing);
+  }
+  return { census, total };
+}
+
+/** Counts objects allocated since the first snapshot by the closures they point to. */
+// deno-lint-ignore no-explicit-any
+function outgoing(snap: any, where: Map<number, string>, match: string): void {
+  const fields: string[] = snap.snapshot.meta.node_fields;
+  const nf = fields.length;
+  const ef: string[] = snap.snapshot.meta.edge_fields;
+  const types: string[] = snap.snapshot.meta.node_types[0];
+  const nodes: number[] = snap.nodes,
+    edges: number[] = snap.edges,
+    strings: string[] = snap.strings;
+  const [iType, iName, iId, iEc] = ["type", "name", "id", "edge_count"].map((f) =>
+    fields.indexOf(f)
+  );
+  const eTo = ef.indexOf("to_node");
+  const counts = new Map<string, number>();
+  let e = 0;
+  for (let i = 0; i < nodes.length; i += nf) {
+    const n = nodes[i + iEc];
+    const t = types[nodes[i + iType]];
+    const key = `${t}:${strings[nodes[i + iName]]}`;
+    if (nodes[i + iId] > firstMaxId && key.includes(match)) {
+      const names: string[] = [];
+      for (let k = 0; k < n; k++) {
+        const to = edges[e + k * ef.length + eTo];
+        if (types[nodes[to + iType]] === "closure") {
+          names.push(strings[nodes[to + iName]] + (where.get(to) ?? ""));
+        }
+      }
+      const label = names.join(" + ") || "(none)";
+      counts.set(label, (counts.get(label) ?? 0) + 1);
+    }
+    e += n * ef.length;
+  }
+  console.log(`${match} by the closures they point to:`);
+  for (const [k, v] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
+    console.log(`  ${(v / N).toFixed(2)} ×  ${k}`);
+  }
+}
+
+/** Prints the retainer paths of three objects allocated since the first snapshot. */
+// deno-lint-ignore no-explicit-any
+function retainers(snap: any, where: Map<number, string>, match: string): void {
+  const fields: string[] = snap.snapshot.meta.node_fields;
+  const nf = fields.length;
+  const ef: string[] = snap.snapshot.meta.edge_fields;
+  const eTypes: string[] = snap.snapshot.meta.edge_types[0];
+  const types: string[] = snap.snapshot.meta.node_types[0];
+  const nodes: number[] = snap.nodes,
+    edges: number[] = snap.edges,
+    strings: string[] = snap.strings;
+  const [iType, iName, iId, iEc] = ["type", "name", "id", "edge_count"].map((f) =>
+    fields.indexOf(f)
+  );
+  const [eType, eName, eTo] = ["type", "name_or_index", "to_node"].map((f) => ef.indexOf(f));
+  const by = new Map<number, [number, string][]>();
+  let e = 0;
+  for (let i = 0; i < nodes.length; i += nf) {
+    for (let k = 0; k < nodes[i + iEc]; k++, e += ef.length) {
+      const t = eTypes[edges[e + eType]];
+      if (t === "weak") continue;
+      const label = t === "element" || t === "hidden"
+        ? `[${edges[e + eName]}]`
+        : strings[edges[e + eName]];
+      const to = edges[e + eTo];
+      let list = by.get(to);
+      if (!list) by.set(to, list = []);
+      list.push([i, `${t}:${label}`]);
+    }
+  }
+  const name = (i: number) => {
+    const t = types[nodes[i + iType]];
+    const n = strings[nodes[i + iName]].slice(0, 50);
+    return `${t}:${t === "closure" ? n + (where.get(i) ?? "") : n}`;
+  };
+  let shown = 0;
+  for (let i = 0; i < nodes.length && shown < 3; i += nf) {
+    if (nodes[i + iId] <= firstMaxId || !name(i).includes(match)) continue;
+    shown++;
+    console.log(`retainers of ${name(i)}:`);
+    const seen = new Set<number>([i]);
+    let frontier = [i];
+    for (let depth = 0; depth < 8 && frontier.length; depth++) {
+      const next: number[] = [];
+      for (const n of frontier) {
+        for (
+          const [from, edge] of (by.get(n) ?? []).slice(0, Number(Deno.env.get("FANOUT") ?? 4))
+        ) {
+          if (seen.has(from)) continue;
+          seen.add(from);
+          next.push(from);
+          console.log(`${"  ".repeat(depth + 1)}<- ${edge} of ${name(from)}`);
+        }
+      }
+      frontier = next.slice(0, 6);
+    }
+  }
+}
+
+/** Memory of the process (KB): V8's view and the kernel's. */
+async function memory(insp: Inspector, pid: number): Promise<Record<string, number>> {
+  const r = await insp.send("Runtime.evaluate", {
+    expression: "JSON.stringify(Deno.memoryUsage())",
+    returnByValue: true,
+  }) as { result: { value: string } };
+  const m = JSON.parse(r.result.value) as Record<string, number>;
+  const out: Record<string, number> = {};
+  for (const k of ["heapUsed", "heapTotal", "external"]) out[k] = Math.round(m[k] / 1024);
+  const sp = await insp.send("Runtime.evaluate", {
+    expression: `import("node:v8").then((v8) => JSON.stringify(v8.getHeapSpaceStatistics()))`,
+    returnByValue: true,
+    awaitPromise: true,
+  }) as { result: { value?: string } };
+  if (sp.result.value) {
+    for (const x of JSON.parse(sp.result.value)) {
+      out[`${x.space_name}`] = Math.round(x.space_size / 1024);
+    }
+  }
+  const smaps = await Deno.readTextFile(`/proc/${pid}/smaps_rollup`);
+  for (const k of ["Rss", "Anonymous", "Shared_Clean", "Private_Clean", "Shared_Dirty"]) {
+    out[k] = Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(smaps)?.[1]);
+  }
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  for (const k of ["RssFile", "RssShmem"]) {
+    out[k] = Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(status)?.[1]);
+  }
+  return out;
+}
+
+const fake = await spawnFake();
+const dir = await Deno.makeTempDir();
+const inspectPort = freePort();
+Deno.env.set("BENCH_GATEWAY_FLAGS", `--inspect=127.0.0.1:${inspectPort}`);
+const gw = await spawnGateway({
+  WORKFLOW_SERVICE_URL: fake.url,
+  KV_PATH: `${dir}/runs.kv`,
+  HEARTBEAT_MS: flags.heartbeat,
+  RATE_LIMIT_PER_MINUTE: "0",
+  RATE_LIMIT_EVENTS_PER_MINUTE: "0",
+  RATE_LIMIT_ACTIONS_PER_MINUTE: "0",
+  MAX_STREAMS_PER_CLIENT: "0",
+}, flags.entry);
+const ac = new AbortController();
+let counter = 0;
+async function open(
+  n: number,
+  startAt: number,
+): Promise<{ opened: Promise<void>; done: Promise<unknown> }> {
+  let opened = 0;
+  let all!: () => void;
+  const p = new Promise<void>((r) => all = r);
+  const tasks = [];
+  for (let i = 0; i < n; i++) {
+    // Opened in waves of 100, like the bench's hold.
+    if (i % 100 === 99) await new Promise((r) => setTimeout(r, 20));
+    tasks.push(readStream({
+      url: `${gw.url}/agui`,
+      body: {
+        graph_name: BENCH_GRAPH,
+        initial_state: { count: 1, rate: 1, startAt },
+        run_id: `hs${Date.now().toString(36)}-${counter++}`,
+      },
+      expected: 1,
+      signal: ac.signal,
+      onOpen: () => {
+        if (++opened === n) all();
+      },
+    }));
+  }
+  return { opened: p, done: Promise.all(tasks) };
+}
+try {
+  let insp = await Inspector.connect(inspectPort);
+  const listen = (i: Inspector) =>
+    i.on("Debugger.scriptParsed", (p) => scripts.set(p.scriptId as string, p.url as string));
+  listen(insp);
+  await insp.send("Debugger.enable");
+  // Warm: a few streams that run to their end.
+  await (await open(10, wallNow())).done;
+  await new Promise((r) => setTimeout(r, 500));
+  const m0 = await memory(insp, gw.pid);
+  const a = await snapshot(insp);
+  // Disconnected while the streams open and are held, so the RSS is the process's own.
+  insp.close();
+  await new Promise((r) => setTimeout(r, 200));
+  const rss0 = rssKb(gw.pid);
+  const { opened } = await open(N, wallNow() + 1e9);
+  await opened;
+  await new Promise((r) => setTimeout(r, Number(flags["hold-ms"])));
+  const rss1 = rssKb(gw.pid);
+  insp = await Inspector.connect(inspectPort);
+  // Read before the debugger is enabled (which allocates for every script).
+  const m1 = await memory(insp, gw.pid);
+  listen(insp);
+  await insp.send("Debugger.enable");
+  const b = await snapshot(insp);
+  const m2 = await memory(insp, gw.pid);
+  for (const k of Object.keys(m1)) {
+    console.log(
+      `  ${k.padEnd(12)} before ${String(m0[k]).padStart(7)} KB, held ${
+        String(m1[k]).padStart(7)
+      } KB (${((m1[k] - m0[k]) / N).toFixed(1)} KB/stream), after GC ${
+        String(m2[k]).padStart(7)
+      } KB (${((m2[k] - m0[k]) / N).toFixed(1)} KB/stream)`,
+    );
+  }
+  console.log(
+    `${flags.entry}: ${N} idle streams: RSS ${((rss1 - rss0) / N).toFixed(1)} KB per stream ` +
+      `(held, like the bench's hold); V8 heap ${((b.total - a.total) / 1024 / N).toFixed(2)} KB ` +
+      "per stream after GC",
+  );
+  const rows: [string, number, number][] = [];
+  for (const [k, v] of b.census) {
+    const before = a.census.get(k) ?? { count: 0, bytes: 0 };
+    const dc = (v.count - before.count) / N, db = (v.bytes - before.bytes) / N;
+    if (Math.abs(db) >= 8 || Math.abs(dc) >= 0.5) rows.push([k, dc, db]);
+  }
+  rows.sort((x, y) => y[2] - x[2]);
+  for (const [k, dc, db] of rows.slice(0, Number(flags.top))) {
+    console.log(`${db.toFixed(0).padStart(7)} B ${dc.toFixed(2).padStart(7)} ×  ${k}`);
+  }
+  insp.close();
+} finally {
+  ac.abort();
+  await gw.stop();
+  await fake.stop();
+  await Deno.remove(dir, { recursive: true });
+}
