@@ -35,9 +35,13 @@ export interface RunFeed {
 
 /** What a client stream needs. */
 export interface ClientStreamDeps {
+  /** Where the stream reads the run's events from, in batches after a sequence number. */
   gateway: RunFeed;
+  /** The open client streams; a stream takes a slot unless given one. */
   streams: StreamRegistry;
+  /** Counts the events written to clients (`eventsSent`). */
   metrics: Pick<Metrics, "eventsSent">;
+  /** Where a failed client stream is logged. */
   logger: Logger;
   /** `WAITING_STREAM_MAX_MS` unset: a stream parked at an approval gate stays open. */
   config: { HEARTBEAT_MS: number; WAITING_STREAM_MAX_MS?: number };

@@ -28,9 +28,13 @@ export type { DecideResult, DecisionInput } from "./decisions.ts";
 
 /** What the gateway needs; everything is injected so tests run it against real parts. */
 export interface GatewayDeps {
+  /** The run log. */
   store: RunStore;
+  /** The workflow service client. */
   upstream: Upstream;
+  /** The process's Prometheus metrics. */
   metrics: Metrics;
+  /** Where the gateway logs. */
   logger: Logger;
   /**
    * How long this process's relay lease lasts without renewal (ms). One lease per process (not
@@ -79,6 +83,7 @@ export class Gateway {
   #graphsLoading?: Promise<void>;
   #closing = false;
 
+  /** A gateway over `deps`; the takeover sweep starts only when asked to. */
   constructor(deps: GatewayDeps) {
     this.#store = deps.store;
     this.#upstream = deps.upstream;

@@ -34,6 +34,7 @@ export class StreamRegistry {
   /** Slots taken and not yet opened or released. */
   #reserved = 0;
 
+  /** A registry of at most `maxStreams` open or reserved streams; refusals count in `metrics`. */
   constructor(metrics: Metrics, maxStreams: number) {
     this.#metrics = metrics;
     this.#max = maxStreams;

@@ -31,7 +31,7 @@ const latin1 = new TextDecoder("latin1");
 
 /** A malformed HTTP/1.1 answer. */
 export class Http1ProtocolError extends Error {
-  /** @param message what was wrong with the answer */
+  /** The answer was malformed; `message` says how. */
   constructor(message: string) {
     super(message);
     this.name = "Http1ProtocolError";

@@ -287,6 +287,7 @@ export class LiveTail {
   #closed = false;
   readonly #host: Host;
 
+  /** A tail over `source`, tuned by `opts`. */
   constructor(source: TailSource, opts: LiveTailOptions = {}) {
     this.#source = source;
     this.#pageSize = Math.max(1, opts.pageSize ?? 256);

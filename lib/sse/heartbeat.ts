@@ -104,7 +104,7 @@ export interface SseStreamOptions {
 export class SlowSubscriberError extends Error {
   /** Bytes that were waiting for the client. */
   readonly queuedBytes: number;
-  /** @param queuedBytes what was waiting for the client when it gave up on it */
+  /** The stream gave up on a client with `queuedBytes` bytes still waiting for it. */
   constructor(queuedBytes: number) {
     super(`subscriber fell behind: ${queuedBytes} bytes queued`);
     this.name = "SlowSubscriberError";

@@ -17,7 +17,7 @@ export class TimerEntry<T = unknown> {
   /** When it is due (the scheduler's clock); meaningful while scheduled. */
   due = 0;
   /** Its place in the heap; -1 while not scheduled. */
-  index = -1;
+  index: number = -1;
   /**
    * An entry, not yet scheduled.
    * @param callback what runs when the entry comes due
