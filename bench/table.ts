@@ -54,7 +54,7 @@ export const COLUMNS: readonly [Target, string][] = [
   ["nginx", "nginx (`proxy_buffering off`)"],
   ["peer", "resumable-stream + Redis"],
   ["floor", "floor (bare Deno relay)"],
-  ["durable", "durable floor (+ 1 KV commit per read)"],
+  ["durable", "durable floor (commits before it forwards)"],
   ["gateway", "**this gateway**"],
 ];
 
