@@ -9,19 +9,10 @@ import { RelayLease } from "../../lib/gateway/relay_lease.ts";
 import { silentLogger } from "../../lib/log.ts";
 import { Metrics } from "../../lib/metrics.ts";
 import { openKvRunStore } from "../../lib/runs/mod.ts";
+import { runSummary } from "../fixtures/runs.ts";
 
 function summary(id: string, owner: string): RunSummary {
-  const at = new Date().toISOString();
-  return {
-    id,
-    graph: "g",
-    dialect: "workflow",
-    status: "running",
-    createdAt: at,
-    updatedAt: at,
-    eventCount: 0,
-    relay: { owner, leaseUntil: Date.now() + 1000 },
-  };
+  return runSummary(id, { relay: { owner, leaseUntil: Date.now() + 1000 } });
 }
 
 describe("RelayLease watchdog", () => {

@@ -11,19 +11,9 @@ import { RunBatches } from "../../lib/gateway/run_batches.ts";
 import { silentLogger } from "../../lib/log.ts";
 import { Metrics } from "../../lib/metrics.ts";
 import { openKvRunStore } from "../../lib/runs/mod.ts";
+import { runSummary } from "../fixtures/runs.ts";
 
-function summary(id: string): RunSummary {
-  const at = new Date().toISOString();
-  return {
-    id,
-    graph: "g",
-    dialect: "workflow",
-    status: "running",
-    createdAt: at,
-    updatedAt: at,
-    eventCount: 0,
-  };
-}
+const summary = (id: string): RunSummary => runSummary(id);
 
 const ev = (type: string) => ({ type, data: JSON.stringify({ workflowId: "r", ts: "t" }) });
 

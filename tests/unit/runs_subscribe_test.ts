@@ -6,19 +6,9 @@
 import assert from "node:assert/strict";
 import type { RunSummary, StoredEvent } from "../../lib/events.ts";
 import { KvRunStore, openKvRunStore, RunNotFoundError } from "../../lib/runs/mod.ts";
+import { runSummary } from "../fixtures/runs.ts";
 
-function summary(id: string): RunSummary {
-  const at = new Date().toISOString();
-  return {
-    id,
-    graph: "hotel_o2c",
-    dialect: "workflow",
-    status: "running",
-    createdAt: at,
-    updatedAt: at,
-    eventCount: 0,
-  };
-}
+const summary = (id: string): RunSummary => runSummary(id);
 
 function ev(type: string, i: number) {
   return { type, data: JSON.stringify({ workflowId: "r", ts: "t", step: `s${i}` }) };

@@ -8,19 +8,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { RunSummary } from "../../lib/events.ts";
 import { openKvRunStore, RelayFencedError, UnexpectedStateError } from "../../lib/runs/mod.ts";
+import { runSummary } from "../fixtures/runs.ts";
 
 function summary(id: string, owner: string): RunSummary {
-  const at = new Date().toISOString();
-  return {
-    id,
-    graph: "hotel_o2c",
-    dialect: "workflow",
-    status: "running",
-    createdAt: at,
-    updatedAt: at,
-    eventCount: 0,
-    relay: { owner, leaseUntil: Date.now() + 1000 },
-  };
+  return runSummary(id, { relay: { owner, leaseUntil: Date.now() + 1000 } });
 }
 
 const ev = (type: string, step: string, upstreamId?: string) => ({

@@ -1,46 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
-  type Scheduler,
   SlowSubscriberError,
   SseResponseStream,
   type SseStreamCounters,
   type SseStreamEnd,
 } from "../../lib/sse/heartbeat.ts";
 import { createFrameParser, type SseFrame } from "../../lib/sse/parse.ts";
-
-/** A manual clock: timers fire only when the test advances time. */
-class ManualScheduler implements Scheduler {
-  time = 0;
-  #next = 1;
-  timers = new Map<number, { at: number; fn: (arg: unknown) => void; arg: unknown }>();
-  now(): number {
-    return this.time;
-  }
-  setTimer<T>(callback: (arg: T) => void, ms: number, arg: T): unknown {
-    const id = this.#next++;
-    this.timers.set(id, { at: this.time + ms, fn: callback as (arg: unknown) => void, arg });
-    return id;
-  }
-  clearTimer(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-  /** Moves time forward, firing due timers in order. */
-  advance(ms: number): void {
-    const end = this.time + ms;
-    while (true) {
-      let due: [number, { at: number; fn: (arg: unknown) => void; arg: unknown }] | undefined;
-      for (const entry of this.timers) {
-        if (entry[1].at <= end && (!due || entry[1].at < due[1].at)) due = entry;
-      }
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.time = Math.max(this.time, due[1].at);
-      due[1].fn(due[1].arg);
-    }
-    this.time = end;
-  }
-}
+import { ManualScheduler } from "../fixtures/manual_scheduler.ts";
 
 const dec = new TextDecoder();
 
