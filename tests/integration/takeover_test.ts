@@ -23,6 +23,7 @@ import {
 } from "../fixtures/cluster.ts";
 import type { GatewayProcess } from "../fixtures/process.ts";
 import type { SseFrame } from "../../lib/sse/parse.ts";
+import { poll } from "../fixtures/within.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -59,17 +60,12 @@ async function settleAll<T>(ps: Promise<T>[]): Promise<T[]> {
 }
 
 /** Waits until `gw` logged a line passing `test`; returns when (performance.now()). */
-async function logged(
+function logged(
   gw: GatewayProcess,
   test: (line: Record<string, unknown>) => boolean,
   timeoutMs: number,
 ): Promise<number | undefined> {
-  const until = performance.now() + timeoutMs;
-  while (performance.now() < until) {
-    if (gw.logs.some(test)) return performance.now();
-    await sleep(5);
-  }
-  return undefined;
+  return poll(() => gw.logs.some(test) && performance.now(), Math.ceil(timeoutMs / 5), 5);
 }
 
 async function summary(url: string, runId: string) {
