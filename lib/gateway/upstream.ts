@@ -81,8 +81,10 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
     mode: t.mode,
     protocol: "execute",
     // `GET /runs/{thread_id}/stream` with `Last-Event-ID`: the same deadlines as `/execute`.
-    // 404 JSON `unknown_thread` is a thread the service forgot; any other 404 or a 405 is a
-    // service without the endpoint (it still works, without rejoin); anything else is a fault.
+    // 404 JSON `unknown_thread` is a thread the service forgot, and 410 `events_expired` one
+    // whose events after that id it no longer keeps: either way no unbroken sequence can be had.
+    // Any other 404 or a 405 is a service without the endpoint (it still works, without
+    // rejoin); anything else is a fault.
     async rejoin(threadId: string, afterId: string | null, signal?: AbortSignal) {
       const h = headers({ accept: "text/event-stream" });
       if (afterId !== null) h.set("last-event-id", afterId);
@@ -96,6 +98,13 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
         return { kind: "stream", body };
       } catch (err) {
         const status = err instanceof UpstreamError ? err.upstreamStatus : undefined;
+        if (status === 410) {
+          return {
+            kind: "unknown_thread",
+            reason:
+              "the workflow service no longer keeps the thread's events after the last one logged",
+          };
+        }
         if (status !== 404 && status !== 405) throw err;
         const body = (err as UpstreamError).body as { error?: unknown } | undefined;
         if (status === 404 && typeof body === "object" && body?.error === "unknown_thread") {

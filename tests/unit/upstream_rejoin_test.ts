@@ -157,6 +157,22 @@ for (const kind of ["socket", "fetch", "in-process"] as const satisfies readonly
       assert.equal((await up.rejoin(thread, "1")).kind, "unknown_thread");
     });
 
+    it("events the service no longer keeps (410 events_expired) cannot be rejoined either", async () => {
+      fake.setScript("complete");
+      const thread = `expired-${kind}`;
+      await framesOf(
+        await up.execute({ graph_name: "hotel_o2c", initial_state: {}, thread_id: thread }),
+      );
+      fake.setRejoin("expired");
+      const r = await up.rejoin(thread, "1");
+      // Not a fault to retry: an unbroken sequence is no longer to be had (a truthful relay_lost).
+      assert.equal(r.kind, "unknown_thread");
+      assert.equal(
+        (r as { reason: string }).reason,
+        "the workflow service no longer keeps the thread's events after the last one logged",
+      );
+    });
+
     it("no endpoint (a generic 404, or 405) is unsupported", async () => {
       fake.setRejoin("absent");
       assert.equal((await up.rejoin("any", "1")).kind, "unsupported");
