@@ -15,15 +15,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
-  approve,
   assertCompleteOnce,
   assertMatchesService,
-  followRun,
+  followKilling,
   GRAPH_RUNS,
   seeded,
   startCluster,
+  startRun,
 } from "../fixtures/cluster.ts";
-import { startRun } from "../fixtures/cluster.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -48,19 +47,8 @@ describe("takeover with the workflow service going down", () => {
           GRAPH_RUNS.map((r, i) => startRun(victim.url, runIds[i], r.graph, r.prompt)),
         );
         const urls = () => cluster.alive().map((g) => g.url);
-        const target = Math.floor(rand() * runIds.length);
-        const killAfter = 2 + Math.floor(rand() * 10);
-        const killNow = Promise.withResolvers<void>();
-        const reads = runIds.map((id, i) => {
-          let seen = 0;
-          return followRun(urls, id, async (f) => {
-            if (i === target && ++seen === killAfter) killNow.resolve();
-            if (f.event === "approval_required") {
-              await approve(urls, id, String(JSON.parse(f.data).stepId));
-            }
-          }, 60_000);
-        });
-        await Promise.race([killNow.promise, sleep(30_000)]);
+        const { reads, target, killAfter, moment } = followKilling(urls, runIds, rand);
+        await moment;
         await cluster.stop(victim, signals[round]);
         const settled = await Promise.allSettled(reads);
         for (let i = 0; i < runIds.length; i++) {
@@ -110,19 +98,8 @@ describe("takeover with the workflow service going down", () => {
       const runIds = GRAPH_RUNS.map((r) => `svc-restart-${r.graph}`);
       await Promise.all(GRAPH_RUNS.map((r, i) => startRun(gw.url, runIds[i], r.graph, r.prompt)));
       const urls = () => [gw.url];
-      const target = Math.floor(rand() * runIds.length);
-      const killAfter = 2 + Math.floor(rand() * 10);
-      const killNow = Promise.withResolvers<void>();
-      const reads = runIds.map((id, i) => {
-        let seen = 0;
-        return followRun(urls, id, async (f) => {
-          if (i === target && ++seen === killAfter) killNow.resolve();
-          if (f.event === "approval_required") {
-            await approve(urls, id, String(JSON.parse(f.data).stepId));
-          }
-        }, 60_000);
-      });
-      await Promise.race([killNow.promise, sleep(30_000)]);
+      const { reads, target, killAfter, moment } = followKilling(urls, runIds, rand);
+      await moment;
       await cluster.stopService("SIGKILL");
       await sleep(500);
       // Same address, same KV file: the service finds its threads again.
