@@ -274,6 +274,11 @@ export interface RunSummary {
   eventCount: number;
   /** The open gate: its step, question, opening time (ISO 8601) and offered options. */
   pendingApproval?: { stepId: string; message: string; since: string; options?: string[] };
+  /**
+   * A decision accepted on the open gate but not yet logged as `approval_resolved` (its relay
+   * may die before the workflow service gets it): a takeover sends it again instead of losing it.
+   */
+  decisionInFlight?: { stepId: string; decision: Decision; comment?: string };
   /** Why the run failed, set when the status is `error`. */
   error?: { code: string; message: string };
   /** The prompt, for lists (truncated). */

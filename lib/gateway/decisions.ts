@@ -89,6 +89,12 @@ export class Decisions {
         status: "running",
         pendingApproval: undefined,
         relay: d.lease.claim(),
+        // Kept until its approval_resolved is logged, so a takeover can send it again.
+        decisionInFlight: {
+          stepId: decision.stepId,
+          decision: decision.decision,
+          ...(decision.comment ? { comment: decision.comment } : {}),
+        },
       }, { expect: waiting });
     } catch (err) {
       if (err instanceof UnexpectedStateError) {
@@ -115,6 +121,7 @@ export class Decisions {
         await d.store.update(runId, {
           status: "waiting_approval",
           pendingApproval: run.pendingApproval,
+          decisionInFlight: undefined,
         }).catch((revertErr) => log.warn("could not reopen the approval", { error: revertErr }));
         throw upstreamRefused(e, runId);
       }
@@ -125,7 +132,9 @@ export class Decisions {
       });
       let stored: StoredEvent;
       try {
-        [stored] = await d.store.append(runId, [{ type: "approval_resolved", data }]);
+        [stored] = await d.store.append(runId, [{ type: "approval_resolved", data }], {
+          decisionInFlight: undefined,
+        });
       } catch (err) {
         await body.cancel().catch(() => {});
         if (err instanceof RunClosedError) {

@@ -243,7 +243,9 @@ export async function handleGraphs(
 }
 
 /** A summary without internal fields (the relay lease). */
-export function publicSummary(run: RunSummary): Omit<RunSummary, "relay" | "inputDigest"> {
-  const { relay: _relay, inputDigest: _inputDigest, ...rest } = run;
+export function publicSummary(
+  run: RunSummary,
+): Omit<RunSummary, "relay" | "inputDigest" | "decisionInFlight"> {
+  const { relay: _relay, inputDigest: _inputDigest, decisionInFlight: _d, ...rest } = run;
   return rest;
 }

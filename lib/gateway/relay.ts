@@ -377,7 +377,15 @@ export class Gateway {
       onReader: (r) => r ? this.#readers.set(runId, r) : this.#readers.delete(runId),
     })
       .then(async (outcome) => {
-        if (point && outcome === "paused") await this.#takeover.reopenGate(runId, log, point);
+        if (!point || outcome !== "paused") return;
+        const decision = await this.#takeover.reopenGate(runId, log, point);
+        // The decision was accepted (202) before its relay died: send it, do not lose it.
+        if (decision) {
+          await this.#decisions.record(runId, decision).then(
+            () => log.info("accepted decision sent again after the takeover"),
+            (err) => log.warn("could not send the accepted decision again", { error: err }),
+          );
+        }
       })
       .catch((err) => log.error("relay failed", { error: err }))
       .finally(() => {

@@ -296,9 +296,14 @@ export class Takeover {
   /**
    * After a takeover whose rejoin ended at the gate the log already held with nothing new: a
    * run still `running` had its decision claimed by a relay that died before the service got it
-   * (the service still waits). The gate is opened again, so the decision can be sent once more.
+   * (the service still waits). The gate is opened again, and the decision that was accepted on
+   * it (recorded with its claim) is returned, for the caller to send once more.
    */
-  async reopenGate(runId: string, log: Logger, from: ResumePoint): Promise<void> {
+  async reopenGate(
+    runId: string,
+    log: Logger,
+    from: ResumePoint,
+  ): Promise<RunSummary["decisionInFlight"]> {
     const d = this.#d;
     const claim = from.claim;
     // Only while the relay is still this takeover's claim: a decision that came meanwhile
@@ -315,6 +320,8 @@ export class Takeover {
         expect: (s) => unchanged(s) && s.eventCount === run.eventCount,
       });
       log.info("approval gate opened again: its decision never reached the workflow service");
+      const inFlight = run.decisionInFlight;
+      return inFlight?.stepId === JSON.parse(last.data).stepId ? inFlight : undefined;
     } catch (err) {
       if (!(err instanceof UnexpectedStateError)) {
         log.warn("could not open the approval gate again", { error: err });

@@ -115,6 +115,43 @@ describe("takeover within one process", () => {
     }
   });
 
+  it("a decision accepted by a relay that died before the service got it is sent again, not lost", async () => {
+    const fake = await startFakeUpstream({ ids: true, rejoin: "replay", script: "hotel" });
+    const { a, b, close } = await twoGateways(fake.url);
+    try {
+      const res = await postJson(`${a.url}/agui`, { graph_name: "hotel_o2c", initial_state: {} });
+      const runId = res.headers.get("x-workflow-id")!;
+      const first = await readSse(res, (r) => r.frames.at(-1)?.event === "approval_required");
+      const stepId = String(JSON.parse(first.frames.at(-1)!.data).stepId);
+      // What a relay that answered 202 and was killed before calling the service leaves: the
+      // decision claimed (the run `running`, its relay a process whose lease is gone), no
+      // approval_resolved logged, the service still waiting at its gate.
+      await a.services.store.update(runId, {
+        status: "running",
+        pendingApproval: undefined,
+        relay: { owner: "a-process-that-died", leaseUntil: 1 },
+        decisionInFlight: { stepId, decision: "approve" },
+      });
+      await b.services.gateway.sweep();
+      const read = await readSse(
+        await fetch(`${b.url}/agui/runs/${runId}/events`),
+        (r) => r.frames.at(-1)?.event === "workflow_complete",
+        10_000,
+      );
+      const types = read.frames.map((f) => f.event);
+      assert.equal(types.at(-1), "workflow_complete", "the run went on without a second decision");
+      assert.equal(types.filter((t) => t === "approval_resolved").length, 1);
+      assert.deepEqual(read.frames.map((f) => Number(f.id)), read.frames.map((_, i) => i + 1));
+      const resumes = fake.executeCalls.filter((c) => c.resume !== undefined);
+      assert.deepEqual(resumes.map((c) => c.resume), [{ stepId, decision: "approve" }]);
+      const run = (await (await fetch(`${b.url}/agui/runs/${runId}`)).json()).run;
+      assert.equal(run.decisionInFlight, undefined, "the in-flight decision is not public");
+    } finally {
+      await close(a, b);
+      await fake.close();
+    }
+  });
+
   it("a rejoined stream that runs on past its gate: the decision's continuation is logged once", async () => {
     const gateNow = Promise.withResolvers<void>();
     const hold = Promise.withResolvers<void>();
