@@ -174,27 +174,35 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
     },
   });
 
-  const flush = async () => {
-    while (pending.length > 0) {
-      const batch = pending.length <= MAX_BATCH ? pending : pending.slice(0, MAX_BATCH);
-      pending = pending.length <= MAX_BATCH ? [] : pending.slice(MAX_BATCH);
-      await appendWithRetry(store, runId, batch, summaryPatch(batch, deps.now()), log, appendOpts);
-      metrics.eventsRelayed.inc(undefined, batch.length);
-      deps.countFinished(batch, graph);
-      if (readAt) metrics.relayLatency.observe((performance.now() - readAt) / 1000);
-    }
-  };
-  const kick = () => {
-    if (writing || pending.length === 0 || writeError) return;
-    writing = flush().catch((err) => {
+  // One async frame per drain of the backlog; its first append try is inline (the hot path at
+  // low rates is one read, one batch, one append).
+  const drain = async () => {
+    try {
+      while (pending.length > 0) {
+        const batch = pending.length <= MAX_BATCH ? pending : pending.slice(0, MAX_BATCH);
+        pending = pending.length <= MAX_BATCH ? [] : pending.slice(MAX_BATCH);
+        const patch = summaryPatch(batch, deps.now());
+        try {
+          await store.append(runId, batch, patch, appendOpts);
+        } catch (err) {
+          await appendWithRetry(store, runId, batch, patch, log, appendOpts, err);
+        }
+        metrics.eventsRelayed.inc(undefined, batch.length);
+        deps.countFinished(batch, graph);
+        if (readAt) metrics.relayLatency.observe((performance.now() - readAt) / 1000);
+      }
+    } catch (err) {
       writeError = err;
       pending = [];
       // Stop reading at once, even while the upstream is silent: the run cannot go on.
       reader.cancel(err).catch(() => {});
-    }).finally(() => {
-      writing = null;
-      if (pending.length > 0 && !writeError) kick();
-    });
+    }
+    writing = null;
+    if (pending.length > 0 && !writeError) kick();
+  };
+  const kick = () => {
+    if (writing || pending.length === 0 || writeError) return;
+    writing = drain();
   };
 
   let body = job.body;
@@ -324,7 +332,10 @@ async function logWriteFailed(
   return "failed";
 }
 
-/** Appends one batch, retrying what a retry can fix (a busy store), with backoff. */
+/**
+ * Retries an append whose first try failed with `first`, for what a retry can fix (a busy
+ * store), with backoff.
+ */
 async function appendWithRetry(
   store: RunStore,
   runId: string,
@@ -332,23 +343,26 @@ async function appendWithRetry(
   patch: ReturnType<typeof summaryPatch>,
   log: Logger,
   opts: AppendOptions | undefined,
+  first: unknown,
 ): Promise<void> {
+  let err = first;
   for (let attempt = 0;; attempt++) {
+    // A closed run (its terminal is already logged), a vanished one, or an event the log can
+    // never hold: retrying cannot help.
+    if (
+      attempt >= 4 || err instanceof RunClosedError || err instanceof RunNotFoundError ||
+      err instanceof EventTooLargeError || err instanceof TypeError ||
+      err instanceof RelayFencedError
+    ) {
+      throw err;
+    }
+    log.warn("run log append failed, retrying", { attempt: attempt + 1, error: err });
+    await sleep(50 * 2 ** attempt);
     try {
       await store.append(runId, batch, patch, opts);
       return;
-    } catch (err) {
-      // A closed run (its terminal is already logged), a vanished one, or an event the log
-      // can never hold: retrying cannot help.
-      if (
-        attempt >= 4 || err instanceof RunClosedError || err instanceof RunNotFoundError ||
-        err instanceof EventTooLargeError || err instanceof TypeError ||
-        err instanceof RelayFencedError
-      ) {
-        throw err;
-      }
-      log.warn("run log append failed, retrying", { attempt: attempt + 1, error: err });
-      await sleep(50 * 2 ** attempt);
+    } catch (e) {
+      err = e;
     }
   }
 }

@@ -80,6 +80,21 @@ export class ChunkedDecoder {
           break;
         case "size":
         case "trailer": {
+          if (this.#state === "size" && this.#line === "") {
+            // The usual size line, `hex CRLF` whole in this input, read from the bytes: no
+            // string, no regex (one per upstream chunk, i.e. per event on most services).
+            let j = i;
+            let size = 0;
+            for (let d; j < n && j - i < 12 && (d = hexDigit(input[j])) >= 0; j++) {
+              size = size * 16 + d;
+            }
+            if (j > i && j + 1 < n && input[j] === CR && input[j + 1] === LF) {
+              i = j + 2;
+              this.#remaining = size;
+              this.#state = size === 0 ? "trailer" : "data";
+              break;
+            }
+          }
           const lf = input.indexOf(LF, i);
           const end = lf === -1 ? n : lf;
           this.#line += latin1.decode(input.subarray(i, end));
@@ -115,6 +130,14 @@ export class ChunkedDecoder {
     }
     return out;
   }
+}
+
+/** The value of an ASCII hex digit, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
 }
 
 type Framing = { kind: "chunked"; decoder: ChunkedDecoder } | { kind: "length"; left: number } | {

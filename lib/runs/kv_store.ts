@@ -159,14 +159,15 @@ export class KvRunStore implements RunStore {
     return withHead(rec.summary, head.value);
   }
 
-  async append(
+  append(
     id: string,
     events: readonly NewEvent[],
     patch?: SummaryPatch,
     opts?: AppendOptions,
   ): Promise<StoredEvent[]> {
-    this.#assertOpen();
-    return await this.#writer.append(id, events, patch, opts);
+    // Not async: the relay's hot path, one promise and frame less per append.
+    if (this.#closed) return Promise.reject(new Error("The run store is closed"));
+    return this.#writer.append(id, events, patch, opts);
   }
 
   async update(

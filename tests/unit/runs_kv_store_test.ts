@@ -58,6 +58,31 @@ async function tempPath(): Promise<{ path: string; cleanup: () => Promise<void> 
   return { path: `${dir}/runs.kv`, cleanup: () => Deno.remove(dir, { recursive: true }) };
 }
 
+Deno.test("one process's writes to one run take turns in call order, without conflicts", async () => {
+  const { store } = await memStore();
+  try {
+    assert.equal(await store.create(summary("r")), true);
+    // Appends and summary updates fired together: each waits for the one before it, so none
+    // loses a version check (which would retry with a random backoff and could reorder them).
+    const writes: Promise<unknown>[] = [];
+    for (let i = 0; i < 30; i++) {
+      writes.push(store.append("r", [ev(`e${i}`, i)]));
+      if (i % 10 === 9) writes.push(store.update("r", { error: { code: "c", message: `m${i}` } }));
+    }
+    const results = await Promise.all(writes);
+    const appended = results.filter(Array.isArray).map((r) => r[0].seq);
+    assert.deepEqual(appended, Array.from({ length: 30 }, (_, i) => i + 1));
+    assert.deepEqual(
+      (await store.read("r", 0)).map((e) => e.type),
+      Array.from({ length: 30 }, (_, i) => `e${i}`),
+    );
+    assert.equal((await store.get("r"))?.error?.message, "m29");
+    assert.equal(store.commitStats.splits, 0);
+  } finally {
+    await store.close();
+  }
+});
+
 Deno.test("create is idempotent: of concurrent creates of one id exactly one wins", async () => {
   const { store } = await memStore();
   try {

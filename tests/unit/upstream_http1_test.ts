@@ -46,8 +46,21 @@ describe("ChunkedDecoder", () => {
     assert.equal(d.done, false);
   });
 
+  it("reads hex sizes of any case and length up to 12 digits", () => {
+    const body = "x".repeat(0x1b);
+    for (const size of ["1b", "1B", "00000000001b"]) {
+      const out = new ChunkedDecoder().decode(enc.encode(`${size}\r\n${body}\r\n`));
+      assert.equal(dec.decode(out), body, size);
+    }
+  });
+
   it("refuses malformed framing", () => {
     assert.throws(() => new ChunkedDecoder().decode(enc.encode("zz\r\n")), Http1ProtocolError);
+    assert.throws(
+      () => new ChunkedDecoder().decode(enc.encode("0000000000001\r\nx\r\n")),
+      Http1ProtocolError,
+    );
+    assert.throws(() => new ChunkedDecoder().decode(enc.encode("1 x\r\n")), Http1ProtocolError);
     assert.throws(
       () => new ChunkedDecoder().decode(enc.encode("2\r\nabX\r\n")),
       Http1ProtocolError,
