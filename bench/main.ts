@@ -126,9 +126,11 @@ function logCounters(who: string, before: Map<string, number>, after: Map<string
   const events = d("workflow_events_relayed_total");
   const appends = d("workflow_log_appends");
   const commits = d("workflow_log_commits");
+  const reads = d("workflow_upstream_reads_total");
   const lat = d("workflow_relay_latency_seconds_sum") / d("workflow_relay_latency_seconds_count");
   log(
-    `  ${who}: ${events} events in ${appends} appends and ${commits} KV commits ` +
+    `  ${who}: ${events} events in ${reads} upstream reads, ${appends} appends and ` +
+      `${commits} KV commits ` +
       `(${(commits / events).toFixed(3)} commits per event, ${
         (appends / commits).toFixed(2)
       } appends per commit); upstream read → committed mean ${(lat * 1000).toFixed(3)} ms`,

@@ -164,6 +164,8 @@ export class Metrics {
   );
   /** Counters the SSE streams increment directly (no call per heartbeat). */
   readonly sse = { heartbeats: 0, overflows: 0 };
+  /** Upstream body reads the relays made (a plain count: one increment per read, no labels). */
+  readonly upstream = { reads: 0 };
   /** Requests refused before streaming, labelled by HTTP `status`. */
   readonly rejected = new Counter(
     "workflow_requests_rejected_total",
@@ -200,6 +202,7 @@ export class Metrics {
       this.upstreamRejoins.render(),
       `# HELP workflow_heartbeats_total Heartbeat comments sent.\n# TYPE workflow_heartbeats_total counter\nworkflow_heartbeats_total ${this.sse.heartbeats}`,
       `# HELP workflow_slow_client_disconnects_total Client streams ended because the client fell behind.\n# TYPE workflow_slow_client_disconnects_total counter\nworkflow_slow_client_disconnects_total ${this.sse.overflows}`,
+      `# HELP workflow_upstream_reads_total Upstream body reads by the relays.\n# TYPE workflow_upstream_reads_total counter\nworkflow_upstream_reads_total ${this.upstream.reads}`,
       this.rejected.render(),
       this.relayLatency.render(),
       ...extra,

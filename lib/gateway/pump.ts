@@ -1,7 +1,9 @@
 /**
  * The pump: reads one upstream stream to its end, whether or not anyone watches (a workflow is
- * business work, not a view of it): bytes → SSE frames → checks → batches → run log. One log
- * write per upstream read, more under load (group commit); a failing write is retried a few
+ * business work, not a view of it): bytes → SSE frames → checks → batches → run log. The next
+ * upstream read waits for the log write in flight, so what arrives meanwhile stays in the socket
+ * and comes in one read, one batch: under load, fewer and fuller reads and appends (they share
+ * commits with other runs' appends, see `group_commit.ts`). A failing write is retried a few
  * times, then the run is failed loudly and stopped upstream, never left with a hole in its log.
  *
  * Each event's upstream id goes to the log with it; frames whose id is not after the last one
@@ -38,8 +40,6 @@ import { UpstreamError } from "./upstream.ts";
  * of ≤ ~720 KB, so this only bounds one call's work.
  */
 const MAX_BATCH = 16_384;
-/** Past this many unwritten events the pump stops reading the upstream until the log catches up. */
-const MAX_BACKLOG = 32_768;
 
 /** A failure that ends a run with a gateway-made `workflow_error`. */
 export interface Failure {
@@ -213,11 +213,17 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
     failure = null;
     try {
       while (!terminal && !atGate && !writeError) {
+        // Read once the write in flight is done: the bytes that came meanwhile are one read.
+        if (writing) {
+          await writing;
+          if (writeError) break;
+        }
         const { done, value } = await reader.read();
         if (done) {
           parser.end();
           break;
         }
+        metrics.upstream.reads++;
         readAt = performance.now();
         parser.feed(value);
         kick();
@@ -230,7 +236,6 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
           };
           break;
         }
-        if (pending.length > MAX_BACKLOG && writing) await writing;
       }
     } catch (err) {
       if (!terminal) {

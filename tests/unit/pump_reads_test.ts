@@ -1,0 +1,126 @@
+/**
+ * The pump reads the upstream only when no log write is in flight: what the service sends
+ * meanwhile waits in the connection and comes in the next read (one batch, one append), and
+ * every read is counted for `/metrics`. The log is a real Deno KV store; only its `append` is
+ * held open to stand for a slow commit.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { pump, type PumpDeps } from "../../lib/gateway/pump.ts";
+import { createLogger } from "../../lib/log.ts";
+import { Metrics } from "../../lib/metrics.ts";
+import { openKvRunStore, type RunStore } from "../../lib/runs/mod.ts";
+import { encodeEvent } from "../../lib/sse/encode.ts";
+
+const TS = "2026-01-01T00:00:00.000Z";
+const RUN = "reads-run";
+const STEPS = 6;
+
+function frame(i: number, type: string, data: object): Uint8Array {
+  return new TextEncoder().encode(
+    encodeEvent({ id: i, event: type, data: JSON.stringify({ ...data, workflowId: RUN, ts: TS }) }),
+  );
+}
+
+/** One frame per read; the last one completes the run. Counts the reads asked for. */
+function upstream(): { body: ReadableStream<Uint8Array>; pulls: () => number } {
+  let n = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(c) {
+      n++;
+      if (n <= STEPS) c.enqueue(frame(n, "step_started", { step: `s${n}` }));
+      else {
+        c.enqueue(frame(n, "workflow_complete", { status: "success", result: {} }));
+        c.close();
+      }
+    },
+  }, { highWaterMark: 0 });
+  return { body, pulls: () => n };
+}
+
+/** The real store, with appends that wait until `release()` is called (a slow commit). */
+function heldAppends(
+  store: RunStore,
+): { store: RunStore; appends: () => number; release: () => void } {
+  let gate = Promise.withResolvers<void>();
+  let count = 0;
+  const held: RunStore = Object.create(store);
+  held.append = async (...args: Parameters<RunStore["append"]>) => {
+    count++;
+    await gate.promise;
+    return await store.append(...args);
+  };
+  return {
+    store: held,
+    appends: () => count,
+    release: () => {
+      gate.resolve();
+      gate = Promise.withResolvers<void>();
+    },
+  };
+}
+
+const turns = async (n: number) => {
+  for (let i = 0; i < n; i++) await new Promise((r) => setTimeout(r, 0));
+};
+
+describe("pump reads", () => {
+  it("does not read while a log write is in flight, and counts its reads", async () => {
+    const real = await openKvRunStore({ path: ":memory:", ttlHours: 1 });
+    try {
+      const at = new Date().toISOString();
+      await real.create({
+        id: RUN,
+        graph: "g",
+        dialect: "workflow",
+        status: "running",
+        createdAt: at,
+        updatedAt: at,
+        eventCount: 0,
+      });
+      const { store, appends, release } = heldAppends(real);
+      const metrics = new Metrics();
+      const deps: PumpDeps = {
+        store,
+        metrics,
+        now: Date.now,
+        closing: () => false,
+        recordError: () => Promise.resolve(),
+        stopUpstream: () => Promise.resolve(),
+        countFinished: () => {},
+        isAfter: (a, b) => Number(a) > Number(b),
+      };
+      const up = upstream();
+      const done = pump(deps, {
+        runId: RUN,
+        graph: "g",
+        body: up.body,
+        log: createLogger("silent"),
+      });
+      await turns(20);
+      // The first read's event is being written: nothing more is read until that write ends.
+      assert.equal(appends(), 1);
+      assert.equal(up.pulls(), 1);
+      for (let i = 2; i <= STEPS + 1; i++) {
+        release();
+        await turns(20);
+        assert.equal(up.pulls(), i, `read ${i} follows write ${i - 1}`);
+        assert.equal(appends(), i);
+      }
+      release();
+      assert.equal(await done, "finished");
+      assert.equal(metrics.upstream.reads, STEPS + 1);
+      assert.match(
+        metrics.render(),
+        new RegExp(`^workflow_upstream_reads_total ${STEPS + 1}$`, "m"),
+      );
+      const logged = await real.read(RUN, 0);
+      assert.deepEqual(
+        logged.map((e) => e.type),
+        [...Array(STEPS).fill("step_started"), "workflow_complete"],
+      );
+    } finally {
+      await real.close();
+    }
+  });
+});
