@@ -83,6 +83,8 @@ export class GroupCommitter {
   readonly #opts: GroupCommitOptions;
   readonly #limits: CommitLimits;
   #queue: Pending[] = [];
+  /** How many entries at the queue's front were submitted `first` (they keep their order). */
+  #firsts = 0;
   #running = false;
   readonly #defer: ((start: () => void) => void) | undefined;
   readonly #start = () => this.#run();
@@ -99,10 +101,14 @@ export class GroupCommitter {
   /**
    * Commits `c` with whatever else is waiting. Resolves with the result of the operation that
    * carried it (`ok: false` when one of its own checks failed); rejects when its commit threw.
+   * With `first`, `c` goes ahead of what waits without it (a new run's create: its first byte
+   * should not queue behind other runs' events when they fill more than one operation).
    */
-  submit(c: Contribution): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+  submit(c: Contribution, first = false): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ c, resolve, reject });
+      const p = { c, resolve, reject };
+      if (first) this.#queue.splice(this.#firsts++, 0, p);
+      else this.#queue.push(p);
       if (this.#running) return;
       if (this.#defer) {
         // Marked running now so later submits of this turn only queue.
@@ -175,6 +181,7 @@ export class GroupCommitter {
       keyBytes += c.keyBytes;
       n++;
     }
+    this.#firsts = Math.max(0, this.#firsts - n);
     return this.#queue.splice(0, n);
   }
 

@@ -128,7 +128,7 @@ export class KvWriter {
           mutations: threadId === undefined ? 4 : 5,
           bytes: 1024 + JSON.stringify(record).length * 3,
           keyBytes: 384 + idKeyBytes(id) * 4 + (threadId === undefined ? 0 : threadId.length * 3),
-        });
+        }, true);
         if (res.ok) {
           cache.remember(id, {
             head,

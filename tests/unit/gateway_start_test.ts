@@ -79,3 +79,55 @@ Deno.test("a burst of starts shares one /graphs call and still refuses unknown g
     await store.close();
   }
 });
+
+Deno.test("a start reads nothing before its create, and a retry attaches even to a graph no longer listed", async () => {
+  const store = await openKvRunStore({ path: ":memory:", ttlHours: 1 });
+  const up = countingUpstream();
+  let gets = 0;
+  // The real store, its reads counted.
+  const counted = new Proxy(store, {
+    get(target, key) {
+      if (key === "get") {
+        return (id: string) => {
+          gets++;
+          return target.get(id);
+        };
+      }
+      const v = Reflect.get(target, key, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  const clock = { t: Date.now() };
+  const gw = new Gateway({
+    store: counted,
+    upstream: up.upstream,
+    metrics: new Metrics(),
+    logger: createLogger("error", () => {}),
+    now: () => clock.t,
+  });
+  try {
+    const input = { graph: "g", initialState: {}, dialect: "workflow" as const, runId: "r1" };
+    const first = await gw.start(input);
+    assert.equal(first.created, true);
+    assert.equal(gets, 0, "a new run is created without a read first");
+    await gw.drain();
+    // The service stops listing the graph (seen once the cached list expires): a new run of it
+    // is refused, a retry of r1 attaches to r1.
+    GRAPHS.splice(0, GRAPHS.length, { name: "other", title: "O", domain: "test", description: "" });
+    clock.t += 61_000;
+    await assert.rejects(
+      gw.start({ ...input, runId: "r2" }),
+      (e) => e instanceof GatewayError && e.type === "unknown_graph",
+    );
+    const again = await gw.start(input);
+    assert.equal(again.created, false);
+    assert.equal(again.run.id, "r1");
+    assert.equal(up.counts.execute, 1);
+    assert.equal(up.counts.graphs, 2);
+  } finally {
+    GRAPHS.splice(0, GRAPHS.length, { name: "g", title: "G", domain: "test", description: "test" });
+    await gw.shutdown();
+    await gw.drain();
+    await store.close();
+  }
+});

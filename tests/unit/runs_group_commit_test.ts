@@ -87,6 +87,40 @@ Deno.test("limits split the queue into several operations", async () => {
   }
 });
 
+Deno.test("a submit marked first goes ahead of what waits without the mark", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    let commits = 0;
+    const carried: string[][] = [];
+    const gc = new GroupCommitter({
+      atomic: () => kv.atomic(),
+      commit: (b) => {
+        carried[commits++] = [];
+        return b().commit();
+      },
+      limits: { checks: 4, mutations: 100, bytes: 1e6, keyBytes: 1e6 },
+    });
+    const tracked = (key: string) => {
+      const c = contribution(key, null, 0);
+      return {
+        ...c,
+        apply: (op: Deno.AtomicOperation) => (carried[commits - 1].push(key), c.apply(op)),
+      };
+    };
+    const all = [gc.submit(tracked("busy"))];
+    for (let i = 0; i < 6; i++) all.push(gc.submit(tracked(`e${i}`)));
+    all.push(gc.submit(tracked("create1"), true), gc.submit(tracked("create2"), true));
+    assert.ok((await Promise.all(all)).every((r) => r.ok));
+    assert.deepEqual(carried, [
+      ["busy"],
+      ["create1", "create2", "e0", "e1"],
+      ["e2", "e3", "e4", "e5"],
+    ]);
+  } finally {
+    kv.close();
+  }
+});
+
 Deno.test("KV store: concurrent appends of many runs share commits and stay exact", async () => {
   const kv = await Deno.openKv(":memory:");
   let commits = 0;
