@@ -33,6 +33,11 @@ const { values: flags } = parseArgs({
     "hold-ms": { type: "string", default: "5000" },
     /** Profile allocations during the opening burst instead of diffing heap snapshots. */
     alloc: { type: "boolean", default: false },
+    /**
+     * `--alloc` leaves out what scavenges collected: what remains is what survived into the old
+     * space (promoted, whether it died there later or is still alive), the RSS-relevant part.
+     */
+    "alloc-promoted": { type: "boolean", default: false },
     /** Sampling interval of `--alloc` (bytes). */
     "alloc-interval": { type: "string", default: "512" },
   },
@@ -330,7 +335,7 @@ async function allocProfile(insp: Inspector): Promise<void> {
   await insp.send("HeapProfiler.startSampling", {
     samplingInterval: Number(flags["alloc-interval"]),
     includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
+    includeObjectsCollectedByMinorGC: !flags["alloc-promoted"],
   });
   const { opened } = await open(N, wallNow() + 1e9);
   await opened;
