@@ -7,6 +7,11 @@
  *
  * `deno run -A bench/heap_per_stream.ts [--streams=300] [--entry=main.ts|bench/floor_relay.ts]
  * [--top=40]`
+ *
+ * `--alloc` instead records what the opening burst ALLOCATES (a sampling heap profile through
+ * the inspector, objects collected by scavenges and full GCs included, from the first open until
+ * all streams are open): bytes per stream by allocating function, and by the nearest frame of
+ * this project's code (lib/, routes/, main.ts), so the start path's garbage can be read by site.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -26,6 +31,15 @@ const { values: flags } = parseArgs({
     /** Print retainer paths of a few new objects whose census key contains this. */
     retainers: { type: "string" },
     "hold-ms": { type: "string", default: "5000" },
+    /** Profile allocations during the opening burst instead of diffing heap snapshots. */
+    alloc: { type: "boolean", default: false },
+    /**
+     * `--alloc` leaves out what scavenges collected: what remains is what survived into the old
+     * space (promoted, whether it died there later or is still alive), the RSS-relevant part.
+     */
+    "alloc-promoted": { type: "boolean", default: false },
+    /** Sampling interval of `--alloc` (bytes). */
+    "alloc-interval": { type: "string", default: "512" },
   },
 });
 const N = Number(flags.streams);
@@ -257,57 +271,84 @@ async function memory(insp: Inspector, pid: number): Promise<Record<string, numb
   return out;
 }
 
-const fake = await spawnFake();
-const dir = await Deno.makeTempDir();
-const inspectPort = freePort();
-Deno.env.set("BENCH_GATEWAY_FLAGS", `--inspect=127.0.0.1:${inspectPort}`);
-const gw = await spawnGateway({
-  WORKFLOW_SERVICE_URL: fake.url,
-  KV_PATH: `${dir}/runs.kv`,
-  HEARTBEAT_MS: flags.heartbeat,
-  RATE_LIMIT_PER_MINUTE: "0",
-  RATE_LIMIT_EVENTS_PER_MINUTE: "0",
-  RATE_LIMIT_ACTIONS_PER_MINUTE: "0",
-  MAX_STREAMS_PER_CLIENT: "0",
-}, flags.entry);
-const ac = new AbortController();
-let counter = 0;
-async function open(
-  n: number,
-  startAt: number,
-): Promise<{ opened: Promise<void>; done: Promise<unknown> }> {
-  let opened = 0;
-  let all!: () => void;
-  const p = new Promise<void>((r) => all = r);
-  const tasks = [];
-  for (let i = 0; i < n; i++) {
-    // Opened in waves of 100, like the bench's hold.
-    if (i % 100 === 99) await new Promise((r) => setTimeout(r, 20));
-    tasks.push(readStream({
-      url: `${gw.url}/agui`,
-      body: {
-        graph_name: BENCH_GRAPH,
-        initial_state: { count: 1, rate: 1, startAt },
-        run_id: `hs${Date.now().toString(36)}-${counter++}`,
-      },
-      expected: 1,
-      signal: ac.signal,
-      onOpen: () => {
-        if (++opened === n) all();
-      },
-    }));
-  }
-  return { opened: p, done: Promise.all(tasks) };
+interface ProfileNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: ProfileNode[];
 }
-try {
-  let insp = await Inspector.connect(inspectPort);
-  const listen = (i: Inspector) =>
-    i.on("Debugger.scriptParsed", (p) => scripts.set(p.scriptId as string, p.url as string));
-  listen(insp);
-  await insp.send("Debugger.enable");
-  // Warm: a few streams that run to their end.
-  await (await open(10, wallNow())).done;
+
+/** True for frames of this project's own code (not deno's, not node_modules). */
+function ownFrame(url: string): boolean {
+  return /\/(lib|routes)\/|\/main\.ts$/.test(url) && !url.includes("node_modules");
+}
+
+function frameName(f: ProfileNode["callFrame"]): string {
+  const file = f.url.replace(/^.*\/(lib|routes|bench|ext|node_modules)\//, "$1/") || "(native)";
+  return `${f.functionName || "(anonymous)"} ${file}:${f.lineNumber + 1}`;
+}
+
+/** Prints a sampling heap profile: per allocating frame, per nearest own frame, inclusive. */
+function printAlloc(head: ProfileNode, top: number): void {
+  const self = new Map<string, number>();
+  const nearest = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  const pairs = new Map<string, number>();
+  let total = 0;
+  const walk = (n: ProfileNode, own: string | undefined, stack: Set<string>): number => {
+    const name = frameName(n.callFrame);
+    const mine = ownFrame(n.callFrame.url) ? name : own;
+    let sum = n.selfSize;
+    if (n.selfSize > 0) {
+      total += n.selfSize;
+      self.set(name, (self.get(name) ?? 0) + n.selfSize);
+      const key = mine ?? "(no own frame)";
+      nearest.set(key, (nearest.get(key) ?? 0) + n.selfSize);
+      const pair = `${key}  <-  ${name}`;
+      pairs.set(pair, (pairs.get(pair) ?? 0) + n.selfSize);
+    }
+    const fresh = !stack.has(name);
+    if (fresh) stack.add(name);
+    for (const c of n.children) sum += walk(c, mine, stack);
+    if (fresh) {
+      stack.delete(name);
+      if (ownFrame(n.callFrame.url)) inclusive.set(name, (inclusive.get(name) ?? 0) + sum);
+    }
+    return sum;
+  };
+  walk(head, undefined, new Set());
+  const show = (title: string, m: Map<string, number>) => {
+    console.log(title);
+    for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+      console.log(`${(v / 1024 / N).toFixed(2).padStart(8)} KB  ${k}`);
+    }
+  };
+  console.log(`allocated during the opening burst: ${(total / 1024 / N).toFixed(1)} KB per stream`);
+  show("by allocating frame:", self);
+  show("by nearest own frame:", nearest);
+  show("inclusive, own frames:", inclusive);
+  show("nearest own frame <- allocating frame:", pairs);
+}
+
+/** Profiles what opening N streams allocates (`--alloc`). */
+async function allocProfile(insp: Inspector): Promise<void> {
+  await insp.send("HeapProfiler.enable");
+  await insp.send("HeapProfiler.startSampling", {
+    samplingInterval: Number(flags["alloc-interval"]),
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: !flags["alloc-promoted"],
+  });
+  const { opened } = await open(N, wallNow() + 1e9);
+  await opened;
   await new Promise((r) => setTimeout(r, 500));
+  const { profile } = await insp.send("HeapProfiler.stopSampling") as {
+    profile: { head: ProfileNode };
+  };
+  printAlloc(profile.head, Number(flags.top));
+  insp.close();
+}
+
+/** Diffs two heap snapshots around opening N idle streams (the default). */
+async function diffSnapshots(insp: Inspector): Promise<void> {
   const m0 = await memory(insp, gw.pid);
   const a = await snapshot(insp);
   // Disconnected while the streams open and are held, so the RSS is the process's own.
@@ -350,6 +391,61 @@ try {
     console.log(`${db.toFixed(0).padStart(7)} B ${dc.toFixed(2).padStart(7)} ×  ${k}`);
   }
   insp.close();
+}
+
+const fake = await spawnFake();
+const dir = await Deno.makeTempDir();
+const inspectPort = freePort();
+Deno.env.set("BENCH_GATEWAY_FLAGS", `--inspect=127.0.0.1:${inspectPort}`);
+const gw = await spawnGateway({
+  WORKFLOW_SERVICE_URL: fake.url,
+  KV_PATH: `${dir}/runs.kv`,
+  HEARTBEAT_MS: flags.heartbeat,
+  RATE_LIMIT_PER_MINUTE: "0",
+  RATE_LIMIT_EVENTS_PER_MINUTE: "0",
+  RATE_LIMIT_ACTIONS_PER_MINUTE: "0",
+  MAX_STREAMS_PER_CLIENT: "0",
+}, flags.entry);
+const ac = new AbortController();
+let counter = 0;
+async function open(
+  n: number,
+  startAt: number,
+): Promise<{ opened: Promise<void>; done: Promise<unknown> }> {
+  let opened = 0;
+  let all!: () => void;
+  const p = new Promise<void>((r) => all = r);
+  const tasks = [];
+  for (let i = 0; i < n; i++) {
+    // Opened in waves of 100, like the bench's hold.
+    if (i % 100 === 99) await new Promise((r) => setTimeout(r, 20));
+    tasks.push(readStream({
+      url: `${gw.url}/agui`,
+      body: {
+        graph_name: BENCH_GRAPH,
+        initial_state: { count: 1, rate: 1, startAt },
+        run_id: `hs${Date.now().toString(36)}-${counter++}`,
+      },
+      expected: 1,
+      signal: ac.signal,
+      onOpen: () => {
+        if (++opened === n) all();
+      },
+    }));
+  }
+  return { opened: p, done: Promise.all(tasks) };
+}
+const listen = (i: Inspector) =>
+  i.on("Debugger.scriptParsed", (p) => scripts.set(p.scriptId as string, p.url as string));
+try {
+  const insp = await Inspector.connect(inspectPort);
+  listen(insp);
+  await insp.send("Debugger.enable");
+  // Warm: a few streams that run to their end.
+  await (await open(10, wallNow())).done;
+  await new Promise((r) => setTimeout(r, 500));
+  if (flags.alloc) await allocProfile(insp);
+  else await diffSnapshots(insp);
 } finally {
   ac.abort();
   await gw.stop();

@@ -71,43 +71,62 @@ export async function statusError(res: Response, what: string): Promise<Upstream
   });
 }
 
+/** What {@link UpstreamBody} reads: a stream's reader, or the socket client's body source. */
+export interface BodyReader {
+  /** The next chunk, or done. */
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  /** Ends the read (and the request under it). */
+  cancel(reason?: unknown): Promise<void>;
+}
+
 /**
  * The stream `execute()` resolves with: the first chunk, then the upstream body. Pull-based
  * (high-water mark 0) so a slow consumer slows the upstream read instead of buffering here.
+ * It is the exchange's only state once the first chunk arrived: it watches the caller's signal
+ * itself (as the listener object, no closure) and reads the body source directly, so an idle
+ * stream holds one stream layer and no deadline or abort wiring.
  */
-export class UpstreamBody implements UnderlyingDefaultSource<Uint8Array> {
+export class UpstreamBody implements UnderlyingDefaultSource<Uint8Array>, EventListenerObject {
+  #first: Uint8Array | undefined;
+  #reader: BodyReader;
+  #external: AbortSignal | undefined;
+  #ended = false;
+
   /**
-   * `first` is the chunk already read (the proof of a live stream), `reader` the rest; `done`
-   * ends the exchange (once the body ended, failed or was cancelled); an abort of `external`
-   * (the caller's signal) is reported as that abort.
+   * `first` is the chunk already read (the proof of a live stream), `reader` the rest; an abort
+   * of `external` (the caller's signal) cancels the read and is reported as that abort.
    */
   constructor(
-    private first: Uint8Array | undefined,
-    private readonly reader: ReadableStreamDefaultReader<Uint8Array>,
-    private readonly done: (reason?: unknown) => void,
-    private readonly external: AbortSignal | undefined,
-  ) {}
+    first: Uint8Array | undefined,
+    reader: BodyReader,
+    external: AbortSignal | undefined,
+  ) {
+    this.#first = first;
+    this.#reader = reader;
+    this.#external = external;
+    external?.addEventListener("abort", this, { once: true });
+  }
 
   /** Hands on the first chunk, then one upstream read per pull. */
   pull(c: ReadableStreamDefaultController<Uint8Array>): Promise<void> | void {
-    if (this.first !== undefined) {
-      c.enqueue(this.first);
-      this.first = undefined;
+    if (this.#first !== undefined) {
+      c.enqueue(this.#first);
+      this.#first = undefined;
       return;
     }
-    return this.reader.read().then((r) => {
+    return this.#reader.read().then((r) => {
       if (r.done) {
-        this.done();
+        this.#end();
         // A cancel caused by `signal` also ends the read as done: report it as the abort it is.
-        if (this.external?.aborted) c.error(this.external.reason);
+        if (this.#external?.aborted) c.error(this.#external.reason);
         else c.close();
       } else {
         c.enqueue(r.value);
       }
     }, (error) => {
-      this.done();
+      this.#end();
       c.error(
-        this.external?.aborted ? this.external.reason : new UpstreamError(
+        this.#external?.aborted ? this.#external.reason : new UpstreamError(
           `workflow stream broke: ${describe(error)}`,
           { code: "upstream_error", cause: error },
         ),
@@ -117,9 +136,20 @@ export class UpstreamBody implements UnderlyingDefaultSource<Uint8Array> {
 
   /** Cancels the upstream read and ends the exchange. */
   cancel(reason?: unknown): Promise<void> {
-    this.first = undefined;
-    const cancelled = this.reader.cancel(reason).catch(() => {});
-    this.done(reason);
-    return cancelled;
+    this.#first = undefined;
+    return this.#end(reason);
+  }
+
+  /** The caller's signal aborted: the pending read ends (as done) and is reported as the abort. */
+  handleEvent(): void {
+    this.#end(this.#external?.reason);
+  }
+
+  /** Ends the exchange once: detaches from the signal and cancels the read (closing the socket). */
+  #end(reason?: unknown): Promise<void> {
+    if (this.#ended) return Promise.resolve();
+    this.#ended = true;
+    this.#external?.removeEventListener("abort", this);
+    return this.#reader.cancel(reason).catch(() => {});
   }
 }

@@ -144,34 +144,98 @@ type Framing = { kind: "chunked"; decoder: ChunkedDecoder } | { kind: "length"; 
   kind: "close";
 };
 
-/** The response body: reads the socket on demand (high-water mark 0), closes it at the end. */
-class SocketBody implements UnderlyingDefaultSource<Uint8Array> {
-  #closed = false;
-  #readSize = MIN_READ_SIZE;
-  constructor(
-    private readonly conn: Deno.Conn,
-    private leftover: Uint8Array | undefined,
-    private readonly framing: Framing,
-    private readonly detach: () => void,
-  ) {}
+/**
+ * The body of an {@link http1Fetch} answer read without its ReadableStream: the socket's payload
+ * one read at a time, with a reader's shape (`read`, `cancel`), for a caller that wraps the body
+ * in a stream of its own anyway (the upstream client) and need not hold two stream layers per
+ * open body. See {@link bodySource}.
+ */
+export interface BodySource {
+  /**
+   * The next payload (a fresh array the caller may keep), or done at the body's end or after a
+   * cancel. One read at a time.
+   * @throws {Http1ProtocolError} on a malformed body, or the socket's error.
+   */
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  /** Ends the exchange: closes the socket; a pending read resolves as done. */
+  cancel(reason?: unknown): Promise<void>;
+  /**
+   * Stops honoring the request's `signal` (and lets it go): from now on only {@link cancel}
+   * ends the exchange. For a caller that watches its own signals once the body arrived.
+   */
+  detachSignal(): void;
+}
 
-  async pull(c: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
-    // Loop until this pull produced payload or ended: a read may carry only framing bytes.
-    while (true) {
+const DONE: ReadableStreamReadResult<Uint8Array> = Object.freeze({ done: true, value: undefined });
+
+/** The body sources of answers whose stream nobody read yet (see {@link bodySource}). */
+const sources = new WeakMap<ReadableStream<Uint8Array>, SocketBody>();
+
+/**
+ * The body of an {@link http1Fetch} answer as a {@link BodySource}, or undefined for any other
+ * body. Take it INSTEAD of reading `body` (never both): the stream is left unread.
+ */
+export function bodySource(body: ReadableStream<Uint8Array> | null): BodySource | undefined {
+  if (body === null || body.locked) return undefined;
+  const source = sources.get(body);
+  sources.delete(body);
+  return source;
+}
+
+/**
+ * The response body: reads the socket on demand (as a stream of high-water mark 0, or through
+ * {@link BodySource.read}), closes it at the end. The socket is read into one buffer per
+ * connection, reused by every read; each read's payload is copied out at its exact size (it
+ * would otherwise alias the next read's bytes), so an idle body holds only its read buffer.
+ */
+class SocketBody implements UnderlyingDefaultSource<Uint8Array>, BodySource {
+  /** The socket is closed (end, failure or cancel). */
+  #closed = false;
+  /** Nothing more to read: the body ended, failed or was cancelled. */
+  #done = false;
+  #readSize = MIN_READ_SIZE;
+  /** The connection's read buffer, reused while its size stays. */
+  #buf: Uint8Array | undefined;
+  #conn: Deno.Conn;
+  #leftover: Uint8Array | undefined;
+  #framing: Framing;
+  #detach: (() => void) | undefined;
+
+  constructor(
+    conn: Deno.Conn,
+    leftover: Uint8Array | undefined,
+    framing: Framing,
+    detach: () => void,
+  ) {
+    this.#conn = conn;
+    this.#leftover = leftover;
+    this.#framing = framing;
+    this.#detach = detach;
+  }
+
+  async read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    // Loop until this read produced payload or ended: a read may carry only framing bytes.
+    while (!this.#done) {
       let input: Uint8Array | null;
-      if (this.leftover) {
-        input = this.leftover;
-        this.leftover = undefined;
+      let buf: Uint8Array | undefined;
+      if (this.#leftover) {
+        // Its own copy already (see http1Fetch): no need to copy its payload again.
+        input = this.#leftover;
+        this.#leftover = undefined;
       } else {
-        const buf = new Uint8Array(this.#readSize);
+        buf = this.#buf;
+        if (buf === undefined || buf.length !== this.#readSize) {
+          buf = this.#buf = new Uint8Array(this.#readSize);
+        }
         let got: number | null;
         try {
-          got = await this.conn.read(buf);
+          got = await this.#conn.read(buf);
         } catch (error) {
-          this.#close();
-          c.error(error);
-          return;
+          if (this.#done) return DONE; // cancelled while the read waited
+          this.#end();
+          throw error;
         }
+        if (this.#done) return DONE;
         if (got === buf.length && this.#readSize < READ_SIZE) this.#readSize *= 2;
         else if (got !== null && got < buf.length / 8 && this.#readSize > MIN_READ_SIZE) {
           this.#readSize /= 2;
@@ -179,49 +243,69 @@ class SocketBody implements UnderlyingDefaultSource<Uint8Array> {
         input = got === null ? null : buf.subarray(0, got);
       }
       if (input === null) {
-        this.#close();
-        if (this.framing.kind === "close") c.close();
-        else c.error(new Http1ProtocolError("connection closed before the body ended"));
-        return;
+        this.#end();
+        if (this.#framing.kind === "close") return DONE;
+        throw new Http1ProtocolError("connection closed before the body ended");
       }
       let payload: Uint8Array;
       let ended = false;
-      if (this.framing.kind === "chunked") {
+      const framing = this.#framing;
+      if (framing.kind === "chunked") {
         try {
-          payload = this.framing.decoder.decode(input);
+          payload = framing.decoder.decode(input);
         } catch (error) {
-          this.#close();
-          c.error(error);
-          return;
+          this.#end();
+          throw error;
         }
-        ended = this.framing.decoder.done;
-      } else if (this.framing.kind === "length") {
-        payload = input.length > this.framing.left ? input.subarray(0, this.framing.left) : input;
-        this.framing.left -= payload.length;
-        ended = this.framing.left === 0;
+        ended = framing.decoder.done;
+      } else if (framing.kind === "length") {
+        payload = input.length > framing.left ? input.subarray(0, framing.left) : input;
+        framing.left -= payload.length;
+        ended = framing.left === 0;
       } else {
         payload = input;
       }
-      if (payload.length > 0) c.enqueue(payload);
-      if (ended) {
-        this.#close();
-        c.close();
-        return;
+      if (ended) this.#end();
+      if (payload.length > 0) {
+        // A view of the reused buffer is copied out; a decoder's own concatenation is not.
+        if (buf !== undefined && payload.buffer === buf.buffer) payload = payload.slice();
+        return { done: false, value: payload };
       }
-      if (payload.length > 0) return;
     }
+    return DONE;
   }
 
-  cancel(): void {
-    this.#close();
+  pull(c: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    return this.read().then((r) => {
+      if (!r.done) c.enqueue(r.value);
+      else if (!this.#cancelled) c.close();
+    }, (error) => c.error(error));
   }
 
-  #close(): void {
+  /** True once {@link cancel} ran (the stream is closed by its own cancel then). */
+  #cancelled = false;
+
+  cancel(): Promise<void> {
+    this.#cancelled = true;
+    this.#end();
+    return Promise.resolve();
+  }
+
+  detachSignal(): void {
+    this.#detach?.();
+    this.#detach = undefined;
+  }
+
+  /** Nothing more to read: closes the socket and lets the buffers go. */
+  #end(): void {
+    this.#done = true;
+    this.#buf = undefined;
+    this.#leftover = undefined;
     if (this.#closed) return;
     this.#closed = true;
-    this.detach();
+    this.detachSignal();
     try {
-      this.conn.close();
+      this.#conn.close();
     } catch {
       // already closed by an abort
     }
@@ -382,7 +466,9 @@ export async function http1Fetch(
     // long as the stream lasts (measured: 16 KiB more per idle stream, docs/performance.md).
     const leftover = rest.length > 0 ? rest.slice() : undefined;
     const source = new SocketBody(conn, leftover, framing, detach);
-    return new Response(new ReadableStream(source, { highWaterMark: 0 }), h);
+    const stream = new ReadableStream(source, { highWaterMark: 0 });
+    sources.set(stream, source);
+    return new Response(stream, h);
   } catch (error) {
     onAbort();
     detach();

@@ -6,9 +6,15 @@
  * @module
  */
 import { raceAbort } from "../async.ts";
-import { isEventStream, readBounded, statusError, UpstreamBody } from "./upstream_body.ts";
+import {
+  type BodyReader,
+  isEventStream,
+  readBounded,
+  statusError,
+  UpstreamBody,
+} from "./upstream_body.ts";
 import { describe, UpstreamError } from "./upstream_errors.ts";
-import { http1Fetch, Http1ProtocolError } from "./upstream_http1.ts";
+import { bodySource, http1Fetch, Http1ProtocolError } from "./upstream_http1.ts";
 
 /** Result of `Upstream.health` and of {@link UpstreamTransport.probe}. */
 export interface UpstreamHealth {
@@ -216,7 +222,7 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
     signal?.throwIfAborted();
     const ac = new AbortController();
     let timedOut = false;
-    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    let reader: BodyReader | undefined;
     let finished = false;
     const onExternalAbort = () => finish(signal!.reason);
     // Runs once when the exchange is over: stops the timer, detaches from `signal`, and
@@ -249,7 +255,9 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
         finish();
         return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
       }
-      reader = res.body.getReader();
+      // The socket client's body is read directly (one stream layer per open body, not two).
+      const source = bodySource(res.body);
+      reader = source ?? res.body.getReader();
       let first: ReadableStreamReadResult<Uint8Array>;
       try {
         first = await reader.read();
@@ -264,13 +272,19 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
       // A cancel from the deadline or from `signal` resolves a pending read as done.
       if (timedOut) throw timeoutError(what, timeoutMs, "first byte");
       signal?.throwIfAborted();
-      clearTimeout(timer);
       if (first.done) {
         finish();
         return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
       }
+      // Answered: the deadline and this call's abort wiring go now (an idle stream would hold
+      // them as long as it lasts). The body watches `signal` itself from here, and cancelling
+      // its read ends the request (closes the socket, or cancels fetch's body).
+      finished = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onExternalAbort);
+      source?.detachSignal();
       return new ReadableStream<Uint8Array>(
-        new UpstreamBody(first.value, reader, finish, signal),
+        new UpstreamBody(first.value, reader, signal),
         { highWaterMark: 0 },
       );
     } catch (error) {

@@ -284,3 +284,46 @@ Deno.test("app: listen() serves over real HTTP and passes connection info", asyn
     await server.shutdown();
   }
 });
+
+Deno.test("app: middleware that throws at once, calls next() late or returns no Response", async () => {
+  const errors: string[] = [];
+  const onError = (ctx: Context<unknown>) => {
+    errors.push(String((ctx.error as Error).message));
+    return new Response("failed", { status: 500 });
+  };
+  // A plain (not async) middleware that throws before returning anything.
+  const throwing = new App()
+    .use(() => {
+      throw new Error("sync boom");
+    })
+    .get("/", () => new Response("no"))
+    .onError(onError);
+  assert.equal((await throwing.handler()(new Request("http://h/"))).status, 500);
+  // An inner layer that calls its next() only after an await, while the outer one already
+  // awaits: each continues from its own position.
+  const trail: string[] = [];
+  const late = new App()
+    .use(async (ctx) => {
+      const res = await ctx.next();
+      trail.push("outer out");
+      return res;
+    })
+    .use(async (ctx) => {
+      await new Promise((r) => setTimeout(r, 1));
+      trail.push("inner next");
+      return ctx.next();
+    })
+    .get("/", () => {
+      trail.push("handler");
+      return new Response("ok");
+    });
+  assert.equal(await (await late.handler()(new Request("http://h/"))).text(), "ok");
+  assert.deepEqual(trail, ["inner next", "handler", "outer out"]);
+  const notResponse = new App()
+    // deno-lint-ignore no-explicit-any
+    .use(() => "nope" as any)
+    .get("/", () => new Response("no"))
+    .onError(onError);
+  assert.equal((await notResponse.handler()(new Request("http://h/"))).status, 500);
+  assert.deepEqual(errors, ["sync boom", "Middleware 0 did not return a Response"]);
+});

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  bodySource,
   ChunkedDecoder,
   http1Fetch,
   Http1ProtocolError,
@@ -259,5 +260,74 @@ describe("http1Fetch", () => {
     const port = (l.addr as Deno.NetAddr).port;
     l.close();
     await assert.rejects(http1Fetch(`http://127.0.0.1:${port}/`), TypeError);
+  });
+  it("each socket read's payload is its own exact-size array, intact after later reads", async () => {
+    // The client reads every socket read into one reused buffer: a payload must be copied out
+    // (not a view of that buffer, which the next read overwrites and an idle body would pin).
+    const steps = ["aaaa", "bbbbbb", "cc"];
+    for (const framing of ["chunked", "close", "length"] as const) {
+      const next = steps.map(() => Promise.withResolvers<void>());
+      const server = rawServer(async (_req, conn) => {
+        const head = framing === "chunked"
+          ? "transfer-encoding: chunked\r\n"
+          : framing === "length"
+          ? `content-length: ${steps.join("").length}\r\n`
+          : "";
+        await write(conn, `HTTP/1.1 200 OK\r\n${head}\r\n`);
+        for (let i = 0; i < steps.length; i++) {
+          await next[i].promise;
+          const s = steps[i];
+          await write(conn, framing === "chunked" ? `${s.length.toString(16)}\r\n${s}\r\n` : s);
+        }
+        if (framing === "chunked") await write(conn, "0\r\n\r\n");
+      });
+      try {
+        const res = await http1Fetch(`${server.url}/`);
+        const reader = res.body!.getReader();
+        const got: Uint8Array[] = [];
+        for (let i = 0; i < steps.length; i++) {
+          next[i].resolve();
+          const r = await reader.read();
+          assert.equal(r.done, false);
+          got.push(r.value!);
+        }
+        assert.equal((await reader.read()).done, true);
+        assert.deepEqual(got.map((g) => dec.decode(g)), steps, framing);
+        for (const g of got) assert.equal(g.buffer.byteLength, g.byteLength, framing);
+      } finally {
+        await server.close();
+      }
+    }
+  });
+
+  it("bodySource reads the body without its stream, and a cancel ends a pending read", async () => {
+    const release = Promise.withResolvers<void>();
+    const closed = Promise.withResolvers<void>();
+    const server = rawServer(async (_req, conn) => {
+      await write(conn, "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n");
+      await release.promise;
+      await write(conn, "2\r\nde\r\n");
+      await conn.read(new Uint8Array(16)).catch(() => null);
+      closed.resolve();
+    });
+    try {
+      const res = await http1Fetch(`${server.url}/`);
+      const source = bodySource(res.body)!;
+      assert.ok(source);
+      assert.equal(bodySource(res.body), undefined, "taken once");
+      assert.equal(res.body!.locked, false);
+      assert.equal(dec.decode((await source.read()).value), "abc");
+      release.resolve();
+      assert.equal(dec.decode((await source.read()).value), "de");
+      const pending = source.read();
+      await source.cancel();
+      assert.deepEqual(await pending, { done: true, value: undefined });
+      await closed.promise; // the socket was closed
+      assert.equal((await source.read()).done, true);
+      // Any other body has no source.
+      assert.equal(bodySource(new Response("x").body), undefined);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { createUpstream, UpstreamError } from "../../lib/gateway/upstream.ts";
+import { http1Fetch } from "../../lib/gateway/upstream_http1.ts";
 import type { ExecuteRequest } from "../../lib/events.ts";
 import { readSseBatches, type SseFrame } from "../../lib/sse/parse.ts";
 import {
@@ -256,6 +257,47 @@ for (const transport of ["socket", "fetch"] as const) {
     });
   });
 }
+
+describe("upstream client over the socket transport", () => {
+  it("reads the socket body as one stream layer, past the first-byte deadline", async () => {
+    const fake = await startFakeUpstream({ token: TOKEN });
+    try {
+      fake.setScript("idle");
+      const answers: Response[] = [];
+      const up = createUpstream({
+        url: fake.url,
+        token: TOKEN,
+        timeoutMs: 100,
+        fetch: async (input, init) => {
+          const res = await http1Fetch(input, init);
+          answers.push(res);
+          return res;
+        },
+      });
+      const ac = new AbortController();
+      const stream = await up.execute(REQ, ac.signal);
+      // The client's own stream of the socket body is never read: the one returned reads the
+      // socket directly (an idle upstream body holds one stream layer, not two).
+      assert.equal(answers.length, 1);
+      assert.equal(answers[0].body!.locked, false);
+      const reader = stream.getReader();
+      assert.match(new TextDecoder().decode((await reader.read()).value), /workflow_initialized/);
+      // The first-byte deadline is gone once the first byte came: an idle stream outlives it.
+      const pending = reader.read();
+      const outcome = await Promise.race([
+        pending.then(() => "read", () => "failed"),
+        new Promise((r) => setTimeout(() => r("still idle"), 300)),
+      ]);
+      assert.equal(outcome, "still idle");
+      const cancelled = fake.cancelled;
+      ac.abort(new Error("shutting down"));
+      await assert.rejects(pending, /shutting down/);
+      await fake.waitFor((f) => f.cancelled === cancelled + 1);
+    } finally {
+      await fake.close();
+    }
+  });
+});
 
 describe("upstream client in-process", () => {
   const enc = new TextEncoder();
