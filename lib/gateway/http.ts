@@ -63,23 +63,37 @@ export async function handleStart(req: Request, deps: StreamHandlerDeps): Promis
   checkRetryNamesRun(req, url, input.run_id);
   // The stream's place first: a 503 must not leave a started run behind.
   const slot = deps.streams.reserve();
+  let started: Promise<{ run: RunSummary; created: boolean }>;
   try {
-    const { run, created } = await deps.gateway.start({
+    started = deps.gateway.start({
       runId: input.run_id,
       graph: input.graph_name,
       initialState: input.initial_state,
       dialect: "workflow",
     });
-    if (!created) await checkSameStart(run, input.graph_name, input.initial_state);
-    return streamRun(deps, run.id, after, workflowEncoder(), {
-      retryMs: 2_000,
-      dialect: "workflow",
-      slot,
-    });
   } catch (err) {
-    slot.release();
-    rethrowHttp(err);
+    started = Promise.reject(err);
   }
+  // Returned, not awaited: while the run starts (the workflow service's answer), what waits is
+  // this callback, not this function's suspended frame with the request, its URL and body.
+  return started.then(({ run, created }) =>
+    created
+      ? streamRun(deps, run.id, after, workflowEncoder(), {
+        retryMs: 2_000,
+        dialect: "workflow",
+        slot,
+      })
+      : checkSameStart(run, input.graph_name, input.initial_state).then(() =>
+        streamRun(deps, run.id, after, workflowEncoder(), {
+          retryMs: 2_000,
+          dialect: "workflow",
+          slot,
+        })
+      )
+  ).catch((err) => {
+    slot.release();
+    return rethrowHttp(err);
+  });
 }
 
 /**

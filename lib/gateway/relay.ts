@@ -208,46 +208,67 @@ export class Gateway {
     }
     // Marked in the same tick as the create resolves: no watchdog can look in between and
     // take the run for one without a relay.
-    const started = this.#markStarting(runId);
-    try {
-      this.#metrics.runsStarted.inc({ graph: input.graph });
-      await this.#execute(runId, input, this.#log.child({ run_id: runId, graph: input.graph }));
+    this.#starting.add(runId);
+    this.#metrics.runsStarted.inc({ graph: input.graph });
+    // Returned, not awaited: this frame (and what it holds) ends here instead of staying
+    // suspended for as long as the workflow service takes to answer.
+    return this.#execute(runId, input.graph, input.initialState).then(() => {
+      this.#starting.delete(runId);
       return { run: summary, created: true };
-    } finally {
-      started();
-    }
+    }, (err) => {
+      this.#starting.delete(runId);
+      throw err;
+    });
   }
 
-  /** Calls the upstream's `/execute` for a new run and starts its pump. */
-  async #execute(runId: string, input: StartInput, log: Logger): Promise<void> {
-    let body: ReadableStream<Uint8Array>;
+  /**
+   * Calls the upstream's `/execute` for a new run and starts its pump. A promise chain, not an
+   * async function: what waits on the service is the run id and graph, not a suspended frame
+   * with the start's input; the run's logger is made once the service answered.
+   */
+  #execute(runId: string, graph: string, initialState: Record<string, unknown>): Promise<void> {
+    let answer: Promise<ReadableStream<Uint8Array>>;
     try {
-      body = await this.#upstream.execute({
-        graph_name: input.graph,
-        initial_state: input.initialState,
+      answer = this.#upstream.execute({
+        graph_name: graph,
+        initial_state: initialState,
         thread_id: runId,
       }, this.#stop.signal);
     } catch (err) {
-      if (this.#stop.signal.aborted) {
-        log.warn("shutdown while the workflow service was starting the run");
-        await this.#records.recordError(runId, input.graph, log, {
-          code: ERROR_CODES.shutdown,
-          message: "The gateway shut down while the workflow service was starting the run",
-        });
-        await this.#upstream.abort(runId).catch(() => {});
-        throw shuttingDown();
-      }
-      const e = asUpstreamError(err);
-      this.#metrics.upstreamErrors.inc({ code: e.code });
-      log.error("upstream refused the run", { code: e.code, error: e.message, body: e.body });
-      // The run log (and through it clients and pages) gets the generic words only.
-      await this.#records.recordError(runId, input.graph, log, {
-        code: e.code,
-        message: e.publicMessage,
-      });
-      throw upstreamRefused(e, runId);
+      answer = Promise.reject(err);
     }
-    this.#launch(runId, input.graph, body, log);
+    return answer.then(
+      (body) => this.#launch(runId, graph, body, this.#runLog(runId, graph)),
+      (err) => this.#refused(runId, graph, err),
+    );
+  }
+
+  /** The logger of one run relayed here. */
+  #runLog(runId: string, graph: string): Logger {
+    return this.#log.child({ run_id: runId, graph });
+  }
+
+  /** `/execute` failed: the run's `workflow_error`, then the error for the caller. */
+  async #refused(runId: string, graph: string, err: unknown): Promise<never> {
+    const log = this.#runLog(runId, graph);
+    if (this.#stop.signal.aborted) {
+      log.warn("shutdown while the workflow service was starting the run");
+      await this.#records.recordError(runId, graph, log, {
+        code: ERROR_CODES.shutdown,
+        message: "The gateway shut down while the workflow service was starting the run",
+      });
+      await this.#upstream.abort(runId).catch(() => {});
+      throw shuttingDown();
+    }
+    const e = asUpstreamError(err);
+    this.#metrics.upstreamErrors.inc({ code: e.code });
+    log.error("upstream refused the run", { code: e.code, error: e.message, body: e.body });
+    // The run log (and through it clients and pages) gets the generic words only.
+    await this.#records.recordError(runId, graph, log, {
+      code: e.code,
+      message: e.publicMessage,
+    });
+    throw upstreamRefused(e, runId);
   }
 
   /**

@@ -142,7 +142,13 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
     const handler = opts.inProcess;
     base = IN_PROCESS_BASE;
     mode = "built-in";
-    send = async (path, init) => await handler(new Request(new URL(path, base), init));
+    send = (path, init) => {
+      try {
+        return Promise.resolve(handler(new Request(new URL(path, base), init)));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
   } else {
     throw new TypeError("createUpstream needs a url or an inProcess handler");
   }
@@ -153,8 +159,12 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
     return h;
   };
 
-  /** Sends a request with a deadline on the answer; classifies transport failures. */
-  const call = async (
+  /**
+   * Sends a request with a deadline on the answer; classifies transport failures. A promise
+   * chain, not an async function: a start waits here on the service, and a suspended frame that
+   * only forwards the answer would hold its arguments for as long.
+   */
+  const call = (
     what: string,
     path: string,
     init: RequestInit,
@@ -163,9 +173,13 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
     external?: AbortSignal,
     ms = timeoutMs,
   ): Promise<Response> => {
+    let answer: Promise<Response>;
     try {
-      return await raceResponse(send(path, { ...init, signal }), signal);
+      answer = raceResponse(send(path, { ...init, signal }), signal);
     } catch (error) {
+      answer = Promise.reject(error);
+    }
+    return answer.catch((error) => {
       if (isTimeout()) throw timeoutError(what, ms, "answer");
       if (external?.aborted) throw external.reason;
       if (error instanceof UpstreamError) throw error;
@@ -179,7 +193,7 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
         code: mode === "external" ? "upstream_unreachable" : "upstream_error",
         cause: error,
       });
-    }
+    });
   };
 
   const callJson = async (

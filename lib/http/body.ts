@@ -28,6 +28,39 @@ function limitsOf(limits: BodyLimits): { maxBytes: number; timeoutMs?: number; d
   };
 }
 
+/** 408 for a body that did not arrive in time; `connection: close`: the rest is not worth it. */
+function bodyTimeout(timeoutMs: number): ApiError {
+  return new ApiError(
+    408,
+    "body_timeout",
+    `The body did not arrive within ${timeoutMs} ms`,
+    undefined,
+    {
+      connection: "close",
+    },
+  );
+}
+
+/** The read deadline of one body: one timer, which cancels the body's reader when it fires. */
+class BodyDeadline {
+  /** True once the deadline passed (the reader was cancelled then). */
+  expired = false;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #timer: ReturnType<typeof setTimeout>;
+  constructor(reader: ReadableStreamDefaultReader<Uint8Array>, ms: number) {
+    this.#reader = reader;
+    this.#timer = setTimeout(BodyDeadline.#fire, ms, this);
+  }
+  static #fire(self: BodyDeadline): void {
+    self.expired = true;
+    self.#reader.cancel().catch(() => {});
+  }
+  /** Stops the timer (the body was read, or failed otherwise). */
+  clear(): void {
+    clearTimeout(this.#timer);
+  }
+}
+
 /**
  * Reads at most `MAX_BODY_BYTES` of `req`'s body; throws 413 past it, and 408 `body_timeout` when
  * the whole body has not arrived within `BODY_TIMEOUT_MS`.
@@ -42,27 +75,14 @@ export async function readBodyBytes(req: Request, limits: BodyLimits): Promise<U
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let timedOut = false;
-  // `connection: close`: the rest of the body is not worth waiting for, nor the socket.
-  const expired = () =>
-    new ApiError(408, "body_timeout", `The body did not arrive within ${timeoutMs} ms`, undefined, {
-      connection: "close",
-    });
-  const deadline = timeoutMs === undefined ? undefined : new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      timedOut = true;
-      reject(expired());
-      reader.cancel().catch(() => {});
-    }, timeoutMs);
-  });
-  deadline?.catch(() => {});
+  // One deadline per body, not one per read: a single timer that cancels the reader. A cancel
+  // ends the pending read as if the body were complete (the streams spec), so no promise or
+  // race per read is needed; `timedOut` tells that end from a real one.
+  const deadline = timeoutMs === undefined ? undefined : new BodyDeadline(reader, timeoutMs);
   try {
     while (true) {
-      const { done, value } =
-        await (deadline ? Promise.race([reader.read(), deadline]) : reader.read());
-      // The cancel above ends a pending read as if the body were complete: it was not.
-      if (timedOut) throw expired();
+      const { done, value } = await reader.read();
+      if (deadline?.expired) throw bodyTimeout(timeoutMs!);
       if (done) break;
       size += value.byteLength;
       if (size > maxBytes) {
@@ -73,9 +93,10 @@ export async function readBodyBytes(req: Request, limits: BodyLimits): Promise<U
     }
   } catch (err) {
     if (err instanceof ApiError) throw err;
+    if (deadline?.expired) throw bodyTimeout(timeoutMs!);
     throw new ApiError(400, "bad_request", "Could not read the request body");
   } finally {
-    clearTimeout(timer);
+    deadline?.clear();
   }
   if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(size);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { jsonMethodNotAllowed, timingSafeEqual } from "../../lib/gateway/guard.ts";
-import { securityHeaders } from "../../lib/http/security.ts";
+import { securityHeaders, setSecurityHeaders } from "../../lib/http/security.ts";
 import { allowedHosts, hostMatches, safeNext } from "../../lib/http/access.ts";
 import { jsonDepth } from "../../lib/http/body.ts";
 import { ClientStreams } from "../../lib/http/client_streams.ts";
@@ -54,6 +54,23 @@ describe("securityHeaders", () => {
   });
   it("without a nonce allows no inline script", () => {
     assert.match(securityHeaders(undefined, html)["content-security-policy"], /script-src 'self';/);
+  });
+});
+
+describe("setSecurityHeaders", () => {
+  it("sets what securityHeaders lists, keeping headers the answer has", () => {
+    const page = new Response("<p>", {
+      headers: { "content-type": "text/html", "x-frame-options": "SAMEORIGIN" },
+    });
+    setSecurityHeaders(page, "n1");
+    const want = securityHeaders("n1", page);
+    for (const [k, v] of Object.entries(want)) {
+      assert.equal(page.headers.get(k), k === "x-frame-options" ? "SAMEORIGIN" : v, k);
+    }
+    const api = new Response("{}", { headers: { "content-type": "application/json" } });
+    setSecurityHeaders(api, "n1");
+    assert.equal(api.headers.get("x-content-type-options"), "nosniff");
+    assert.equal(api.headers.get("content-security-policy"), null);
   });
 });
 
