@@ -199,18 +199,18 @@ class SocketBody implements UnderlyingDefaultSource<Uint8Array>, BodySource {
   #conn: Deno.Conn;
   #leftover: Uint8Array | undefined;
   #framing: Framing;
-  #detach: (() => void) | undefined;
+  #wiring: AbortClose | undefined;
 
   constructor(
     conn: Deno.Conn,
     leftover: Uint8Array | undefined,
     framing: Framing,
-    detach: () => void,
+    wiring: AbortClose,
   ) {
     this.#conn = conn;
     this.#leftover = leftover;
     this.#framing = framing;
-    this.#detach = detach;
+    this.#wiring = wiring;
   }
 
   async read(): Promise<ReadableStreamReadResult<Uint8Array>> {
@@ -292,8 +292,8 @@ class SocketBody implements UnderlyingDefaultSource<Uint8Array>, BodySource {
   }
 
   detachSignal(): void {
-    this.#detach?.();
-    this.#detach = undefined;
+    this.#wiring?.detach();
+    this.#wiring = undefined;
   }
 
   /** Nothing more to read: closes the socket and lets the buffers go. */
@@ -309,6 +309,35 @@ class SocketBody implements UnderlyingDefaultSource<Uint8Array>, BodySource {
     } catch {
       // already closed by an abort
     }
+  }
+}
+
+/**
+ * Closes the connection when the request's signal aborts: one object, the signal's listener
+ * itself (no closures), held while the answer is awaited and by the body until it detaches.
+ */
+class AbortClose {
+  readonly #conn: Deno.Conn;
+  readonly #signal: AbortSignal | undefined;
+  constructor(conn: Deno.Conn, signal: AbortSignal | undefined) {
+    this.#conn = conn;
+    this.#signal = signal;
+  }
+  /** The signal aborted. */
+  handleEvent(): void {
+    this.close();
+  }
+  /** Closes the connection (a pending read fails). */
+  close(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+  }
+  /** Stops listening to the signal. */
+  detach(): void {
+    this.#signal?.removeEventListener("abort", this);
   }
 }
 
@@ -425,19 +454,12 @@ export async function http1Fetch(
       cause: error,
     });
   }
-  const onAbort = () => {
-    try {
-      conn.close();
-    } catch {
-      // already closed
-    }
-  };
-  const detach = () => signal?.removeEventListener("abort", onAbort);
+  const wiring = new AbortClose(conn, signal);
   if (signal?.aborted) {
-    onAbort();
+    wiring.close();
     throw signal.reason;
   }
-  signal?.addEventListener("abort", onAbort, { once: true });
+  signal?.addEventListener("abort", wiring, { once: true });
   try {
     const bytes = body.length === 0 ? enc.encode(head) : concat(enc.encode(head), body);
     for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
@@ -457,21 +479,21 @@ export async function http1Fetch(
       framing = { kind: "close" };
     }
     if (noBody || (framing.kind === "length" && framing.left === 0)) {
-      onAbort();
-      detach();
+      wiring.close();
+      wiring.detach();
       return new Response(noBody ? null : "", h);
     }
     // A copy: `rest` is a view of the 16 KiB header buffer, which whatever holds on to the
     // first body chunk (a relay's suspended read loop does) would otherwise keep alive for as
     // long as the stream lasts (measured: 16 KiB more per idle stream, docs/performance.md).
     const leftover = rest.length > 0 ? rest.slice() : undefined;
-    const source = new SocketBody(conn, leftover, framing, detach);
+    const source = new SocketBody(conn, leftover, framing, wiring);
     const stream = new ReadableStream(source, { highWaterMark: 0 });
     sources.set(stream, source);
     return new Response(stream, h);
   } catch (error) {
-    onAbort();
-    detach();
+    wiring.close();
+    wiring.detach();
     if (signal?.aborted) throw signal.reason;
     if (error instanceof Http1ProtocolError) throw error;
     throw new TypeError(`HTTP request to ${url.host} failed: ${(error as Error).message}`, {

@@ -67,6 +67,66 @@ function raceResponse(promise: Promise<Response>, signal: AbortSignal): Promise<
   });
 }
 
+/**
+ * One {@link UpstreamTransport.openStream} exchange until its first body byte: the deadline,
+ * the request's abort and the caller's `signal`, in one object (its own abort listener, its
+ * timer's argument), not a set of closures over a suspended frame: a start holds all of it for
+ * as long as the service takes to answer.
+ */
+class Opening {
+  /** Aborts the request (the deadline, the caller's signal, a failure). */
+  readonly ac = new AbortController();
+  /** The deadline passed before the first byte. */
+  timedOut = false;
+  /** The body's reader once the answer came (cancelled by {@link finish}). */
+  reader: BodyReader | undefined;
+  #finished = false;
+  readonly #timer: ReturnType<typeof setTimeout>;
+  readonly #what: string;
+  readonly #ms: number;
+  readonly #signal: AbortSignal | undefined;
+
+  constructor(what: string, ms: number, signal: AbortSignal | undefined) {
+    this.#what = what;
+    this.#ms = ms;
+    this.#signal = signal;
+    this.#timer = setTimeout(Opening.#expire, ms, this);
+    signal?.addEventListener("abort", this, { once: true });
+  }
+
+  static #expire(self: Opening): void {
+    self.timedOut = true;
+    self.finish(timeoutError(self.#what, self.#ms, "first byte"));
+  }
+
+  /** The caller's `signal` aborted. */
+  handleEvent(): void {
+    this.finish(this.#signal!.reason);
+  }
+
+  /**
+   * Runs once when the exchange is over: stops the timer, detaches from `signal`, and aborts
+   * the request (a no-op after a clean end; after a cancel it closes the socket).
+   */
+  finish(reason?: unknown): void {
+    if (this.#finished) return;
+    this.#release();
+    this.reader?.cancel(reason).catch(() => {});
+    this.ac.abort(reason);
+  }
+
+  /** The first byte came: the deadline and the abort wiring go, the request stays open. */
+  answered(): void {
+    if (!this.#finished) this.#release();
+  }
+
+  #release(): void {
+    this.#finished = true;
+    clearTimeout(this.#timer);
+    this.#signal?.removeEventListener("abort", this);
+  }
+}
+
 /** Options of {@link createTransport}: the connection and the service's auth header. */
 export interface TransportOptions extends ConnectionOptions {
   /** Headers sent on every call (the service's auth header: a bearer token, an API key). */
@@ -169,7 +229,7 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
     path: string,
     init: RequestInit,
     signal: AbortSignal,
-    isTimeout: () => boolean,
+    deadline: { readonly timedOut: boolean },
     external?: AbortSignal,
     ms = timeoutMs,
   ): Promise<Response> => {
@@ -180,7 +240,7 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
       answer = Promise.reject(error);
     }
     return answer.catch((error) => {
-      if (isTimeout()) throw timeoutError(what, ms, "answer");
+      if (deadline.timedOut) throw timeoutError(what, ms, "answer");
       if (external?.aborted) throw external.reason;
       if (error instanceof UpstreamError) throw error;
       if (error instanceof Http1ProtocolError) {
@@ -203,19 +263,19 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
     ms = timeoutMs,
   ): Promise<{ res: Response; text: string }> => {
     const ac = new AbortController();
-    let timedOut = false;
+    const deadline = { timedOut: false };
     const timer = setTimeout(() => {
-      timedOut = true;
+      deadline.timedOut = true;
       ac.abort(timeoutError(what, ms, "answer"));
     }, ms);
     try {
-      const res = await call(what, path, init, ac.signal, () => timedOut, undefined, ms);
+      const res = await call(what, path, init, ac.signal, deadline, undefined, ms);
       if (!res.ok) throw await statusError(res, what);
       let text: string;
       try {
         text = await raceAbort(readBounded(res), ac.signal);
       } catch (error) {
-        if (timedOut) throw timeoutError(what, ms, "answer");
+        if (deadline.timedOut) throw timeoutError(what, ms, "answer");
         throw new UpstreamError(`${what}: body failed: ${describe(error)}`, {
           code: "upstream_error",
           cause: error,
@@ -234,28 +294,9 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
     signal?: AbortSignal,
   ): Promise<ReadableStream<Uint8Array>> => {
     signal?.throwIfAborted();
-    const ac = new AbortController();
-    let timedOut = false;
-    let reader: BodyReader | undefined;
-    let finished = false;
-    const onExternalAbort = () => finish(signal!.reason);
-    // Runs once when the exchange is over: stops the timer, detaches from `signal`, and
-    // aborts the request (a no-op after a clean end; after a cancel it closes the socket).
-    const finish = (reason?: unknown) => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onExternalAbort);
-      reader?.cancel(reason).catch(() => {});
-      ac.abort(reason);
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      finish(timeoutError(what, timeoutMs, "first byte"));
-    }, timeoutMs);
-    signal?.addEventListener("abort", onExternalAbort, { once: true });
+    const op = new Opening(what, timeoutMs, signal);
     try {
-      const res = await call(what, path, init, ac.signal, () => timedOut, signal);
+      const res = await call(what, path, init, op.ac.signal, op, signal);
       if (!res.ok) throw await statusError(res, what);
       if (!isEventStream(res)) {
         await res.body?.cancel().catch(() => {});
@@ -266,17 +307,17 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
         );
       }
       if (!res.body) {
-        finish();
+        op.finish();
         return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
       }
       // The socket client's body is read directly (one stream layer per open body, not two).
       const source = bodySource(res.body);
-      reader = source ?? res.body.getReader();
+      const reader = op.reader = source ?? res.body.getReader();
       let first: ReadableStreamReadResult<Uint8Array>;
       try {
         first = await reader.read();
       } catch (error) {
-        if (timedOut) throw timeoutError(what, timeoutMs, "first byte");
+        if (op.timedOut) throw timeoutError(what, timeoutMs, "first byte");
         if (signal?.aborted) throw signal.reason;
         throw new UpstreamError(`${what}: stream broke before the first byte`, {
           code: "upstream_error",
@@ -284,25 +325,23 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
         });
       }
       // A cancel from the deadline or from `signal` resolves a pending read as done.
-      if (timedOut) throw timeoutError(what, timeoutMs, "first byte");
+      if (op.timedOut) throw timeoutError(what, timeoutMs, "first byte");
       signal?.throwIfAborted();
       if (first.done) {
-        finish();
+        op.finish();
         return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
       }
       // Answered: the deadline and this call's abort wiring go now (an idle stream would hold
       // them as long as it lasts). The body watches `signal` itself from here, and cancelling
       // its read ends the request (closes the socket, or cancels fetch's body).
-      finished = true;
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onExternalAbort);
+      op.answered();
       source?.detachSignal();
       return new ReadableStream<Uint8Array>(
         new UpstreamBody(first.value, reader, signal),
         { highWaterMark: 0 },
       );
     } catch (error) {
-      finish(error);
+      op.finish(error);
       throw error;
     }
   };
