@@ -123,45 +123,71 @@ class RunFeedSource implements SseSource {
     this.#prelude = opts.prelude;
   }
 
-  async pull(stream: SseResponseStream): Promise<void> {
+  pull(stream: SseResponseStream): void | Promise<void> {
     if (this.#ended) return;
-    const encoder = this.#encoder;
     try {
       if (!this.#started) {
         this.#started = true;
         if (this.#prelude) stream.write(this.#prelude);
         // A stream whole without the log (the prelude ended it) does not subscribe at all.
-        if (encoder.done) return this.#close(stream, true);
+        if (this.#encoder.done) return this.#close(stream, true);
         this.#batches = this.#deps.gateway.eventBatches(this.#runId, this.#afterSeq);
       }
-      for (;;) {
-        const r = await this.#batches!.next();
-        if (this.#ended) return;
-        if (r.done) return this.#close(stream, encoder.done);
-        // One write per batch: a chunk per event would cost a socket write per event.
-        let frames = "";
-        let n = 0;
-        let terminal = false;
-        for (const ev of r.value) {
-          frames += encoder.encode(ev);
-          n++;
-          if (encoder.done) {
-            terminal = true;
-            break;
-          }
-        }
-        if (frames && !stream.write(frames)) return this.#close(stream, encoder.done);
-        this.#deps.metrics.eventsSent.inc(this.#labels, n);
-        this.#park(stream, r.value.at(-1)?.type === "approval_required");
-        if (terminal) return this.#close(stream, true);
-        // Wrote: the stream asks again. Nothing to write (all filtered): wait for the next batch.
-        if (frames) return;
-      }
     } catch (err) {
-      this.#deps.logger.error("client stream failed", { run_id: this.#runId, error: err });
-      stream.error(err);
-      this.end();
+      return this.#fail(stream, err);
     }
+    return this.#next(stream);
+  }
+
+  /**
+   * Waits for the next batch. A promise chain, not an async loop: while the run is idle, the
+   * stream's pending pull is one callback on the subscription's wait, no suspended frame.
+   */
+  #next(stream: SseResponseStream): Promise<void> {
+    let next: Promise<IteratorResult<StoredEvent[]>>;
+    try {
+      next = this.#batches!.next();
+    } catch (err) {
+      this.#fail(stream, err);
+      return Promise.resolve();
+    }
+    return next.then((r) => this.#write(stream, r), (err) => this.#fail(stream, err));
+  }
+
+  /** One batch: encoded and written at once; nothing to write (all filtered): the next one. */
+  #write(stream: SseResponseStream, r: IteratorResult<StoredEvent[]>): void | Promise<void> {
+    if (this.#ended) return;
+    const encoder = this.#encoder;
+    try {
+      if (r.done) return this.#close(stream, encoder.done);
+      // One write per batch: a chunk per event would cost a socket write per event.
+      let frames = "";
+      let n = 0;
+      let terminal = false;
+      for (const ev of r.value) {
+        frames += encoder.encode(ev);
+        n++;
+        if (encoder.done) {
+          terminal = true;
+          break;
+        }
+      }
+      if (frames && !stream.write(frames)) return this.#close(stream, encoder.done);
+      this.#deps.metrics.eventsSent.inc(this.#labels, n);
+      this.#park(stream, r.value.at(-1)?.type === "approval_required");
+      if (terminal) return this.#close(stream, true);
+      // Wrote: the stream asks again.
+      if (frames) return;
+    } catch (err) {
+      return this.#fail(stream, err);
+    }
+    return this.#next(stream);
+  }
+
+  #fail(stream: SseResponseStream, err: unknown): void {
+    this.#deps.logger.error("client stream failed", { run_id: this.#runId, error: err });
+    stream.error(err);
+    this.end();
   }
 
   /** The stream ended (client gone, overflow, a gate's time limit, the log's end): clean up. */

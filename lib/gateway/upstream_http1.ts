@@ -12,6 +12,7 @@
  * `createUpstream`).
  * @module
  */
+import { raceAbort } from "../async.ts";
 
 /** Largest accepted response header section. */
 export const MAX_HEADER_BYTES = 64 * 1024;
@@ -414,7 +415,8 @@ function requestBody(body: BodyInit | null | undefined): Uint8Array {
 
 /**
  * `fetch` over a fresh HTTP/1.1 connection (see the module doc for the scope). Honors
- * `init.signal` until the body ends: aborting closes the socket, failing a pending read.
+ * `init.signal` until the body ends, from the connect on: aborting rejects at once with the
+ * signal's reason and closes the socket, failing a pending read.
  * @throws {TypeError} when the connection fails or the URL is not http(s).
  * @throws {Http1ProtocolError} when the answer is not well-formed HTTP/1.1.
  */
@@ -448,8 +450,13 @@ export async function http1Fetch(
 
   let conn: Deno.Conn;
   try {
-    conn = tls ? await Deno.connectTls({ hostname, port }) : await Deno.connect({ hostname, port });
+    const connecting: Promise<Deno.Conn> = tls
+      ? Deno.connectTls({ hostname, port })
+      : Deno.connect({ hostname, port });
+    // A connect does not watch the signal: the race ends the wait (a late connection is closed).
+    conn = await (signal ? raceAbort(connecting, signal, (c) => c.close()) : connecting);
   } catch (error) {
+    if (signal?.aborted) throw signal.reason;
     throw new TypeError(`connect to ${url.host} failed: ${(error as Error).message}`, {
       cause: error,
     });

@@ -183,6 +183,8 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
   let base: string;
   let send: (path: string, init: RequestInit) => Promise<Response>;
   let mode: "built-in" | "external";
+  /** True when `send` rejects as soon as its signal aborts (no race needed). */
+  let honorsSignal = false;
 
   if (opts.url !== undefined) {
     const u = new URL(opts.url);
@@ -195,6 +197,7 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
     base = u.href;
     const transport = opts.transport ?? (u.protocol === "http:" ? "socket" : "fetch");
     const doFetch: FetchLike = opts.fetch ?? (transport === "fetch" ? fetch : http1Fetch);
+    honorsSignal = doFetch === http1Fetch;
     mode = "external";
     // A redirect is an error, not followed: following it could carry the token elsewhere.
     send = (path, init) => doFetch(new URL(path, base), { ...init, redirect: "manual" });
@@ -235,7 +238,10 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
   ): Promise<Response> => {
     let answer: Promise<Response>;
     try {
-      answer = raceResponse(send(path, { ...init, signal }), signal);
+      // The socket client honors the signal itself, from the connect to the answer: no race
+      // (its promise, listener and callbacks) held while the service takes its time.
+      const sent = send(path, { ...init, signal });
+      answer = honorsSignal ? sent : raceResponse(sent, signal);
     } catch (error) {
       answer = Promise.reject(error);
     }

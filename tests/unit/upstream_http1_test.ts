@@ -255,6 +255,24 @@ describe("http1Fetch", () => {
     }
   });
 
+  it("aborting while connecting rejects with the reason, and the late connection is closed", async () => {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    try {
+      const ac = new AbortController();
+      const pending = http1Fetch(`http://127.0.0.1:${port}/`, { signal: ac.signal });
+      ac.abort(new Error("stop while connecting"));
+      await assert.rejects(pending, /stop while connecting/);
+      // The connection the connect made after all is closed without a request on it.
+      const conn = await l.accept();
+      const got = await conn.read(new Uint8Array(64)).catch(() => null);
+      assert.equal(got, null, "no request bytes, the connection closed");
+      conn.close();
+    } finally {
+      l.close();
+    }
+  });
+
   it("a closed port is a TypeError, like fetch", async () => {
     const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = (l.addr as Deno.NetAddr).port;
