@@ -14,7 +14,7 @@ import {
   UpstreamBody,
 } from "./upstream_body.ts";
 import { describe, UpstreamError } from "./upstream_errors.ts";
-import { bodySource, http1Fetch, Http1ProtocolError } from "./upstream_http1.ts";
+import { type BodySource, bodySource, http1Fetch, Http1ProtocolError } from "./upstream_http1.ts";
 
 /** Result of `Upstream.health` and of {@link UpstreamTransport.probe}. */
 export interface UpstreamHealth {
@@ -67,6 +67,11 @@ function raceResponse(promise: Promise<Response>, signal: AbortSignal): Promise<
   });
 }
 
+/** A body that ended before its first byte. */
+function emptyStream(): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+}
+
 /**
  * One {@link UpstreamTransport.openStream} exchange until its first body byte: the deadline,
  * the request's abort and the caller's `signal`, in one object (its own abort listener, its
@@ -81,6 +86,7 @@ class Opening {
   /** The body's reader once the answer came (cancelled by {@link finish}). */
   reader: BodyReader | undefined;
   #finished = false;
+  #source: BodySource | undefined;
   readonly #timer: ReturnType<typeof setTimeout>;
   readonly #what: string;
   readonly #ms: number;
@@ -115,9 +121,61 @@ class Opening {
     this.ac.abort(reason);
   }
 
-  /** The first byte came: the deadline and the abort wiring go, the request stays open. */
-  answered(): void {
+  /**
+   * The answer came: a 2xx `text/event-stream` one is read up to its first chunk.
+   * @throws {UpstreamError} another status or content type.
+   */
+  answer(res: Response): ReadableStream<Uint8Array> | Promise<ReadableStream<Uint8Array>> {
+    const what = this.#what;
+    if (!res.ok) return statusError(res, what).then((e) => Promise.reject(e));
+    if (!isEventStream(res)) {
+      const refused = new UpstreamError(
+        `${what} answered ${res.headers.get("content-type") ?? "no content type"}, ` +
+          "not text/event-stream",
+        { code: "upstream_not_sse", upstreamStatus: res.status },
+      );
+      if (!res.body) throw refused;
+      return res.body.cancel().catch(() => {}).then(() => Promise.reject(refused));
+    }
+    if (!res.body) {
+      this.finish();
+      return emptyStream();
+    }
+    // The socket client's body is read directly (one stream layer per open body, not two).
+    const source = bodySource(res.body);
+    this.#source = source;
+    const reader = this.reader = source ?? res.body.getReader();
+    return reader.read().then((first) => this.#first(first), (error) => this.#broke(error));
+  }
+
+  /** The first chunk (or the body's end) came. */
+  #first(first: ReadableStreamReadResult<Uint8Array>): ReadableStream<Uint8Array> {
+    // A cancel from the deadline or from `signal` resolves a pending read as done.
+    if (this.timedOut) throw timeoutError(this.#what, this.#ms, "first byte");
+    this.#signal?.throwIfAborted();
+    if (first.done) {
+      this.finish();
+      return emptyStream();
+    }
+    // Answered: the deadline and this call's abort wiring go now (an idle stream would hold
+    // them as long as it lasts). The body watches `signal` itself from here, and cancelling
+    // its read ends the request (closes the socket, or cancels fetch's body).
     if (!this.#finished) this.#release();
+    this.#source?.detachSignal();
+    return new ReadableStream<Uint8Array>(
+      new UpstreamBody(first.value, this.reader!, this.#signal),
+      { highWaterMark: 0 },
+    );
+  }
+
+  /** The body failed before its first chunk. */
+  #broke(error: unknown): never {
+    if (this.timedOut) throw timeoutError(this.#what, this.#ms, "first byte");
+    if (this.#signal?.aborted) throw this.#signal.reason;
+    throw new UpstreamError(`${this.#what}: stream broke before the first byte`, {
+      code: "upstream_error",
+      cause: error,
+    });
   }
 
   #release(): void {
@@ -181,7 +239,7 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
   const timeoutMs = opts.timeoutMs;
   const healthTimeoutMs = opts.healthTimeoutMs ?? Math.min(timeoutMs, 5000);
   let base: string;
-  let send: (path: string, init: RequestInit) => Promise<Response>;
+  let send: (path: string, init: RequestInit, signal: AbortSignal) => Promise<Response>;
   let mode: "built-in" | "external";
   /** True when `send` rejects as soon as its signal aborts (no race needed). */
   let honorsSignal = false;
@@ -200,14 +258,15 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
     honorsSignal = doFetch === http1Fetch;
     mode = "external";
     // A redirect is an error, not followed: following it could carry the token elsewhere.
-    send = (path, init) => doFetch(new URL(path, base), { ...init, redirect: "manual" });
+    send = (path, init, signal) =>
+      doFetch(new URL(path, base), { ...init, signal, redirect: "manual" });
   } else if (opts.inProcess) {
     const handler = opts.inProcess;
     base = IN_PROCESS_BASE;
     mode = "built-in";
-    send = (path, init) => {
+    send = (path, init, signal) => {
       try {
-        return Promise.resolve(handler(new Request(new URL(path, base), init)));
+        return Promise.resolve(handler(new Request(new URL(path, base), { ...init, signal })));
       } catch (error) {
         return Promise.reject(error);
       }
@@ -216,9 +275,10 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
     throw new TypeError("createUpstream needs a url or an inProcess handler");
   }
 
+  const auth = Object.entries(opts.authHeaders ?? {});
   const headers = (extra: Record<string, string>): Headers => {
     const h = new Headers(extra);
-    for (const [k, v] of Object.entries(opts.authHeaders ?? {})) h.set(k, v);
+    for (const [k, v] of auth) h.set(k, v);
     return h;
   };
 
@@ -240,7 +300,7 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
     try {
       // The socket client honors the signal itself, from the connect to the answer: no race
       // (its promise, listener and callbacks) held while the service takes its time.
-      const sent = send(path, { ...init, signal });
+      const sent = send(path, init, signal);
       answer = honorsSignal ? sent : raceResponse(sent, signal);
     } catch (error) {
       answer = Promise.reject(error);
@@ -293,63 +353,22 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
     }
   };
 
-  const openStream = async (
+  // A promise chain whose state is one Opening: no async frame stays suspended (with its
+  // arguments and locals) while the service takes its time to answer.
+  const openStream = (
     what: string,
     path: string,
     init: RequestInit,
     signal?: AbortSignal,
   ): Promise<ReadableStream<Uint8Array>> => {
-    signal?.throwIfAborted();
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const op = new Opening(what, timeoutMs, signal);
-    try {
-      const res = await call(what, path, init, op.ac.signal, op, signal);
-      if (!res.ok) throw await statusError(res, what);
-      if (!isEventStream(res)) {
-        await res.body?.cancel().catch(() => {});
-        throw new UpstreamError(
-          `${what} answered ${res.headers.get("content-type") ?? "no content type"}, ` +
-            "not text/event-stream",
-          { code: "upstream_not_sse", upstreamStatus: res.status },
-        );
-      }
-      if (!res.body) {
-        op.finish();
-        return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
-      }
-      // The socket client's body is read directly (one stream layer per open body, not two).
-      const source = bodySource(res.body);
-      const reader = op.reader = source ?? res.body.getReader();
-      let first: ReadableStreamReadResult<Uint8Array>;
-      try {
-        first = await reader.read();
-      } catch (error) {
-        if (op.timedOut) throw timeoutError(what, timeoutMs, "first byte");
-        if (signal?.aborted) throw signal.reason;
-        throw new UpstreamError(`${what}: stream broke before the first byte`, {
-          code: "upstream_error",
-          cause: error,
-        });
-      }
-      // A cancel from the deadline or from `signal` resolves a pending read as done.
-      if (op.timedOut) throw timeoutError(what, timeoutMs, "first byte");
-      signal?.throwIfAborted();
-      if (first.done) {
-        op.finish();
-        return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
-      }
-      // Answered: the deadline and this call's abort wiring go now (an idle stream would hold
-      // them as long as it lasts). The body watches `signal` itself from here, and cancelling
-      // its read ends the request (closes the socket, or cancels fetch's body).
-      op.answered();
-      source?.detachSignal();
-      return new ReadableStream<Uint8Array>(
-        new UpstreamBody(first.value, reader, signal),
-        { highWaterMark: 0 },
-      );
-    } catch (error) {
-      op.finish(error);
-      throw error;
-    }
+    return call(what, path, init, op.ac.signal, op, signal).then((res) => op.answer(res)).catch(
+      (error) => {
+        op.finish(error);
+        throw error;
+      },
+    );
   };
 
   const probe = async (what: string, path: string): Promise<UpstreamHealth> => {
