@@ -34,6 +34,7 @@ import {
 import { isFinished, summaryPatch } from "../runs/summary.ts";
 import { createFrameParser, DEFAULT_MAX_FRAME_CHARS } from "../sse/parse.ts";
 import { UpstreamError } from "./upstream.ts";
+import { type BodyReader, directReader } from "./upstream_body.ts";
 
 /**
  * Events per append call: the store packs them into pages and splits them into atomic writes
@@ -88,7 +89,7 @@ export interface PumpJob {
    */
   resumedStep?: string;
   /** Gets the stream's reader, so a shutdown can cancel it; called with null when done. */
-  onReader?: (reader: ReadableStreamDefaultReader<Uint8Array> | null) => void;
+  onReader?: (reader: BodyReader | null) => void;
   /** The last upstream id the log holds: frames whose id is not after it are dropped. */
   afterId?: string | null;
   /** The type of the last event the log holds (a rejoin that adds nothing after a gate pauses). */
@@ -206,7 +207,8 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
   };
 
   let body = job.body;
-  let reader = body.getReader();
+  // The upstream client's own reader when it opened the stream: no stream machinery per read.
+  let reader: BodyReader = directReader(body) ?? body.getReader();
   let failure: Failure | null = null;
   for (;;) {
     job.onReader?.(reader);
@@ -273,7 +275,7 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
       break;
     }
     body = next.body;
-    reader = body.getReader();
+    reader = directReader(body) ?? body.getReader();
   }
   while (writing) await writing;
   kick();

@@ -12,6 +12,7 @@ import {
   readBounded,
   statusError,
   UpstreamBody,
+  upstreamStream,
 } from "./upstream_body.ts";
 import { describe, UpstreamError } from "./upstream_errors.ts";
 import { bodySource, http1Fetch, Http1ProtocolError } from "./upstream_http1.ts";
@@ -283,10 +284,7 @@ export function createTransport(opts: TransportOptions): UpstreamTransport {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onExternalAbort);
       source?.detachSignal();
-      return new ReadableStream<Uint8Array>(
-        new UpstreamBody(first.value, reader, signal),
-        { highWaterMark: 0 },
-      );
+      return upstreamStream(new UpstreamBody(first.value, reader, signal));
     } catch (error) {
       finish(error);
       throw error;
