@@ -129,6 +129,7 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
   let atGate = false;
   let first = true;
   let writing: Promise<void> | null = null;
+  let firstAppend = true;
   let writeError: unknown = null;
   let readAt = 0;
   let frameTooLarge = false;
@@ -183,8 +184,12 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
         const batch = pending.length <= MAX_BATCH ? pending : pending.slice(0, MAX_BATCH);
         pending = pending.length <= MAX_BATCH ? [] : pending.slice(MAX_BATCH);
         const patch = summaryPatch(batch, deps.now());
+        // The stream's first events go ahead of other runs' queued appends: a new run's first
+        // byte (and a resumed or taken-over run's next) does not wait behind a busy backlog.
+        const opts = firstAppend ? { ...appendOpts, first: true } : appendOpts;
+        firstAppend = false;
         try {
-          await store.append(runId, batch, patch, appendOpts);
+          await store.append(runId, batch, patch, opts);
         } catch (err) {
           await appendWithRetry(store, runId, batch, patch, log, appendOpts, err);
         }
