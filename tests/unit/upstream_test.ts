@@ -3,7 +3,8 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import { createUpstream, UpstreamError } from "../../lib/gateway/upstream.ts";
 import { http1Fetch } from "../../lib/gateway/upstream_http1.ts";
 import type { ExecuteRequest } from "../../lib/events.ts";
-import { createFrameParser, readSseBatches, type SseFrame } from "../../lib/sse/parse.ts";
+import { createFrameParser, type SseFrame } from "../../lib/sse/parse.ts";
+import { readSseBatches } from "../../lib/sse/read_stream.ts";
 import { type BodyReader, directReader } from "../../lib/gateway/upstream_body.ts";
 import {
   FAKE_GRAPHS,
