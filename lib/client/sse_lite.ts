@@ -1,8 +1,8 @@
 /**
  * A small SSE parser for the browser bundle, written from the HTML Living Standard's
- * "event stream interpretation" rules. The server keeps `eventsource-parser`; this one exists
- * because the console's whole JavaScript budget is 15 KB gzip and the npm parser alone costs
- * ~1.8 KB of it. It handles LF, CR and CRLF line ends (a CR at the end of a chunk waits for the
+ * "event stream interpretation" rules. The server's parser (`lib/sse/parse.ts`) also decodes
+ * bytes, bounds its buffer and reports errors; this one exists because the console's whole
+ * JavaScript budget is 15 KB gzip and a full parser costs ~1.8 KB of it. It handles LF, CR and CRLF line ends (a CR at the end of a chunk waits for the
  * next one), comments, `field:value` with one optional space, multi-line data and split chunks.
  * Like `eventsource-parser`, `id` is reported per event and a block without `data` is dropped.
  * The caller decodes bytes with `TextDecoderStream`, which already strips a leading BOM.

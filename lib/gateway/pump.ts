@@ -34,6 +34,7 @@ import {
 import { isFinished, summaryPatch } from "../runs/summary.ts";
 import { createFrameParser, DEFAULT_MAX_FRAME_CHARS } from "../sse/parse.ts";
 import { UpstreamError } from "./upstream.ts";
+import { type BodyReader, directReader } from "./upstream_body.ts";
 
 /**
  * Events per append call: the store packs them into pages and splits them into atomic writes
@@ -88,7 +89,7 @@ export interface PumpJob {
    */
   resumedStep?: string;
   /** Gets the stream's reader, so a shutdown can cancel it; called with null when done. */
-  onReader?: (reader: ReadableStreamDefaultReader<Uint8Array> | null) => void;
+  onReader?: (reader: BodyReader | null) => void;
   /** The last upstream id the log holds: frames whose id is not after it are dropped. */
   afterId?: string | null;
   /** The type of the last event the log holds (a rejoin that adds nothing after a gate pauses). */
@@ -128,6 +129,7 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
   let atGate = false;
   let first = true;
   let writing: Promise<void> | null = null;
+  let firstAppend = true;
   let writeError: unknown = null;
   let readAt = 0;
   let frameTooLarge = false;
@@ -182,8 +184,12 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
         const batch = pending.length <= MAX_BATCH ? pending : pending.slice(0, MAX_BATCH);
         pending = pending.length <= MAX_BATCH ? [] : pending.slice(MAX_BATCH);
         const patch = summaryPatch(batch, deps.now());
+        // The stream's first events go ahead of other runs' queued appends: a new run's first
+        // byte (and a resumed or taken-over run's next) does not wait behind a busy backlog.
+        const opts = firstAppend ? { ...appendOpts, first: true } : appendOpts;
+        firstAppend = false;
         try {
-          await store.append(runId, batch, patch, appendOpts);
+          await store.append(runId, batch, patch, opts);
         } catch (err) {
           await appendWithRetry(store, runId, batch, patch, log, appendOpts, err);
         }
@@ -206,7 +212,8 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
   };
 
   let body = job.body;
-  let reader = body.getReader();
+  // The upstream client's own reader when it opened the stream: no stream machinery per read.
+  let reader: BodyReader = directReader(body) ?? body.getReader();
   let failure: Failure | null = null;
   for (;;) {
     job.onReader?.(reader);
@@ -273,7 +280,7 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
       break;
     }
     body = next.body;
-    reader = body.getReader();
+    reader = directReader(body) ?? body.getReader();
   }
   while (writing) await writing;
   kick();

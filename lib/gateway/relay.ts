@@ -23,6 +23,7 @@ import type { RelayParts } from "./relay_parts.ts";
 import { RunBatches } from "./run_batches.ts";
 import { type OnRelayLost, type ResumePoint, Takeover } from "./takeover.ts";
 import type { Upstream } from "./upstream.ts";
+import type { BodyReader } from "./upstream_body.ts";
 
 export type { DecideResult, DecisionInput } from "./decisions.ts";
 
@@ -72,7 +73,7 @@ export class Gateway {
   /** Runs whose upstream this process is reading, and the pump's completion. */
   readonly #pumps = new Map<string, Promise<void>>();
   /** The upstream readers of those pumps, cancelled on shutdown. */
-  readonly #readers = new Map<string, ReadableStreamDefaultReader<Uint8Array>>();
+  readonly #readers = new Map<string, BodyReader>();
   /** Runs between their claim and the start of their pump (waiting for `/execute`). */
   readonly #starting = new Set<string>();
   /** Aborts upstream calls still waiting for an answer when the process shuts down. */

@@ -79,6 +79,29 @@ export interface BodyReader {
   cancel(reason?: unknown): Promise<void>;
 }
 
+/** The readers behind the streams `execute()` opened, for {@link directReader}. */
+const direct = new WeakMap<ReadableStream<Uint8Array>, BodyReader>();
+
+/**
+ * The stream over `body`, readable either as a stream or, by the relay, directly through
+ * {@link directReader} (no stream machinery per read: a read is one upstream read).
+ */
+export function upstreamStream(body: UpstreamBody): ReadableStream<Uint8Array> {
+  const stream = new ReadableStream<Uint8Array>(body, { highWaterMark: 0 });
+  direct.set(stream, body);
+  return stream;
+}
+
+/**
+ * The reader of a stream {@link upstreamStream} made, taken once (the stream is then not to be
+ * read as a stream); undefined for any other stream.
+ */
+export function directReader(stream: ReadableStream<Uint8Array>): BodyReader | undefined {
+  const reader = direct.get(stream);
+  direct.delete(stream);
+  return reader;
+}
+
 /**
  * The stream `execute()` resolves with: the first chunk, then the upstream body. Pull-based
  * (high-water mark 0) so a slow consumer slows the upstream read instead of buffering here.
@@ -105,6 +128,30 @@ export class UpstreamBody implements UnderlyingDefaultSource<Uint8Array>, EventL
     this.#reader = reader;
     this.#external = external;
     external?.addEventListener("abort", this, { once: true });
+  }
+
+  /** The first chunk, then one upstream read per call: the same outcomes as {@link pull}. */
+  async read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    const first = this.#first;
+    if (first !== undefined) {
+      this.#first = undefined;
+      return { done: false, value: first };
+    }
+    let r: ReadableStreamReadResult<Uint8Array>;
+    try {
+      r = await this.#reader.read();
+    } catch (error) {
+      this.#end();
+      throw this.#external?.aborted ? this.#external.reason : new UpstreamError(
+        `workflow stream broke: ${describe(error)}`,
+        { code: "upstream_error", cause: error },
+      );
+    }
+    if (r.done) {
+      this.#end();
+      if (this.#external?.aborted) throw this.#external.reason;
+    }
+    return r;
   }
 
   /** Hands on the first chunk, then one upstream read per pull. */

@@ -12,6 +12,7 @@ import {
   readBounded,
   statusError,
   UpstreamBody,
+  upstreamStream,
 } from "./upstream_body.ts";
 import { describe, UpstreamError } from "./upstream_errors.ts";
 import { type BodySource, bodySource, http1Fetch, Http1ProtocolError } from "./upstream_http1.ts";
@@ -162,10 +163,7 @@ class Opening {
     // its read ends the request (closes the socket, or cancels fetch's body).
     if (!this.#finished) this.#release();
     this.#source?.detachSignal();
-    return new ReadableStream<Uint8Array>(
-      new UpstreamBody(first.value, this.reader!, this.#signal),
-      { highWaterMark: 0 },
-    );
+    return upstreamStream(new UpstreamBody(first.value, this.reader!, this.#signal));
   }
 
   /** The body failed before its first chunk. */

@@ -325,7 +325,7 @@ export class KvWriter {
       let res: Deno.KvCommitResult | Deno.KvCommitError;
       try {
         // Shared with other runs' appends waiting at the same time: one fsync for all of them.
-        res = await this.#committer.submit(contribution);
+        res = await this.#committer.submit(contribution, opts.first === true);
       } catch (err) {
         cache.forget(id);
         throw err;

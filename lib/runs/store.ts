@@ -37,6 +37,11 @@ export interface AppendOptions {
    * taken the relay over, nothing is written and {@link RelayFencedError} is thrown.
    */
   relayOwner?: string;
+  /**
+   * Commit ahead of other runs' appends waiting for a commit (a new stream's first events: its
+   * first byte should not queue behind a busy gateway's backlog).
+   */
+  first?: boolean;
 }
 
 /**

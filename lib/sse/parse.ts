@@ -1,110 +1,397 @@
 /**
- * SSE parsing over bytes: a thin layer on eventsource-parser that decodes UTF-8 incrementally
- * (a multi-byte character may be split between reads), drops a leading BOM, and reports whole
- * frames synchronously, so one upstream read yields its N frames in one go and the relay can
- * batch per read.
+ * SSE parsing over bytes, written from the HTML Living Standard's "event stream interpretation"
+ * rules: UTF-8 decoded incrementally (a multi-byte character may be split between reads), one
+ * leading BOM dropped, LF / CR / CRLF line ends, comments, `field:value` with one optional
+ * space, multi-line data. Whole frames are reported synchronously inside `feed()`, so one
+ * upstream read yields its N frames in one go and the relay can batch per read.
+ *
+ * Reported like `eventsource-parser` (the tests' reference): `id` per block (not carried over),
+ * `lastEventId` updated by any block with an id, unknown fields and invalid `retry:` values
+ * reported through `onError`. A line still unfinished at the end of a read that cannot be a field
+ * we act on (`data`, `event`, `id`, `retry`, or a comment when there is an `onComment`) is not
+ * kept: it is skipped up to its line end, unreported, and does not count against the limit.
+ *
+ * One object per stream, no closures: the relay keeps one parser per idle stream, and this is
+ * its whole state. The UTF-8 decoder is shared; a stream only keeps the 1–3 bytes of a character
+ * split between reads.
  * @module
  */
-import { createParser, type EventSourceParser, ParseError } from "eventsource-parser";
 
-export { ParseError };
+import type { FrameParser, FrameParserOptions, SseFrame } from "./parse_types.ts";
+import { DEFAULT_MAX_FRAME_CHARS, ParseError } from "./parse_types.ts";
 
-/** One parsed SSE event. */
-export interface SseFrame {
-  /** The block's `id:` field, if the block had one. */
-  id?: string;
-  /** The `event:` field, `message` when absent (as browsers report it). */
-  event: string;
-  /** The `data:` lines joined with LF. */
-  data: string;
+export { DEFAULT_MAX_FRAME_CHARS, ParseError } from "./parse_types.ts";
+export type { FrameParser, FrameParserOptions, ParseErrorType, SseFrame } from "./parse_types.ts";
+
+const LF = 0x0a;
+const SPACE = 0x20;
+const COLON = 0x3a;
+const BOM = 0xfeff;
+
+/** Not decoding statefully: each stream keeps its split character's bytes itself. */
+const UTF8 = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/** Where a valid but unfinished UTF-8 sequence starts at the end of `b`, else `b.length`. */
+function splitCharStart(b: Uint8Array): number {
+  const n = b.length;
+  if (n === 0 || b[n - 1] < 0x80) return n;
+  let i = n - 1;
+  while (i > n - 4 && i > 0 && (b[i] & 0xc0) === 0x80) i--;
+  const lead = b[i];
+  const need = lead >= 0xf0 ? (lead <= 0xf4 ? 4 : 0) : lead >= 0xe0 ? 3 : lead >= 0xc2 ? 2 : 0;
+  if (n - i >= need) return n; // complete, or invalid: the decoder writes U+FFFD for it now
+  if (n - i >= 2) {
+    // The second byte's range depends on the lead (no overlongs, surrogates, > U+10FFFF).
+    const b1 = b[i + 1];
+    if (
+      (lead === 0xe0 && b1 < 0xa0) || (lead === 0xed && b1 > 0x9f) ||
+      (lead === 0xf0 && b1 < 0x90) || (lead === 0xf4 && b1 > 0x8f)
+    ) return n;
+  }
+  return i;
 }
 
-/** Optional callbacks and limits of a frame parser. */
-export interface FrameParserOptions {
-  /** A comment line (`: text`), without the colon and one leading space. */
-  onComment?: (text: string) => void;
-  /** A valid `retry:` field. */
-  onRetry?: (ms: number) => void;
-  /**
-   * A parse problem: an unknown field, an invalid retry, or the buffer limit (after which the
-   * parser ignores further input; the stream should be treated as broken).
-   */
-  onError?: (error: ParseError) => void;
-  /**
-   * The most characters one unfinished line plus one unfinished event may hold: a stream that
-   * never ends a frame must not grow memory without bound. Default 8 MiB of text.
-   */
-  maxBufferSize?: number;
+/** Whether an unfinished line can still become a field the parser acts on (first 6 chars). */
+function mayMatter(line: string, comments: boolean): boolean {
+  const c = line.charCodeAt(0);
+  if (c === COLON) return comments;
+  const name = c === 0x64
+    ? "data"
+    : c === 0x65
+    ? "event"
+    : c === 0x69
+    ? "id"
+    : c === 0x72
+    ? "retry"
+    : "";
+  if (name === "") return false;
+  const k = line.length < name.length ? line.length : name.length;
+  for (let i = 1; i < k; i++) if (line.charCodeAt(i) !== name.charCodeAt(i)) return false;
+  return line.length <= name.length || line.charCodeAt(name.length) === COLON;
 }
 
-/** A push parser: bytes in, frames out through the callback given at creation. */
-export interface FrameParser {
-  /** Parses a chunk; callbacks for every frame it completes run before this returns. */
-  feed(chunk: Uint8Array | string): void;
-  /**
-   * Ends the input: flushes the UTF-8 decoder and discards an unfinished event (the SSE rule
-   * for a stream that ends mid-event). The parser can then be fed a new stream.
-   */
-  end(): void;
-  /** The last `id:` seen in any block (a block with only an `id:` updates it too). */
-  readonly lastEventId: string | undefined;
-  /** True after the buffer limit was exceeded; further input is ignored until `end()`. */
-  readonly failed: boolean;
+function isData(s: string, i: number): boolean {
+  return s.charCodeAt(i + 1) === 0x61 && s.charCodeAt(i + 2) === 0x74 &&
+    s.charCodeAt(i + 3) === 0x61 && s.charCodeAt(i + 4) === COLON;
 }
 
-/** Default limit of buffered text in one frame: 8 MiB. */
-export const DEFAULT_MAX_FRAME_CHARS = 8 * 1024 * 1024;
+function isEvent(s: string, i: number): boolean {
+  return s.charCodeAt(i + 1) === 0x76 && s.charCodeAt(i + 2) === 0x65 &&
+    s.charCodeAt(i + 3) === 0x6e && s.charCodeAt(i + 4) === 0x74 && s.charCodeAt(i + 5) === COLON;
+}
+
+function isId(s: string, i: number): boolean {
+  return s.charCodeAt(i + 1) === 0x64 && s.charCodeAt(i + 2) === COLON;
+}
+
+function allDigits(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/** What the next text must start with being dropped, after a line end at a read's end. */
+const NONE = 0;
+/** The read ended on a CR: a LF starting the next one is the second half of a CRLF. */
+const SWALLOW_LF = 1;
+/** An unfinished line that cannot matter: dropped up to its line end. */
+const SKIP_LINE = 2;
 
 class BytesFrameParser implements FrameParser {
   lastEventId: string | undefined = undefined;
   failed = false;
-  #decoder = new TextDecoder("utf-8", { ignoreBOM: false });
+  #onFrame: (frame: SseFrame) => void;
+  #onComment: ((text: string) => void) | undefined;
+  #onRetry: ((ms: number) => void) | undefined;
+  #onError: ((error: ParseError) => void) | undefined;
+  #max: number;
+  /** The bytes of a character split by the end of the last read. */
+  #split: Uint8Array | null = null;
   #atStart = true;
-  #parser: EventSourceParser;
+  #skip = NONE;
+  /** The unfinished line (no line end yet). */
+  #line = "";
+  #id: string | undefined = undefined;
+  #event: string | undefined = undefined;
+  #data = "";
+  #hasData = false;
 
   constructor(onFrame: (frame: SseFrame) => void, options: FrameParserOptions) {
-    const onError = options.onError;
-    this.#parser = createParser({
-      onEvent: (m) =>
-        onFrame(
-          m.id === undefined ? { event: m.event ?? "message", data: m.data } : {
-            id: m.id,
-            event: m.event ?? "message",
-            data: m.data,
-          },
-        ),
-      onId: (id) => {
-        this.lastEventId = id;
-      },
-      onComment: options.onComment,
-      onRetry: options.onRetry,
-      onError: (error) => {
-        if (error.type === "max-buffer-size-exceeded") this.failed = true;
-        onError?.(error);
-      },
-      maxBufferSize: options.maxBufferSize ?? DEFAULT_MAX_FRAME_CHARS,
-    });
+    this.#onFrame = onFrame;
+    this.#onComment = options.onComment;
+    this.#onRetry = options.onRetry;
+    this.#onError = options.onError;
+    this.#max = options.maxBufferSize ?? DEFAULT_MAX_FRAME_CHARS;
   }
 
   feed(chunk: Uint8Array | string): void {
     if (this.failed) return;
-    let text = typeof chunk === "string" ? chunk : this.#decoder.decode(chunk, { stream: true });
+    let text = typeof chunk === "string" ? chunk : this.#decode(chunk);
     if (text === "") return;
-    // TextDecoder drops a BOM at the start of its stream, but a string input (or a decoder
-    // reset by end()) would keep it: strip one U+FEFF at the very start of the input ourselves.
     if (this.#atStart) {
       this.#atStart = false;
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      if (text.charCodeAt(0) === BOM) {
+        if (text.length === 1) return;
+        text = text.slice(1);
+      }
     }
-    this.#parser.feed(text);
+    this.#text(text);
   }
 
   end(): void {
-    const rest = this.#decoder.decode();
-    if (rest !== "" && !this.failed) this.#parser.feed(rest);
-    this.#parser.reset();
+    if (this.#split !== null) {
+      // An unfinished character at the end of the input is one U+FFFD.
+      const rest = UTF8.decode(this.#split);
+      this.#split = null;
+      if (!this.failed) this.#text(rest);
+    }
+    this.#reset();
+    this.#skip = NONE;
     this.#atStart = true;
     this.failed = false;
+  }
+
+  #decode(bytes: Uint8Array): string {
+    let b = bytes;
+    const split = this.#split;
+    if (split !== null) {
+      b = new Uint8Array(split.length + bytes.length);
+      b.set(split);
+      b.set(bytes, split.length);
+      this.#split = null;
+    }
+    const cut = splitCharStart(b);
+    if (cut < b.length) {
+      this.#split = b.slice(cut); // a copy: the caller may reuse its read buffer
+      if (cut === 0) return "";
+      b = b.subarray(0, cut);
+    }
+    return UTF8.decode(b);
+  }
+
+  #reset(): void {
+    this.#line = "";
+    this.#id = undefined;
+    this.#event = undefined;
+    this.#data = "";
+    this.#hasData = false;
+  }
+
+  /** Parses decoded text (non-empty). */
+  #text(text: string): void {
+    let pos = 0;
+    const n = text.length;
+    if (this.#skip !== NONE) {
+      if (this.#skip === SWALLOW_LF) {
+        if (text.charCodeAt(0) === LF) pos = 1;
+      } else {
+        const lf = text.indexOf("\n");
+        const cr = text.indexOf("\r");
+        const end = cr === -1 ? lf : lf === -1 || cr < lf ? cr : lf;
+        if (end === -1) return;
+        if (end === cr) {
+          if (end === n - 1) {
+            this.#skip = SWALLOW_LF;
+            return;
+          }
+          pos = text.charCodeAt(end + 1) === LF ? end + 2 : end + 1;
+        } else pos = end + 1;
+      }
+      this.#skip = NONE;
+      if (pos === n) return;
+    }
+    if (this.#line !== "") {
+      const line = this.#line;
+      if (text.indexOf("\n", pos) === -1 && text.indexOf("\r", pos) === -1) {
+        // Still no line end: keep the pieces (a rope, flattened once the line ends).
+        if (line.length < 6 && !mayMatter(line + text.slice(pos, pos + 6), !!this.#onComment)) {
+          this.#line = "";
+          this.#skip = SKIP_LINE;
+          return;
+        }
+        this.#line = line + (pos === 0 ? text : text.slice(pos));
+        if (this.#line.length + this.#data.length > this.#max) this.#overflow();
+        return;
+      }
+      text = line + (pos === 0 ? text : text.slice(pos));
+      pos = 0;
+      this.#line = "";
+    }
+    pos = text.indexOf("\r", pos) === -1 ? this.#lfLines(text, pos) : this.#anyLines(text, pos);
+    if (pos < 0) return;
+    if (pos < text.length) {
+      const rest = pos === 0 ? text : text.slice(pos);
+      if (mayMatter(rest, !!this.#onComment)) this.#line = rest;
+      else this.#skip = SKIP_LINE;
+    }
+    if (this.#line.length + this.#data.length > this.#max) this.#overflow();
+  }
+
+  /**
+   * The lines of text that has no CR (the usual case). Returns where the unfinished line
+   * starts, or -1 when the limit was exceeded.
+   */
+  #lfLines(text: string, pos: number): number {
+    let lf = text.indexOf("\n", pos);
+    while (lf !== -1) {
+      if (lf === pos) {
+        this.#dispatch();
+      } else {
+        const c = text.charCodeAt(pos);
+        if (c === 0x64 && isData(text, pos)) {
+          const value = text.slice(text.charCodeAt(pos + 5) === SPACE ? pos + 6 : pos + 5, lf);
+          if (!this.#hasData && text.charCodeAt(lf + 1) === LF) {
+            // `data: …` and a blank line: the event is whole, nothing is buffered.
+            this.#hasData = true;
+            this.#data = value;
+            this.#dispatch();
+            pos = lf + 2;
+            lf = text.indexOf("\n", pos);
+            continue;
+          }
+          this.#addData(value);
+          if (this.#data.length > this.#max) return this.#overflow();
+        } else if (c === 0x65 && isEvent(text, pos)) {
+          this.#event = text.slice(text.charCodeAt(pos + 6) === SPACE ? pos + 7 : pos + 6, lf) ||
+            undefined;
+        } else if (c === 0x69 && isId(text, pos)) {
+          this.#setId(text.slice(text.charCodeAt(pos + 3) === SPACE ? pos + 4 : pos + 3, lf));
+        } else {
+          this.#field(text, pos, lf);
+          if (this.#data.length > this.#max) return this.#overflow();
+        }
+      }
+      pos = lf + 1;
+      lf = text.indexOf("\n", pos);
+    }
+    return pos;
+  }
+
+  /** The lines of text with CR, LF or CRLF line ends; returns like `#lfLines`. */
+  #anyLines(text: string, pos: number): number {
+    const n = text.length;
+    let cr = text.indexOf("\r", pos);
+    let lf = text.indexOf("\n", pos);
+    while (true) {
+      if (cr !== -1 && cr < pos) cr = text.indexOf("\r", pos);
+      if (lf !== -1 && lf < pos) lf = text.indexOf("\n", pos);
+      const end = cr === -1 ? lf : lf === -1 || cr < lf ? cr : lf;
+      if (end === -1) return pos;
+      if (end === pos) this.#dispatch();
+      else {
+        this.#field(text, pos, end);
+        if (this.#data.length > this.#max) return this.#overflow();
+      }
+      if (end === cr) {
+        if (end === n - 1) {
+          // A CR ending the read may be half of a CRLF: the next read's LF is dropped.
+          this.#skip = SWALLOW_LF;
+          return n;
+        }
+        pos = text.charCodeAt(end + 1) === LF ? end + 2 : end + 1;
+      } else pos = end + 1;
+      if (pos === n) return n;
+    }
+  }
+
+  /** One non-empty line `text[start, end)`; `text[end]` is its line end. */
+  #field(text: string, start: number, end: number): void {
+    const c = text.charCodeAt(start);
+    if (c === 0x64 && isData(text, start)) {
+      this.#addData(text.slice(text.charCodeAt(start + 5) === SPACE ? start + 6 : start + 5, end));
+      return;
+    }
+    if (c === 0x65 && isEvent(text, start)) {
+      this.#event = text.slice(text.charCodeAt(start + 6) === SPACE ? start + 7 : start + 6, end) ||
+        undefined;
+      return;
+    }
+    if (c === 0x69 && isId(text, start)) {
+      this.#setId(text.slice(text.charCodeAt(start + 3) === SPACE ? start + 4 : start + 3, end));
+      return;
+    }
+    if (c === COLON) {
+      this.#onComment?.(
+        text.slice(text.charCodeAt(start + 1) === SPACE ? start + 2 : start + 1, end),
+      );
+      return;
+    }
+    // The rare shapes: a field without colon, `retry`, unknown fields.
+    const line = text.slice(start, end);
+    const colon = line.indexOf(":");
+    const field = colon === -1 ? line : line.slice(0, colon);
+    const value = colon === -1
+      ? ""
+      : line.slice(line.charCodeAt(colon + 1) === SPACE ? colon + 2 : colon + 1);
+    if (field === "data") this.#addData(value);
+    else if (field === "event") this.#event = value || undefined;
+    else if (field === "id") this.#setId(value);
+    else if (field === "retry") {
+      if (allDigits(value)) this.#onRetry?.(parseInt(value, 10));
+      else {
+        this.#onError?.(
+          new ParseError(`retry is not a number of milliseconds: ${JSON.stringify(value)}`, {
+            type: "invalid-retry",
+            value,
+            line,
+          }),
+        );
+      }
+    } else if (this.#onError) {
+      const name = field.length > 20 ? field.slice(0, 20) + "…" : field;
+      this.#onError(
+        new ParseError(`unknown SSE field ${JSON.stringify(name)}`, {
+          type: "unknown-field",
+          field,
+          value,
+          line,
+        }),
+      );
+    }
+  }
+
+  #addData(value: string): void {
+    if (this.#hasData) this.#data = this.#data + "\n" + value;
+    else {
+      this.#data = value;
+      this.#hasData = true;
+    }
+  }
+
+  #setId(value: string): void {
+    // An id containing NUL is ignored (the standard's rule).
+    if (value.indexOf("\0") === -1) this.#id = value;
+  }
+
+  /** A blank line: the block ends; it becomes a frame if it had data. */
+  #dispatch(): void {
+    const id = this.#id;
+    if (id !== undefined) this.lastEventId = id;
+    if (!this.#hasData) {
+      this.#id = this.#event = undefined;
+      return;
+    }
+    const event = this.#event ?? "message";
+    const data = this.#data;
+    this.#id = this.#event = undefined;
+    this.#data = "";
+    this.#hasData = false;
+    this.#onFrame(id === undefined ? { event, data } : { id, event, data });
+  }
+
+  #overflow(): -1 {
+    this.failed = true;
+    this.#reset();
+    this.#skip = NONE;
+    this.#onError?.(
+      new ParseError(`an SSE event is over ${this.#max} characters`, {
+        type: "max-buffer-size-exceeded",
+      }),
+    );
+    return -1;
   }
 }
 
@@ -117,46 +404,4 @@ export function createFrameParser(
   options: FrameParserOptions = {},
 ): FrameParser {
   return new BytesFrameParser(onFrame, options);
-}
-
-/**
- * Reads an SSE byte stream and yields, per read, the frames that read completed (reads that
- * complete no frame yield nothing). Returning early from the loop cancels the stream.
- */
-export async function* readSseBatches(
-  body: ReadableStream<Uint8Array>,
-  options: FrameParserOptions = {},
-): AsyncGenerator<SseFrame[], void, undefined> {
-  let batch: SseFrame[] = [];
-  const parser = createFrameParser((f) => batch.push(f), options);
-  const reader = body.getReader();
-  let done = false;
-  try {
-    while (true) {
-      const r = await reader.read();
-      if (r.done) {
-        done = true;
-        parser.end();
-      } else {
-        parser.feed(r.value);
-      }
-      if (batch.length > 0) {
-        const out = batch;
-        batch = [];
-        yield out;
-      }
-      if (done) return;
-    }
-  } finally {
-    if (!done) await reader.cancel().catch(() => {});
-    reader.releaseLock();
-  }
-}
-
-/** Reads an SSE byte stream frame by frame. Returning early from the loop cancels the stream. */
-export async function* parseSseStream(
-  body: ReadableStream<Uint8Array>,
-  options: FrameParserOptions = {},
-): AsyncGenerator<SseFrame, void, undefined> {
-  for await (const batch of readSseBatches(body, options)) yield* batch;
 }

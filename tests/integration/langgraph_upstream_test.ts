@@ -13,7 +13,8 @@ import { readSse, type SseRead, types } from "../fixtures/sse_reader.ts";
 import { type LangGraphServer, startLangGraph } from "../fixtures/langgraph_server.ts";
 import { startTcpProxy } from "../fixtures/tcp_proxy.ts";
 import { createLangGraphUpstream } from "../../lib/gateway/upstreams/langgraph.ts";
-import { createFrameParser, parseSseStream, type SseFrame } from "../../lib/sse/parse.ts";
+import { createFrameParser, type SseFrame } from "../../lib/sse/parse.ts";
+import { parseSseStream } from "../../lib/sse/read_stream.ts";
 
 const data = (r: SseRead, type: string) =>
   JSON.parse(r.frames.find((f) => f.event === type)!.data) as Record<string, unknown>;

@@ -65,7 +65,7 @@ Deno.test("jsdoc: every export of lib/ and main.ts is documented, with explicit 
     const at = where.replace(/^-->\s*/, "").replace(`${ROOT}/`, "");
     const file = at.replace(/:\d+:\d+$/, "");
     // A pending module's exports also surface through the modules that re-export them; an npm
-    // declaration re-exported (sse/parse.ts's ParseError) is documented, or not, by its package.
+    // declaration re-exported is documented, or not, by its package.
     if (file in PENDING || file.startsWith("node_modules/")) return;
     if (rule === "private-type-ref") {
       const name = /references private type '([^']+)'/.exec(line)?.[1] ?? "";

@@ -1,7 +1,7 @@
 /**
  * The pump reads the upstream only when no log write is in flight: what the service sends
  * meanwhile waits in the connection and comes in the next read (one batch, one append), and
- * every read is counted for `/metrics`. The log is a real Deno KV store; only its `append` is
+ * every read is counted for `/metrics`. The stream's first append asks to commit first. The log is a real Deno KV store; only its `append` is
  * held open to stand for a slow commit.
  */
 import assert from "node:assert/strict";
@@ -41,18 +41,21 @@ function upstream(): { body: ReadableStream<Uint8Array>; pulls: () => number } {
 /** The real store, with appends that wait until `release()` is called (a slow commit). */
 function heldAppends(
   store: RunStore,
-): { store: RunStore; appends: () => number; release: () => void } {
+): { store: RunStore; appends: () => number; firsts: boolean[]; release: () => void } {
   let gate = Promise.withResolvers<void>();
   let count = 0;
+  const firsts: boolean[] = [];
   const held: RunStore = Object.create(store);
   held.append = async (...args: Parameters<RunStore["append"]>) => {
     count++;
+    firsts.push(args[3]?.first === true);
     await gate.promise;
     return await store.append(...args);
   };
   return {
     store: held,
     appends: () => count,
+    firsts,
     release: () => {
       gate.resolve();
       gate = Promise.withResolvers<void>();
@@ -78,7 +81,7 @@ describe("pump reads", () => {
         updatedAt: at,
         eventCount: 0,
       });
-      const { store, appends, release } = heldAppends(real);
+      const { store, appends, firsts, release } = heldAppends(real);
       const metrics = new Metrics();
       const deps: PumpDeps = {
         store,
@@ -110,6 +113,8 @@ describe("pump reads", () => {
       release();
       assert.equal(await done, "finished");
       assert.equal(metrics.upstream.reads, STEPS + 1);
+      // Only the stream's first append goes ahead of other runs' queued appends.
+      assert.deepEqual(firsts, [true, ...Array(STEPS).fill(false)]);
       assert.match(
         metrics.render(),
         new RegExp(`^workflow_upstream_reads_total ${STEPS + 1}$`, "m"),

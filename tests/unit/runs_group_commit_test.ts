@@ -171,6 +171,59 @@ Deno.test("KV store: concurrent appends of many runs share commits and stay exac
   }
 });
 
+Deno.test("KV store: an append marked first commits ahead of a queue of other runs' appends", async () => {
+  const kv = await Deno.openKv(":memory:");
+  // Which commit carried each run's page.
+  let commits = 0;
+  const carriedBy = new Map<string, number>();
+  const realAtomic = kv.atomic.bind(kv);
+  kv.atomic = () => {
+    const op = realAtomic();
+    const set = op.set.bind(op);
+    op.set = (key, value, options) => {
+      if (key[0] === "ev") carriedBy.set(String(key[1]), commits + 1);
+      return set(key, value, options);
+    };
+    const commit = op.commit.bind(op);
+    op.commit = () => {
+      commits++;
+      return commit();
+    };
+    return op;
+  };
+  const store = new KvRunStore(kv, { ttlHours: 1, watch: false, ownsKv: true });
+  try {
+    const now = new Date().toISOString();
+    const ids = Array.from({ length: 160 }, (_, i) => `run${i}`);
+    for (const id of ids) {
+      assert.equal(
+        await store.create({
+          id,
+          graph: "g",
+          dialect: "workflow",
+          status: "running",
+          createdAt: now,
+          updatedAt: now,
+          eventCount: 0,
+        }),
+        true,
+      );
+    }
+    commits = 0;
+    const ev = [{ type: "step_started", data: "{}" }];
+    // 151 appends of one turn queue for the first commit (more than one operation's 100
+    // checks); the last run's append, submitted after them and marked first, is in the first.
+    const all = ids.slice(0, 151).map((id) => store.append(id, ev));
+    all.push(store.append("run159", ev, undefined, { first: true }));
+    await Promise.all(all);
+    assert.equal(carriedBy.get("run0"), 1);
+    assert.equal(carriedBy.get("run159"), 1);
+    assert.ok(carriedBy.get("run150")! > 1, "the unmarked tail of the queue waits longer");
+  } finally {
+    await store.close();
+  }
+});
+
 Deno.test("with afterIo, submits of one turn share the first commit", async () => {
   const kv = await Deno.openKv(":memory:");
   try {

@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  createFrameParser,
-  type ParseError,
-  parseSseStream,
-  readSseBatches,
-  type SseFrame,
-} from "../../lib/sse/parse.ts";
+import { createFrameParser, type ParseError, type SseFrame } from "../../lib/sse/parse.ts";
+import { parseSseStream, readSseBatches } from "../../lib/sse/read_stream.ts";
 
 const enc = new TextEncoder();
 

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ExecuteRequest } from "../../lib/events.ts";
-import { parseSseStream, type SseFrame } from "../../lib/sse/parse.ts";
+import { type SseFrame } from "../../lib/sse/parse.ts";
+import { parseSseStream } from "../../lib/sse/read_stream.ts";
 import {
   frames,
   hotelEvents,

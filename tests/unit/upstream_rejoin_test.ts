@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { createUpstream, type Upstream, UpstreamError } from "../../lib/gateway/upstream.ts";
-import { readSseBatches, type SseFrame } from "../../lib/sse/parse.ts";
+import { type SseFrame } from "../../lib/sse/parse.ts";
+import { readSseBatches } from "../../lib/sse/read_stream.ts";
 import {
   FAKE_TS,
   type FakeUpstream,

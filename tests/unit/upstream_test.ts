@@ -3,7 +3,9 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import { createUpstream, UpstreamError } from "../../lib/gateway/upstream.ts";
 import { http1Fetch } from "../../lib/gateway/upstream_http1.ts";
 import type { ExecuteRequest } from "../../lib/events.ts";
-import { readSseBatches, type SseFrame } from "../../lib/sse/parse.ts";
+import { createFrameParser, type SseFrame } from "../../lib/sse/parse.ts";
+import { readSseBatches } from "../../lib/sse/read_stream.ts";
+import { type BodyReader, directReader } from "../../lib/gateway/upstream_body.ts";
 import {
   FAKE_GRAPHS,
   type FakeUpstream,
@@ -196,6 +198,45 @@ for (const transport of ["socket", "fetch"] as const) {
         framesOf(stream),
         (e) => e instanceof UpstreamError && e.code === "upstream_error",
       );
+    });
+
+    it("the relay reads an opened stream directly, with the stream's outcomes", async () => {
+      const text = async (r: BodyReader) => {
+        const dec = new TextDecoder();
+        let out = "";
+        for (let c = await r.read(); !c.done; c = await r.read()) out += dec.decode(c.value);
+        return out;
+      };
+      // Frames: the same bytes as reading the stream, and the stream itself stays unread.
+      const stream = await client().execute(REQ);
+      const direct = directReader(stream)!;
+      assert.ok(direct, "execute() streams are readable directly");
+      assert.equal(directReader(stream), undefined, "taken once");
+      const frames: SseFrame[] = [];
+      const parser = createFrameParser((f) => frames.push(f));
+      parser.feed(await text(direct));
+      assert.deepEqual(frames, expectedFrames(REQ));
+      assert.equal(stream.locked, false);
+      // A break mid-body is upstream_error; an abort of the caller's signal is its reason.
+      fake.setScript("broken");
+      await assert.rejects(
+        text(directReader(await client().execute(REQ))!),
+        (e) => e instanceof UpstreamError && e.code === "upstream_error",
+      );
+      fake.setScript("idle");
+      const cancelled = fake.cancelled;
+      const ac = new AbortController();
+      const idle = directReader(await client().execute(REQ, ac.signal))!;
+      await idle.read();
+      const pending = idle.read();
+      ac.abort(new Error("shutting down"));
+      await assert.rejects(pending, /shutting down/);
+      await fake.waitFor((f) => f.cancelled === cancelled + 1);
+      // Cancelling the reader cancels the upstream response.
+      const open = directReader(await client().execute(REQ))!;
+      await open.read();
+      await open.cancel("client left");
+      await fake.waitFor((f) => f.cancelled === cancelled + 2);
     });
 
     it("an empty SSE body resolves to an empty stream", async () => {
