@@ -23,6 +23,7 @@ import type { RelayParts } from "./relay_parts.ts";
 import { RunBatches } from "./run_batches.ts";
 import { type OnRelayLost, type ResumePoint, Takeover } from "./takeover.ts";
 import type { Upstream } from "./upstream.ts";
+import { GraphCatalog } from "./graph_catalog.ts";
 import type { BodyReader } from "./upstream_body.ts";
 
 export type { DecideResult, DecisionInput } from "./decisions.ts";
@@ -56,9 +57,6 @@ export interface GatewayDeps {
   rejoinForMs?: number;
 }
 
-/** How long the workflow service's graph list is trusted (ms). */
-const GRAPHS_TTL_MS = 60_000;
-
 /** Starts runs, pumps upstream streams into the run log, and serves the log to subscribers. */
 export class Gateway {
   readonly #store: RunStore;
@@ -78,10 +76,8 @@ export class Gateway {
   readonly #starting = new Set<string>();
   /** Aborts upstream calls still waiting for an answer when the process shuts down. */
   readonly #stop = new AbortController();
-  /** Known graph names from the workflow service. */
-  #graphs?: { names: Set<string>; at: number };
-  /** The `/graphs` call under way, shared by the starts waiting for it. */
-  #graphsLoading?: Promise<void>;
+  /** The workflow service's graph list, checked by every start. */
+  readonly #graphs: GraphCatalog;
   #closing = false;
 
   /** A gateway over `deps`; the takeover sweep starts only when asked to. */
@@ -91,6 +87,7 @@ export class Gateway {
     this.#metrics = deps.metrics;
     this.#log = deps.logger;
     this.#now = deps.now ?? Date.now;
+    this.#graphs = new GraphCatalog(this.#upstream, this.#now);
     this.#records = new Records(deps.store, deps.metrics, this.#now);
     const recordError = this.#records.recordError.bind(this.#records);
     const stopUpstream = (runId: string, log: Logger) =>
@@ -182,7 +179,7 @@ export class Gateway {
     // No read first: the create refuses an id in use (the run is read and attached to then), so
     // a new run's first byte waits for one KV round trip less.
     try {
-      await this.#checkGraph(input.graph);
+      await this.#graphs.check(input.graph);
     } catch (err) {
       // A retry of a run whose graph the service no longer lists still attaches to the run.
       const existing = input.runId === undefined ? null : await this.#store.get(runId);
@@ -347,32 +344,6 @@ export class Gateway {
   /** Waits for every local pump to finish (tests, shutdown). */
   async drain(): Promise<void> {
     while (this.#pumps.size > 0) await Promise.allSettled([...this.#pumps.values()]);
-  }
-
-  /** Refuses a graph the workflow service does not offer (when it can say which it offers). */
-  async #checkGraph(graph: string): Promise<void> {
-    const now = this.#now();
-    if (!this.#graphs || now - this.#graphs.at > GRAPHS_TTL_MS) {
-      // One `/graphs` call for all the starts that arrive while it is out (a burst of new runs
-      // used to make one call each before their first byte).
-      this.#graphsLoading ??= this.#upstream.graphs().then((list) => {
-        this.#graphs = { names: new Set(list.map((g) => g.name)), at: now };
-      }).finally(() => {
-        this.#graphsLoading = undefined;
-      });
-      try {
-        await this.#graphsLoading;
-      } catch {
-        return;
-      }
-    }
-    if (!this.#graphs?.names.has(graph)) {
-      if (!this.#graphs) return;
-      throw new GatewayError(`Unknown graph: ${graph}`, {
-        type: "unknown_graph",
-        details: { graphs: [...this.#graphs.names] },
-      });
-    }
   }
 
   #markStarting(runId: string): () => void {
