@@ -2,8 +2,8 @@
  * The pump: reads one upstream stream to its end, whether or not anyone watches (a workflow is
  * business work, not a view of it): bytes → SSE frames → checks → batches → run log. The next
  * upstream read waits for the log write in flight, so what arrives meanwhile stays in the socket
- * and comes in one read, one batch: under load, fewer and fuller reads and appends (they share
- * commits with other runs' appends, see `group_commit.ts`). A failing write is retried a few
+ * and comes in one read, one batch (appends of many runs share commits, see `group_commit.ts`);
+ * a stream arriving in bulk is read on meanwhile, its backlog bounded. A failing write is retried a few
  * times, then the run is failed loudly and stopped upstream, never left with a hole in its log.
  *
  * Each event's upstream id goes to the log with it; frames whose id is not after the last one
@@ -41,6 +41,14 @@ import { type BodyReader, directReader } from "./upstream_body.ts";
  * of ≤ ~720 KB, so this only bounds one call's work.
  */
 const MAX_BATCH = 16_384;
+/** Past this many unwritten events the pump stops reading the upstream until the log catches up. */
+const MAX_BACKLOG = 32_768;
+/**
+ * A read at least this big means the service sends faster than one read per write can carry
+ * (most reads of a live workflow are a few hundred bytes): the pump keeps reading while it
+ * writes, so a bulk stream is not held to one read per commit.
+ */
+const BULK_READ_BYTES = 16 * 1024;
 
 /** A failure that ends a run with a gateway-made `workflow_error`. */
 export interface Failure {
@@ -130,6 +138,7 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
   let first = true;
   let writing: Promise<void> | null = null;
   let firstAppend = true;
+  let lastReadBytes = 0;
   let writeError: unknown = null;
   let readAt = 0;
   let frameTooLarge = false;
@@ -221,7 +230,9 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
     try {
       while (!terminal && !atGate && !writeError) {
         // Read once the write in flight is done: the bytes that came meanwhile are one read.
-        if (writing) {
+        // Unless the service sends in bulk (a replay, a backlog): then reads go on meanwhile
+        // and the next write takes all that piled up, up to MAX_BACKLOG events.
+        if (writing && (lastReadBytes < BULK_READ_BYTES || pending.length > MAX_BACKLOG)) {
           await writing;
           if (writeError) break;
         }
@@ -230,6 +241,7 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
           parser.end();
           break;
         }
+        lastReadBytes = value.byteLength;
         metrics.upstream.reads++;
         readAt = performance.now();
         parser.feed(value);

@@ -22,13 +22,16 @@ function frame(i: number, type: string, data: object): Uint8Array {
   );
 }
 
-/** One frame per read; the last one completes the run. Counts the reads asked for. */
-function upstream(): { body: ReadableStream<Uint8Array>; pulls: () => number } {
+/**
+ * One frame per read (padded to `pad` bytes: a bulk stream's reads are big); the last one
+ * completes the run. Counts the reads asked for.
+ */
+function upstream(pad = 0): { body: ReadableStream<Uint8Array>; pulls: () => number } {
   let n = 0;
   const body = new ReadableStream<Uint8Array>({
     pull(c) {
       n++;
-      if (n <= STEPS) c.enqueue(frame(n, "step_started", { step: `s${n}` }));
+      if (n <= STEPS) c.enqueue(frame(n, "step_started", { step: `s${n}`, pad: "x".repeat(pad) }));
       else {
         c.enqueue(frame(n, "workflow_complete", { status: "success", result: {} }));
         c.close();
@@ -124,6 +127,53 @@ describe("pump reads", () => {
         logged.map((e) => e.type),
         [...Array(STEPS).fill("step_started"), "workflow_complete"],
       );
+    } finally {
+      await real.close();
+    }
+  });
+
+  it("reads on while writing when the service sends in bulk", async () => {
+    const real = await openKvRunStore({ path: ":memory:", ttlHours: 1 });
+    try {
+      const at = new Date().toISOString();
+      await real.create({
+        id: RUN,
+        graph: "g",
+        dialect: "workflow",
+        status: "running",
+        createdAt: at,
+        updatedAt: at,
+        eventCount: 0,
+      });
+      const { store, appends, release } = heldAppends(real);
+      const deps: PumpDeps = {
+        store,
+        metrics: new Metrics(),
+        now: Date.now,
+        closing: () => false,
+        recordError: () => Promise.resolve(),
+        stopUpstream: () => Promise.resolve(),
+        countFinished: () => {},
+        isAfter: (a, b) => Number(a) > Number(b),
+      };
+      const up = upstream(20_000);
+      const done = pump(deps, {
+        runId: RUN,
+        graph: "g",
+        body: up.body,
+        log: createLogger("silent"),
+      });
+      await turns(20);
+      // The first write is held, yet every read was made: what they carried waits to be written.
+      assert.equal(appends(), 1);
+      assert.equal(up.pulls(), STEPS + 1);
+      release();
+      await turns(20);
+      // The second write takes everything that piled up.
+      assert.equal(appends(), 2);
+      release();
+      assert.equal(await done, "finished");
+      assert.equal((await real.read(RUN, 0)).length, STEPS + 1);
     } finally {
       await real.close();
     }
