@@ -22,18 +22,7 @@ import type { FakeUpstream } from "../fixtures/fake_upstream.ts";
 import { postJson, relayToFake, startGateway, type TestGateway } from "../fixtures/gateway.ts";
 import { signSession } from "../../lib/http/session.ts";
 import { readSse, types } from "../fixtures/sse_reader.ts";
-
-/** mulberry32: a tiny deterministic PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from "../fixtures/random.ts";
 
 interface Case {
   kind: string;
@@ -49,7 +38,7 @@ const JSON_CT = { "content-type": "application/json" };
 const KNOWN_RUN = "fuzz-known-run";
 
 function generate(seed: number, n: number): Case[] {
-  const rnd = prng(seed);
+  const rnd = seeded(seed);
   const int = (max: number) => Math.floor(rnd() * max);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
   const bytes = (len: number) => Uint8Array.from({ length: len }, () => int(256));
@@ -415,7 +404,7 @@ describe("fuzz: malformed requests", () => {
       await readSse(started, (r) => r.frames.some((f) => f.event === "approval_required"));
       const real = await signSession(token, Date.now() + 60_000);
       const [exp, mac] = real.split(".");
-      const rnd = prng(0xc00c1e);
+      const rnd = seeded(0xc00c1e);
       const int = (max: number) => Math.floor(rnd() * max);
       const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
       const flip = (text: string) => {

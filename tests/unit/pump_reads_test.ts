@@ -66,36 +66,47 @@ function heldAppends(
   };
 }
 
+/** A real run log (KV in memory) holding the run the tests pump into. */
+async function openRun(): Promise<RunStore> {
+  const store = await openKvRunStore({ path: ":memory:", ttlHours: 1 });
+  const at = new Date().toISOString();
+  await store.create({
+    id: RUN,
+    graph: "g",
+    dialect: "workflow",
+    status: "running",
+    createdAt: at,
+    updatedAt: at,
+    eventCount: 0,
+  });
+  return store;
+}
+
+/** What the pump needs, around `store`. */
+function pumpDeps(store: RunStore, metrics: Metrics): PumpDeps {
+  return {
+    store,
+    metrics,
+    now: Date.now,
+    closing: () => false,
+    recordError: () => Promise.resolve(),
+    stopUpstream: () => Promise.resolve(),
+    countFinished: () => {},
+    isAfter: (a, b) => Number(a) > Number(b),
+  };
+}
+
 const turns = async (n: number) => {
   for (let i = 0; i < n; i++) await new Promise((r) => setTimeout(r, 0));
 };
 
 describe("pump reads", () => {
   it("does not read while a log write is in flight, and counts its reads", async () => {
-    const real = await openKvRunStore({ path: ":memory:", ttlHours: 1 });
+    const real = await openRun();
     try {
-      const at = new Date().toISOString();
-      await real.create({
-        id: RUN,
-        graph: "g",
-        dialect: "workflow",
-        status: "running",
-        createdAt: at,
-        updatedAt: at,
-        eventCount: 0,
-      });
       const { store, appends, firsts, release } = heldAppends(real);
       const metrics = new Metrics();
-      const deps: PumpDeps = {
-        store,
-        metrics,
-        now: Date.now,
-        closing: () => false,
-        recordError: () => Promise.resolve(),
-        stopUpstream: () => Promise.resolve(),
-        countFinished: () => {},
-        isAfter: (a, b) => Number(a) > Number(b),
-      };
+      const deps = pumpDeps(store, metrics);
       const up = upstream();
       const done = pump(deps, {
         runId: RUN,
@@ -133,29 +144,10 @@ describe("pump reads", () => {
   });
 
   it("reads on while writing when the service sends in bulk", async () => {
-    const real = await openKvRunStore({ path: ":memory:", ttlHours: 1 });
+    const real = await openRun();
     try {
-      const at = new Date().toISOString();
-      await real.create({
-        id: RUN,
-        graph: "g",
-        dialect: "workflow",
-        status: "running",
-        createdAt: at,
-        updatedAt: at,
-        eventCount: 0,
-      });
       const { store, appends, release } = heldAppends(real);
-      const deps: PumpDeps = {
-        store,
-        metrics: new Metrics(),
-        now: Date.now,
-        closing: () => false,
-        recordError: () => Promise.resolve(),
-        stopUpstream: () => Promise.resolve(),
-        countFinished: () => {},
-        isAfter: (a, b) => Number(a) > Number(b),
-      };
+      const deps = pumpDeps(store, new Metrics());
       const up = upstream(20_000);
       const done = pump(deps, {
         runId: RUN,

@@ -19,6 +19,50 @@ function contribution(key: string, versionstamp: string | null, value: number) {
   };
 }
 
+/**
+ * A KV in memory that counts its commits; `onSet` sees every key set, with the number the
+ * commit carrying it will have.
+ */
+async function countingKv(onSet?: (key: Deno.KvKey, commit: number) => void) {
+  const kv = await Deno.openKv(":memory:");
+  const counted = { kv, commits: 0 };
+  const realAtomic = kv.atomic.bind(kv);
+  kv.atomic = () => {
+    const op = realAtomic();
+    const set = op.set.bind(op);
+    op.set = (key, value, options) => {
+      onSet?.(key, counted.commits + 1);
+      return set(key, value, options);
+    };
+    const commit = op.commit.bind(op);
+    op.commit = () => {
+      counted.commits++;
+      return commit();
+    };
+    return op;
+  };
+  return counted;
+}
+
+/** Creates runs `run0` … `run{n-1}` in `store`; their ids. */
+async function createRuns(store: KvRunStore, n: number): Promise<string[]> {
+  const now = new Date().toISOString();
+  const ids = Array.from({ length: n }, (_, i) => `run${i}`);
+  for (const id of ids) {
+    const summary: RunSummary = {
+      id,
+      graph: "g",
+      dialect: "workflow",
+      status: "running",
+      createdAt: now,
+      updatedAt: now,
+      eventCount: 0,
+    };
+    assert.equal(await store.create(summary), true);
+  }
+  return ids;
+}
+
 Deno.test("submits made during a commit share one operation", async () => {
   const kv = await Deno.openKv(":memory:");
   try {
@@ -122,40 +166,17 @@ Deno.test("a submit marked first goes ahead of what waits without the mark", asy
 });
 
 Deno.test("KV store: concurrent appends of many runs share commits and stay exact", async () => {
-  const kv = await Deno.openKv(":memory:");
-  let commits = 0;
-  const realAtomic = kv.atomic.bind(kv);
-  kv.atomic = () => {
-    const op = realAtomic();
-    const commit = op.commit.bind(op);
-    op.commit = () => {
-      commits++;
-      return commit();
-    };
-    return op;
-  };
-  const store = new KvRunStore(kv, { ttlHours: 1, watch: false, ownsKv: true });
+  const counted = await countingKv();
+  const store = new KvRunStore(counted.kv, { ttlHours: 1, watch: false, ownsKv: true });
   try {
-    const now = new Date().toISOString();
-    const ids = Array.from({ length: 30 }, (_, i) => `run${i}`);
-    for (const id of ids) {
-      const summary: RunSummary = {
-        id,
-        graph: "g",
-        dialect: "workflow",
-        status: "running",
-        createdAt: now,
-        updatedAt: now,
-        eventCount: 0,
-      };
-      assert.equal(await store.create(summary), true);
-    }
-    commits = 0;
+    const ids = await createRuns(store, 30);
+    counted.commits = 0;
     for (let round = 0; round < 3; round++) {
       await Promise.all(
         ids.map((id) => store.append(id, [{ type: "step_started", data: `{"r":${round}}` }])),
       );
     }
+    const { commits } = counted;
     assert.ok(commits < ids.length * 3 / 2, `expected shared commits, got ${commits}`);
     for (const id of ids) {
       const events = await store.read(id, 0);
@@ -172,44 +193,15 @@ Deno.test("KV store: concurrent appends of many runs share commits and stay exac
 });
 
 Deno.test("KV store: an append marked first commits ahead of a queue of other runs' appends", async () => {
-  const kv = await Deno.openKv(":memory:");
   // Which commit carried each run's page.
-  let commits = 0;
   const carriedBy = new Map<string, number>();
-  const realAtomic = kv.atomic.bind(kv);
-  kv.atomic = () => {
-    const op = realAtomic();
-    const set = op.set.bind(op);
-    op.set = (key, value, options) => {
-      if (key[0] === "ev") carriedBy.set(String(key[1]), commits + 1);
-      return set(key, value, options);
-    };
-    const commit = op.commit.bind(op);
-    op.commit = () => {
-      commits++;
-      return commit();
-    };
-    return op;
-  };
-  const store = new KvRunStore(kv, { ttlHours: 1, watch: false, ownsKv: true });
+  const counted = await countingKv((key, commit) => {
+    if (key[0] === "ev") carriedBy.set(String(key[1]), commit);
+  });
+  const store = new KvRunStore(counted.kv, { ttlHours: 1, watch: false, ownsKv: true });
   try {
-    const now = new Date().toISOString();
-    const ids = Array.from({ length: 160 }, (_, i) => `run${i}`);
-    for (const id of ids) {
-      assert.equal(
-        await store.create({
-          id,
-          graph: "g",
-          dialect: "workflow",
-          status: "running",
-          createdAt: now,
-          updatedAt: now,
-          eventCount: 0,
-        }),
-        true,
-      );
-    }
-    commits = 0;
+    const ids = await createRuns(store, 160);
+    counted.commits = 0;
     const ev = [{ type: "step_started", data: "{}" }];
     // 151 appends of one turn queue for the first commit (more than one operation's 100
     // checks); the last run's append, submitted after them and marked first, is in the first.

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createFrameParser, type FrameParser, type SseFrame } from "../../lib/sse/parse.ts";
 import { createReferenceParser } from "../fixtures/sse_parse_reference.ts";
+import { seeded } from "../fixtures/random.ts";
 
 const enc = new TextEncoder();
 
@@ -214,18 +215,6 @@ describe("our SSE parser against eventsource-parser", () => {
   });
 });
 
-/** mulberry32: a small seeded PRNG, so a failing case can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const VALUES = [
   "",
   " ",
@@ -336,7 +325,7 @@ describe("our SSE parser against eventsource-parser: seeded fuzz", () => {
   const CASES = 4000;
 
   it(`${CASES} random streams cut at random byte offsets`, () => {
-    const r = prng(SEED);
+    const r = seeded(SEED);
     let frames = 0;
     for (let i = 0; i < CASES; i++) {
       const bytes = randomStream(r);
@@ -349,7 +338,7 @@ describe("our SSE parser against eventsource-parser: seeded fuzz", () => {
   });
 
   it(`${CASES / 2} random streams with a small buffer limit`, () => {
-    const r = prng(SEED + 1);
+    const r = seeded(SEED + 1);
     let failures = 0;
     for (let i = 0; i < CASES / 2; i++) {
       const bytes = randomStream(r);
