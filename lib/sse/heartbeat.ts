@@ -16,27 +16,15 @@ import {
   type SseEventInit,
   textEncoder,
 } from "./encode.ts";
-import { type SharedTimer, sharedTimer, TimerEntry } from "./shared_timer.ts";
+import {
+  realScheduler,
+  type Scheduler,
+  type SharedTimer,
+  sharedTimer,
+  TimerEntry,
+} from "./shared_timer.ts";
 
-/** Opaque timer handle of a {@link Scheduler}. */
-export type TimerHandle = unknown;
-
-/** Time source and one-shot timers; tests inject a manual one. */
-export interface Scheduler {
-  /** Milliseconds on a monotonic clock. */
-  now(): number;
-  /** Calls `callback(arg)` once after `ms`. */
-  setTimer<T>(callback: (arg: T) => void, ms: number, arg: T): TimerHandle;
-  /** Cancels a pending timer (a no-op for one that already fired). */
-  clearTimer(handle: TimerHandle): void;
-}
-
-/** The real clock and timers. */
-export const realScheduler: Scheduler = {
-  now: () => performance.now(),
-  setTimer: (callback, ms, arg) => setTimeout(callback, ms, arg),
-  clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
+export { realScheduler, type Scheduler, type TimerHandle } from "./shared_timer.ts";
 
 /** Counters shared by many streams (the `/metrics` page reads them). */
 export interface SseStreamCounters {

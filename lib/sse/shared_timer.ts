@@ -6,7 +6,26 @@
  * as a timer per entry would: the heap is not bucketed.
  * @module
  */
-import type { Scheduler, TimerHandle } from "./heartbeat.ts";
+
+/** Opaque timer handle of a {@link Scheduler}. */
+export type TimerHandle = unknown;
+
+/** Time source and one-shot timers; tests inject a manual one. */
+export interface Scheduler {
+  /** Milliseconds on a monotonic clock. */
+  now(): number;
+  /** Calls `callback(arg)` once after `ms`. */
+  setTimer<T>(callback: (arg: T) => void, ms: number, arg: T): TimerHandle;
+  /** Cancels a pending timer (a no-op for one that already fired). */
+  clearTimer(handle: TimerHandle): void;
+}
+
+/** The real clock and timers. */
+export const realScheduler: Scheduler = {
+  now: () => performance.now(),
+  setTimer: (callback, ms, arg) => setTimeout(callback, ms, arg),
+  clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
 
 /**
  * One deadline in a {@link SharedTimer}, scheduled and cancelled by its owner. `callback(arg)`
