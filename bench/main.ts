@@ -115,8 +115,10 @@ function logThreads(who: string, before: Map<string, number>, after: Map<string,
 async function gatewayCounters(url: string): Promise<Map<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const out = new Map<string, number>();
-  for (const m of text.matchAll(/^(workflow_[a-z_]+?)(?:\{[^}]*\})? ([0-9.e+-]+)$/gm)) {
-    out.set(m[1], (out.get(m[1]) ?? 0) + Number(m[2]));
+  for (const m of text.matchAll(/^(workflow_[a-z_]+?)(\{[^}]*\})? ([0-9.e+-]+)$/gm)) {
+    // Histogram buckets are kept by bound too (`name{le="0.002"}`), other labels are summed.
+    const key = m[2]?.startsWith('{le="') ? m[1] + m[2] : m[1];
+    out.set(key, (out.get(key) ?? 0) + Number(m[3]));
   }
   return out;
 }
@@ -127,13 +129,18 @@ function logCounters(who: string, before: Map<string, number>, after: Map<string
   const appends = d("workflow_log_appends");
   const commits = d("workflow_log_commits");
   const reads = d("workflow_upstream_reads_total");
-  const lat = d("workflow_relay_latency_seconds_sum") / d("workflow_relay_latency_seconds_count");
+  const h = "workflow_relay_latency_seconds";
+  const count = d(`${h}_count`);
+  const lat = d(`${h}_sum`) / count;
+  // Share of appends whose read → committed time passed 1 and 2 ms (the S3 p99 goal's scale).
+  const over = (le: string) => (100 * (count - d(`${h}_bucket{le="${le}"}`)) / count).toFixed(2);
   log(
     `  ${who}: ${events} events in ${reads} upstream reads, ${appends} appends and ` +
       `${commits} KV commits ` +
       `(${(commits / events).toFixed(3)} commits per event, ${
         (appends / commits).toFixed(2)
-      } appends per commit); upstream read → committed mean ${(lat * 1000).toFixed(3)} ms`,
+      } appends per commit); upstream read → committed mean ${(lat * 1000).toFixed(3)} ms, ` +
+      `over 1 ms ${over("0.001")} %, over 2 ms ${over("0.002")} %`,
   );
 }
 

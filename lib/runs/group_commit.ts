@@ -24,6 +24,8 @@ export interface Contribution {
   bytes: number;
   /** Bytes of its keys. */
   keyBytes: number;
+  /** True when it writes a run's last event (passed on to {@link GroupCommitOptions.finish}). */
+  ends?: boolean;
 }
 
 /** Deno KV's limits on one atomic operation, less what {@link GroupCommitOptions.finish} adds. */
@@ -52,8 +54,11 @@ export interface GroupCommitOptions {
   commit(build: () => Deno.AtomicOperation): Promise<Deno.KvCommitResult | Deno.KvCommitError>;
   /** A fresh atomic operation. */
   atomic(): Deno.AtomicOperation;
-  /** Adds mutations every operation carries once (e.g. the writer's append clock). */
-  finish?(op: Deno.AtomicOperation): void;
+  /**
+   * Adds mutations an operation carries once (e.g. the writer's append clock); `ends` is true
+   * when a member writes a run's last event.
+   */
+  finish?(op: Deno.AtomicOperation, ends: boolean): void;
   /** Limits of one operation (default {@link KV_LIMITS}). */
   limits?: CommitLimits;
   /**
@@ -187,11 +192,13 @@ export class GroupCommitter {
 
   #build(group: Pending[]): Deno.AtomicOperation {
     const op = this.#opts.atomic();
+    let ends = false;
     for (const p of group) {
       for (const check of p.c.checks) op.check(check);
       p.c.apply(op);
+      if (p.c.ends) ends = true;
     }
-    this.#opts.finish?.(op);
+    this.#opts.finish?.(op, ends);
     return op;
   }
 }

@@ -54,8 +54,8 @@ export interface KvWriterOptions {
   now: () => number;
   /** The writer's cache of heads and summaries. */
   cache: WriterCache;
-  /** Adds this process's own keys to every shared commit (the append clock). */
-  finish: (op: Deno.AtomicOperation) => void;
+  /** Adds this process's own keys to a shared commit (the append clock; `ends`: a run ended). */
+  finish: (op: Deno.AtomicOperation, ends: boolean) => void;
   /** Wakes this process's subscribers of run `id` with events it just stored. */
   publish: (id: string, events: StoredEvent[], head: HeadState) => void;
   /** Deletes an expired run's leftovers so its id can be used again; false when it is alive. */
@@ -321,6 +321,7 @@ export class KvWriter {
         mutations: pages.length + (writeSummary ? 3 : 1),
         bytes,
         keyBytes,
+        ends: done,
       };
       let res: Deno.KvCommitResult | Deno.KvCommitError;
       try {

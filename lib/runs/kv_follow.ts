@@ -3,15 +3,21 @@
  * (`live_tail.ts`); writes from elsewhere arrive through one `kv.watch` of the head per subscribed
  * run (Deno Deploy; other handles in this process) and, for a local KV file, a poll: Deno's SQLite
  * backend does not notify watches across processes (denoland/deno#21640). To keep the poll cheap
- * with thousands of idle subscribers, every append also rewrites its process's
+ * with thousands of idle subscribers, appends also rewrite their process's
  * `["log_clock", instance]` key; a poll lists those few keys and re-reads the subscribed runs'
- * heads only when another process's clock moved.
+ * heads only when another process's clock moved. The clock moves at most once per
+ * {@link DEFAULT_CLOCK_EVERY_MS} (a commit inside that time leaves it out and a lone write follows
+ * at its end), and always with a run's last event and on close: it is one key more in a commit
+ * of one or two runs' rows, and every key is B-tree pages the commit writes and fsyncs.
  * @module
  */
 import type { Logger } from "../log.ts";
 import { type HeadValue, keys } from "./kv_codec.ts";
 import { headState } from "./kv_head.ts";
 import type { HeadState } from "./live_tail.ts";
+
+/** Least time between two moves of a process's append clock (ms): a poll learns later by this. */
+export const DEFAULT_CLOCK_EVERY_MS = 100;
 
 /** The part of the live tail the follower drives. */
 export interface FollowedTail {
@@ -33,8 +39,10 @@ export interface KvFollowerOptions {
   pollMs: number;
   /** Where watch and poll failures are reported. */
   logger: Logger;
-  /** How long this process's clock key lives, in ms (it is rewritten by every append). */
+  /** How long this process's clock key lives, in ms (it is rewritten by appends). */
   ttlMs: number;
+  /** Least time between two moves of the clock (default {@link DEFAULT_CLOCK_EVERY_MS}; 0: every commit). */
+  clockEveryMs?: number;
   /** The tail to wake (read lazily: the tail and the follower refer to each other). */
   tail: () => FollowedTail;
   /** True once the store is closing: no new poll, and failures are no longer reported. */
@@ -49,6 +57,11 @@ export class KvFollower {
   /** Other processes' append clocks as last seen by the poll: instance → versionstamp. */
   readonly #clocksSeen = new Map<string, string>();
   #clockTick = 0;
+  /** When the clock last moved (`performance.now()`). */
+  #clockAt = -Infinity;
+  /** The lone write of the clock owed for commits that left it out. */
+  #clockTimer: ReturnType<typeof setTimeout> | undefined;
+  #clockWrite: Promise<void> | undefined;
   #openRuns = 0;
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
   #polling: Promise<void> | undefined;
@@ -58,9 +71,43 @@ export class KvFollower {
     this.#o = opts;
   }
 
-  /** Adds the move of this process's append clock to a commit (so other processes' polls see it). */
-  tick(op: Deno.AtomicOperation): void {
+  /**
+   * Adds the move of this process's append clock to a commit (so other processes' polls see
+   * it), unless it moved less than `clockEveryMs` ago and `ends` is false: then a lone write of it
+   * follows at the end of that time, submitted after this commit (Deno KV commits one process's
+   * writes in order), so a poll that sees it re-reads heads that include this commit.
+   */
+  tick(op: Deno.AtomicOperation, ends = false): void {
+    const now = performance.now();
+    const every = this.#o.clockEveryMs ?? DEFAULT_CLOCK_EVERY_MS;
+    if (!ends && now - this.#clockAt < every) {
+      this.#clockTimer ??= setTimeout(() => {
+        this.#clockTimer = undefined;
+        this.#writeClock();
+      }, every - (now - this.#clockAt));
+      return;
+    }
+    clearTimeout(this.#clockTimer);
+    this.#clockTimer = undefined;
+    this.#clockAt = now;
     op.set(this.#clockKey, ++this.#clockTick, { expireIn: this.#o.ttlMs });
+  }
+
+  /** Moves the clock in a write of its own (the one owed by commits that left it out). */
+  #writeClock(): Promise<void> {
+    this.#clockAt = performance.now();
+    const op = this.#o.kv.atomic().set(this.#clockKey, ++this.#clockTick, {
+      expireIn: this.#o.ttlMs,
+    });
+    const write = this.#clockWrite = op.commit().then(
+      () => {},
+      (err) => {
+        if (!this.#o.closed()) this.#o.logger.warn("append clock write failed", { error: err });
+      },
+    ).finally(() => {
+      if (this.#clockWrite === write) this.#clockWrite = undefined;
+    });
+    return write;
   }
 
   /** The head of run `id` as the live tail sees it. */
@@ -81,9 +128,18 @@ export class KvFollower {
     };
   }
 
-  /** Stops polling (the store is closed); resolves once a poll under way has finished. */
+  /**
+   * Stops polling (the store is closed) and writes the clock still owed, so other processes
+   * see this one's last appends; resolves once a poll and a clock write under way have finished.
+   */
   async close(): Promise<void> {
     this.#stopPoll();
+    if (this.#clockTimer !== undefined) {
+      clearTimeout(this.#clockTimer);
+      this.#clockTimer = undefined;
+      await this.#writeClock();
+    }
+    await this.#clockWrite;
     await this.#polling;
   }
 

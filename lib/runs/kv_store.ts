@@ -51,6 +51,8 @@ export interface KvRunStoreOptions {
   logger?: Logger;
   /** Close the `Deno.Kv` in {@link KvRunStore.close} (default false). */
   ownsKv?: boolean;
+  /** Least time between two moves of the append clock, ms (default 100; 0: every commit). */
+  clockEveryMs?: number;
 }
 
 /** Options of {@link openKvRunStore}. */
@@ -110,6 +112,7 @@ export class KvRunStore implements RunStore {
       ttlMs,
       watch: opts.watch ?? true,
       pollMs: opts.pollMs ?? 0,
+      clockEveryMs: opts.clockEveryMs,
       logger: opts.logger ?? silentLogger,
       tail: () => this.#tail,
       closed: () => this.#closed,
@@ -119,7 +122,7 @@ export class KvRunStore implements RunStore {
       ttlMs,
       now,
       cache: this.#cache,
-      finish: (op) => this.#follower.tick(op),
+      finish: (op, ends) => this.#follower.tick(op, ends),
       publish: (id, events, head) => this.#tail.publish(id, events, head),
       purgeIfExpired: (id) => purgeIfExpired(kv, this.#cache, now(), id),
     });

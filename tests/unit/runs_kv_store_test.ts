@@ -546,6 +546,53 @@ Deno.test("list: newest first, filtered by status and graph, paginated with curs
   }
 });
 
+Deno.test("append clock: moves at most once per interval, at once with a run's end, and the owed move follows", async () => {
+  const raw = await Deno.openKv(":memory:");
+  const { kv, sets } = recordingKv(raw);
+  const clocks = () => sets.filter((s) => s.key[0] === "log_clock").length;
+  // An interval no test run reaches: only a run's end and close() move the clock here.
+  const store = new KvRunStore(kv, { ttlHours: 1, watch: false, clockEveryMs: 3_600_000 });
+  let closed = false;
+  try {
+    await store.create(summary("r"));
+    assert.equal(clocks(), 1, "the first commit moves the clock");
+    await store.append("r", [ev("step_started", 1)]);
+    await store.append("r", [ev("step_completed", 2)]);
+    assert.equal(clocks(), 1, "commits inside the interval leave it out");
+    await store.append("r", [ev("workflow_complete", 3)]);
+    assert.equal(clocks(), 2, "a run's last event moves it at once");
+    await store.create(summary("s"));
+    await store.append("s", [ev("step_started", 1)]);
+    assert.equal(clocks(), 2);
+    await store.close();
+    closed = true;
+    assert.equal(clocks(), 3, "close() writes the move still owed");
+  } finally {
+    if (!closed) await store.close();
+    raw.close();
+  }
+
+  // With a short interval the owed move is written on its own, with no further commit.
+  const raw2 = await Deno.openKv(":memory:");
+  const rec = recordingKv(raw2);
+  const store2 = new KvRunStore(rec.kv, { ttlHours: 1, watch: false, clockEveryMs: 20 });
+  try {
+    await store2.create(summary("r"));
+    await store2.append("r", [ev("step_started", 1)]);
+    const moves = () => rec.sets.filter((s) => s.key[0] === "log_clock").length;
+    const before = moves();
+    for (let i = 0; i < 500 && moves() === before; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(moves(), before + 1);
+    const entry = await raw2.list({ prefix: ["log_clock"] }).next();
+    assert.equal(entry.value?.value, moves(), "the stored clock is the last move");
+  } finally {
+    await store2.close();
+    raw2.close();
+  }
+});
+
 /** A real KV whose atomic `set` calls are recorded, to see the expiry each key is given. */
 function recordingKv(kv: Deno.Kv) {
   const sets: Array<{ key: Deno.KvKey; expireIn?: number }> = [];
@@ -583,7 +630,8 @@ Deno.test("TTL: every key expires at the run's deadline; past it the run is gone
   const raw = await Deno.openKv(":memory:");
   const { kv, sets } = recordingKv(raw);
   const c = clock();
-  const store = new KvRunStore(kv, { ttlHours: 2, now: c.now, watch: false });
+  // The clock in every commit here (see the next test for how often it moves by default).
+  const store = new KvRunStore(kv, { ttlHours: 2, now: c.now, watch: false, clockEveryMs: 0 });
   try {
     await store.create(summary("r"));
     // A create shares the group committer with appends, so it moves the append clock too.
