@@ -122,6 +122,10 @@ export interface HeadValue {
   lease?: number;
   /** The upstream id of the last logged event that carried one (a takeover rejoins after it). */
   up?: string;
+  /** The newest `tn` events, packed (`type LF data LF` each), not yet in a page (`kv_tail.ts`). */
+  tail?: string;
+  /** How many events {@link HeadValue.tail} holds (0 or absent: every event is in pages). */
+  tn?: number;
 }
 
 /** The summary value: the summary and the run's expiry deadline (ms). */

@@ -1,8 +1,8 @@
 /**
  * Writes of the run log on Deno KV: creating a run, appending batches (pages, and parts of events
  * too big for a page) and patching its summary; `kv_read.ts` reads them back. One atomic
- * operation per appended batch writes its pages and the head, guarded by the head's
- * versionstamp; the writer's cache (`kv_head.ts`) makes a steady relay's append read nothing
+ * operation per appended batch writes the head (small batches go into it, `kv_tail.ts`) and its
+ * pages if any, guarded by the head's versionstamp; the writer's cache (`kv_head.ts`) makes a steady relay's append read nothing
  * (docs/architecture.md, "Run log").
  * @module
  */
@@ -22,6 +22,7 @@ import {
   idKeyBytes,
   isBlob,
   keys,
+  type PageValue,
   PARTS_PER_WRITE,
   planWrites,
   type RunRecord,
@@ -36,8 +37,11 @@ import {
   type WriterCache,
 } from "./kv_head.ts";
 import { afterIo, type Contribution, GroupCommitter } from "./group_commit.ts";
+import { TAIL_CHARS, tailText } from "./kv_tail.ts";
 import type { HeadState } from "./live_tail.ts";
 import type { AppendOptions, NewEvent, SummaryPatch, UpdateOptions } from "./store.ts";
+
+const encoder = new TextEncoder();
 
 /** Tries of a write that lost a version check (another writer won), with jittered backoff. */
 const MAX_ATTEMPTS = 30;
@@ -295,20 +299,48 @@ export class KvWriter {
       const head: HeadValue = { ...patchHead(st.head, patch, now), seq, done };
       if (up !== undefined) head.up = up;
       const summary = writeSummary ? applyPatch(st.summary, patch) : st.summary;
+      // Small appends go into the head (kv_tail.ts): beside the events it holds, or, when they
+      // do not fit there, in a head whose events move to a page row in this same write.
+      const held = st.head.tn ? st.head.tail ?? "" : "";
+      const rowSeqs: number[] = [];
+      const rowValues: PageValue[] = [];
       let bytes = 512;
       let keyBytes = 256;
-      for (const page of pages) {
-        bytes += page.bytes;
-        keyBytes += page.keyBytes;
+      let text = tailText(pages, TAIL_CHARS - held.length);
+      if (text !== undefined) {
+        head.tail = held + text;
+        head.tn = (st.head.tn ?? 0) + stored.length;
+      } else {
+        if (held.length > 0) {
+          rowSeqs.push(st.head.seq);
+          rowValues.push(encoder.encode(held));
+          bytes += held.length * 2 + 64;
+          keyBytes += 64 + idKeyBytes(id);
+          text = tailText(pages, TAIL_CHARS);
+        }
+        if (text !== undefined) {
+          head.tail = text;
+          head.tn = stored.length;
+        } else {
+          delete head.tail;
+          delete head.tn;
+          for (let k = 0; k < pages.length; k++) {
+            rowSeqs.push(lastSeqs[k]);
+            rowValues.push(pages[k].value);
+            bytes += pages[k].bytes;
+            keyBytes += pages[k].keyBytes;
+          }
+        }
       }
+      bytes += head.tail?.length ?? 0;
       if (writeSummary) bytes += JSON.stringify(summary).length * 3;
       const checks: Deno.AtomicCheck[] = [{ key: keys.head(id), versionstamp: st.headVs }];
       if (writeSummary) checks.push({ key: keys.run(id), versionstamp: st.runVs });
       const contribution: Contribution = {
         checks,
         apply: (op) => {
-          for (let k = 0; k < pages.length; k++) {
-            op.set(keys.page(id, lastSeqs[k]), pages[k].value, { expireIn });
+          for (let k = 0; k < rowSeqs.length; k++) {
+            op.set(keys.page(id, rowSeqs[k]), rowValues[k], { expireIn });
           }
           op.set(keys.head(id), head, { expireIn });
           if (writeSummary) {
@@ -318,7 +350,7 @@ export class KvWriter {
             indexRunning(op, summary, head, expireIn);
           }
         },
-        mutations: pages.length + (writeSummary ? 3 : 1),
+        mutations: rowSeqs.length + (writeSummary ? 3 : 1),
         bytes,
         keyBytes,
         ends: done,

@@ -2,7 +2,8 @@
  * A run's head and summary on Deno KV: how a patch splits between them, how readers see the two
  * merged, and the writer's cache of both. The head (`["head", id]`) changes on every append and
  * lease renewal; the summary record (`["runs", id]`) only when status, approval or error change,
- * so a steady relay writes two rows per upstream read (docs/architecture.md, "Run log").
+ * so a steady relay rewrites the head (with the newest events in it, `kv_tail.ts`) per upstream
+ * read and a page row now and then (docs/architecture.md, "Run log").
  * @module
  */
 import type { RunSummary } from "../events.ts";

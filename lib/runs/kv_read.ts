@@ -1,11 +1,12 @@
 /**
- * Reading a run's log back from Deno KV: the events after a seq, from their pages and the parts
- * of events too big for a page (the layout is `kv_codec.ts`'s; docs/architecture.md, "KV
+ * Reading a run's log back from Deno KV: the events after a seq, from their pages, the parts of
+ * events too big for a page and the newest events the head holds (the layout is `kv_codec.ts`'s; docs/architecture.md, "KV
  * layout"). Separate from the writer because it shares none of its state (locks, cache).
  * @module
  */
 import type { StoredEvent } from "../events.ts";
-import { decodePage, isBlob, joinParts, keys, type PageValue } from "./kv_codec.ts";
+import { decodePage, type HeadValue, isBlob, joinParts, keys, type PageValue } from "./kv_codec.ts";
+import { flushedSeq, pushTail } from "./kv_tail.ts";
 
 /** Pages per list batch when reading events (a page holds up to ~60 KB). */
 const READ_BATCH = 16;
@@ -21,6 +22,24 @@ export async function readEvents(
   const max = limit === undefined ? Infinity : Math.floor(limit);
   if (!(max > 0)) return [];
   const out: StoredEvent[] = [];
+  // The head first: the pages it counts on (events up to `flushed`) were written no later than
+  // it and are never rewritten, so reading them after it sees them all; a page a later write
+  // adds holds events the head still had, and its events past `flushed` are skipped.
+  const head = (await kv.get<HeadValue>(keys.head(id))).value;
+  const flushed = head ? flushedSeq(head) : Infinity;
+  if (after < flushed) await readPages(kv, id, after, Math.min(max, flushed - after), out);
+  if (head) pushTail(head, after, max, out);
+  return out;
+}
+
+/** Events `after + 1 ..` of run `id` from its page rows, until `out` holds `max`. */
+async function readPages(
+  kv: Deno.Kv,
+  id: string,
+  after: number,
+  max: number,
+  out: StoredEvent[],
+): Promise<void> {
   // The first page with a last seq ≥ after + 1 holds event after + 1 (pages are contiguous).
   const iter = kv.list<PageValue>(
     { prefix: keys.pages(id), start: keys.page(id, after + 1) },
@@ -45,5 +64,4 @@ export async function readEvents(
     }
     if (out.length >= max) break;
   }
-  return out;
 }

@@ -193,10 +193,11 @@ Deno.test("KV store: concurrent appends of many runs share commits and stay exac
 });
 
 Deno.test("KV store: an append marked first commits ahead of a queue of other runs' appends", async () => {
-  // Which commit carried each run's page.
+  // Which commit carried each run's append (the last write of its head; a one-event append
+  // goes into the head, no page row).
   const carriedBy = new Map<string, number>();
   const counted = await countingKv((key, commit) => {
-    if (key[0] === "ev") carriedBy.set(String(key[1]), commit);
+    if (key[0] === "head") carriedBy.set(String(key[1]), commit);
   });
   const store = new KvRunStore(counted.kv, { ttlHours: 1, watch: false, ownsKv: true });
   try {

@@ -1,0 +1,67 @@
+/**
+ * The run log's newest events, kept in the run's head row (`HeadValue.tail`) until they make up a
+ * page. An append that writes a new page row inserts two B-tree entries (the row and its expiry
+ * index entry), while one that only rewrites the head changes a row in place: measured here, a
+ * commit of two runs' appends wrote ~11 WAL pages with a page row each and ~3 with the head alone,
+ * and commits slower than 2 ms fell from ~1–4 % to under 0.1 %. So small appends go into the
+ * head, and the head's events move to a page row of their own only when the next append does not
+ * fit beside them (docs/architecture.md, "Run log").
+ *
+ * The head stays one SQLite cell (no overflow page) while its value is under ~900 bytes, hence
+ * {@link TAIL_CHARS}, and only one-byte text is kept there (V8 stores other strings two bytes a
+ * character). Pages always hold the events `1 .. seq − tn`, and the head the rest.
+ * @module
+ */
+import type { StoredEvent } from "../events.ts";
+import type { EncodedPage, HeadValue } from "./kv_codec.ts";
+
+/** Most characters of packed events the head keeps (it stays one SQLite cell). */
+export const TAIL_CHARS = 640;
+
+/** Text outside Latin-1 (two bytes a character in a stored string). */
+const WIDE = /[\u0100-\uffff]/;
+
+/**
+ * The packed text (`type LF data LF` per event) of `pages` when their events may go in a head:
+ * packed pages only (no line break in data, no big event), at most `room` characters, one-byte
+ * text. Undefined otherwise.
+ */
+export function tailText(pages: readonly EncodedPage[], room: number): string | undefined {
+  let text = "";
+  for (const page of pages) {
+    if (!(page.value instanceof Uint8Array)) return undefined;
+    for (const ev of page.events) {
+      text += ev.type + "\n" + ev.data + "\n";
+      if (text.length > room) return undefined;
+    }
+  }
+  return WIDE.test(text) ? undefined : text;
+}
+
+/** The last seq held by page rows (the head holds the events after it). */
+export function flushedSeq(head: HeadValue): number {
+  return head.seq - (head.tn ?? 0);
+}
+
+/** The events the head holds, after `afterSeq`, at most `max` pushed onto `out`. */
+export function pushTail(
+  head: HeadValue,
+  afterSeq: number,
+  max: number,
+  out: StoredEvent[],
+): void {
+  const tail = head.tail;
+  if (!tail || !head.tn) return;
+  let seq = flushedSeq(head);
+  let at = 0;
+  while (at < tail.length && out.length < max) {
+    const typeEnd = tail.indexOf("\n", at);
+    const dataEnd = tail.indexOf("\n", typeEnd + 1);
+    if (typeEnd < 0 || dataEnd < 0) break;
+    seq++;
+    if (seq > afterSeq) {
+      out.push({ seq, type: tail.slice(at, typeEnd), data: tail.slice(typeEnd + 1, dataEnd) });
+    }
+    at = dataEnd + 1;
+  }
+}
