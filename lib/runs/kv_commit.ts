@@ -166,15 +166,27 @@ export class KvWriter {
         throw new RunClosedError(id, `the batch has events after its terminal ${events[i].type}`);
       }
     }
+    // The relay's steady case at live rates: a few plain events, which go into the head
+    // (kv_tail.ts) and need no page packed.
+    const text = tailText(events, TAIL_CHARS);
+    if (text !== undefined) {
+      if (this.#turns.has(id)) await this.#waitTurn(id);
+      else this.#turns.set(id, null);
+      try {
+        return await this.#appendRange(id, events, null, text, patch, opts);
+      } finally {
+        this.#passTurn(id);
+      }
+    }
     // Pack and size everything first: an event too big refuses the batch before any write.
     const pages = encodePages(id, idKeyBytes(id), events);
     const ranges = planWrites(pages);
     if (this.#turns.has(id)) await this.#waitTurn(id);
     else this.#turns.set(id, null);
     try {
-      // The relay's steady case (one atomic write, no big event): no loop, no extra frames.
+      // One atomic write, no big event: no loop, no extra frames.
       if (ranges.length === 1 && !hasParts(pages)) {
-        return await this.#appendRange(id, pages, patch, opts);
+        return await this.#appendRange(id, events, pages, undefined, patch, opts);
       }
       const out: StoredEvent[] = [];
       for (let r = 0; r < ranges.length; r++) {
@@ -182,7 +194,14 @@ export class KvWriter {
         const last = r === ranges.length - 1;
         const range = pages.slice(start, end);
         await this.#writeParts(id, range);
-        const stored = await this.#appendRange(id, range, last ? patch : undefined, opts);
+        const stored = await this.#appendRange(
+          id,
+          range.flatMap((p) => p.events),
+          range,
+          undefined,
+          last ? patch : undefined,
+          opts,
+        );
         for (const ev of stored) out.push(ev);
       }
       return out;
@@ -261,19 +280,22 @@ export class KvWriter {
     }
   }
 
-  /** One atomic write of consecutive pages; re-reads and retries when another writer won. */
+  /**
+   * One atomic write of `events`: packed as `pages`, or, when `text` is their packed text (a
+   * small plain batch), into the head. Re-reads and retries when another writer won.
+   */
   async #appendRange(
     id: string,
-    pages: readonly EncodedPage[],
+    events: readonly NewEvent[],
+    pages: readonly EncodedPage[] | null,
+    text: string | undefined,
     patch: SummaryPatch | undefined,
     opts: AppendOptions,
   ): Promise<StoredEvent[]> {
     const { cache } = this.#o;
     // The last upstream id among these events goes into the head in the same write.
     let up: string | undefined;
-    for (const page of pages) {
-      for (const ev of page.events) if (ev.upstreamId !== undefined) up = ev.upstreamId;
-    }
+    for (const ev of events) if (ev.upstreamId !== undefined) up = ev.upstreamId;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       // The steady case reads nothing: no await (and no microtask) when the run is cached.
       const st = cache.peek(id) ?? await cache.load(id);
@@ -290,13 +312,12 @@ export class KvWriter {
       const expireIn = st.head.exp - now;
       let seq = st.head.seq;
       const stored: StoredEvent[] = [];
-      const lastSeqs: number[] = [];
-      for (const page of pages) {
-        for (const ev of page.events) stored.push({ seq: ++seq, type: ev.type, data: ev.data });
-        lastSeqs.push(seq);
-      }
+      for (const ev of events) stored.push({ seq: ++seq, type: ev.type, data: ev.data });
       const done = isTerminalType(stored[stored.length - 1].type);
-      const head: HeadValue = { ...patchHead(st.head, patch, now), seq, done };
+      // patchHead's copy is this write's own: set on it rather than spread it again.
+      const head: HeadValue = patchHead(st.head, patch, now);
+      head.seq = seq;
+      head.done = done;
       if (up !== undefined) head.up = up;
       const summary = writeSummary ? applyPatch(st.summary, patch) : st.summary;
       // Small appends go into the head (kv_tail.ts): beside the events it holds, or, when they
@@ -306,8 +327,7 @@ export class KvWriter {
       const rowValues: PageValue[] = [];
       let bytes = 512;
       let keyBytes = 256;
-      let text = tailText(pages, TAIL_CHARS - held.length);
-      if (text !== undefined) {
+      if (text !== undefined && held.length + text.length <= TAIL_CHARS) {
         head.tail = held + text;
         head.tn = (st.head.tn ?? 0) + stored.length;
       } else {
@@ -316,7 +336,6 @@ export class KvWriter {
           rowValues.push(encoder.encode(held));
           bytes += held.length * 2 + 64;
           keyBytes += 64 + idKeyBytes(id);
-          text = tailText(pages, TAIL_CHARS);
         }
         if (text !== undefined) {
           head.tail = text;
@@ -324,11 +343,13 @@ export class KvWriter {
         } else {
           delete head.tail;
           delete head.tn;
-          for (let k = 0; k < pages.length; k++) {
-            rowSeqs.push(lastSeqs[k]);
-            rowValues.push(pages[k].value);
-            bytes += pages[k].bytes;
-            keyBytes += pages[k].keyBytes;
+          let last = st.head.seq;
+          for (const page of pages!) {
+            last += page.events.length;
+            rowSeqs.push(last);
+            rowValues.push(page.value);
+            bytes += page.bytes;
+            keyBytes += page.keyBytes;
           }
         }
       }

@@ -13,7 +13,8 @@
  * @module
  */
 import type { StoredEvent } from "../events.ts";
-import type { EncodedPage, HeadValue } from "./kv_codec.ts";
+import type { HeadValue } from "./kv_codec.ts";
+import type { NewEvent } from "./store.ts";
 
 /** Most characters of packed events the head keeps (it stays one SQLite cell). */
 export const TAIL_CHARS = 640;
@@ -22,18 +23,17 @@ export const TAIL_CHARS = 640;
 const WIDE = /[\u0100-\uffff]/;
 
 /**
- * The packed text (`type LF data LF` per event) of `pages` when their events may go in a head:
- * packed pages only (no line break in data, no big event), at most `room` characters, one-byte
- * text. Undefined otherwise.
+ * The packed text (`type LF data LF` per event) of `events` when they may go in a head: no line
+ * break in a type or data (a type with one is refused by the page packer), at most `room`
+ * characters, one-byte text. Undefined otherwise.
  */
-export function tailText(pages: readonly EncodedPage[], room: number): string | undefined {
+export function tailText(events: readonly NewEvent[], room: number): string | undefined {
   let text = "";
-  for (const page of pages) {
-    if (!(page.value instanceof Uint8Array)) return undefined;
-    for (const ev of page.events) {
-      text += ev.type + "\n" + ev.data + "\n";
-      if (text.length > room) return undefined;
-    }
+  for (const ev of events) {
+    const { type, data } = ev;
+    if (text.length + type.length + data.length + 2 > room) return undefined;
+    if (type.includes("\n") || type.includes("\r") || data.includes("\n")) return undefined;
+    text += type + "\n" + data + "\n";
   }
   return WIDE.test(text) ? undefined : text;
 }
