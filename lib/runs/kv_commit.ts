@@ -22,7 +22,6 @@ import {
   idKeyBytes,
   isBlob,
   keys,
-  type PageValue,
   PARTS_PER_WRITE,
   planWrites,
   type RunRecord,
@@ -37,16 +36,13 @@ import {
   type WriterCache,
 } from "./kv_head.ts";
 import { afterIo, type Contribution, GroupCommitter } from "./group_commit.ts";
-import { TAIL_CHARS, tailText } from "./kv_tail.ts";
+import { backoff, commit } from "./kv_atomic.ts";
+import { placeEvents, TAIL_CHARS, tailText } from "./kv_tail.ts";
 import type { HeadState } from "./live_tail.ts";
 import type { AppendOptions, NewEvent, SummaryPatch, UpdateOptions } from "./store.ts";
 
-const encoder = new TextEncoder();
-
 /** Tries of a write that lost a version check (another writer won), with jittered backoff. */
 const MAX_ATTEMPTS = 30;
-/** Retries of a write SQLite refused as locked (about a second in all). */
-const BUSY_RETRIES = 40;
 
 /** What {@link KvWriter} needs from the store that owns it. */
 export interface KvWriterOptions {
@@ -320,48 +316,18 @@ export class KvWriter {
       head.done = done;
       if (up !== undefined) head.up = up;
       const summary = writeSummary ? applyPatch(st.summary, patch) : st.summary;
-      // Small appends go into the head (kv_tail.ts): beside the events it holds, or, when they
-      // do not fit there, in a head whose events move to a page row in this same write.
-      const held = st.head.tn ? st.head.tail ?? "" : "";
-      const rowSeqs: number[] = [];
-      const rowValues: PageValue[] = [];
-      let bytes = 512;
-      let keyBytes = 256;
-      if (text !== undefined && held.length + text.length <= TAIL_CHARS) {
-        head.tail = held + text;
-        head.tn = (st.head.tn ?? 0) + stored.length;
-      } else {
-        if (held.length > 0) {
-          rowSeqs.push(st.head.seq);
-          rowValues.push(encoder.encode(held));
-          bytes += held.length * 2 + 64;
-          keyBytes += 64 + idKeyBytes(id);
-        }
-        if (text !== undefined) {
-          head.tail = text;
-          head.tn = stored.length;
-        } else {
-          delete head.tail;
-          delete head.tn;
-          let last = st.head.seq;
-          for (const page of pages!) {
-            last += page.events.length;
-            rowSeqs.push(last);
-            rowValues.push(page.value);
-            bytes += page.bytes;
-            keyBytes += page.keyBytes;
-          }
-        }
-      }
-      bytes += head.tail?.length ?? 0;
+      // Small appends go into the head (kv_tail.ts); pages are written only when they do not fit.
+      const rows = placeEvents(st.head, head, stored.length, text, pages, 64 + idKeyBytes(id));
+      let bytes = 512 + rows.bytes;
+      const keyBytes = 256 + rows.keyBytes;
       if (writeSummary) bytes += JSON.stringify(summary).length * 3;
       const checks: Deno.AtomicCheck[] = [{ key: keys.head(id), versionstamp: st.headVs }];
       if (writeSummary) checks.push({ key: keys.run(id), versionstamp: st.runVs });
       const contribution: Contribution = {
         checks,
         apply: (op) => {
-          for (let k = 0; k < rowSeqs.length; k++) {
-            op.set(keys.page(id, rowSeqs[k]), rowValues[k], { expireIn });
+          for (let k = 0; k < rows.seqs.length; k++) {
+            op.set(keys.page(id, rows.seqs[k]), rows.values[k], { expireIn });
           }
           op.set(keys.head(id), head, { expireIn });
           if (writeSummary) {
@@ -371,7 +337,7 @@ export class KvWriter {
             indexRunning(op, summary, head, expireIn);
           }
         },
-        mutations: rowSeqs.length + (writeSummary ? 3 : 1),
+        mutations: rows.seqs.length + (writeSummary ? 3 : 1),
         bytes,
         keyBytes,
         ends: done,
@@ -430,35 +396,4 @@ export class KvWriter {
 function hasParts(pages: readonly EncodedPage[]): boolean {
   for (const page of pages) if (page.parts.length > 0) return true;
   return false;
-}
-
-/**
- * Commits an atomic operation built by `build`, retrying SQLite's "database is locked": with a
- * KV file shared by processes, a write whose version checks read first cannot upgrade its lock
- * while another process writes, and SQLite fails it at once instead of waiting.
- */
-export async function commit(
-  build: () => Deno.AtomicOperation,
-): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
-  for (let attempt = 0;; attempt++) {
-    try {
-      return await build().commit();
-    } catch (err) {
-      if (attempt >= BUSY_RETRIES || !isBusy(err)) throw err;
-      await backoff(attempt + 1);
-    }
-  }
-}
-
-/**
- * A random pause after losing a version check: a writer whose cache is always fresh (it just
- * wrote) would otherwise win every race against one that must re-read first.
- */
-function backoff(attempt: number): Promise<void> {
-  const ms = Math.random() * Math.min(64, 2 ** attempt);
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function isBusy(err: unknown): boolean {
-  return err instanceof Error && /database is locked|database is busy/i.test(err.message);
 }

@@ -7,7 +7,7 @@
 import type { RunSummary } from "../events.ts";
 import { InvalidCursorError } from "./errors.ts";
 import { decodeCursor, encodeCursor, type HeadValue, keys, type RunRecord } from "./kv_codec.ts";
-import { commit } from "./kv_commit.ts";
+import { commit } from "./kv_atomic.ts";
 import { withHead, type WriterCache } from "./kv_head.ts";
 import type { RunListPage, RunListQuery, RunningRun } from "./store.ts";
 

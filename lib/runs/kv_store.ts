@@ -15,7 +15,8 @@
 import type { RunSummary, StoredEvent } from "../events.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { type HeadValue, keys, type RunRecord } from "./kv_codec.ts";
-import { commit, KvWriter } from "./kv_commit.ts";
+import { commit } from "./kv_atomic.ts";
+import { KvWriter } from "./kv_commit.ts";
 import { readEvents } from "./kv_read.ts";
 import { KvFollower } from "./kv_follow.ts";
 import { withHead, WriterCache } from "./kv_head.ts";

@@ -13,7 +13,7 @@
  * @module
  */
 import type { StoredEvent } from "../events.ts";
-import type { HeadValue } from "./kv_codec.ts";
+import type { EncodedPage, HeadValue, PageValue } from "./kv_codec.ts";
 import type { NewEvent } from "./store.ts";
 
 /** Most characters of packed events the head keeps (it stays one SQLite cell). */
@@ -64,4 +64,63 @@ export function pushTail(
     }
     at = dataEnd + 1;
   }
+}
+
+/** The page rows one append writes, and their estimated size in its atomic operation. */
+export interface PageRows {
+  /** Each row's key seq (the last seq it holds). */
+  seqs: number[];
+  /** Each row's value. */
+  values: PageValue[];
+  /** Estimated bytes of keys and values, the new head's events included. */
+  bytes: number;
+  /** Estimated bytes of the rows' keys. */
+  keyBytes: number;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Places an append's `count` events (their packed `text` when they may go in a head, else
+ * `pages`) beside the events `prev` holds, or in `head` (the new head, mutated here) once those
+ * move to a page row of their own, or in pages after that row. `rowKeyBytes` is a page key's size.
+ */
+export function placeEvents(
+  prev: HeadValue,
+  head: HeadValue,
+  count: number,
+  text: string | undefined,
+  pages: readonly EncodedPage[] | null,
+  rowKeyBytes: number,
+): PageRows {
+  const held = prev.tn ? prev.tail ?? "" : "";
+  const rows: PageRows = { seqs: [], values: [], bytes: 0, keyBytes: 0 };
+  if (text !== undefined && held.length + text.length <= TAIL_CHARS) {
+    head.tail = held + text;
+    head.tn = (prev.tn ?? 0) + count;
+  } else {
+    if (held.length > 0) {
+      rows.seqs.push(prev.seq);
+      rows.values.push(encoder.encode(held));
+      rows.bytes += held.length * 2 + 64;
+      rows.keyBytes += rowKeyBytes;
+    }
+    if (text !== undefined) {
+      head.tail = text;
+      head.tn = count;
+    } else {
+      delete head.tail;
+      delete head.tn;
+      let last = prev.seq;
+      for (const page of pages ?? []) {
+        last += page.events.length;
+        rows.seqs.push(last);
+        rows.values.push(page.value);
+        rows.bytes += page.bytes;
+        rows.keyBytes += page.keyBytes;
+      }
+    }
+  }
+  rows.bytes += head.tail?.length ?? 0;
+  return rows;
 }
