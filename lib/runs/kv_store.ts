@@ -6,7 +6,9 @@
  * newestFirst, id]` the run list index.
  *
  * - `kv_head.ts`: head and summary, and the writer's cache of both;
- * - `kv_commit.ts`: creating, appending (pages and parts), patching, reading pages;
+ * - `kv_commit.ts`: creating, appending (pages and parts), patching; `kv_atomic.ts` its retries;
+ * - `kv_tail.ts`: the newest events kept in the head until they make a page;
+ * - `kv_read.ts`: reading events back (pages, then the head's);
  * - `kv_list.ts`: the run list, its cursors, and clearing expired runs;
  * - `kv_follow.ts`: following runs other processes write (`kv.watch` and the clock poll);
  * - `live_tail.ts`: waking this process's subscribers.
