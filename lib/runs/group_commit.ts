@@ -24,7 +24,7 @@ export interface Contribution {
   bytes: number;
   /** Bytes of its keys. */
   keyBytes: number;
-  /** True when it writes a run's last event (passed on to {@link GroupCommitOptions.finish}). */
+  /** True when it writes a run's last event or a gate (passed on to {@link GroupCommitOptions.finish}). */
   ends?: boolean;
 }
 
@@ -56,7 +56,7 @@ export interface GroupCommitOptions {
   atomic(): Deno.AtomicOperation;
   /**
    * Adds mutations an operation carries once (e.g. the writer's append clock); `ends` is true
-   * when a member writes a run's last event.
+   * when a member writes a run's last event or a gate.
    */
   finish?(op: Deno.AtomicOperation, ends: boolean): void;
   /** Limits of one operation (default {@link KV_LIMITS}). */

@@ -340,7 +340,9 @@ export class KvWriter {
         mutations: rows.seqs.length + (writeSummary ? 3 : 1),
         bytes,
         keyBytes,
-        ends: done,
+        // A run's end, or a gate (the relay's stream stops there until a decision): followers
+        // polling from other processes learn of it at once, even if this process dies next.
+        ends: done || stored[stored.length - 1].type === "approval_required",
       };
       let res: Deno.KvCommitResult | Deno.KvCommitError;
       try {

@@ -7,7 +7,7 @@
  * `["log_clock", instance]` key; a poll lists those few keys and re-reads the subscribed runs'
  * heads only when another process's clock moved. The clock moves at most once per
  * {@link DEFAULT_CLOCK_EVERY_MS} (a commit inside that time leaves it out and a lone write follows
- * at its end), and always with a run's last event and on close: it is one key more in a commit
+ * at its end), and always with a run's last event or a gate, and on close: it is one key more in a commit
  * of one or two runs' rows, and every key is B-tree pages the commit writes and fsyncs.
  * @module
  */

@@ -546,7 +546,7 @@ Deno.test("list: newest first, filtered by status and graph, paginated with curs
   }
 });
 
-Deno.test("append clock: moves at most once per interval, at once with a run's end, and the owed move follows", async () => {
+Deno.test("append clock: moves at most once per interval, at once with a run's end or a gate, and the owed move follows", async () => {
   const raw = await Deno.openKv(":memory:");
   const { kv, sets } = recordingKv(raw);
   const clocks = () => sets.filter((s) => s.key[0] === "log_clock").length;
@@ -564,9 +564,13 @@ Deno.test("append clock: moves at most once per interval, at once with a run's e
     await store.create(summary("s"));
     await store.append("s", [ev("step_started", 1)]);
     assert.equal(clocks(), 2);
+    await store.append("s", [ev("approval_required", 2)]);
+    assert.equal(clocks(), 3, "a gate moves it at once");
+    await store.append("s", [ev("approval_resolved", 3)]);
+    assert.equal(clocks(), 3);
     await store.close();
     closed = true;
-    assert.equal(clocks(), 3, "close() writes the move still owed");
+    assert.equal(clocks(), 4, "close() writes the move still owed");
   } finally {
     if (!closed) await store.close();
     raw.close();
