@@ -24,7 +24,10 @@ export interface Contribution {
   bytes: number;
   /** Bytes of its keys. */
   keyBytes: number;
-  /** True when it writes a run's last event or a gate (passed on to {@link GroupCommitOptions.finish}). */
+  /**
+   * True when it writes a run's last event or a gate (passed on to
+   * {@link GroupCommitOptions.finish}).
+   */
   ends?: boolean;
 }
 

@@ -2,8 +2,8 @@
  * Writes of the run log on Deno KV: creating a run, appending batches (pages, and parts of events
  * too big for a page) and patching its summary; `kv_read.ts` reads them back. One atomic
  * operation per appended batch writes the head (small batches go into it, `kv_tail.ts`) and its
- * pages if any, guarded by the head's versionstamp; the writer's cache (`kv_head.ts`) makes a steady relay's append read nothing
- * (docs/architecture.md, "Run log").
+ * pages if any, guarded by the head's versionstamp; the writer's cache (`kv_head.ts`) makes a
+ * steady relay's append read nothing (docs/architecture.md, "Run log").
  * @module
  */
 import type { RunSummary, StoredEvent } from "../events.ts";

@@ -6,9 +6,10 @@
  * with thousands of idle subscribers, appends also rewrite their process's
  * `["log_clock", instance]` key; a poll lists those few keys and re-reads the subscribed runs'
  * heads only when another process's clock moved. The clock moves at most once per
- * {@link DEFAULT_CLOCK_EVERY_MS} (a commit inside that time leaves it out and a lone write follows
- * at its end), and always with a run's last event or a gate, and on close: it is one key more in a commit
- * of one or two runs' rows, and every key is B-tree pages the commit writes and fsyncs.
+ * {@link DEFAULT_CLOCK_EVERY_MS} (a commit inside that time leaves it out and a lone write
+ * follows at its end), and always with a run's last event or a gate, and on close: it is one key
+ * more in a commit of one or two runs' rows, and every key is B-tree pages the commit writes and
+ * fsyncs.
  * @module
  */
 import type { Logger } from "../log.ts";
@@ -41,7 +42,7 @@ export interface KvFollowerOptions {
   logger: Logger;
   /** How long this process's clock key lives, in ms (it is rewritten by appends). */
   ttlMs: number;
-  /** Least time between two moves of the clock (default {@link DEFAULT_CLOCK_EVERY_MS}; 0: every commit). */
+  /** Least ms between two moves of the clock ({@link DEFAULT_CLOCK_EVERY_MS}; 0: every commit). */
   clockEveryMs?: number;
   /** The tail to wake (read lazily: the tail and the follower refer to each other). */
   tail: () => FollowedTail;

@@ -1,7 +1,8 @@
 /**
  * Reading a run's log back from Deno KV: the events after a seq, from their pages, the parts of
- * events too big for a page and the newest events the head holds (the layout is `kv_codec.ts`'s; docs/architecture.md, "KV
- * layout"). Separate from the writer because it shares none of its state (locks, cache).
+ * events too big for a page and the newest events the head holds (the layout is `kv_codec.ts`'s;
+ * docs/architecture.md, "KV layout"). Separate from the writer because it shares none of its
+ * state (locks, cache).
  * @module
  */
 import type { StoredEvent } from "../events.ts";

@@ -2,8 +2,8 @@
  * The run log on Deno KV: a {@link RunStore} composed of its parts, each with one job.
  * Layout (see `kv_codec.ts`; docs/architecture.md, "Run log"): `["runs", id]` summary,
  * `["head", id]` head (last seq, relay lease, last move, the newest events), `["ev", id, lastSeq]`
- * pages of packed events, `["ev_blob", id, blob, i]` parts of events too big for a page, `["runs_by_time",
- * newestFirst, id]` the run list index.
+ * pages of packed events, `["ev_blob", id, blob, i]` parts of events too big for a page,
+ * `["runs_by_time", newestFirst, id]` the run list index.
  *
  * - `kv_head.ts`: head and summary, and the writer's cache of both;
  * - `kv_commit.ts`: creating, appending (pages and parts), patching; `kv_atomic.ts` its retries;

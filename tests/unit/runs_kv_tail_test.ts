@@ -46,7 +46,7 @@ async function open() {
 
 const ns = (evs: { data: string }[]) => evs.map((e) => JSON.parse(e.data).n);
 
-Deno.test("small appends go into the head; the head's events move to one page when the next does not fit", async () => {
+Deno.test("small appends go into the head; its events move to a page when the next does not fit", async () => {
   const { kv, store } = await open();
   try {
     await store.append("r", [step(1)]);
@@ -89,7 +89,7 @@ Deno.test("small appends go into the head; the head's events move to one page wh
   }
 });
 
-Deno.test("events a head cannot hold (line breaks, wide text, big batches) go to pages after the head's", async () => {
+Deno.test("events a head cannot hold (line breaks, wide text, big batches) go to pages after its own", async () => {
   const { kv, store } = await open();
   try {
     await store.append("r", [step(1), step(2)]);
@@ -119,7 +119,7 @@ Deno.test("events a head cannot hold (line breaks, wide text, big batches) go to
   }
 });
 
-Deno.test("a read that races a move of the head's events to a page neither loses nor repeats one", async () => {
+Deno.test("a read racing a move of the head's events to a page neither loses nor repeats one", async () => {
   const { kv, store } = await open();
   try {
     // Events 1..40 in pages, 41..44 in the head.
