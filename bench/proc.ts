@@ -282,7 +282,8 @@ async function spawnService(
     cwd,
     env: { ...env, PORT: String(port) },
     stdin: "null",
-    stdout: "null",
+    // BENCH_SHOW_STDOUT=1 shows the targets' stdout (e.g. V8's --trace-gc lines).
+    stdout: Deno.env.get("BENCH_SHOW_STDOUT") === "1" ? "inherit" : "null",
     stderr: "piped",
   }).spawn();
   const err: string[] = [];

@@ -4,9 +4,11 @@
  * inspector, and diffs `/proc/<pid>/smaps` before and 5 s after, per stream: `[heap]` is the C
  * heap (Rust's allocations: sockets, HTTP state, buffers), `[anon]` anonymous mappings (V8's heap
  * pages, thread stacks and other allocator arenas), `files` mapped files (the KV file's shared
- * memory among them).
+ * memory among them). `--seconds` holds longer before the diff; `--every=S` also prints the total
+ * every S seconds of the hold (the heap V8 gives back in its memory reducer's GC, ~25-30 s in).
  *
- * `deno run -A bench/rss_where.ts [--streams=2000] [--entry=main.ts|bench/floor_relay.ts]`
+ * `deno run -A bench/rss_where.ts [--streams=2000] [--entry=main.ts|bench/floor_relay.ts]
+ * [--seconds=5] [--every=0]`
  * @module
  */
 import { parseArgs } from "node:util";
@@ -19,6 +21,8 @@ const { values } = parseArgs({
   options: {
     streams: { type: "string", default: "2000" },
     entry: { type: "string", default: "main.ts" },
+    seconds: { type: "string", default: "5" },
+    every: { type: "string", default: "0" },
   },
 });
 const N = Number(values.streams);
@@ -77,15 +81,24 @@ try {
     if (i % 100 === 99) await new Promise((r) => setTimeout(r, 20));
   }
   await open;
-  await new Promise((r) => setTimeout(r, 5_000));
+  const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+  const every = Number(values.every);
+  const trail: string[] = [];
+  for (let s = 1; s <= Number(values.seconds); s++) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    if (every > 0 && s % every === 0) {
+      trail.push(`${s} s ${((total(residentByKind(gw.pid)) - total(before)) / N).toFixed(1)}`);
+    }
+  }
+  if (trail.length) console.log(`${ENTRY}: KB per idle stream over the hold: ${trail.join(", ")}`);
   const after = residentByKind(gw.pid);
-  let total = 0;
+  let sum = 0;
   for (const kind of new Set([...before.keys(), ...after.keys()])) {
     const kb = ((after.get(kind) ?? 0) - (before.get(kind) ?? 0)) / N;
-    total += kb;
+    sum += kb;
     if (Math.abs(kb) >= 0.1) console.log(`${ENTRY}: ${kind} ${kb.toFixed(1)} KB per idle stream`);
   }
-  console.log(`${ENTRY}: total ${total.toFixed(1)} KB per idle stream`);
+  console.log(`${ENTRY}: total ${sum.toFixed(1)} KB per idle stream`);
   const res = await fetch(`${fake.url}/release?spread=100`, { method: "POST" });
   await res.body?.cancel();
   await Promise.all(tasks);
