@@ -38,6 +38,7 @@ import {
   spawnPeer,
   spawnRedis,
 } from "./proc.ts";
+import { hold, type HoldOptions, holdRows } from "./hold.ts";
 import { concat, median, percentile } from "./stats.ts";
 import {
   added,
@@ -337,119 +338,6 @@ async function scenario(
 /** The floor relay's entry point (see `floor_relay.ts`). */
 const FLOOR_ENTRY = "bench/floor_relay.ts";
 
-/** The hold: many idle streams with heartbeats, then one event each and the terminal one. */
-interface HoldResult {
-  streams: number;
-  openMs: number;
-  rssPerStreamKb: number;
-  /**
-   * RSS per stream once held: the median of one sample a second over the last
-   * `SETTLE_WINDOW_S` of `--hold-settle-seconds` (NaN when that is not past `--hold-seconds`).
-   */
-  settledRssPerStreamKb: number;
-  /** Growth of the V8 heap per stream (from the gateway's /metrics), the JS share of the RSS. */
-  heapPerStreamKb: number;
-  baseRssKb: number;
-  heldRssKb: number;
-  heartbeatsPerStream: number;
-  cpuUsPerStreamSecond: number;
-  lost: number;
-  duplicated: number;
-  malformed: number;
-  errors: number;
-}
-
-/**
- * The settled reading's window: V8 keeps the heap it grew to during the opening burst until its
- * memory reducer runs a compacting GC once allocation is low, ~25-40 s after the burst here.
- */
-const SETTLE_WINDOW_S = 30;
-
-/** The gateway's V8 heap in use, read from its `/metrics`. */
-async function heapBytes(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(/^process_heap_used_bytes (\d+)/m.exec(text)?.[1] ?? NaN);
-}
-
-async function hold(fake: Child, dir: string, entry = "main.ts"): Promise<HoldResult> {
-  const n = num("hold-streams");
-  const holdMs = num("hold-seconds") * 1000;
-  const hb = num("hold-heartbeat-ms");
-  const gw = await spawnGateway(gatewayEnv(fake, dir, { HEARTBEAT_MS: String(hb) }), entry);
-  try {
-    // Warm the code paths (one short run) so the baseline is the process at work, not cold.
-    await round(child(entry === "main.ts" ? "gateway" : "floor", gw), {
-      streams: 10,
-      count: 100,
-      rate: 0,
-    });
-    await new Promise((r) => setTimeout(r, 500));
-    const base = rssKb(gw.pid);
-    const heap0 = await heapBytes(gw.url);
-    const t0 = performance.now();
-    let opened = 0;
-    let allOpen!: () => void;
-    const openP = new Promise<void>((r) => allOpen = r);
-    const tasks: Promise<StreamResult>[] = [];
-    // Open in waves so the start storm stays a fair load (a browser fleet does not sync either).
-    for (let i = 0; i < n; i++) {
-      const id = `h${Date.now().toString(36)}-${runCounter++}`;
-      tasks.push(readStream({
-        url: `${gw.url}/agui`,
-        body: {
-          graph_name: BENCH_GRAPH,
-          initial_state: { count: 1, rate: 1, startAt: wallNow() + 1e9 },
-          run_id: id,
-        },
-        expected: 1,
-        onOpen: () => {
-          if (++opened === n) allOpen();
-        },
-      }));
-      if (i % 100 === 99) await new Promise((r) => setTimeout(r, 20));
-    }
-    await openP;
-    const openMs = performance.now() - t0;
-    log(`hold: ${n} streams open in ${openMs.toFixed(0)} ms; holding ${holdMs} ms`);
-    const cpu0 = cpuNs(gw.pid);
-    await new Promise((r) => setTimeout(r, holdMs));
-    const cpu = cpuNs(gw.pid) - cpu0;
-    const held = rssKb(gw.pid);
-    const heapPerStreamKb = (await heapBytes(gw.url) - heap0) / 1024 / n;
-    const settleS = num("hold-settle-seconds");
-    const samples: number[] = [];
-    for (let s = holdMs / 1000 + 1; s <= settleS; s++) {
-      await new Promise((r) => setTimeout(r, t0 + openMs + s * 1000 - performance.now()));
-      if (s > settleS - SETTLE_WINDOW_S) samples.push(rssKb(gw.pid));
-    }
-    if (samples.length) {
-      log(`hold: settled RSS ${samples.map((kb) => ((kb - base) / n).toFixed(1)).join(" ")}`);
-    }
-    const res = await fetch(`${fake.url}/release?spread=1000`, { method: "POST" });
-    await res.body?.cancel();
-    const results = await Promise.all(tasks);
-    const errors = results.filter((r) => r.error || !r.terminal);
-    for (const r of errors.slice(0, 3)) log(`  stream error: ${r.error ?? "no terminal event"}`);
-    return {
-      streams: n,
-      openMs,
-      rssPerStreamKb: (held - base) / n,
-      settledRssPerStreamKb: samples.length ? (median(samples) - base) / n : NaN,
-      heapPerStreamKb,
-      baseRssKb: base,
-      heldRssKb: held,
-      heartbeatsPerStream: results.reduce((s, r) => s + r.heartbeats, 0) / n,
-      cpuUsPerStreamSecond: cpu / 1000 / n / (holdMs / 1000),
-      lost: results.reduce((s, r) => s + r.lost, 0),
-      duplicated: results.reduce((s, r) => s + r.duplicated, 0),
-      malformed: results.reduce((s, r) => s + r.malformed, 0),
-      errors: errors.length,
-    };
-  } finally {
-    await gw.stop();
-  }
-}
-
 async function startTimes(fake: Child, dir: string): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < num("start-runs"); i++) {
@@ -569,45 +457,29 @@ async function main(): Promise<void> {
     }
     if (only.has("hold")) {
       log("hold: opening streams");
-      const h = await hold(fake, dir);
-      const hf = FLOOR ? await hold(fake, dir, FLOOR_ENTRY) : undefined;
-      const cells = (gw: string, fl: string) => `n/a | n/a | n/a | ${fl} | n/a | ${gw}`;
-      const label = `Hold ${h.streams} idle streams, heartbeat ${num("hold-heartbeat-ms")} ms`;
-      const rss = (when: string, g: number, fl: number | undefined) =>
-        `| ${label} | RSS per idle stream, ${when} (KB) | ${
-          cells(`**${f(g, 1)}**`, fl === undefined ? "–" : f(fl, 1))
-        } | ≤ floor + 20 KB | ${mark(fl === undefined ? undefined : g <= fl + 20)} |`;
-      rows.push(
-        rss(
-          `${num("hold-seconds")} s after the opening burst`,
-          h.rssPerStreamKb,
-          hf?.rssPerStreamKb,
-        ),
-      );
-      if (!Number.isNaN(h.settledRssPerStreamKb)) {
-        const settleS = num("hold-settle-seconds");
-        rows.push(rss(
-          `held (median of ${
-            Math.max(settleS - SETTLE_WINDOW_S, num("hold-seconds"))
-          }-${settleS} s)`,
-          h.settledRssPerStreamKb,
-          hf?.settledRssPerStreamKb,
-        ));
-      }
-      rows.push(
-        `| ${label} | V8 heap per stream (KB) | ${
-          cells(f(h.heapPerStreamKb, 1), hf ? f(hf.heapPerStreamKb, 1) : "–")
-        } | – | |`,
-        `| ${label} | heartbeats per stream; CPU per stream-second; open time | ${
-          cells(
-            `${f(h.heartbeatsPerStream, 1)}; ${f(h.cpuUsPerStreamSecond)} µs; ${f(h.openMs, 0)} ms`,
-            "–",
-          )
-        } | – | |`,
-        `| ${label} | lost / dup / malformed / failed | ${
-          cells(`${h.lost} / ${h.duplicated} / ${h.malformed} / ${h.errors}`, "–")
-        } | 0 | ${mark(h.lost + h.duplicated + h.malformed + h.errors === 0)} |`,
-      );
+      const opts = (entry: string): HoldOptions => ({
+        streams: num("hold-streams"),
+        holdMs: num("hold-seconds") * 1000,
+        settleS: num("hold-settle-seconds"),
+        heartbeatMs: num("hold-heartbeat-ms"),
+        env: () => gatewayEnv(fake, dir),
+        entry,
+        warm: (gw) =>
+          round(child(entry === "main.ts" ? "gateway" : "floor", gw), {
+            streams: 10,
+            count: 100,
+            rate: 0,
+          }),
+        runId: () => `h${Date.now().toString(36)}-${runCounter++}`,
+        release: async () => {
+          const res = await fetch(`${fake.url}/release?spread=1000`, { method: "POST" });
+          await res.body?.cancel();
+        },
+        log,
+      });
+      const h = await hold(opts("main.ts"));
+      const hf = FLOOR ? await hold(opts(FLOOR_ENTRY)) : undefined;
+      rows.push(...holdRows(h, hf, opts("main.ts")));
     }
     if (only.has("start")) {
       const times = await startTimes(fake, dir);
