@@ -1,14 +1,23 @@
 /**
- * The bench's hold: many idle streams with heartbeats against one target (the gateway or the
- * floor relay), its RSS read 5 s after the last stream opened and again once held, then one
- * event each and the terminal one. Used by `main.ts`; see docs/performance.md ("Method").
+ * The bench's hold: many idle streams against one target (the gateway, the floor relay, the
+ * peer), its RSS read 5 s after the last stream opened and again once held, then one event each
+ * and the terminal one. Used by `main.ts`; see docs/performance.md ("Method").
  * @module
  */
 import { readStream, type StreamResult } from "./client.ts";
 import { BENCH_GRAPH, wallNow } from "./fake_upstream.ts";
-import { cpuNs, type GatewayChild, rssKb, spawnGateway } from "./proc.ts";
+import { cpuNs, rssKb } from "./proc.ts";
 import { median } from "./stats.ts";
 import { f, mark } from "./table.ts";
+
+/** A target the hold runs against: where it listens and the processes its memory is. */
+export interface HoldTarget {
+  url: string;
+  /** Processes whose RSS and CPU are counted (the peer's Node process and its Redis). */
+  pids: number[];
+  /** Ends a target started for the hold (none for a long-lived one). */
+  stop?: () => Promise<void>;
+}
 
 /** What a hold opens, how long it holds, and the hooks it needs from the bench. */
 export interface HoldOptions {
@@ -18,14 +27,12 @@ export interface HoldOptions {
   holdMs: number;
   /** Seconds after the last stream opened until the held reading ends (0: no held reading). */
   settleS: number;
-  /** The target's heartbeat period. */
+  /** The heartbeat period of the targets that send heartbeats (for the table's label). */
   heartbeatMs: number;
-  /** The target's environment (its KV file, the upstream, no rate limits). */
-  env: () => Record<string, string>;
-  /** `main.ts` (the gateway) or the floor relay's entry. */
-  entry: string;
-  /** Runs a short warm-up through the started target. */
-  warm: (gw: GatewayChild) => Promise<unknown>;
+  /** Starts the target (or hands over a running one). */
+  open: () => Promise<HoldTarget>;
+  /** Runs a short warm-up through the target. */
+  warm: (t: HoldTarget) => Promise<unknown>;
   /** A fresh run id. */
   runId: () => string;
   /** Tells the fake upstream to send every held stream its event and end. */
@@ -62,24 +69,28 @@ export interface HoldResult {
  */
 export const SETTLE_WINDOW_S = 30;
 
-/** The target's V8 heap in use, read from its `/metrics`. */
+/** The target's V8 heap in use, read from its `/metrics` (NaN for a target without). */
 async function heapBytes(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(/^process_heap_used_bytes (\d+)/m.exec(text)?.[1] ?? NaN);
+  const res = await fetch(`${url}/metrics`);
+  const text = await res.text();
+  return res.ok ? Number(/^process_heap_used_bytes (\d+)/m.exec(text)?.[1] ?? NaN) : NaN;
 }
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
-/** Starts the target, opens `o.streams` idle streams, reads its memory and CPU, ends them. */
+/** Opens the target, opens `o.streams` idle streams, reads its memory and CPU, ends them. */
 export async function hold(o: HoldOptions): Promise<HoldResult> {
   const n = o.streams;
-  const env = { ...o.env(), HEARTBEAT_MS: String(o.heartbeatMs) };
-  const gw = await spawnGateway(env, o.entry);
+  const gw = await o.open();
+  const rss = () => sum(gw.pids.map(rssKb));
+  const cpuNow = () => sum(gw.pids.map(cpuNs));
   try {
     // Warm the code paths (one short run) so the baseline is the process at work, not cold.
     await o.warm(gw);
     await sleep(500);
-    const base = rssKb(gw.pid);
+    const base = rss();
     const heap0 = await heapBytes(gw.url);
     const t0 = performance.now();
     let opened = 0;
@@ -105,15 +116,15 @@ export async function hold(o: HoldOptions): Promise<HoldResult> {
     await openP;
     const openMs = performance.now() - t0;
     o.log(`hold: ${n} streams open in ${openMs.toFixed(0)} ms; holding ${o.holdMs} ms`);
-    const cpu0 = cpuNs(gw.pid);
+    const cpu0 = cpuNow();
     await sleep(o.holdMs);
-    const cpu = cpuNs(gw.pid) - cpu0;
-    const held = rssKb(gw.pid);
+    const cpu = cpuNow() - cpu0;
+    const held = rss();
     const heapPerStreamKb = (await heapBytes(gw.url) - heap0) / 1024 / n;
     const samples: number[] = [];
     for (let s = o.holdMs / 1000 + 1; s <= o.settleS; s++) {
       await sleep(t0 + openMs + s * 1000 - performance.now());
-      if (s > o.settleS - SETTLE_WINDOW_S) samples.push(rssKb(gw.pid));
+      if (s > o.settleS - SETTLE_WINDOW_S) samples.push(rss());
     }
     if (samples.length) {
       o.log(`hold: held RSS ${samples.map((kb) => ((kb - base) / n).toFixed(1)).join(" ")}`);
@@ -122,8 +133,8 @@ export async function hold(o: HoldOptions): Promise<HoldResult> {
     const results = await Promise.all(tasks);
     const errors = results.filter((r) => r.error || !r.terminal);
     for (const r of errors.slice(0, 3)) o.log(`  stream error: ${r.error ?? "no terminal event"}`);
-    const sum = (k: "heartbeats" | "lost" | "duplicated" | "malformed") =>
-      results.reduce((s, r) => s + r[k], 0);
+    const total = (k: "heartbeats" | "lost" | "duplicated" | "malformed") =>
+      sum(results.map((r) => r[k]));
     return {
       streams: n,
       openMs,
@@ -132,52 +143,54 @@ export async function hold(o: HoldOptions): Promise<HoldResult> {
       heapPerStreamKb,
       baseRssKb: base,
       heldRssKb: held,
-      heartbeatsPerStream: sum("heartbeats") / n,
+      heartbeatsPerStream: total("heartbeats") / n,
       cpuUsPerStreamSecond: cpu / 1000 / n / (o.holdMs / 1000),
-      lost: sum("lost"),
-      duplicated: sum("duplicated"),
-      malformed: sum("malformed"),
+      lost: total("lost"),
+      duplicated: total("duplicated"),
+      malformed: total("malformed"),
       errors: errors.length,
     };
   } finally {
-    await gw.stop();
+    await gw.stop?.();
   }
 }
 
-/** The table's rows for the gateway's hold `h` beside the floor's `hf` (when measured). */
-export function holdRows(h: HoldResult, hf: HoldResult | undefined, o: HoldOptions): string[] {
-  const cells = (gw: string, fl: string) => `n/a | n/a | n/a | ${fl} | n/a | ${gw}`;
-  const label = `Hold ${h.streams} idle streams, heartbeat ${o.heartbeatMs} ms`;
-  const rss = (when: string, g: number, fl: number | undefined) =>
-    `| ${label} | RSS per idle stream, ${when} (KB) | ${
-      cells(`**${f(g, 1)}**`, fl === undefined ? "–" : f(fl, 1))
-    } | ≤ floor + 20 KB | ${mark(fl === undefined ? undefined : g <= fl + 20)} |`;
-  const rows = [
-    rss(`${o.holdMs / 1000} s after the opening burst`, h.rssPerStreamKb, hf?.rssPerStreamKb),
-  ];
-  if (!Number.isNaN(h.settledRssPerStreamKb)) {
+/** The holds of one run, by target (each absent when not measured). */
+export interface Holds {
+  gateway: HoldResult;
+  floor?: HoldResult;
+  peer?: HoldResult;
+}
+
+/** The table's rows for the holds of one run: the gateway beside the peer and the floor. */
+export function holdRows(h: Holds, o: HoldOptions): string[] {
+  const g = h.gateway;
+  const cell = (r: HoldResult | undefined, text: (r: HoldResult) => string) => r ? text(r) : "–";
+  const cells = (text: (r: HoldResult) => string, bold = false) =>
+    `n/a | n/a | ${cell(h.peer, text)} | ${cell(h.floor, text)} | n/a | ${
+      bold ? `**${text(g)}**` : text(g)
+    }`;
+  const label =
+    `Hold ${g.streams} idle streams, heartbeat ${o.heartbeatMs} ms (none from the peer)`;
+  const rss = (when: string, pick: (r: HoldResult) => number) =>
+    `| ${label} | RSS per idle stream, ${when} (KB) | ${cells((r) => f(pick(r), 1), true)} | ` +
+    `≤ floor + 20 KB | ${mark(h.floor && pick(g) <= pick(h.floor) + 20)} |`;
+  const rows = [rss(`${o.holdMs / 1000} s after the opening burst`, (r) => r.rssPerStreamKb)];
+  if (!Number.isNaN(g.settledRssPerStreamKb)) {
     const from = Math.max(o.settleS - SETTLE_WINDOW_S, o.holdMs / 1000);
-    rows.push(
-      rss(
-        `held (median of ${from}-${o.settleS} s)`,
-        h.settledRssPerStreamKb,
-        hf?.settledRssPerStreamKb,
-      ),
-    );
+    rows.push(rss(`held (median of ${from}-${o.settleS} s)`, (r) => r.settledRssPerStreamKb));
   }
+  const failed = (r: HoldResult) => r.lost + r.duplicated + r.malformed + r.errors;
   rows.push(
-    `| ${label} | V8 heap per stream (KB) | ${
-      cells(f(h.heapPerStreamKb, 1), hf ? f(hf.heapPerStreamKb, 1) : "–")
-    } | – | |`,
+    `| ${label} | V8 heap per stream (KB) | ${cells((r) => f(r.heapPerStreamKb, 1))} | – | |`,
     `| ${label} | heartbeats per stream; CPU per stream-second; open time | ${
-      cells(
-        `${f(h.heartbeatsPerStream, 1)}; ${f(h.cpuUsPerStreamSecond)} µs; ${f(h.openMs, 0)} ms`,
-        "–",
+      cells((r) =>
+        `${f(r.heartbeatsPerStream, 1)}; ${f(r.cpuUsPerStreamSecond)} µs; ${f(r.openMs, 0)} ms`
       )
     } | – | |`,
     `| ${label} | lost / dup / malformed / failed | ${
-      cells(`${h.lost} / ${h.duplicated} / ${h.malformed} / ${h.errors}`, "–")
-    } | 0 | ${mark(h.lost + h.duplicated + h.malformed + h.errors === 0)} |`,
+      cells((r) => `${r.lost} / ${r.duplicated} / ${r.malformed} / ${r.errors}`)
+    } | 0 | ${mark(failed(g) === 0)} |`,
   );
   return rows;
 }

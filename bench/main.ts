@@ -38,7 +38,7 @@ import {
   spawnPeer,
   spawnRedis,
 } from "./proc.ts";
-import { hold, type HoldOptions, holdRows } from "./hold.ts";
+import { hold, type HoldOptions, holdRows, type Holds, type HoldTarget } from "./hold.ts";
 import { concat, median, percentile } from "./stats.ts";
 import {
   added,
@@ -457,15 +457,22 @@ async function main(): Promise<void> {
     }
     if (only.has("hold")) {
       log("hold: opening streams");
-      const opts = (entry: string): HoldOptions => ({
+      const hb = num("hold-heartbeat-ms");
+      const spawned = (entry: string) => async (): Promise<HoldTarget> => {
+        const gw = await spawnGateway(
+          { ...gatewayEnv(fake, dir), HEARTBEAT_MS: String(hb) },
+          entry,
+        );
+        return { url: gw.url, pids: [gw.pid], stop: gw.stop };
+      };
+      const opts = (target: Target, open: () => Promise<HoldTarget>): HoldOptions => ({
         streams: num("hold-streams"),
         holdMs: num("hold-seconds") * 1000,
         settleS: num("hold-settle-seconds"),
-        heartbeatMs: num("hold-heartbeat-ms"),
-        env: () => gatewayEnv(fake, dir),
-        entry,
-        warm: (gw) =>
-          round(child(entry === "main.ts" ? "gateway" : "floor", gw), {
+        heartbeatMs: hb,
+        open,
+        warm: (t) =>
+          round({ target, url: t.url, pids: () => t.pids, rssPid: t.pids[0] }, {
             streams: 10,
             count: 100,
             rate: 0,
@@ -477,9 +484,21 @@ async function main(): Promise<void> {
         },
         log,
       });
-      const h = await hold(opts("main.ts"));
-      const hf = FLOOR ? await hold(opts(FLOOR_ENTRY)) : undefined;
-      rows.push(...holdRows(h, hf, opts("main.ts")));
+      const gatewayOpts = opts("gateway", spawned("main.ts"));
+      const peer = peers.peer;
+      const holds: Holds = {
+        gateway: await hold(gatewayOpts),
+        floor: FLOOR ? await hold(opts("floor", spawned(FLOOR_ENTRY))) : undefined,
+        // The peer is the long-lived one of the scenarios; its Redis is counted with it.
+        peer: peer
+          ? await hold(opts("peer", () =>
+            Promise.resolve({
+              url: peer.url,
+              pids: [peer.pid, ...(peers.redis ? [peers.redis.pid] : [])],
+            })))
+          : undefined,
+      };
+      rows.push(...holdRows(holds, gatewayOpts));
     }
     if (only.has("start")) {
       const times = await startTimes(fake, dir);
