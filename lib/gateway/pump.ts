@@ -17,6 +17,7 @@ import {
   ERROR_CODES,
   isTerminalType,
   quickCheck,
+  type StoredEvent,
   UPSTREAM_HEARTBEAT_TYPES,
 } from "../events.ts";
 import type { Logger } from "../log.ts";
@@ -185,39 +186,56 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
     },
   });
 
-  // One async frame per drain of the backlog; its first append try is inline (the hot path at
-  // low rates is one read, one batch, one append).
-  const drain = async () => {
-    try {
-      while (pending.length > 0) {
-        const batch = pending.length <= MAX_BATCH ? pending : pending.slice(0, MAX_BATCH);
-        pending = pending.length <= MAX_BATCH ? [] : pending.slice(MAX_BATCH);
-        const patch = summaryPatch(batch, deps.now());
-        // The stream's first events go ahead of other runs' queued appends: a new run's first
-        // byte (and a resumed or taken-over run's next) does not wait behind a busy backlog.
-        const opts = firstAppend ? { ...appendOpts, first: true } : appendOpts;
-        firstAppend = false;
-        try {
-          await store.append(runId, batch, patch, opts);
-        } catch (err) {
-          await appendWithRetry(store, runId, batch, patch, log, appendOpts, err);
-        }
-        metrics.eventsRelayed.inc(undefined, batch.length);
-        deps.countFinished(batch, graph);
-        if (readAt) metrics.relayLatency.observe((performance.now() - readAt) / 1000);
-      }
-    } catch (err) {
-      writeError = err;
-      pending = [];
-      // Stop reading at once, even while the upstream is silent: the run cannot go on.
-      reader.cancel(err).catch(() => {});
+  // A drain of the backlog is a promise chain, one link per append (the hot path at live rates
+  // is one read, one batch, one append): no suspended frame, and its callbacks are made once
+  // per pump, not per append.
+  /** The batch being appended, and its summary patch (for the retries). */
+  let batch: NewEvent[] = [];
+  let batchPatch: ReturnType<typeof summaryPatch> = {};
+  const next = (): Promise<void> | undefined => {
+    if (pending.length === 0 || writeError) {
+      writing = null;
+      return;
     }
+    let appending: Promise<StoredEvent[]>;
+    try {
+      batch = pending.length <= MAX_BATCH ? pending : pending.slice(0, MAX_BATCH);
+      pending = pending.length <= MAX_BATCH ? [] : pending.slice(MAX_BATCH);
+      batchPatch = summaryPatch(batch, deps.now());
+      // The stream's first events go ahead of other runs' queued appends: a new run's first
+      // byte (and a resumed or taken-over run's next) does not wait behind a busy backlog.
+      const opts = firstAppend ? { ...appendOpts, first: true } : appendOpts;
+      firstAppend = false;
+      appending = store.append(runId, batch, batchPatch, opts);
+    } catch (err) {
+      failed(err);
+      return;
+    }
+    return appending.then(appended, retry);
+  };
+  const appended = (): Promise<void> | undefined => {
+    try {
+      metrics.eventsRelayed.inc(undefined, batch.length);
+      deps.countFinished(batch, graph);
+      if (readAt) metrics.relayLatency.observe((performance.now() - readAt) / 1000);
+    } catch (err) {
+      failed(err);
+      return;
+    }
+    return next();
+  };
+  const retry = (err: unknown): Promise<void> =>
+    appendWithRetry(store, runId, batch, batchPatch, log, appendOpts, err).then(appended, failed);
+  const failed = (err: unknown): void => {
+    writeError = err;
+    pending = [];
     writing = null;
-    if (pending.length > 0 && !writeError) kick();
+    // Stop reading at once, even while the upstream is silent: the run cannot go on.
+    reader.cancel(err).catch(() => {});
   };
   const kick = () => {
     if (writing || pending.length === 0 || writeError) return;
-    writing = drain();
+    writing = next() ?? null;
   };
 
   let body = job.body;

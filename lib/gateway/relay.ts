@@ -192,7 +192,7 @@ export class Gateway {
       input,
       runId,
       this.#now(),
-      await digestStartInput(input.initialState),
+      digestStartInput(input.initialState),
       this.#lease.claim(),
     );
     if (!(await this.#store.create(summary))) {
