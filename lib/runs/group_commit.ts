@@ -114,6 +114,11 @@ export class GroupCommitter {
   #running = false;
   readonly #defer: ((start: () => void) => void) | undefined;
   readonly #start = () => this.#run();
+  /** True while an operation is being committed or about to start (its members are queued). */
+  get busy(): boolean {
+    return this.#running;
+  }
+
   /** Operations committed, and contributions they carried (for tests and tuning). */
   readonly stats = { commits: 0, contributions: 0, splits: 0 };
 

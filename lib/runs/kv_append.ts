@@ -13,15 +13,19 @@ import {
   type EncodedPage,
   type HeadValue,
   idKeyBytes,
+  isBlob,
   keys,
   type PageValue,
+  PARTS_PER_WRITE,
   type RunRecord,
 } from "./kv_codec.ts";
+import { commit } from "./kv_atomic.ts";
 import {
   applyPatch,
   changesSummary,
   indexRunning,
   patchHead,
+  type WriterCache,
   type WriterState,
 } from "./kv_head.ts";
 import { placeEvents } from "./kv_tail.ts";
@@ -215,4 +219,30 @@ function noop(): void {}
 export function endsEarly(events: readonly NewEvent[]): boolean {
   for (let i = 0; i < events.length - 1; i++) if (isTerminalType(events[i].type)) return true;
   return false;
+}
+
+/** Writes the parts of the big events among `pages` (before the write that commits them). */
+export async function writeParts(
+  kv: Deno.Kv,
+  cache: WriterCache,
+  now: () => number,
+  id: string,
+  pages: readonly EncodedPage[],
+): Promise<void> {
+  for (const page of pages) {
+    if (page.parts.length === 0 || !isBlob(page.value)) continue;
+    const blob = page.value.blob;
+    const st = await cache.get(id);
+    const expireIn = Math.max(1, st.head.exp - now());
+    // Unique blob ids: parts of an attempt that never committed are never read, and expire.
+    for (let i = 0; i < page.parts.length; i += PARTS_PER_WRITE) {
+      await commit(() => {
+        const op = kv.atomic();
+        for (let k = i; k < Math.min(i + PARTS_PER_WRITE, page.parts.length); k++) {
+          op.set(keys.part(id, blob, k), page.parts[k], { expireIn });
+        }
+        return op;
+      });
+    }
+  }
 }

@@ -19,9 +19,7 @@ import {
   encodePages,
   type HeadValue,
   idKeyBytes,
-  isBlob,
   keys,
-  PARTS_PER_WRITE,
   planWrites,
   type RunRecord,
 } from "./kv_codec.ts";
@@ -36,7 +34,7 @@ import {
 } from "./kv_head.ts";
 import { afterIo, GroupCommitter } from "./group_commit.ts";
 import { RunTurns } from "./run_turns.ts";
-import { type AppendSink, AppendWrite, endsEarly } from "./kv_append.ts";
+import { type AppendSink, AppendWrite, endsEarly, writeParts } from "./kv_append.ts";
 import { backoff, commit } from "./kv_atomic.ts";
 import { TAIL_CHARS, tailText } from "./kv_tail.ts";
 import type { HeadState } from "./live_tail.ts";
@@ -80,6 +78,11 @@ export class KvWriter {
       finish: opts.finish,
       defer: afterIo,
     });
+  }
+
+  /** True while a shared commit is under way (see `GroupCommitter.busy`). */
+  get committing(): boolean {
+    return this.#committer.busy;
   }
 
   /** Appends committed so far, and the shared commits that carried them (for `/metrics`). */
@@ -201,7 +204,7 @@ export class KvWriter {
         const [start, end] = ranges[r];
         const last = r === ranges.length - 1;
         const range = pages.slice(start, end);
-        await this.#writeParts(id, range);
+        await writeParts(this.#o.kv, this.#o.cache, this.#o.now, id, range);
         const stored = await this.#appendRange(
           id,
           range.flatMap((p) => p.events),
@@ -265,27 +268,6 @@ export class KvWriter {
       }
       throw new AppendConflictError(id, MAX_ATTEMPTS);
     });
-  }
-
-  /** Writes the parts of the big events among `pages` (before the write that commits them). */
-  async #writeParts(id: string, pages: readonly EncodedPage[]): Promise<void> {
-    const { kv, cache } = this.#o;
-    for (const page of pages) {
-      if (page.parts.length === 0 || !isBlob(page.value)) continue;
-      const blob = page.value.blob;
-      const st = await cache.get(id);
-      const expireIn = Math.max(1, st.head.exp - this.#o.now());
-      // Unique blob ids: parts of an attempt that never committed are never read, and expire.
-      for (let i = 0; i < page.parts.length; i += PARTS_PER_WRITE) {
-        await commit(() => {
-          const op = kv.atomic();
-          for (let k = i; k < Math.min(i + PARTS_PER_WRITE, page.parts.length); k++) {
-            op.set(keys.part(id, blob, k), page.parts[k], { expireIn });
-          }
-          return op;
-        });
-      }
-    }
   }
 
   /**

@@ -119,6 +119,7 @@ export class KvRunStore implements RunStore {
       logger: opts.logger ?? silentLogger,
       tail: () => this.#tail,
       closed: () => this.#closed,
+      committing: () => this.#writer.committing,
     });
     this.#writer = new KvWriter({
       kv,
