@@ -254,7 +254,9 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
           await writing;
           if (writeError) break;
         }
-        const { done, value } = await reader.read();
+        // A view of the connection's buffer where the reader has one: the parser decodes it
+        // before the next read (it copies only a character split between reads).
+        const { done, value } = await (reader.readView ? reader.readView() : reader.read());
         if (done) {
           parser.end();
           break;

@@ -75,6 +75,11 @@ export async function statusError(res: Response, what: string): Promise<Upstream
 export interface BodyReader {
   /** The next chunk, or done. */
   read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  /**
+   * Like {@link read}, but the chunk may be a view of a buffer the next read reuses (valid only
+   * until then); absent when the reader has no such mode.
+   */
+  readView?(): Promise<ReadableStreamReadResult<Uint8Array>>;
   /** Ends the read (and the request under it). */
   cancel(reason?: unknown): Promise<void>;
 }
@@ -135,12 +140,22 @@ export class UpstreamBody implements UnderlyingDefaultSource<Uint8Array>, EventL
    * async (one read per upstream read at live rates: no suspended frame, one reaction).
    */
   read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    return this.#read(false);
+  }
+
+  /** Like {@link read}; the chunk may be a view valid until the next read (see `BodyReader`). */
+  readView(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    return this.#read(true);
+  }
+
+  #read(view: boolean): Promise<ReadableStreamReadResult<Uint8Array>> {
     const first = this.#first;
     if (first !== undefined) {
       this.#first = undefined;
       return Promise.resolve({ done: false, value: first });
     }
-    return this.#reader.read().then(
+    const reader = this.#reader;
+    return (view && reader.readView ? reader.readView() : reader.read()).then(
       this.#onRead ??= (r) => this.#readDone(r),
       this.#onReadError ??= (error) => this.#readFailed(error),
     );
