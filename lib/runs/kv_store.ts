@@ -177,6 +177,10 @@ export class KvRunStore implements RunStore {
     return this.#writer.append(id, events, patch, opts);
   }
 
+  committing(): boolean {
+    return this.#writer.committing;
+  }
+
   async update(
     id: string,
     patch: SummaryPatch,

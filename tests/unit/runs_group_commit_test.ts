@@ -136,9 +136,12 @@ Deno.test("enqueued members share operations with submits and are told their out
     const second = gc.submit(contribution("s1", null, 1));
     gc.enqueue(member("taken")); // expects absent: its own check fails, the others commit
     assert.deepEqual(told, [], "never told from inside enqueue");
+    assert.equal(gc.busy, true, "busy while members wait");
     assert.deepEqual((await Promise.all([first, second])).map((r) => r.ok), [true, true]);
     await both.promise;
     assert.deepEqual(told, [["e1", true], ["taken", false]]);
+    await new Promise((r) => setTimeout(r, 0));
+    assert.equal(gc.busy, false, "idle once the queue is empty");
     assert.equal((await kv.get(["e1"])).value, 7);
     assert.equal((await kv.get(["taken"])).value, 1);
     // The first alone; e1, s1 and "taken" together (then split, each on its own).
