@@ -151,8 +151,14 @@ class RunFeedSource implements SseSource {
       this.#fail(stream, err);
       return Promise.resolve();
     }
-    return next.then((r) => this.#write(stream, r), (err) => this.#fail(stream, err));
+    // The callbacks are made once per client stream (its stream never changes), not per batch.
+    this.#onBatch ??= (r) => this.#write(stream, r);
+    this.#onFail ??= (err) => this.#fail(stream, err);
+    return next.then(this.#onBatch, this.#onFail);
   }
+
+  #onBatch: ((r: IteratorResult<StoredEvent[]>) => void | Promise<void>) | undefined;
+  #onFail: ((err: unknown) => void) | undefined;
 
   /** One batch: encoded and written at once; nothing to write (all filtered): the next one. */
   #write(stream: SseResponseStream, r: IteratorResult<StoredEvent[]>): void | Promise<void> {

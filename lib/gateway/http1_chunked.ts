@@ -34,7 +34,9 @@ export class ChunkedDecoder {
    * @throws {Http1ProtocolError} on a malformed size line or chunk end.
    */
   decode(input: Uint8Array): Uint8Array {
-    const parts: Uint8Array[] = [];
+    // The usual input completes one chunk: its view is returned as is, no array of parts.
+    let one: Uint8Array | undefined;
+    let parts: Uint8Array[] | undefined;
     let size = 0;
     let i = 0;
     const n = input.length;
@@ -42,7 +44,9 @@ export class ChunkedDecoder {
       switch (this.#state) {
         case "data": {
           const take = Math.min(this.#remaining, n - i);
-          parts.push(input.subarray(i, i + take));
+          const part = input.subarray(i, i + take);
+          if (one === undefined) one = part;
+          else (parts ??= [one]).push(part);
           size += take;
           i += take;
           this.#remaining -= take;
@@ -99,8 +103,8 @@ export class ChunkedDecoder {
         }
       }
     }
-    if (parts.length === 0) return new Uint8Array(0);
-    if (parts.length === 1) return parts[0];
+    if (one === undefined) return new Uint8Array(0);
+    if (parts === undefined) return one;
     const out = new Uint8Array(size);
     let at = 0;
     for (const p of parts) {

@@ -17,24 +17,17 @@ import {
   ERROR_CODES,
   isTerminalType,
   quickCheck,
+  type StoredEvent,
   UPSTREAM_HEARTBEAT_TYPES,
 } from "../events.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { sleep } from "../async.ts";
-import {
-  type AppendOptions,
-  EventTooLargeError,
-  type NewEvent,
-  RelayFencedError,
-  RunClosedError,
-  RunNotFoundError,
-  type RunStore,
-} from "../runs/store.ts";
-import { isFinished, summaryPatch } from "../runs/summary.ts";
+import type { NewEvent, RunStore } from "../runs/store.ts";
+import { summaryPatch } from "../runs/summary.ts";
 import { createFrameParser, DEFAULT_MAX_FRAME_CHARS } from "../sse/parse.ts";
 import { UpstreamError } from "./upstream.ts";
 import { type BodyReader, directReader } from "./upstream_body.ts";
+import { appendWithRetry, logWriteFailed } from "./pump_write.ts";
 
 /**
  * Events per append call: the store packs them into pages and splits them into atomic writes
@@ -49,6 +42,8 @@ const MAX_BACKLOG = 32_768;
  * writes, so a bulk stream is not held to one read per commit.
  */
 const BULK_READ_BYTES = 16 * 1024;
+/** A read that took longer than this (ms) waited for its bytes: the stream is not ahead of us. */
+const WAITING_READ_MS = 2;
 
 /** A failure that ends a run with a gateway-made `workflow_error`. */
 export interface Failure {
@@ -76,6 +71,14 @@ export interface PumpDeps {
   countFinished: (events: readonly NewEvent[], graph: string) => void;
   /** True when upstream id `a` comes after `b` (the upstream's order; dedupe). */
   isAfter: (a: string, b: string) => boolean;
+  /**
+   * Asked after each write of a live-rate stream, before its next read: a promise makes that
+   * read wait for it (the relay pauses while its commits are under way, so a fast stream's
+   * events come in fewer, bigger reads). Default: read at once.
+   */
+  pace?: () => Promise<void> | undefined;
+  /** A monotonic clock in ms (how long reads wait, relay latency); default `performance.now`. */
+  clock?: () => number;
 }
 
 /** What a reconnect found: the stream after the last id, or the failure to end the run with. */
@@ -126,6 +129,7 @@ export type PumpOutcome =
 /** Reads `job.body` into the run log until the stream ends, then records how it ended. */
 export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
   const { store, metrics } = deps;
+  const clock = deps.clock ?? monotonic;
   const { runId, graph, log, resumedStep } = job;
   let pending: NewEvent[] = [];
   let lastType: string | undefined = job.lastType;
@@ -141,6 +145,8 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
   let lastReadBytes = 0;
   let writeError: unknown = null;
   let readAt = 0;
+  /** How long the last read waited for its bytes (ms). */
+  let readWaitMs = Infinity;
   let frameTooLarge = false;
 
   const onFrame = (f: { id?: string; event: string; data: string }) => {
@@ -185,39 +191,56 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
     },
   });
 
-  // One async frame per drain of the backlog; its first append try is inline (the hot path at
-  // low rates is one read, one batch, one append).
-  const drain = async () => {
-    try {
-      while (pending.length > 0) {
-        const batch = pending.length <= MAX_BATCH ? pending : pending.slice(0, MAX_BATCH);
-        pending = pending.length <= MAX_BATCH ? [] : pending.slice(MAX_BATCH);
-        const patch = summaryPatch(batch, deps.now());
-        // The stream's first events go ahead of other runs' queued appends: a new run's first
-        // byte (and a resumed or taken-over run's next) does not wait behind a busy backlog.
-        const opts = firstAppend ? { ...appendOpts, first: true } : appendOpts;
-        firstAppend = false;
-        try {
-          await store.append(runId, batch, patch, opts);
-        } catch (err) {
-          await appendWithRetry(store, runId, batch, patch, log, appendOpts, err);
-        }
-        metrics.eventsRelayed.inc(undefined, batch.length);
-        deps.countFinished(batch, graph);
-        if (readAt) metrics.relayLatency.observe((performance.now() - readAt) / 1000);
-      }
-    } catch (err) {
-      writeError = err;
-      pending = [];
-      // Stop reading at once, even while the upstream is silent: the run cannot go on.
-      reader.cancel(err).catch(() => {});
+  // A drain of the backlog is a promise chain, one link per append (the hot path at live rates
+  // is one read, one batch, one append): no suspended frame, and its callbacks are made once
+  // per pump, not per append.
+  /** The batch being appended, and its summary patch (for the retries). */
+  let batch: NewEvent[] = [];
+  let batchPatch: ReturnType<typeof summaryPatch> = {};
+  const next = (): Promise<void> | undefined => {
+    if (pending.length === 0 || writeError) {
+      writing = null;
+      return;
     }
+    let appending: Promise<StoredEvent[]>;
+    try {
+      batch = pending.length <= MAX_BATCH ? pending : pending.slice(0, MAX_BATCH);
+      pending = pending.length <= MAX_BATCH ? [] : pending.slice(MAX_BATCH);
+      batchPatch = summaryPatch(batch, deps.now());
+      // The stream's first events go ahead of other runs' queued appends: a new run's first
+      // byte (and a resumed or taken-over run's next) does not wait behind a busy backlog.
+      const opts = firstAppend ? { ...appendOpts, first: true } : appendOpts;
+      firstAppend = false;
+      appending = store.append(runId, batch, batchPatch, opts);
+    } catch (err) {
+      failed(err);
+      return;
+    }
+    return appending.then(appended, retry);
+  };
+  const appended = (): Promise<void> | undefined => {
+    try {
+      metrics.eventsRelayed.inc(undefined, batch.length);
+      deps.countFinished(batch, graph);
+      if (readAt) metrics.relayLatency.observe((clock() - readAt) / 1000);
+    } catch (err) {
+      failed(err);
+      return;
+    }
+    return next();
+  };
+  const retry = (err: unknown): Promise<void> =>
+    appendWithRetry(store, runId, batch, batchPatch, log, appendOpts, err).then(appended, failed);
+  const failed = (err: unknown): void => {
+    writeError = err;
+    pending = [];
     writing = null;
-    if (pending.length > 0 && !writeError) kick();
+    // Stop reading at once, even while the upstream is silent: the run cannot go on.
+    reader.cancel(err).catch(() => {});
   };
   const kick = () => {
     if (writing || pending.length === 0 || writeError) return;
-    writing = drain();
+    writing = next() ?? null;
   };
 
   let body = job.body;
@@ -235,15 +258,26 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
         if (writing && (lastReadBytes < BULK_READ_BYTES || pending.length > MAX_BACKLOG)) {
           await writing;
           if (writeError) break;
+          // A stream whose last read found its bytes waiting sends faster than the log
+          // commits: under load its next read may wait a little (`PumpDeps.pace`), so more of
+          // its events come per read. One whose reads wait for data is never held.
+          if (lastReadBytes < BULK_READ_BYTES && readWaitMs < WAITING_READ_MS) {
+            const pause = deps.pace?.();
+            if (pause) await pause;
+          }
         }
-        const { done, value } = await reader.read();
+        // A view of the connection's buffer where the reader has one: the parser decodes it
+        // before the next read (it copies only a character split between reads).
+        const readFrom = clock();
+        const { done, value } = await (reader.readView ? reader.readView() : reader.read());
         if (done) {
           parser.end();
           break;
         }
         lastReadBytes = value.byteLength;
         metrics.upstream.reads++;
-        readAt = performance.now();
+        readAt = clock();
+        readWaitMs = readAt - readFrom;
         parser.feed(value);
         kick();
         if (frameTooLarge) {
@@ -325,68 +359,6 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
   return "failed";
 }
 
-/**
- * The log refused the relay's writes. A run that another process closed meanwhile (an abort
- * handled there) simply ended; otherwise the run is failed loudly and stopped upstream.
- */
-async function logWriteFailed(
-  deps: PumpDeps,
-  runId: string,
-  graph: string,
-  err: unknown,
-  log: Logger,
-): Promise<PumpOutcome> {
-  if (err instanceof RelayFencedError) {
-    // Another gateway took the run over (this one stalled past its lease): it relays now.
-    log.warn("run taken over by another gateway; this relay stops", { owner: err.owner ?? null });
-    return "stopped";
-  }
-  const run = await deps.store.get(runId).catch(() => null);
-  if (err instanceof RunClosedError && run && isFinished(run)) {
-    log.info("run ended elsewhere while this relay was reading it", { status: run.status });
-    return "stopped";
-  }
-  deps.metrics.upstreamErrors.inc({ code: ERROR_CODES.logWriteFailed });
-  log.error("run log append failed; the run is stopped", { error: err });
-  await deps.recordError(runId, graph, log, {
-    code: ERROR_CODES.logWriteFailed,
-    message: "The run log could not store the run's events; the run was stopped",
-  });
-  await deps.stopUpstream(runId, log);
-  return "failed";
-}
-
-/**
- * Retries an append whose first try failed with `first`, for what a retry can fix (a busy
- * store), with backoff.
- */
-async function appendWithRetry(
-  store: RunStore,
-  runId: string,
-  batch: NewEvent[],
-  patch: ReturnType<typeof summaryPatch>,
-  log: Logger,
-  opts: AppendOptions | undefined,
-  first: unknown,
-): Promise<void> {
-  let err = first;
-  for (let attempt = 0;; attempt++) {
-    // A closed run (its terminal is already logged), a vanished one, or an event the log can
-    // never hold: retrying cannot help.
-    if (
-      attempt >= 4 || err instanceof RunClosedError || err instanceof RunNotFoundError ||
-      err instanceof EventTooLargeError || err instanceof TypeError ||
-      err instanceof RelayFencedError
-    ) {
-      throw err;
-    }
-    log.warn("run log append failed, retrying", { attempt: attempt + 1, error: err });
-    await sleep(50 * 2 ** attempt);
-    try {
-      await store.append(runId, batch, patch, opts);
-      return;
-    } catch (e) {
-      err = e;
-    }
-  }
+function monotonic(): number {
+  return performance.now();
 }

@@ -75,6 +75,11 @@ export async function statusError(res: Response, what: string): Promise<Upstream
 export interface BodyReader {
   /** The next chunk, or done. */
   read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  /**
+   * Like {@link read}, but the chunk may be a view of a buffer the next read reuses (valid only
+   * until then); absent when the reader has no such mode.
+   */
+  readView?(): Promise<ReadableStreamReadResult<Uint8Array>>;
   /** Ends the read (and the request under it). */
   cancel(reason?: unknown): Promise<void>;
 }
@@ -130,28 +135,51 @@ export class UpstreamBody implements UnderlyingDefaultSource<Uint8Array>, EventL
     external?.addEventListener("abort", this, { once: true });
   }
 
-  /** The first chunk, then one upstream read per call: the same outcomes as {@link pull}. */
-  async read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+  /**
+   * The first chunk, then one upstream read per call: the same outcomes as {@link pull}. Not
+   * async (one read per upstream read at live rates: no suspended frame, one reaction).
+   */
+  read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    return this.#read(false);
+  }
+
+  /** Like {@link read}; the chunk may be a view valid until the next read (see `BodyReader`). */
+  readView(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    return this.#read(true);
+  }
+
+  #read(view: boolean): Promise<ReadableStreamReadResult<Uint8Array>> {
     const first = this.#first;
     if (first !== undefined) {
       this.#first = undefined;
-      return { done: false, value: first };
+      return Promise.resolve({ done: false, value: first });
     }
-    let r: ReadableStreamReadResult<Uint8Array>;
-    try {
-      r = await this.#reader.read();
-    } catch (error) {
-      this.#end();
-      throw this.#external?.aborted ? this.#external.reason : new UpstreamError(
-        `workflow stream broke: ${describe(error)}`,
-        { code: "upstream_error", cause: error },
-      );
-    }
+    const reader = this.#reader;
+    return (view && reader.readView ? reader.readView() : reader.read()).then(
+      this.#onRead ??= (r) => this.#readDone(r),
+      this.#onReadError ??= (error) => this.#readFailed(error),
+    );
+  }
+
+  #onRead:
+    | ((r: ReadableStreamReadResult<Uint8Array>) => ReadableStreamReadResult<Uint8Array>)
+    | undefined;
+  #onReadError: ((error: unknown) => never) | undefined;
+
+  #readDone(r: ReadableStreamReadResult<Uint8Array>): ReadableStreamReadResult<Uint8Array> {
     if (r.done) {
       this.#end();
       if (this.#external?.aborted) throw this.#external.reason;
     }
     return r;
+  }
+
+  #readFailed(error: unknown): never {
+    this.#end();
+    throw this.#external?.aborted ? this.#external.reason : new UpstreamError(
+      `workflow stream broke: ${describe(error)}`,
+      { code: "upstream_error", cause: error },
+    );
   }
 
   /** Hands on the first chunk, then one upstream read per pull. */

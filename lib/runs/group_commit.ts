@@ -80,11 +80,29 @@ export function afterIo(fn: () => void): void {
   setImmediate(fn);
 }
 
-interface Pending {
-  c: Contribution;
-  resolve(r: Deno.KvCommitResult | Deno.KvCommitError): void;
-  reject(err: unknown): void;
+/**
+ * A contribution waiting in the queue, told its outcome by a call (see
+ * {@link GroupCommitter.enqueue}): no promise of its own.
+ */
+export interface Member {
+  /** What it adds to the operation. */
+  readonly c: Contribution;
+  /** The result of the operation that carried it (`ok: false`: one of its checks failed). */
+  settle(r: Deno.KvCommitResult | Deno.KvCommitError): void;
+  /** Its commit threw. */
+  fail(err: unknown): void;
 }
+
+/** A {@link GroupCommitter.submit}'s member: the promise's own resolving functions. */
+class PromiseMember implements Member {
+  constructor(
+    readonly c: Contribution,
+    readonly settle: (r: Deno.KvCommitResult | Deno.KvCommitError) => void,
+    readonly fail: (err: unknown) => void,
+  ) {}
+}
+
+type Pending = Member;
 
 /** Merges concurrent appends into shared atomic operations (see the module doc). */
 export class GroupCommitter {
@@ -96,6 +114,11 @@ export class GroupCommitter {
   #running = false;
   readonly #defer: ((start: () => void) => void) | undefined;
   readonly #start = () => this.#run();
+  /** True while an operation is being committed or about to start (its members are queued). */
+  get busy(): boolean {
+    return this.#running;
+  }
+
   /** Operations committed, and contributions they carried (for tests and tuning). */
   readonly stats = { commits: 0, contributions: 0, splits: 0 };
 
@@ -114,16 +137,24 @@ export class GroupCommitter {
    */
   submit(c: Contribution, first = false): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
     return new Promise((resolve, reject) => {
-      const p = { c, resolve, reject };
-      if (first) this.#queue.splice(this.#firsts++, 0, p);
-      else this.#queue.push(p);
-      if (this.#running) return;
-      if (this.#defer) {
-        // Marked running now so later submits of this turn only queue.
-        this.#running = true;
-        this.#defer(this.#start);
-      } else this.#run();
+      this.enqueue(new PromiseMember(c, resolve, reject), first);
     });
+  }
+
+  /**
+   * Like {@link submit}, for a member that takes its outcome by a call (`settle` or `fail`,
+   * never both, never from inside this call): the relay's appends, one per upstream read, so
+   * each is one object and the caller's one promise.
+   */
+  enqueue(m: Member, first = false): void {
+    if (first) this.#queue.splice(this.#firsts++, 0, m);
+    else this.#queue.push(m);
+    if (this.#running) return;
+    if (this.#defer) {
+      // Marked running now so later submits of this turn only queue.
+      this.#running = true;
+      this.#defer(this.#start);
+    } else void this.#run();
   }
 
   async #run(): Promise<void> {
@@ -144,7 +175,7 @@ export class GroupCommitter {
         if (res?.ok) {
           this.stats.commits++;
           this.stats.contributions += group.length;
-          for (const p of group) p.resolve(res);
+          for (const p of group) p.settle(res);
           continue;
         }
         // A check failed (or the merged operation was refused): each member on its own.
@@ -161,9 +192,9 @@ export class GroupCommitter {
       const res = await this.#opts.commit(() => this.#build([p]));
       this.stats.commits++;
       this.stats.contributions++;
-      p.resolve(res);
+      p.settle(res);
     } catch (err) {
-      p.reject(err);
+      p.fail(err);
     }
   }
 

@@ -181,10 +181,16 @@ const decoder = new TextDecoder();
 
 /** Bytes of an id inside an encoded key (UTF-8, NUL escaped, framing). */
 export function idKeyBytes(id: string): number {
+  // Run ids are printable ASCII (RUN_ID_RE): one byte a character, no encoding needed (this
+  // runs on every append).
+  if (ASCII_NO_NUL.test(id)) return id.length + 2;
   let nul = 0;
   for (let i = id.indexOf("\0"); i >= 0; i = id.indexOf("\0", i + 1)) nul++;
   return encoder.encode(id).length + nul + 2;
 }
+
+/** Printable ASCII only (so no NUL, one UTF-8 byte a character). */
+const ASCII_NO_NUL = /^[ -~]*$/;
 
 /** Packed pages split on LF only, so only an LF keeps data out of one. */
 function hasLf(s: string): boolean {

@@ -10,7 +10,6 @@ import type { RunSummary, StoredEvent } from "../events.ts";
 import { isTerminalType } from "../event_names.ts";
 import {
   AppendConflictError,
-  RelayFencedError,
   RunClosedError,
   RunNotFoundError,
   UnexpectedStateError,
@@ -20,24 +19,24 @@ import {
   encodePages,
   type HeadValue,
   idKeyBytes,
-  isBlob,
   keys,
-  PARTS_PER_WRITE,
   planWrites,
   type RunRecord,
 } from "./kv_codec.ts";
 import {
   applyPatch,
-  changesSummary,
   indexRunning,
   patchHead,
   touchesSummary,
   withHead,
   type WriterCache,
+  type WriterState,
 } from "./kv_head.ts";
-import { afterIo, type Contribution, GroupCommitter } from "./group_commit.ts";
+import { afterIo, GroupCommitter } from "./group_commit.ts";
+import { RunTurns } from "./run_turns.ts";
+import { type AppendSink, AppendWrite, endsEarly, writeParts } from "./kv_append.ts";
 import { backoff, commit } from "./kv_atomic.ts";
-import { placeEvents, TAIL_CHARS, tailText } from "./kv_tail.ts";
+import { TAIL_CHARS, tailText } from "./kv_tail.ts";
 import type { HeadState } from "./live_tail.ts";
 import type { AppendOptions, NewEvent, SummaryPatch, UpdateOptions } from "./store.ts";
 
@@ -65,12 +64,8 @@ export interface KvWriterOptions {
 /** Creates, appends to and patches runs; each run's writes in this process go one at a time. */
 export class KvWriter {
   readonly #o: KvWriterOptions;
-  /**
-   * Per-run turn so this process's own writes to one run never conflict with each other: a run
-   * in the map is being written; its array (created only when someone waits) holds the waiters.
-   * Taking a free run's turn allocates nothing, which matters on the append path.
-   */
-  readonly #turns = new Map<string, Array<() => void> | null>();
+  /** Each run's writes in this process take turns (see `run_turns.ts`). */
+  readonly #turns = new RunTurns();
   /** Merges appends of different runs into shared commits (see `group_commit.ts`). */
   readonly #committer: GroupCommitter;
 
@@ -85,6 +80,11 @@ export class KvWriter {
     });
   }
 
+  /** True while a shared commit is under way (see `GroupCommitter.busy`). */
+  get committing(): boolean {
+    return this.#committer.busy;
+  }
+
   /** Appends committed so far, and the shared commits that carried them (for `/metrics`). */
   get commitStats(): Readonly<{ commits: number; contributions: number; splits: number }> {
     return this.#committer.stats;
@@ -94,7 +94,7 @@ export class KvWriter {
   async create(summary: RunSummary): Promise<boolean> {
     const { ttlMs, cache } = this.#o;
     const id = summary.id;
-    return await this.#withLock(id, async () => {
+    return await this.#turns.with(id, async () => {
       for (let attempt = 0; attempt < 2; attempt++) {
         const now = this.#o.now();
         const exp = now + ttlMs;
@@ -147,11 +147,27 @@ export class KvWriter {
   }
 
   /** Appends `events` (and `patch`) to run `id`; see `RunStore.append`. */
-  async append(
+  append(
     id: string,
     events: readonly NewEvent[],
     patch?: SummaryPatch,
     opts: AppendOptions = {},
+  ): Promise<StoredEvent[]> {
+    // The relay's steady case at live rates: a few plain events (they go into the head,
+    // kv_tail.ts, no page packed) to a run cached here with no write of it in flight.
+    if (events.length > 0 && !this.#turns.busy(id) && !endsEarly(events)) {
+      const st = this.#o.cache.peek(id);
+      const text = st === undefined ? undefined : tailText(events, TAIL_CHARS);
+      if (text !== undefined) return this.#appendCached(id, st!, events, text, patch, opts);
+    }
+    return this.#append(id, events, patch, opts);
+  }
+
+  async #append(
+    id: string,
+    events: readonly NewEvent[],
+    patch: SummaryPatch | undefined,
+    opts: AppendOptions,
   ): Promise<StoredEvent[]> {
     if (events.length === 0) {
       if (patch) await this.update(id, patch);
@@ -162,23 +178,22 @@ export class KvWriter {
         throw new RunClosedError(id, `the batch has events after its terminal ${events[i].type}`);
       }
     }
-    // The relay's steady case at live rates: a few plain events, which go into the head
-    // (kv_tail.ts) and need no page packed.
+    // A few plain events go into the head (kv_tail.ts) and need no page packed.
     const text = tailText(events, TAIL_CHARS);
     if (text !== undefined) {
-      if (this.#turns.has(id)) await this.#waitTurn(id);
-      else this.#turns.set(id, null);
+      const turn = this.#turns.acquire(id);
+      if (turn) await turn;
       try {
         return await this.#appendRange(id, events, null, text, patch, opts);
       } finally {
-        this.#passTurn(id);
+        this.#turns.pass(id);
       }
     }
     // Pack and size everything first: an event too big refuses the batch before any write.
     const pages = encodePages(id, idKeyBytes(id), events);
     const ranges = planWrites(pages);
-    if (this.#turns.has(id)) await this.#waitTurn(id);
-    else this.#turns.set(id, null);
+    const turn = this.#turns.acquire(id);
+    if (turn) await turn;
     try {
       // One atomic write, no big event: no loop, no extra frames.
       if (ranges.length === 1 && !hasParts(pages)) {
@@ -189,7 +204,7 @@ export class KvWriter {
         const [start, end] = ranges[r];
         const last = r === ranges.length - 1;
         const range = pages.slice(start, end);
-        await this.#writeParts(id, range);
+        await writeParts(this.#o.kv, this.#o.cache, this.#o.now, id, range);
         const stored = await this.#appendRange(
           id,
           range.flatMap((p) => p.events),
@@ -202,14 +217,14 @@ export class KvWriter {
       }
       return out;
     } finally {
-      this.#passTurn(id);
+      this.#turns.pass(id);
     }
   }
 
   /** Patches run `id`'s summary and head; see `RunStore.update`. */
   async update(id: string, patch: SummaryPatch, opts: UpdateOptions = {}): Promise<RunSummary> {
     const { kv, cache } = this.#o;
-    return await this.#withLock(id, async () => {
+    return await this.#turns.with(id, async () => {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         const st = await cache.get(id);
         const now = this.#o.now();
@@ -255,24 +270,71 @@ export class KvWriter {
     });
   }
 
-  /** Writes the parts of the big events among `pages` (before the write that commits them). */
-  async #writeParts(id: string, pages: readonly EncodedPage[]): Promise<void> {
-    const { kv, cache } = this.#o;
-    for (const page of pages) {
-      if (page.parts.length === 0 || !isBlob(page.value)) continue;
-      const blob = page.value.blob;
-      const st = await cache.get(id);
-      const expireIn = Math.max(1, st.head.exp - this.#o.now());
-      // Unique blob ids: parts of an attempt that never committed are never read, and expire.
-      for (let i = 0; i < page.parts.length; i += PARTS_PER_WRITE) {
-        await commit(() => {
-          const op = kv.atomic();
-          for (let k = i; k < Math.min(i + PARTS_PER_WRITE, page.parts.length); k++) {
-            op.set(keys.part(id, blob, k), page.parts[k], { expireIn });
-          }
-          return op;
-        });
+  /**
+   * The steady append (a small batch, the run cached, no write of it in flight): one object
+   * queued for the next commit and the caller's promise, no suspended frames; the outcome comes
+   * back through {@link #sink}. A lost version check goes on as {@link #appendRange}.
+   */
+  #appendCached(
+    id: string,
+    st: WriterState,
+    events: readonly NewEvent[],
+    text: string,
+    patch: SummaryPatch | undefined,
+    opts: AppendOptions,
+  ): Promise<StoredEvent[]> {
+    let w: AppendWrite;
+    try {
+      w = new AppendWrite(id, st, events, null, text, patch, opts, this.#o.now());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.#turns.take(id);
+    return new Promise((resolve, reject) => {
+      w.track(this.#sink, resolve, reject);
+      this.#committer.enqueue(w, opts.first === true);
+    });
+  }
+
+  /** Where the steady appends' commits report (one object per writer, never throws). */
+  readonly #sink: AppendSink = {
+    committed: (w, res) => {
+      const id = w.id;
+      if (!res.ok) {
+        this.#o.cache.forget(id);
+        w.resolve(this.#retryRange(id, w.events, w.text!, w.patch, w.opts));
+        return;
       }
+      try {
+        this.#committed(id, w.st, w, res.versionstamp);
+      } catch (err) {
+        this.#turns.pass(id);
+        w.reject(err);
+        return;
+      }
+      this.#turns.pass(id);
+      w.resolve(w.stored);
+    },
+    failed: (w, err) => {
+      this.#o.cache.forget(w.id);
+      this.#turns.pass(w.id);
+      w.reject(err);
+    },
+  };
+
+  /** {@link #appendCached} after its first try lost a version check (it holds the run's turn). */
+  async #retryRange(
+    id: string,
+    events: readonly NewEvent[],
+    text: string,
+    patch: SummaryPatch | undefined,
+    opts: AppendOptions,
+  ): Promise<StoredEvent[]> {
+    try {
+      await backoff(0);
+      return await this.#appendRange(id, events, null, text, patch, opts, 1);
+    } finally {
+      this.#turns.pass(id);
     }
   }
 
@@ -287,67 +349,17 @@ export class KvWriter {
     text: string | undefined,
     patch: SummaryPatch | undefined,
     opts: AppendOptions,
+    from = 0,
   ): Promise<StoredEvent[]> {
     const { cache } = this.#o;
-    // The last upstream id among these events goes into the head in the same write.
-    let up: string | undefined;
-    for (const ev of events) if (ev.upstreamId !== undefined) up = ev.upstreamId;
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    for (let attempt = from; attempt < MAX_ATTEMPTS; attempt++) {
       // The steady case reads nothing: no await (and no microtask) when the run is cached.
       const st = cache.peek(id) ?? await cache.load(id);
-      if (st.head.done) throw new RunClosedError(id);
-      // A stale cache passes this, then fails the head's version check and is read again here.
-      if (opts.relayOwner !== undefined && st.head.owner !== opts.relayOwner) {
-        throw new RelayFencedError(id, st.head.owner);
-      }
-      // A batch that only repeats the current status (every step_started says "running") costs
-      // no summary write.
-      const writeSummary = changesSummary(st.summary, patch);
-      const now = this.#o.now();
-      if (now >= st.head.exp) throw new RunNotFoundError(id, "the run has expired");
-      const expireIn = st.head.exp - now;
-      let seq = st.head.seq;
-      const stored: StoredEvent[] = [];
-      for (const ev of events) stored.push({ seq: ++seq, type: ev.type, data: ev.data });
-      const done = isTerminalType(stored[stored.length - 1].type);
-      // patchHead's copy is this write's own: set on it rather than spread it again.
-      const head: HeadValue = patchHead(st.head, patch, now);
-      head.seq = seq;
-      head.done = done;
-      if (up !== undefined) head.up = up;
-      const summary = writeSummary ? applyPatch(st.summary, patch) : st.summary;
-      // Small appends go into the head (kv_tail.ts); pages are written only when they do not fit.
-      const rows = placeEvents(st.head, head, stored.length, text, pages, 64 + idKeyBytes(id));
-      let bytes = 512 + rows.bytes;
-      const keyBytes = 256 + rows.keyBytes;
-      if (writeSummary) bytes += JSON.stringify(summary).length * 3;
-      const checks: Deno.AtomicCheck[] = [{ key: keys.head(id), versionstamp: st.headVs }];
-      if (writeSummary) checks.push({ key: keys.run(id), versionstamp: st.runVs });
-      const contribution: Contribution = {
-        checks,
-        apply: (op) => {
-          for (let k = 0; k < rows.seqs.length; k++) {
-            op.set(keys.page(id, rows.seqs[k]), rows.values[k], { expireIn });
-          }
-          op.set(keys.head(id), head, { expireIn });
-          if (writeSummary) {
-            op.set(keys.run(id), { summary, exp: st.head.exp } satisfies RunRecord, { expireIn });
-          }
-          if (writeSummary || (patch !== undefined && "relay" in patch)) {
-            indexRunning(op, summary, head, expireIn);
-          }
-        },
-        mutations: rows.seqs.length + (writeSummary ? 3 : 1),
-        bytes,
-        keyBytes,
-        // A run's end, or a gate (the relay's stream stops there until a decision): followers
-        // polling from other processes learn of it at once, even if this process dies next.
-        ends: done || stored[stored.length - 1].type === "approval_required",
-      };
+      const w = new AppendWrite(id, st, events, pages, text, patch, opts, this.#o.now());
       let res: Deno.KvCommitResult | Deno.KvCommitError;
       try {
         // Shared with other runs' appends waiting at the same time: one fsync for all of them.
-        res = await this.#committer.submit(contribution, opts.first === true);
+        res = await this.#committer.submit(w, opts.first === true);
       } catch (err) {
         cache.forget(id);
         throw err;
@@ -357,41 +369,17 @@ export class KvWriter {
         await backoff(attempt);
         continue;
       }
-      cache.remember(id, {
-        head,
-        headVs: res.versionstamp,
-        summary,
-        runVs: writeSummary ? res.versionstamp : st.runVs,
-      });
-      this.#o.publish(id, stored, { seq, done });
-      return stored;
+      this.#committed(id, st, w, res.versionstamp);
+      return w.stored;
     }
     throw new AppendConflictError(id, MAX_ATTEMPTS);
   }
 
-  async #withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    if (this.#turns.has(id)) await this.#waitTurn(id);
-    else this.#turns.set(id, null);
-    try {
-      return await fn();
-    } finally {
-      this.#passTurn(id);
-    }
-  }
-
-  /** Waits until run `id`'s current writer passes the turn on to this caller. */
-  #waitTurn(id: string): Promise<void> {
-    let waiters = this.#turns.get(id);
-    if (!waiters) this.#turns.set(id, waiters = []);
-    const queue = waiters;
-    return new Promise((resolve) => queue.push(resolve));
-  }
-
-  /** Ends this caller's turn on run `id`: the next waiter's starts, or the run is free. */
-  #passTurn(id: string): void {
-    const next = this.#turns.get(id)?.shift();
-    if (next) next();
-    else this.#turns.delete(id);
+  /** Caches what `w` stored and wakes this process's subscribers of run `id`. */
+  #committed(id: string, st: WriterState, w: AppendWrite, versionstamp: string): void {
+    this.#o.cache.remember(id, w.committed(st, versionstamp));
+    // The head is a HeadState too (its seq and done).
+    this.#o.publish(id, w.stored, w.head);
   }
 }
 

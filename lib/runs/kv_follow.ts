@@ -44,6 +44,12 @@ export interface KvFollowerOptions {
   ttlMs: number;
   /** Least ms between two moves of the clock ({@link DEFAULT_CLOCK_EVERY_MS}; 0: every commit). */
   clockEveryMs?: number;
+  /**
+   * True while this process's commits are under way (the group committer's next operation will
+   * call {@link KvFollower.tick}): an owed move of the clock then rides with it instead of
+   * taking a commit of its own. Default: never.
+   */
+  committing?: () => boolean;
   /** The tail to wake (read lazily: the tail and the follower refer to each other). */
   tail: () => FollowedTail;
   /** True once the store is closing: no new poll, and failures are no longer reported. */
@@ -82,10 +88,7 @@ export class KvFollower {
     const now = performance.now();
     const every = this.#o.clockEveryMs ?? DEFAULT_CLOCK_EVERY_MS;
     if (!ends && now - this.#clockAt < every) {
-      this.#clockTimer ??= setTimeout(() => {
-        this.#clockTimer = undefined;
-        this.#writeClock();
-      }, every - (now - this.#clockAt));
+      this.#clockTimer ??= setTimeout(this.#owed, every - (now - this.#clockAt));
       return;
     }
     clearTimeout(this.#clockTimer);
@@ -93,6 +96,22 @@ export class KvFollower {
     this.#clockAt = now;
     op.set(this.#clockKey, ++this.#clockTick, { expireIn: this.#o.ttlMs });
   }
+
+  /**
+   * The move owed by commits that left the clock out, due now: it goes with the next commit
+   * when one is under way (its `tick` is past the interval; under load a commit follows within
+   * one commit's time), else in a write of its own. Checked again a little later in case the
+   * commit under way was the last one.
+   */
+  readonly #owed = () => {
+    this.#clockTimer = undefined;
+    if (this.#o.committing?.()) {
+      const every = this.#o.clockEveryMs ?? DEFAULT_CLOCK_EVERY_MS;
+      this.#clockTimer = setTimeout(this.#owed, Math.max(1, every / 4));
+      return;
+    }
+    void this.#writeClock();
+  };
 
   /** Moves the clock in a write of its own (the one owed by commits that left it out). */
   #writeClock(): Promise<void> {

@@ -44,8 +44,11 @@ export function touchesSummary(patch: SummaryPatch | undefined): boolean {
 export function changesSummary(summary: RunSummary, patch: SummaryPatch | undefined): boolean {
   if (!patch) return false;
   const current = summary as unknown as Record<string, unknown>;
-  for (const [key, value] of Object.entries(patch)) {
-    if (HEAD_FIELDS.has(key)) continue;
+  const given = patch as Record<string, unknown>;
+  // for-in, not Object.entries: no arrays built on every append.
+  for (const key in given) {
+    if (!Object.hasOwn(given, key) || HEAD_FIELDS.has(key)) continue;
+    const value = given[key];
     if (value === undefined ? key in current : !sameJson(current[key], value)) return true;
   }
   return false;

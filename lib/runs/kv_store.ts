@@ -119,6 +119,7 @@ export class KvRunStore implements RunStore {
       logger: opts.logger ?? silentLogger,
       tail: () => this.#tail,
       closed: () => this.#closed,
+      committing: () => this.#writer.committing,
     });
     this.#writer = new KvWriter({
       kv,
@@ -174,6 +175,10 @@ export class KvRunStore implements RunStore {
     // Not async: the relay's hot path, one promise and frame less per append.
     if (this.#closed) return Promise.reject(new Error("The run store is closed"));
     return this.#writer.append(id, events, patch, opts);
+  }
+
+  committing(): boolean {
+    return this.#writer.committing;
   }
 
   async update(

@@ -108,6 +108,13 @@ class Subscription implements AsyncIterableIterator<StoredEvent[]> {
   #started = false;
   #finished = false;
   #wake: (() => void) | null = null;
+  /**
+   * A `next()` waiting for new events outside {@link #step} (the live case: caught up, nothing
+   * buffered): {@link wake} answers it directly, without a suspended step.
+   */
+  #waiter:
+    | ((r: IteratorResult<StoredEvent[]> | Promise<IteratorResult<StoredEvent[]>>) => void)
+    | null = null;
   /** The last `next()` call's result (later calls start after it settles). */
   #queue: Promise<unknown> = Promise.resolve();
   /** `next()` calls not settled yet (each step counts itself out as it ends). */
@@ -142,9 +149,33 @@ class Subscription implements AsyncIterableIterator<StoredEvent[]> {
     // promise is the whole chain (an idle subscriber holds no promise besides it).
     const overlap = this.#inFlight > 0;
     this.#inFlight++;
-    const result = overlap ? this.#queue.then(this.#stepAfter, this.#stepAfter) : this.#step();
+    const result = overlap
+      ? this.#queue.then(this.#stepAfter, this.#stepAfter)
+      : this.#caughtUp()
+      ? new Promise<IteratorResult<StoredEvent[]>>((resolve) => {
+        this.#waiter = resolve;
+      })
+      : this.#step();
     this.#queue = result;
     return result;
+  }
+
+  /** True when a step would only wait for the head to move (see {@link #step}). */
+  #caughtUp(): boolean {
+    const ch = this.#ch;
+    return this.#buf.length === 0 && !this.#finished && this.#started && !ch.gone &&
+      this.#known >= ch.head && !ch.done;
+  }
+
+  /** Answers a waiting `next()`: what was buffered meanwhile, or a step. */
+  #resume(): IteratorResult<StoredEvent[]> | Promise<IteratorResult<StoredEvent[]>> {
+    const out = this.#buf;
+    if (out.length === 0) return this.#step();
+    this.#inFlight--;
+    this.#buf = NO_EVENTS;
+    // The terminal event is always the log's last one, so it can only end the batch.
+    if (isTerminalType(out[out.length - 1].type)) this.#finish();
+    return { value: out, done: false };
   }
 
   /** Starts a step queued behind an overlapping call (rare: only when calls overlap). */
@@ -169,6 +200,11 @@ class Subscription implements AsyncIterableIterator<StoredEvent[]> {
     if (wake) {
       this.#wake = null;
       wake();
+    }
+    const waiter = this.#waiter;
+    if (waiter) {
+      this.#waiter = null;
+      waiter(this.#resume());
     }
   }
 

@@ -108,6 +108,13 @@ export interface RunStore {
   ): Promise<StoredEvent[]>;
 
   /**
+   * True while this process's appends are being committed (a shared commit under way, others
+   * queued behind it): the relay then reads a fast stream a little later (`pump.ts`). Optional:
+   * a store without it is never busy.
+   */
+  committing?(): boolean;
+
+  /**
    * Changes only the summary, atomically (a version check; retried on conflict). Allowed after
    * the run ended. Returns the new summary. With `opts.expect`, the change is made only if the
    * summary as stored at that moment passes it (compare-and-set: of two concurrent claims of

@@ -59,6 +59,9 @@ const MOVES_STATUS: ReadonlySet<string> = /* @__PURE__ */ new Set([
   "workflow_aborted",
 ]);
 
+/** The data of events whose status move does not depend on it (read only, never written). */
+const NO_DATA: { status?: unknown } = /* @__PURE__ */ Object.freeze({});
+
 /** One event to reduce: its type and its data as JSON text (as the log holds it). */
 export interface EventText {
   /** The event type. */
@@ -81,7 +84,7 @@ export function summaryPatch(batch: readonly EventText[], now: number): Partial<
     // Parsed only where the data matters: step_started is the hottest event of all.
     const d = t === "approval_required" || t === "workflow_complete" || t === "workflow_error"
       ? JSON.parse(ev.data)
-      : {};
+      : NO_DATA;
     const next = statusAfter(status, t, d);
     // Same status again adds nothing (a step starting while a gate waits leaves the gate).
     if (next === undefined || (next === status && t !== "approval_required")) continue;

@@ -170,4 +170,64 @@ describe("pump reads", () => {
       await real.close();
     }
   });
+
+  it("holds the next read for deps.pace only when the last read found its bytes waiting", async () => {
+    for (const waited of [false, true]) {
+      const real = await openRun();
+      try {
+        const { store, appends, release } = heldAppends(real);
+        const deps = pumpDeps(store, new Metrics());
+        // A clock that stands still (every read finds its bytes waiting) or moves 10 ms a look
+        // (every read waited for them).
+        let t = 0;
+        deps.clock = () => waited ? t += 10 : t;
+        let paces = 0;
+        let pause = Promise.withResolvers<void>();
+        deps.pace = () => {
+          paces++;
+          return pause.promise;
+        };
+        const up = upstream();
+        const done = pump(deps, {
+          runId: RUN,
+          graph: "g",
+          body: up.body,
+          log: createLogger("silent"),
+        });
+        await turns(20);
+        assert.equal(up.pulls(), 1);
+        release();
+        await turns(20);
+        if (waited) {
+          // Its reads wait for data: never held, the next read follows the write at once.
+          assert.equal(paces, 0);
+          assert.equal(up.pulls(), 2);
+          assert.equal(appends(), 2);
+        } else {
+          assert.equal(appends(), 1);
+          // Bytes were waiting: the next read waits for the pause, then goes.
+          assert.equal(paces, 1);
+          assert.equal(up.pulls(), 1, "no read before the pause ends");
+          pause.resolve();
+          pause = Promise.withResolvers<void>();
+          await turns(20);
+          assert.equal(up.pulls(), 2);
+        }
+        let finished = false;
+        done.then(() => finished = true, () => finished = true);
+        while (!finished) {
+          release();
+          pause.resolve();
+          pause = Promise.withResolvers<void>();
+          await turns(2);
+        }
+        assert.equal(await done, "finished");
+        assert.equal((await real.read(RUN, 0)).length, STEPS + 1);
+        if (waited) assert.equal(paces, 0);
+        else assert.ok(paces >= STEPS, `paced before every later read (${paces})`);
+      } finally {
+        await real.close();
+      }
+    }
+  });
 });

@@ -108,6 +108,50 @@ Deno.test("a failed check in a shared operation fails only its own member", asyn
   }
 });
 
+Deno.test("enqueued members share operations with submits and are told their outcome", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    await kv.set(["taken"], 1);
+    let commits = 0;
+    const gc = new GroupCommitter({
+      atomic: () => kv.atomic(),
+      commit: (b) => {
+        commits++;
+        return b().commit();
+      },
+    });
+    const told: Array<[string, boolean | "threw"]> = [];
+    const both = Promise.withResolvers<void>();
+    const tell = (entry: [string, boolean | "threw"]) => {
+      told.push(entry);
+      if (told.length === 2) both.resolve();
+    };
+    const member = (key: string) => ({
+      c: contribution(key, null, 7),
+      settle: (r: Deno.KvCommitResult | Deno.KvCommitError) => tell([key, r.ok]),
+      fail: () => tell([key, "threw"]),
+    });
+    const first = gc.submit(contribution("s0", null, 0));
+    gc.enqueue(member("e1"));
+    const second = gc.submit(contribution("s1", null, 1));
+    gc.enqueue(member("taken")); // expects absent: its own check fails, the others commit
+    assert.deepEqual(told, [], "never told from inside enqueue");
+    assert.equal(gc.busy, true, "busy while members wait");
+    assert.deepEqual((await Promise.all([first, second])).map((r) => r.ok), [true, true]);
+    await both.promise;
+    assert.deepEqual(told, [["e1", true], ["taken", false]]);
+    await new Promise((r) => setTimeout(r, 0));
+    assert.equal(gc.busy, false, "idle once the queue is empty");
+    assert.equal((await kv.get(["e1"])).value, 7);
+    assert.equal((await kv.get(["taken"])).value, 1);
+    // The first alone; e1, s1 and "taken" together (then split, each on its own).
+    assert.equal(gc.stats.splits, 1);
+    assert.equal(commits, 2 + 3);
+  } finally {
+    kv.close();
+  }
+});
+
 Deno.test("limits split the queue into several operations", async () => {
   const kv = await Deno.openKv(":memory:");
   try {

@@ -318,6 +318,36 @@ describe("http1Fetch", () => {
     }
   });
 
+  it("readView returns each read's payload as a view of the connection's buffer", async () => {
+    // The relay's pump decodes each payload before it reads again, so it borrows the view
+    // instead of a copy; read() still copies (the test above).
+    const steps = ["aaaa", "bbbbbb", "cc"];
+    const next = steps.map(() => Promise.withResolvers<void>());
+    const server = rawServer(async (_req, conn) => {
+      await write(conn, "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n");
+      for (let i = 0; i < steps.length; i++) {
+        await next[i].promise;
+        await write(conn, `${steps[i].length.toString(16)}\r\n${steps[i]}\r\n`);
+      }
+      await write(conn, "0\r\n\r\n");
+    });
+    try {
+      const source = bodySource((await http1Fetch(`${server.url}/`)).body)!;
+      const views: Uint8Array[] = [];
+      for (let i = 0; i < steps.length; i++) {
+        next[i].resolve();
+        const r = await source.readView();
+        assert.equal(r.done, false);
+        assert.equal(dec.decode(r.value), steps[i], "intact until the next read");
+        views.push(r.value!);
+      }
+      assert.equal((await source.readView()).done, true);
+      assert.equal(views[0].buffer, views[1].buffer, "one buffer, reused");
+    } finally {
+      await server.close();
+    }
+  });
+
   it("bodySource reads the body without its stream, and a cancel ends a pending read", async () => {
     const release = Promise.withResolvers<void>();
     const closed = Promise.withResolvers<void>();
