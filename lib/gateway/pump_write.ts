@@ -16,19 +16,39 @@ import {
   type RunStore,
 } from "../runs/store.ts";
 import { isFinished, type summaryPatch } from "../runs/summary.ts";
-import type { PumpDeps, PumpOutcome } from "./pump.ts";
+import type { Metrics } from "../metrics.ts";
+
+/**
+ * What the write-failure path needs of the pump's deps (`PumpDeps` has it all; declared here so
+ * this module does not import the pump back).
+ */
+export interface WriteFailureDeps {
+  /** The run log. */
+  store: RunStore;
+  /** Counts the failure. */
+  metrics: Metrics;
+  /** Ends the run with a gateway-made `workflow_error` (unless it already ended). */
+  recordError: (
+    runId: string,
+    graph: string,
+    log: Logger,
+    failure: { code: string; message: string },
+  ) => Promise<void>;
+  /** Asks the workflow service to stop the thread; never throws. */
+  stopUpstream: (runId: string, log: Logger) => Promise<void>;
+}
 
 /**
  * The log refused the relay's writes. A run that another process closed meanwhile (an abort
  * handled there) simply ended; otherwise the run is failed loudly and stopped upstream.
  */
 export async function logWriteFailed(
-  deps: PumpDeps,
+  deps: WriteFailureDeps,
   runId: string,
   graph: string,
   err: unknown,
   log: Logger,
-): Promise<PumpOutcome> {
+): Promise<"stopped" | "failed"> {
   if (err instanceof RelayFencedError) {
     // Another gateway took the run over (this one stalled past its lease): it relays now.
     log.warn("run taken over by another gateway; this relay stops", { owner: err.owner ?? null });
