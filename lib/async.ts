@@ -4,6 +4,7 @@
  * process (or a test's sanitizer) waiting on a stray timer.
  * @module
  */
+import { unwatchAbort, watchAbort } from "./abort_watch.ts";
 
 /** Resolves after `ms`, or rejects with the signal's reason as soon as `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -72,12 +73,14 @@ export function raceAbort<T>(
       late();
       reject(signal.reason);
     };
-    signal.addEventListener("abort", onAbort, { once: true });
+    // Watched, not listened to: the signal may be the process's shutdown signal, watched by
+    // every open call (see abort_watch.ts).
+    watchAbort(signal, onAbort);
     p.then((v) => {
-      signal.removeEventListener("abort", onAbort);
+      unwatchAbort(signal, onAbort);
       resolve(v);
     }, (e) => {
-      signal.removeEventListener("abort", onAbort);
+      unwatchAbort(signal, onAbort);
       reject(e);
     });
   });

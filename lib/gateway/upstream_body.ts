@@ -5,6 +5,7 @@
  * @module
  */
 import { describe, PASS_THROUGH_STATUSES, UpstreamError } from "./upstream_errors.ts";
+import { unwatchAbort, watchAbort } from "../abort_watch.ts";
 
 /** Largest error / JSON body read from the upstream. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -132,7 +133,7 @@ export class UpstreamBody implements UnderlyingDefaultSource<Uint8Array>, EventL
     this.#first = first;
     this.#reader = reader;
     this.#external = external;
-    external?.addEventListener("abort", this, { once: true });
+    if (external) watchAbort(external, this);
   }
 
   /**
@@ -224,7 +225,7 @@ export class UpstreamBody implements UnderlyingDefaultSource<Uint8Array>, EventL
   #end(reason?: unknown): Promise<void> {
     if (this.#ended) return Promise.resolve();
     this.#ended = true;
-    this.#external?.removeEventListener("abort", this);
+    if (this.#external) unwatchAbort(this.#external, this);
     return this.#reader.cancel(reason).catch(() => {});
   }
 }

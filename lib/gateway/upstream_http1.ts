@@ -13,6 +13,7 @@
  * @module
  */
 import { raceAbort } from "../async.ts";
+import { unwatchAbort, watchAbort } from "../abort_watch.ts";
 import { ChunkedDecoder, Http1ProtocolError } from "./http1_chunked.ts";
 
 export { ChunkedDecoder, Http1ProtocolError } from "./http1_chunked.ts";
@@ -245,7 +246,7 @@ class AbortClose {
   }
   /** Stops listening to the signal. */
   detach(): void {
-    this.#signal?.removeEventListener("abort", this);
+    if (this.#signal) unwatchAbort(this.#signal, this);
   }
 }
 
@@ -373,7 +374,7 @@ export async function http1Fetch(
     wiring.close();
     throw signal.reason;
   }
-  signal?.addEventListener("abort", wiring, { once: true });
+  if (signal) watchAbort(signal, wiring);
   try {
     const bytes = body.length === 0 ? enc.encode(head) : concat(enc.encode(head), body);
     for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));

@@ -6,6 +6,8 @@
  * @module
  */
 import { raceAbort } from "../async.ts";
+import { unwatchAbort, watchAbort } from "../abort_watch.ts";
+import { realScheduler, sharedTimer, TimerEntry } from "../sse/shared_timer.ts";
 import {
   type BodyReader,
   isEventStream,
@@ -88,7 +90,7 @@ class Opening {
   reader: BodyReader | undefined;
   #finished = false;
   #source: BodySource | undefined;
-  readonly #timer: ReturnType<typeof setTimeout>;
+  readonly #deadline: TimerEntry<Opening>;
   readonly #what: string;
   readonly #ms: number;
   readonly #signal: AbortSignal | undefined;
@@ -97,8 +99,10 @@ class Opening {
     this.#what = what;
     this.#ms = ms;
     this.#signal = signal;
-    this.#timer = setTimeout(Opening.#expire, ms, this);
-    signal?.addEventListener("abort", this, { once: true });
+    // An entry of the process's shared timer, not a runtime timer per start.
+    this.#deadline = new TimerEntry<Opening>(Opening.#expire, this);
+    sharedTimer(realScheduler).schedule(this.#deadline, ms);
+    if (signal) watchAbort(signal, this);
   }
 
   static #expire(self: Opening): void {
@@ -178,8 +182,8 @@ class Opening {
 
   #release(): void {
     this.#finished = true;
-    clearTimeout(this.#timer);
-    this.#signal?.removeEventListener("abort", this);
+    sharedTimer(realScheduler).cancel(this.#deadline);
+    if (this.#signal) unwatchAbort(this.#signal, this);
   }
 }
 

@@ -7,6 +7,7 @@
  */
 import type { z } from "zod";
 import { ApiError } from "./errors.ts";
+import { realScheduler, sharedTimer, TimerEntry } from "../sse/shared_timer.ts";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -41,23 +42,27 @@ function bodyTimeout(timeoutMs: number): ApiError {
   );
 }
 
-/** The read deadline of one body: one timer, which cancels the body's reader when it fires. */
+/**
+ * The read deadline of one body: an entry of the process's shared timer (no runtime timer per
+ * request), which cancels the body's reader when it comes due.
+ */
 class BodyDeadline {
   /** True once the deadline passed (the reader was cancelled then). */
   expired = false;
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  readonly #timer: ReturnType<typeof setTimeout>;
+  readonly #entry: TimerEntry<BodyDeadline>;
   constructor(reader: ReadableStreamDefaultReader<Uint8Array>, ms: number) {
     this.#reader = reader;
-    this.#timer = setTimeout(BodyDeadline.#fire, ms, this);
+    this.#entry = new TimerEntry<BodyDeadline>(BodyDeadline.#fire, this);
+    sharedTimer(realScheduler).schedule(this.#entry, ms);
   }
   static #fire(self: BodyDeadline): void {
     self.expired = true;
     self.#reader.cancel().catch(() => {});
   }
-  /** Stops the timer (the body was read, or failed otherwise). */
+  /** Stops the deadline (the body was read, or failed otherwise). */
   clear(): void {
-    clearTimeout(this.#timer);
+    sharedTimer(realScheduler).cancel(this.#entry);
   }
 }
 

@@ -143,6 +143,10 @@ export class SharedTimer {
     const first = this.#heap[0];
     const want = first ? first.due : Infinity;
     if (want === this.#armedFor) return;
+    // A timer armed earlier than needed stays: it fires, finds nothing due and arms for the
+    // earliest entry then. Moving it each time the earliest entry is cancelled cost a runtime
+    // timer per cancel where entries end in the order they began (body reads, upstream answers).
+    if (first && this.#timer !== undefined && this.#armedFor < want) return;
     if (this.#timer !== undefined) this.#scheduler.clearTimer(this.#timer);
     this.#timer = undefined;
     this.#armedFor = want;

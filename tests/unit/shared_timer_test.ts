@@ -41,6 +41,32 @@ describe("SharedTimer", () => {
     assert.equal(timer.size, 0);
   });
 
+  it("keeps an early timer when the earliest entry is cancelled: no runtime timer per cancel", () => {
+    const sched = new ManualScheduler();
+    let sets = 0;
+    const setTimer = sched.setTimer.bind(sched);
+    sched.setTimer = (callback, ms, arg) => {
+      sets++;
+      return setTimer(callback, ms, arg);
+    };
+    const timer = new SharedTimer(sched);
+    const fired: [number, number][] = [];
+    const entries = Array.from(
+      { length: 100 },
+      (_, i) => new TimerEntry((n: number) => fired.push([n, sched.now()]), i),
+    );
+    // Deadlines that end in the order they began (body reads, upstream answers).
+    entries.forEach((e, i) => timer.schedule(e, 1000 + i));
+    for (const e of entries.slice(0, 99)) timer.cancel(e);
+    assert.equal(sets, 1, "one runtime timer for 100 entries and 99 cancels");
+    sched.advance(2000);
+    assert.deepEqual(fired, [[99, 1099]], "the last one still fires exactly when due");
+    assert.equal(sched.timers.size, 0, "no timer left once nothing waits");
+    timer.schedule(entries[0], 10);
+    timer.cancel(entries[0]);
+    assert.equal(sched.timers.size, 0, "cancelling the only entry clears the timer");
+  });
+
   it("cancels and moves entries anywhere in the heap (checked against a model)", () => {
     const sched = new ManualScheduler();
     const timer = new SharedTimer(sched);

@@ -182,6 +182,32 @@ for (const transport of ["socket", "fetch"] as const) {
       await fake.waitFor((f) => f.cancelled === cancelled + 1);
     });
 
+    it("many open streams watch one signal through one listener; its abort ends them all", async () => {
+      fake.setScript("idle");
+      const cancelled = fake.cancelled;
+      const ac = new AbortController();
+      let listeners = 0;
+      const add = ac.signal.addEventListener.bind(ac.signal);
+      ac.signal.addEventListener = (...args: Parameters<typeof add>) => {
+        listeners++;
+        add(...args);
+      };
+      const readers = await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const reader = (await client().execute(REQ, ac.signal)).getReader();
+          await reader.read();
+          return reader;
+        }),
+      );
+      // The process's shutdown signal is watched by every open stream: listeners on the signal
+      // itself would make each start and end scan all the others.
+      assert.equal(listeners, 1);
+      const pending = readers.map((r) => r.read());
+      ac.abort(new Error("shutting down"));
+      for (const p of pending) await assert.rejects(p, /shutting down/);
+      await fake.waitFor((f) => f.cancelled === cancelled + 20);
+    });
+
     it("aborting the signal before the answer rejects with the reason, not a timeout", async () => {
       fake.setScript("silent");
       const ac = new AbortController();
