@@ -86,8 +86,11 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
     // Any other 404 or a 405 is a service without the endpoint (it still works, without
     // rejoin); anything else is a fault.
     async rejoin(threadId: string, afterId: string | null, signal?: AbortSignal) {
-      const h = headers({ accept: "text/event-stream" });
-      if (afterId !== null) h.set("last-event-id", afterId);
+      const h = headers(
+        afterId === null
+          ? { accept: "text/event-stream" }
+          : { accept: "text/event-stream", "last-event-id": afterId },
+      );
       try {
         const body = await t.openStream(
           "workflow service rejoin",

@@ -175,6 +175,34 @@ describe("http1Fetch", () => {
     }
   });
 
+  it("sends headers given as pairs or a record as they are, and refuses invalid ones", async () => {
+    const server = rawServer(async (_req, conn) => {
+      await write(conn, "HTTP/1.1 204 No Content\r\n\r\n");
+    });
+    try {
+      const res = await http1Fetch(`${server.url}/`, {
+        headers: [["Accept", " text/event-stream\t"], ["x-b", "1"], ["host", "evil"]],
+      });
+      assert.equal(res.status, 204);
+      const req = server.requests[0];
+      assert.match(req, /\r\naccept: text\/event-stream\r\nx-b: 1\r\n/);
+      assert.doesNotMatch(req, /evil/, "host is the client's own");
+      for (
+        const headers of [
+          [["x-a", "1\r\nx-injected: 1"]],
+          [["bad name", "1"]],
+          { "x-a": "nul\0" },
+          { "x-a": "\u20ac" },
+        ] as HeadersInit[]
+      ) {
+        await assert.rejects(http1Fetch(`${server.url}/`, { headers }), TypeError);
+      }
+      assert.equal(server.requests.length, 1, "an invalid header is refused before connecting");
+    } finally {
+      await server.close();
+    }
+  });
+
   it("reads content-length and close-delimited bodies", async () => {
     const server = rawServer(async (req, conn) => {
       if (req.startsWith("GET /len")) {
