@@ -12,17 +12,27 @@ import { flushedSeq, pushTail } from "./kv_tail.ts";
 /** Pages per list batch when reading events (a page holds up to ~60 KB). */
 const READ_BATCH = 16;
 
-/** Events of run `id` after `afterSeq`, at most `limit`; see `RunStore.read`. */
+/**
+ * Events of run `id` after `afterSeq`, at most `limit`; see `RunStore.read`. `cached` is a head
+ * this process's writer committed, at least as new as one just read (the caller checks): when
+ * the events wanted start inside its tail, they come from it without a read (the log is
+ * append-only, so they are the log's own).
+ */
 export async function readEvents(
   kv: Deno.Kv,
   id: string,
   afterSeq: number,
   limit?: number,
+  cached?: HeadValue,
 ): Promise<StoredEvent[]> {
   const after = Number.isFinite(afterSeq) ? Math.max(0, Math.floor(afterSeq)) : 0;
   const max = limit === undefined ? Infinity : Math.floor(limit);
   if (!(max > 0)) return [];
   const out: StoredEvent[] = [];
+  if (cached && after < cached.seq && after >= flushedSeq(cached)) {
+    pushTail(cached, after, max, out);
+    return out;
+  }
   // The head first: the pages it counts on (events up to `flushed`) were written no later than
   // it and are never rewritten, so reading them after it sees them all; a page a later write
   // adds holds events the head still had, and its events past `flushed` are skipped.

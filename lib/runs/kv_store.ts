@@ -132,7 +132,12 @@ export class KvRunStore implements RunStore {
     });
     this.#tail = new LiveTail({
       readHead: (id) => this.#follower.readHead(id),
-      read: (id, after, limit) => this.read(id, after, limit),
+      // Up to a head the tail has seen, this process's writer may hold the events already.
+      read: (id, after, limit, until) => {
+        this.#assertOpen();
+        const cached = this.#cachedHead(id);
+        return readEvents(kv, id, after, limit, cached && cached.seq >= until ? cached : undefined);
+      },
       open: (id) => this.#follower.open(id),
     });
   }
@@ -188,6 +193,12 @@ export class KvRunStore implements RunStore {
   ): Promise<RunSummary> {
     this.#assertOpen();
     return await this.#writer.update(id, patch, opts);
+  }
+
+  /** The head this process's writer last committed for run `id`, when it is cached and alive. */
+  #cachedHead(id: string): HeadValue | undefined {
+    const head = this.#cache.peek(id)?.head;
+    return head && head.exp > this.#now() ? head : undefined;
   }
 
   async read(id: string, afterSeq: number, limit?: number): Promise<StoredEvent[]> {

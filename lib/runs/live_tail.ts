@@ -27,8 +27,11 @@ export interface HeadState {
 export interface TailSource {
   /** The run's current head, or null when the run does not exist. */
   readHead(id: string): Promise<HeadState | null>;
-  /** Events with seq > `afterSeq`, ascending, at most `limit`. */
-  read(id: string, afterSeq: number, limit: number): Promise<StoredEvent[]>;
+  /**
+   * Events with seq > `afterSeq`, ascending, at most `limit`; `untilSeq` is the head the tail
+   * has seen (the events it reads toward).
+   */
+  read(id: string, afterSeq: number, limit: number, untilSeq: number): Promise<StoredEvent[]>;
   /**
    * Called when a run gets its first subscriber in this process: start following the run's
    * head for writes from elsewhere (feeding {@link LiveTail.advance}). Returns the stopper,
@@ -272,7 +275,7 @@ class Subscription implements AsyncIterableIterator<StoredEvent[]> {
 
         if (this.#known < ch.head) {
           const from = this.#known;
-          const events = await this.#host.source.read(ch.id, from, this.#host.pageSize);
+          const events = await this.#host.source.read(ch.id, from, this.#host.pageSize, ch.head);
           if (this.#finished) return DONE;
           if (events.length === 0) {
             // The head says there is more but the log has nothing: the run was deleted or expired.

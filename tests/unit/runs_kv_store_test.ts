@@ -258,6 +258,43 @@ Deno.test("a writer's cached head survives another process appending and updatin
   }
 });
 
+Deno.test("a subscriber of a run this process writes reads its events from the writer's head", async () => {
+  const { path, cleanup } = await tempPath();
+  const a = await openKvRunStore({ path, ttlHours: 1, pollMs: 0, watch: false });
+  // A second handle of the same file: the process that writes the run.
+  const kvB = await Deno.openKv(path);
+  let headReads = 0;
+  const get = kvB.get.bind(kvB);
+  kvB.get = ((key: Deno.KvKey, opts?: { consistency?: Deno.KvConsistencyLevel }) => {
+    if (key[0] === keys.head("x")[0]) headReads++;
+    return get(key, opts);
+  }) as typeof kvB.get;
+  const b = new KvRunStore(kvB, { ttlHours: 1, ownsKv: true, watch: false, pollMs: 0 });
+  const firstBatch = async (store: KvRunStore, after = 0) => {
+    const it = store.subscribe("r", after)[Symbol.asyncIterator]();
+    const first = await it.next();
+    await it.return?.();
+    return first.done ? [] : first.value.map((e) => e.seq);
+  };
+  try {
+    assert.equal(await b.create(summary("r")), true);
+    await b.append("r", [ev("step_started", 1), ev("step_finished", 2)]);
+    assert.deepEqual(await firstBatch(b), [1, 2]);
+    assert.equal(headReads, 1, "the head is read once (fresh), the events come from the writer's");
+    assert.deepEqual(await firstBatch(a), [1, 2], "another process reads them from the log");
+    // Another process appends (a decision taken there): the writer's cached head is older than
+    // the head just read, so the log is read.
+    await a.append("r", [ev("step_started", 3)]);
+    assert.deepEqual(await firstBatch(b), [1, 2, 3]);
+    assert.deepEqual(await firstBatch(b, 2), [3]);
+    assert.equal(headReads, 5, "each of those read the head twice");
+  } finally {
+    await a.close();
+    await b.close();
+    await cleanup();
+  }
+});
+
 Deno.test("a 200 KiB event is split into parts under 64 KiB and reassembled exactly", async () => {
   const { kv, store } = await memStore();
   try {
