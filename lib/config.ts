@@ -63,6 +63,7 @@ const shape = {
   MAX_HEADER_BYTES: int(1024, 65_536).default(DEFAULT_MAX_HEADER_BYTES),
   MAX_STREAMS: int(1, 1_000_000).default(10_000),
   UPSTREAM_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  MAX_STARTING_RUNS: int(1, 100_000).default(32),
   RELAY_LEASE_MS: int(100, 600_000).default(10_000),
   RELAY_SWEEP_MS: int(50, 600_000).default(1_000),
   ON_RELAY_LOST: oneOf(["leave", "abort"]).default("leave"),

@@ -134,7 +134,15 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     leaseMs: opts.leaseMs ?? config.RELAY_LEASE_MS,
     sweepMs: config.RELAY_SWEEP_MS,
     onRelayLost: config.ON_RELAY_LOST,
+    maxStartingRuns: config.MAX_STARTING_RUNS,
   });
+  metrics.addGauge(
+    new Gauge(
+      "workflow_starts_waiting",
+      "Run starts waiting for a place (MAX_STARTING_RUNS are in progress at once).",
+      () => gateway.startsWaiting,
+    ),
+  );
   // Runs of a process that died are taken over at once and then by a periodic sweep.
   gateway.startTakeover();
   const streams = new StreamRegistry(metrics, config.MAX_STREAMS);

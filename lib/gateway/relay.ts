@@ -19,15 +19,17 @@ import { asUpstreamError, GatewayError, shuttingDown, upstreamRefused } from "./
 import { pump } from "./pump.ts";
 import { Records } from "./records.ts";
 import { RelayLease } from "./relay_lease.ts";
-import type { RelayParts } from "./relay_parts.ts";
+import type { GatewayDeps, RelayParts } from "./relay_parts.ts";
 import { RunBatches } from "./run_batches.ts";
-import { type OnRelayLost, type ResumePoint, Takeover } from "./takeover.ts";
+import { type ResumePoint, Takeover } from "./takeover.ts";
 import type { Upstream } from "./upstream.ts";
 import { GraphCatalog } from "./graph_catalog.ts";
+import { DEFAULT_MAX_STARTING_RUNS, StartGate } from "./start_gate.ts";
 import type { BodyReader } from "./upstream_body.ts";
 import { sleep } from "../async.ts";
 
 export type { DecideResult, DecisionInput } from "./decisions.ts";
+export type { GatewayDeps } from "./relay_parts.ts";
 
 /**
  * While this process's commits are under way, a stream whose last read found its bytes waiting
@@ -38,35 +40,6 @@ export type { DecideResult, DecisionInput } from "./decisions.ts";
  * (its reads wait for data). Measured in docs/performance.md.
  */
 const READ_PACE_MS = 8;
-
-/** What the gateway needs; everything is injected so tests run it against real parts. */
-export interface GatewayDeps {
-  /** The run log. */
-  store: RunStore;
-  /** The workflow service client. */
-  upstream: Upstream;
-  /** The process's Prometheus metrics. */
-  metrics: Metrics;
-  /** Where the gateway logs. */
-  logger: Logger;
-  /**
-   * How long this process's relay lease lasts without renewal (ms). One lease per process (not
-   * per run), renewed every third of it: a run whose relaying process let it lapse is lost.
-   */
-  leaseMs?: number;
-  /** Clock (ms since epoch). */
-  now?: () => number;
-  /** This process's identity in run leases. */
-  instanceId?: string;
-  /** The longest wait for another caller's decision record (ms; default 3000). */
-  decisionWaitMs?: number;
-  /** `RELAY_SWEEP_MS`: how often to look for runs to take over (default 1000; 0 = never). */
-  sweepMs?: number;
-  /** `ON_RELAY_LOST`: stop a thread the gateway cannot rejoin at the service? (default leave) */
-  onRelayLost?: OnRelayLost;
-  /** The longest time a rejoin is retried while the service fails (ms; default 60 s). */
-  rejoinForMs?: number;
-}
 
 /** Starts runs, pumps upstream streams into the run log, and serves the log to subscribers. */
 export class Gateway {
@@ -85,6 +58,9 @@ export class Gateway {
   readonly #readers = new Map<string, BodyReader>();
   /** Runs between their claim and the start of their pump (waiting for `/execute`). */
   readonly #starting = new Set<string>();
+  /** Starts in progress at once (the rest wait their turn). */
+  readonly #starts: StartGate;
+  readonly #leaveStart = () => this.#starts.leave();
   /** Aborts upstream calls still waiting for an answer when the process shuts down. */
   readonly #stop = new AbortController();
   /** The workflow service's graph list, checked by every start. */
@@ -99,6 +75,7 @@ export class Gateway {
     this.#log = deps.logger;
     this.#now = deps.now ?? Date.now;
     this.#graphs = new GraphCatalog(this.#upstream, this.#now);
+    this.#starts = new StartGate(deps.maxStartingRuns ?? DEFAULT_MAX_STARTING_RUNS);
     this.#records = new Records(deps.store, deps.metrics, this.#now);
     const recordError = this.#records.recordError.bind(this.#records);
     const stopUpstream = (runId: string, log: Logger) =>
@@ -182,10 +159,33 @@ export class Gateway {
 
   /**
    * Starts a run, or attaches to it when `runId` names an existing run (never a second launch).
-   * A failure after the run was created is also logged as the run's `workflow_error`.
+   * A failure after the run was created is also logged as the run's `workflow_error`. At most
+   * `maxStartingRuns` starts are in progress at once; the others wait their turn.
    * @throws {GatewayError} `shutting_down`, `unknown_graph`, `conflict`, `upstream_refused`.
    */
-  async start(input: StartInput): Promise<{ run: RunSummary; created: boolean }> {
+  start(input: StartInput): Promise<{ run: RunSummary; created: boolean }> {
+    if (this.#closing) return Promise.reject(shuttingDown());
+    const turn = this.#starts.enter();
+    return turn === undefined ? this.#admitted(input) : turn.then(() => this.#admitted(input));
+  }
+
+  /** Runs starts waiting for their turn (for `/metrics`). */
+  get startsWaiting(): number {
+    return this.#starts.waiting;
+  }
+
+  /** A start that has its place; gives it back however the start ends. */
+  #admitted(input: StartInput): Promise<{ run: RunSummary; created: boolean }> {
+    let started: Promise<{ run: RunSummary; created: boolean }>;
+    try {
+      started = this.#begin(input);
+    } catch (err) {
+      started = Promise.reject(err);
+    }
+    return started.finally(this.#leaveStart);
+  }
+
+  async #begin(input: StartInput): Promise<{ run: RunSummary; created: boolean }> {
     if (this.#closing) throw shuttingDown();
     const runId = input.runId ?? crypto.randomUUID();
     // No read first: the create refuses an id in use (the run is read and attached to then), so
@@ -337,6 +337,7 @@ export class Gateway {
    */
   async shutdown(opts: { keepLease?: boolean } = {}): Promise<void> {
     this.#closing = true;
+    this.#starts.close(shuttingDown());
     this.#stop.abort(new Error("The gateway is shutting down"));
     await this.#takeover.stop();
     for (const reader of this.#readers.values()) reader.cancel("shutdown").catch(() => {});

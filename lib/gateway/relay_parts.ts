@@ -11,6 +11,9 @@ import type { RunStore } from "../runs/store.ts";
 import type { RelayLease } from "./relay_lease.ts";
 import type { Upstream } from "./upstream.ts";
 
+/** What to do at the workflow service when a run's relay is lost for good. */
+export type OnRelayLost = "leave" | "abort";
+
 /** The gateway's parts a run-level action needs. */
 export interface RelayParts {
   /** The run log. */
@@ -31,4 +34,38 @@ export interface RelayParts {
   signal: AbortSignal;
   /** Marks the run as being started here (no takeover or relay_lost meanwhile); returns the unmarker. */
   starting: (runId: string) => () => void;
+}
+
+/** What the gateway needs; everything is injected so tests run it against real parts. */
+export interface GatewayDeps {
+  /** The run log. */
+  store: RunStore;
+  /** The workflow service client. */
+  upstream: Upstream;
+  /** The process's Prometheus metrics. */
+  metrics: Metrics;
+  /** Where the gateway logs. */
+  logger: Logger;
+  /**
+   * How long this process's relay lease lasts without renewal (ms). One lease per process (not
+   * per run), renewed every third of it: a run whose relaying process let it lapse is lost.
+   */
+  leaseMs?: number;
+  /** Clock (ms since epoch). */
+  now?: () => number;
+  /** This process's identity in run leases. */
+  instanceId?: string;
+  /** The longest wait for another caller's decision record (ms; default 3000). */
+  decisionWaitMs?: number;
+  /** `RELAY_SWEEP_MS`: how often to look for runs to take over (default 1000; 0 = never). */
+  sweepMs?: number;
+  /**
+   * `MAX_STARTING_RUNS`: run starts in progress at once, from the create to the service's
+   * answer; more wait their turn (default 32, `start_gate.ts`).
+   */
+  maxStartingRuns?: number;
+  /** `ON_RELAY_LOST`: stop a thread the gateway cannot rejoin at the service? (default leave) */
+  onRelayLost?: OnRelayLost;
+  /** The longest time a rejoin is retried while the service fails (ms; default 60 s). */
+  rejoinForMs?: number;
 }

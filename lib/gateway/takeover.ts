@@ -17,12 +17,11 @@ import type { Logger } from "../log.ts";
 import { UnexpectedStateError } from "../runs/store.ts";
 import { summaryPatch } from "../runs/summary.ts";
 import type { Failure, Reconnected } from "./pump.ts";
-import type { RelayParts } from "./relay_parts.ts";
+import type { OnRelayLost, RelayParts } from "./relay_parts.ts";
 import { UpstreamError } from "./upstream.ts";
 import { sleep } from "../async.ts";
 
-/** What to do at the workflow service when a run's relay is lost for good. */
-export type OnRelayLost = "leave" | "abort";
+export type { OnRelayLost } from "./relay_parts.ts";
 
 /** Where a pump starts reading a rejoined stream. */
 export interface ResumePoint {

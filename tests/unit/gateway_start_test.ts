@@ -131,3 +131,69 @@ Deno.test("a start reads nothing before its create, and a retry attaches even to
     await store.close();
   }
 });
+
+Deno.test("at most maxStartingRuns starts are in progress; the others wait their turn in order, and shutdown refuses them", async () => {
+  const store = await openKvRunStore({ path: ":memory:", ttlHours: 1 });
+  const up = countingUpstream();
+  // The service answers only when the test says: a start holds its place until then.
+  const answers: Array<() => void> = [];
+  const executed: string[] = [];
+  const execute = up.upstream.execute.bind(up.upstream);
+  up.upstream.execute = (body, signal) => {
+    executed.push(body.thread_id);
+    return new Promise((resolve, reject) => {
+      answers.push(() => resolve(execute(body, signal)));
+      signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+    });
+  };
+  const gw = new Gateway({
+    store,
+    upstream: up.upstream,
+    metrics: new Metrics(),
+    logger: createLogger("error", () => {}),
+    maxStartingRuns: 2,
+  });
+  const until = async (ok: () => boolean) => {
+    while (!ok()) await new Promise((r) => setTimeout(r, 1));
+  };
+  try {
+    const start = (runId: string) =>
+      gw.start({ runId, graph: "g", initialState: {}, dialect: "workflow" });
+    const done: string[] = [];
+    const starts = ["a", "b", "c", "d"].map((id) => start(id).then((r) => done.push(r.run.id)));
+    await until(() => executed.length === 2);
+    assert.deepEqual(executed, ["a", "b"], "two in progress");
+    assert.equal(gw.startsWaiting, 2);
+    assert.equal(await store.get("c"), null, "a waiting start has not created its run");
+    answers[1]();
+    await until(() => executed.length === 3);
+    assert.deepEqual(executed, ["a", "b", "c"], "the first waiting one takes the place given back");
+    answers[0]();
+    answers[2]();
+    await until(() => executed.length === 4);
+    answers[3]();
+    await Promise.all(starts);
+    assert.deepEqual(done.sort(), ["a", "b", "c", "d"]);
+    assert.equal(gw.startsWaiting, 0);
+
+    // A failed start gives its place back too, and shutdown refuses the waiting ones.
+    const e = start("e");
+    const f = start("f");
+    const g = start("g");
+    await until(() => executed.length === 6);
+    assert.equal(gw.startsWaiting, 1);
+    const settled = Promise.allSettled([e, f, g]);
+    await gw.shutdown();
+    for (const r of await settled) {
+      assert.ok(
+        r.status === "rejected" && r.reason instanceof GatewayError &&
+          r.reason.type === "shutting_down",
+      );
+    }
+    assert.equal(await store.get("g"), null, "the waiting start created nothing");
+  } finally {
+    await gw.shutdown();
+    await gw.drain();
+    await store.close();
+  }
+});
