@@ -99,25 +99,29 @@ export class Takeover {
     await Promise.allSettled([...this.#trying.values()]);
   }
 
-  /** One look at every running run (one at a time; a sweep still running is not doubled). */
+  /**
+   * One look for running runs whose relay is gone (one sweep at a time; a sweep still running
+   * is not doubled): one read per owner of running runs and one lease read per other owner;
+   * only the runs of an owner whose lease lapsed (or of none) are listed and tried.
+   */
   sweep(): Promise<void> {
     if (this.#sweeping) return this.#sweeping;
     this.#sweeping = (async () => {
       try {
         const d = this.#d;
-        const running = await d.store.listRunning();
-        // One liveness read per owner per sweep, however many runs it relays; a run is read
-        // only when its owner's lease has lapsed.
         const alive = new Map<string, Promise<number>>();
-        for (const { id, owner } of running) {
+        for (const owner of await d.store.runningOwners()) {
           if (d.closing()) return;
-          if (d.relayedHere(id) || owner === d.lease.owner) continue;
-          if (owner !== undefined) {
-            let until = alive.get(owner);
-            if (!until) alive.set(owner, until = d.store.relayAliveUntil(owner));
+          if (owner === d.lease.owner) continue;
+          if (owner !== "") {
+            const until = d.store.relayAliveUntil(owner);
+            alive.set(owner, until);
             if ((await until) > d.now()) continue;
           }
-          await this.tryTakeOver(id, "sweep", alive);
+          for await (const id of d.store.runningOf(owner)) {
+            if (d.closing()) return;
+            if (!d.relayedHere(id)) await this.tryTakeOver(id, "sweep", alive);
+          }
         }
       } catch (err) {
         this.#d.logger.warn("takeover sweep failed", { error: err });

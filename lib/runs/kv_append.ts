@@ -23,6 +23,7 @@ import { commit } from "./kv_atomic.ts";
 import {
   applyPatch,
   changesSummary,
+  INDEX_MUTATIONS,
   indexRunning,
   patchHead,
   type WriterCache,
@@ -155,7 +156,8 @@ export class AppendWrite implements Contribution, Member {
     this.checks = writeSummary
       ? [{ key: headKey, versionstamp: st.headVs }, { key: keys.run(id), versionstamp: st.runVs }]
       : [{ key: headKey, versionstamp: st.headVs }];
-    this.mutations = rows.seqs.length + (writeSummary ? 3 : 1);
+    this.mutations = rows.seqs.length + 1 + (writeSummary ? 1 : 0) +
+      (this.#indexes ? INDEX_MUTATIONS : 0);
     this.bytes = 512 + rows.bytes + (writeSummary ? JSON.stringify(summary).length * 3 : 0);
     this.keyBytes = 256 + rows.keyBytes;
     this.ends = done || last === "approval_required";
@@ -199,7 +201,7 @@ export class AppendWrite implements Contribution, Member {
     if (this.writeSummary) {
       op.set(keys.run(id), { summary: this.summary, exp: this.#exp } satisfies RunRecord, opts);
     }
-    if (this.#indexes) indexRunning(op, this.summary, this.head, expireIn);
+    if (this.#indexes) indexRunning(op, this.summary, this.head, expireIn, this.st.head);
   }
 
   /** What the writer caches once the write committed as `versionstamp` over `st`. */

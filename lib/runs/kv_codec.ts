@@ -87,10 +87,22 @@ export const keys = {
   clock: (instance: string): Deno.KvKey => ["log_clock", instance],
   /** All append clocks. */
   clocks: ["log_clock"] as Deno.KvKey,
-  /** The index of runs whose status is `running` (what a takeover sweep reads). */
-  running: (id: string): Deno.KvKey => ["runs_running", id],
+  /**
+   * The index of runs whose status is `running`, by the process that relays each (`""`: none):
+   * a takeover sweep reads one key per owner and lists only the runs of owners that are gone.
+   */
+  runningBy: (owner: string, id: string): Deno.KvKey => ["runs_running_by", owner, id],
+  /** One owner's running runs. */
+  runningOf: (owner: string): Deno.KvKey => ["runs_running_by", owner],
   /** The whole running index. */
-  runningAll: ["runs_running"] as Deno.KvKey,
+  runningByAll: ["runs_running_by"] as Deno.KvKey,
+  /**
+   * The running index as gateways before the owner-keyed one wrote it (value: the owner): still
+   * read while a rolling deploy has both, and deleted by each index write of its run.
+   */
+  runningOld: (id: string): Deno.KvKey => ["runs_running", id],
+  /** The whole older running index. */
+  runningOldAll: ["runs_running"] as Deno.KvKey,
   /** Rewritten by every graceful stop of a gateway: others watch it to take over at once. */
   handover: ["relay_handover"] as Deno.KvKey,
   /** Until when a gateway process relays its runs (its liveness lease). */

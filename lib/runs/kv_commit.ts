@@ -123,7 +123,7 @@ export class KvWriter {
               op.set(keys.threadIndex(threadId, at, id), exp, { expireIn });
             }
             // Running runs are listed for the takeover sweep from their first write on.
-            indexRunning(op, record.summary, head, expireIn);
+            indexRunning(op, record.summary, head, expireIn, undefined);
           },
           mutations: threadId === undefined ? 4 : 5,
           bytes: 1024 + JSON.stringify(record).length * 3,
@@ -251,7 +251,9 @@ export class KvWriter {
           if (writeSummary) {
             op.set(keys.run(id), { summary, exp: st.head.exp } satisfies RunRecord, { expireIn });
           }
-          if (writeSummary || "relay" in patch) indexRunning(op, summary, head, expireIn);
+          if (writeSummary || "relay" in patch) {
+            indexRunning(op, summary, head, expireIn, st.head);
+          }
           return op;
         });
         if (res.ok) {

@@ -99,19 +99,33 @@ export function withHead(summary: RunSummary, head: HeadValue | null): RunSummar
 }
 
 /**
- * Keeps the running index (`keys.running`) in step with a summary or relay write: present exactly
- * while the stored status is `running`, holding the relay's owner (so a sweep reads one lease
- * per owner, not every run). Added to the atomic operation that writes the summary or the head.
+ * Most mutations {@link indexRunning} adds: the owner's entry, the previous owner's removal and
+ * the older index's removal.
+ */
+export const INDEX_MUTATIONS = 3;
+
+/**
+ * Keeps the running index (`keys.runningBy`) in step with a summary or relay write: an entry
+ * under the relay's owner exactly while the stored status is `running`, so a sweep reads one key
+ * per owner and lists the runs of lapsed owners only. `before` is the head the write replaces
+ * (checked by the same operation), undefined for a new run; an owner change moves the entry.
+ * Added to the atomic operation that writes the summary or the head.
  */
 export function indexRunning(
   op: Deno.AtomicOperation,
   summary: RunSummary,
   head: HeadValue,
   expireIn: number,
+  before: HeadValue | undefined,
 ): void {
-  if (summary.status === "running") {
-    op.set(keys.running(summary.id), head.owner ?? "", { expireIn });
-  } else op.delete(keys.running(summary.id));
+  const id = summary.id;
+  const owner = head.owner ?? "";
+  if (summary.status === "running") op.set(keys.runningBy(owner, id), 1, { expireIn });
+  else op.delete(keys.runningBy(owner, id));
+  if (before === undefined) return;
+  const previous = before.owner ?? "";
+  if (previous !== owner) op.delete(keys.runningBy(previous, id));
+  op.delete(keys.runningOld(id));
 }
 
 /** The summary with `patch` applied; `id` and `eventCount` are the log's own. */

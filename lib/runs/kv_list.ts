@@ -9,7 +9,7 @@ import { InvalidCursorError } from "./errors.ts";
 import { decodeCursor, encodeCursor, type HeadValue, keys, type RunRecord } from "./kv_codec.ts";
 import { commit } from "./kv_atomic.ts";
 import { withHead, type WriterCache } from "./kv_head.ts";
-import type { RunListPage, RunListQuery, RunningRun } from "./store.ts";
+import type { RunListPage, RunListQuery } from "./store.ts";
 
 /** Keys deleted per atomic operation when clearing an expired run. */
 const DELETE_BATCH = 200;
@@ -169,16 +169,42 @@ async function deleteAll(kv: Deno.Kv, batch: Deno.KvKey[]): Promise<void> {
   });
 }
 
-/** Runs whose status is `running`, from the running index; see `RunStore.listRunning`. */
-export async function listRunning(kv: Deno.Kv, limit: number): Promise<RunningRun[]> {
-  const out: RunningRun[] = [];
-  const max = Math.max(1, Math.floor(limit));
-  const iter = kv.list<string>({ prefix: keys.runningAll }, { limit: max, batchSize: 500 });
-  for await (const entry of iter) {
-    const id = String(entry.key[1]);
-    out.push(
-      typeof entry.value === "string" && entry.value !== "" ? { id, owner: entry.value } : { id },
-    );
+/**
+ * The owners of running runs (`""`: runs no process relays), each once, from the running index:
+ * one read per owner (each read skips past the owner's runs), not one per run. Owners named only
+ * by the older index (a rolling deploy) are read from all of its entries.
+ */
+export async function runningOwners(kv: Deno.Kv): Promise<string[]> {
+  const out: string[] = [];
+  const prefix = keys.runningByAll;
+  let start: Deno.KvKey | undefined;
+  for (;;) {
+    const iter = kv.list({ prefix, ...(start ? { start } : {}) }, { limit: 1 });
+    const first = (await iter.next()).value as Deno.KvEntry<unknown> | undefined;
+    if (!first) break;
+    const owner = String(first.key[1]);
+    out.push(owner);
+    // Every key of this owner sorts before its name followed by NUL (no owner name holds one).
+    start = [...prefix, `${owner}\0`];
   }
+  for await (const { owner } of oldRunning(kv)) if (!out.includes(owner)) out.push(owner);
   return out;
+}
+
+/**
+ * The ids of the running runs `owner` relays (`""`: none), from the running index and the older
+ * one, read in batches as the caller goes.
+ */
+export async function* runningOf(kv: Deno.Kv, owner: string): AsyncGenerator<string> {
+  const iter = kv.list({ prefix: keys.runningOf(owner) }, { batchSize: 500 });
+  for await (const entry of iter) yield String(entry.key[2]);
+  for await (const old of oldRunning(kv)) if (old.owner === owner) yield old.id;
+}
+
+/** The older index's entries (empty once no gateway of before the owner-keyed index runs). */
+async function* oldRunning(kv: Deno.Kv): AsyncGenerator<{ id: string; owner: string }> {
+  const iter = kv.list<string>({ prefix: keys.runningOldAll }, { batchSize: 500 });
+  for await (const entry of iter) {
+    yield { id: String(entry.key[1]), owner: typeof entry.value === "string" ? entry.value : "" };
+  }
 }

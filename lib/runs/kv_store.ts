@@ -22,14 +22,13 @@ import { KvWriter } from "./kv_commit.ts";
 import { readEvents } from "./kv_read.ts";
 import { KvFollower } from "./kv_follow.ts";
 import { withHead, WriterCache } from "./kv_head.ts";
-import { listRunning, listRuns, listThreadRuns, purgeIfExpired } from "./kv_list.ts";
+import { listRuns, listThreadRuns, purgeIfExpired, runningOf, runningOwners } from "./kv_list.ts";
 import { LiveTail } from "./live_tail.ts";
 import type {
   AppendOptions,
   NewEvent,
   RunListPage,
   RunListQuery,
-  RunningRun,
   RunStore,
   SummaryPatch,
   UpdateOptions,
@@ -252,9 +251,14 @@ export class KvRunStore implements RunStore {
     return this.#tail.subscribe(id, afterSeq, signal);
   }
 
-  async listRunning(limit = 1000): Promise<RunningRun[]> {
+  async runningOwners(): Promise<string[]> {
     this.#assertOpen();
-    return await listRunning(this.#kv, limit);
+    return await runningOwners(this.#kv);
+  }
+
+  runningOf(owner: string): AsyncIterable<string> {
+    this.#assertOpen();
+    return runningOf(this.#kv, owner);
   }
 
   async list(query: RunListQuery = {}): Promise<RunListPage> {

@@ -22,14 +22,6 @@ export interface NewEvent {
   upstreamId?: string;
 }
 
-/** An entry of {@link RunStore.listRunning}. */
-export interface RunningRun {
-  /** The run id. */
-  id: string;
-  /** The gateway process relaying it, when one is named. */
-  owner?: string;
-}
-
 /** Options of {@link RunStore.append}. */
 export interface AppendOptions {
   /**
@@ -153,11 +145,15 @@ export interface RunStore {
   relayAliveUntil(owner: string): Promise<number>;
 
   /**
-   * Runs whose status is `running` and who relays each, at most `limit` (default 1000): an index
-   * kept in the same writes as each status and relay change, so a takeover sweep finds runs that
-   * nobody watches without scanning the run list, and reads one lease per owner.
+   * The gateway processes that relay runs whose status is `running`, each once (`""`: runs no
+   * process relays). From an index kept in the same writes as each status and relay change, so
+   * a takeover sweep finds runs that nobody watches without scanning the run list, and costs
+   * one read per owner, not one per run, while every owner is alive.
    */
-  listRunning(limit?: number): Promise<RunningRun[]>;
+  runningOwners(): Promise<string[]>;
+
+  /** The ids of the running runs that `owner` relays (`""`: none), all of them, in batches. */
+  runningOf(owner: string): AsyncIterable<string>;
 
   /**
    * Calls `listener` when a gateway process gives its runs up (`setRelayAlive(owner, 0)`: a

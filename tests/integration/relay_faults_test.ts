@@ -166,7 +166,8 @@ describe("relay faults (a run log that refuses writes)", () => {
       setRelayAlive: (owner, until) => real.setRelayAlive(owner, until),
       relayAliveUntil: (owner) => real.relayAliveUntil(owner),
       list: (q) => real.list(q),
-      listRunning: (limit) => real.listRunning(limit),
+      runningOwners: () => real.runningOwners(),
+      runningOf: (owner) => real.runningOf(owner),
       listByThread: (t, n) => real.listByThread(t, n),
       close: () => Promise.resolve(),
     };

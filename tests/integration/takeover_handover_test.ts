@@ -10,6 +10,7 @@ import { describe, it } from "node:test";
 import { openKvRunStore } from "../../lib/runs/mod.ts";
 import { postJson, startGateway, type TestGateway } from "../fixtures/gateway.ts";
 import { FAKE_TS, type Script, startFakeUpstream } from "../fixtures/fake_upstream.ts";
+import { runSummary } from "../fixtures/runs.ts";
 import { readSse } from "../fixtures/sse_reader.ts";
 
 /** Ten steps, 40 ms apart, then the end: long enough to stop a gateway in the middle. */
@@ -111,6 +112,34 @@ describe("takeover within one process", () => {
     } finally {
       await c.close();
       await close(b);
+      await fake.close();
+    }
+  });
+
+  it("a sweep finds an orphan among more than a thousand running runs of live relays", async () => {
+    const fake = await startFakeUpstream({ ids: true, rejoin: "replay", script: tenSteps });
+    const store = await openKvRunStore({ path: ":memory:", ttlHours: 1 });
+    const b = await startGateway({ WORKFLOW_SERVICE_URL: fake.url, ...SLOW }, { store });
+    try {
+      const until = Date.now() + 60_000;
+      await store.setRelayAlive("live", until);
+      for (let i = 0; i < 1_100; i++) {
+        await store.create(
+          runSummary(`live-${i}`, { relay: { owner: "live", leaseUntil: until } }),
+        );
+      }
+      // Its id sorts after every other: a sweep that read the first thousand runs never saw it.
+      const orphan = "zz-orphan";
+      await store.create(runSummary(orphan, { relay: { owner: "gone", leaseUntil: 1 } }));
+      await b.services.gateway.sweep();
+      const taken = b.logs.filter((l) => l.msg === "run taken over").map((l) => l.run_id);
+      assert.deepEqual(taken, [orphan]);
+      assert.deepEqual(fake.rejoinCalls.map((c) => c.threadId), [orphan]);
+      const owner = (await store.get(orphan))!.relay?.owner;
+      assert.ok(owner !== undefined && owner !== "gone" && owner !== "live", String(owner));
+    } finally {
+      await b.close();
+      await store.close();
       await fake.close();
     }
   });

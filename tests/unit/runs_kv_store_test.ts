@@ -681,7 +681,7 @@ Deno.test("TTL: every key expires at the run's deadline; past it the run is gone
       "head",
       "runs",
       "runs_by_time",
-      "runs_running",
+      "runs_running_by",
     ]);
     for (const s of sets) assert.equal(s.expireIn, 2 * HOUR, String(s.key));
 
@@ -703,7 +703,7 @@ Deno.test("TTL: every key expires at the run's deadline; past it the run is gone
     sets.length = 0;
     c.t = T0 + HOUR + 30 * 60_000;
     await store.update("r", { prompt: "p" });
-    assert.deepEqual(sets.map((s) => s.key[0]).sort(), ["head", "runs", "runs_running"]);
+    assert.deepEqual(sets.map((s) => s.key[0]).sort(), ["head", "runs", "runs_running_by"]);
     for (const s of sets) assert.equal(s.expireIn, 30 * 60_000, String(s.key));
 
     // Deno KV deletes expired keys lazily: the store must not serve them meanwhile.

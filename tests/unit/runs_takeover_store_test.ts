@@ -7,7 +7,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { RunSummary } from "../../lib/events.ts";
-import { openKvRunStore, RelayFencedError, UnexpectedStateError } from "../../lib/runs/mod.ts";
+import {
+  openKvRunStore,
+  RelayFencedError,
+  type RunStore,
+  UnexpectedStateError,
+} from "../../lib/runs/mod.ts";
+import { runningOf, runningOwners } from "../../lib/runs/kv_list.ts";
 import { runSummary } from "../fixtures/runs.ts";
 
 function summary(id: string, owner: string): RunSummary {
@@ -20,11 +26,24 @@ const ev = (type: string, step: string, upstreamId?: string) => ({
   ...(upstreamId !== undefined ? { upstreamId } : {}),
 });
 
+/** The ids of the running runs `owner` relays, sorted. */
+async function ids(store: RunStore, owner: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const id of store.runningOf(owner)) out.push(id);
+  return out.sort();
+}
+
+/** The KV file behind the stores of {@link twoProcesses}. */
+const paths = new WeakMap<RunStore, string>();
+const kvPathOf = (store: RunStore): string => paths.get(store)!;
+
 async function twoProcesses() {
   const dir = await Deno.makeTempDir({ prefix: "takeover_store_" });
   const path = `${dir}/runs.kv`;
   const a = await openKvRunStore({ path, ttlHours: 1, pollMs: 0 });
   const b = await openKvRunStore({ path, ttlHours: 1, pollMs: 0 });
+  paths.set(a, path);
+  paths.set(b, path);
   return {
     a,
     b,
@@ -57,25 +76,90 @@ describe("run log support for takeover", () => {
     }
   });
 
-  it("indexes exactly the runs whose status is running", async () => {
+  it("indexes exactly the runs whose status is running, under their relay", async () => {
     const { a, b, close } = await twoProcesses();
     try {
       await a.create(summary("run-a", "A"));
       await a.create(summary("run-b", "A"));
       await a.create({ ...summary("run-c", "A"), status: "waiting_approval" });
-      const ids = async (limit?: number) => (await b.listRunning(limit)).map((r) => r.id).sort();
-      assert.deepEqual(await ids(), ["run-a", "run-b"]);
+      await a.create({ ...runSummary("run-d"), relay: undefined });
+      assert.deepEqual(await b.runningOwners(), ["", "A"]);
+      assert.deepEqual(await ids(b, "A"), ["run-a", "run-b"]);
+      assert.deepEqual(await ids(b, ""), ["run-d"]);
       await a.update("run-a", { status: "waiting_approval" });
-      assert.deepEqual(await ids(), ["run-b"]);
+      assert.deepEqual(await ids(b, "A"), ["run-b"]);
       // A decision claims the gate and the relay at once: the index names the new relay.
       await a.update("run-a", { status: "running", relay: { owner: "B", leaseUntil: 1 } });
       await a.append("run-b", [{ type: "workflow_complete", data: "{}" }], {
         status: "complete",
       });
-      assert.deepEqual(await b.listRunning(), [{ id: "run-a", owner: "B" }]);
-      // A takeover moves only the relay: the index follows.
+      await a.append("run-d", [{ type: "workflow_error", data: "{}" }], { status: "error" });
+      assert.deepEqual(await b.runningOwners(), ["B"]);
+      assert.deepEqual(await ids(b, "B"), ["run-a"]);
+      assert.deepEqual(await ids(b, "A"), []);
+      // A takeover moves only the relay (through the head's write): the index follows.
       await b.update("run-a", { relay: { owner: "C", leaseUntil: 1 } });
-      assert.deepEqual(await a.listRunning(1), [{ id: "run-a", owner: "C" }]);
+      assert.deepEqual(await a.runningOwners(), ["C"]);
+      await b.append("run-a", [ev("step_started", "x")], undefined, { relayOwner: "C" });
+      assert.deepEqual(await ids(a, "C"), ["run-a"]);
+    } finally {
+      await close();
+    }
+  });
+
+  it("reads one key per owner however many runs each relays", async () => {
+    const { a, b, close } = await twoProcesses();
+    try {
+      for (const owner of ["A", "B", "C"]) {
+        for (let i = 0; i < 300; i++) await a.create(summary(`${owner}-${i}`, owner));
+      }
+      const kv = await Deno.openKv(kvPathOf(b));
+      const list = kv.list.bind(kv);
+      let read = 0;
+      // Counts the entries the store's listing yields, through the same KV file.
+      const counting = Object.assign(Object.create(kv), {
+        list: (sel: Deno.KvListSelector, opts?: Deno.KvListOptions) => {
+          const iter = list(sel, opts);
+          return {
+            next: async () => {
+              const r = await iter.next();
+              if (!r.done) read++;
+              return r;
+            },
+            [Symbol.asyncIterator]() {
+              return this;
+            },
+          };
+        },
+      }) as Deno.Kv;
+      assert.deepEqual(await runningOwners(counting), ["A", "B", "C"]);
+      assert.equal(read, 3);
+      let all = 0;
+      for await (const _ of runningOf(counting, "B")) all++;
+      assert.equal(all, 300);
+      kv.close();
+    } finally {
+      await close();
+    }
+  });
+
+  it("still lists what the older index holds, and each index write retires its entry", async () => {
+    const { a, b, close } = await twoProcesses();
+    try {
+      await a.create(summary("new-1", "A"));
+      await a.create(summary("old-1", "A"));
+      const kv = await Deno.openKv(kvPathOf(b));
+      // Written by a gateway of before the owner-keyed index, in a rolling deploy.
+      await kv.delete(["runs_running_by", "A", "old-1"]);
+      await kv.set(["runs_running", "old-1"], "OLD");
+      await kv.set(["runs_running", "old-2"], "A");
+      assert.deepEqual(await b.runningOwners(), ["A", "OLD"]);
+      assert.deepEqual(await ids(b, "A"), ["new-1", "old-2"]);
+      assert.deepEqual(await ids(b, "OLD"), ["old-1"]);
+      await a.update("old-1", { relay: { owner: "B", leaseUntil: 1 } });
+      assert.equal((await kv.get(["runs_running", "old-1"])).versionstamp, null);
+      assert.deepEqual(await ids(b, "B"), ["old-1"]);
+      kv.close();
     } finally {
       await close();
     }
