@@ -12,11 +12,17 @@
  * the inspector, objects collected by scavenges and full GCs included, from the first open until
  * all streams are open): bytes per stream by allocating function, and by the nearest frame of
  * this project's code (lib/, routes/, main.ts), so the start path's garbage can be read by site.
+ *
+ * What holds the objects the streams added (`heap_snapshot.ts`): `--holders` charges their bytes
+ * to the nearest structure that holds them; `--retainers=<kind>` prints the retainer paths of a
+ * few objects of that kind, or with `--retainer-depth=N` counts all of them by their first N
+ * retainers; `--outgoing=<kind>` counts them by the closures they point to.
  * @module
  */
 import { parseArgs } from "node:util";
 import { readStream } from "./client.ts";
 import { BENCH_GRAPH, wallNow } from "./fake_upstream.ts";
+import { type Census, HeapGraph } from "./heap_snapshot.ts";
 import { freePort, rssKb, spawnFake, spawnGateway } from "./proc.ts";
 
 const { values: flags } = parseArgs({
@@ -30,6 +36,12 @@ const { values: flags } = parseArgs({
     outgoing: { type: "string" },
     /** Print retainer paths of a few new objects whose census key contains this. */
     retainers: { type: "string" },
+    /** With `--retainers`: count every such object by its first N retainers instead. */
+    "retainer-depth": { type: "string", default: "0" },
+    /** Retainers followed per step of a `--retainers` path. */
+    fanout: { type: "string", default: "4" },
+    /** Charge the bytes of new objects to the nearest structure that holds them. */
+    holders: { type: "boolean", default: false },
     "hold-ms": { type: "string", default: "5000" },
     /** Profile allocations during the opening burst instead of diffing heap snapshots. */
     alloc: { type: "boolean", default: false },
@@ -82,163 +94,49 @@ class Inspector {
   }
 }
 
-/** Count and bytes per object kind ("type:name"). */
-type Census = Map<string, { count: number; bytes: number }>;
-
 /** Script id → file name (from the debugger), to name closures by where they were defined. */
 const scripts = new Map<string, string>();
 
 /** Highest node id of the first snapshot: later ids are objects allocated since. */
 let firstMaxId = 0;
 
+/** Takes a heap snapshot after a forced GC; prints what the flags ask of a later one. */
 async function snapshot(insp: Inspector): Promise<{ census: Census; total: number }> {
   await insp.send("HeapProfiler.collectGarbage");
   await insp.send("HeapProfiler.collectGarbage");
   let text = "";
   insp.on("HeapProfiler.addHeapSnapshotChunk", (p) => text += p.chunk as string);
   await insp.send("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
-  const snap = JSON.parse(text);
-  const fields: string[] = snap.snapshot.meta.node_fields;
-  const types: string[] = snap.snapshot.meta.node_types[0];
-  const nf = fields.length;
-  const iType = fields.indexOf("type"), iName = fields.indexOf("name");
-  const iSize = fields.indexOf("self_size");
-  const nodes: number[] = snap.nodes;
-  const strings: string[] = snap.strings;
-  const census: Census = new Map();
-  const where = new Map<number, string>();
-  const locs: number[] = snap.locations ?? [];
-  const lf: string[] = snap.snapshot.meta.location_fields;
-  const [lObj, lScript, lLine] = ["object_index", "script_id", "line"].map((f) => lf.indexOf(f));
-  for (let i = 0; i < locs.length; i += lf.length) {
-    const file = (scripts.get(String(locs[i + lScript])) ?? "?")
-      .replace(/^.*\/(lib|bench|ext|node_modules)\//, "$1/");
-    where.set(locs[i + lObj], `@${file}:${locs[i + lLine] + 1}`);
-  }
-  let total = 0;
-  for (let i = 0; i < nodes.length; i += nf) {
-    const type = types[nodes[i + iType]];
-    let name = strings[nodes[i + iName]];
-    if (type === "string" || type === "concatenated string" || type === "sliced string") {
-      name = "";
-    }
-    if (type === "number" || type === "code") name = "";
-    if (name.length > 60) name = name.slice(0, 60);
-    const key = type === "closure" ? `${type}:${name}${where.get(i) ?? ""}` : `${type}:${name}`;
-    const size = nodes[i + iSize];
-    total += size;
-    const e = census.get(key);
-    if (e) {
-      e.count++;
-      e.bytes += size;
-    } else census.set(key, { count: 1, bytes: size });
-  }
-  const iId = fields.indexOf("id");
+  const graph = new HeapGraph(JSON.parse(text), scripts, firstMaxId);
+  text = "";
   if (firstMaxId === 0) {
-    for (let i = 0; i < nodes.length; i += nf) firstMaxId = Math.max(firstMaxId, nodes[i + iId]);
-  } else {
-    if (flags.retainers) retainers(snap, where, flags.retainers);
-    if (flags.outgoing) outgoing(snap, where, flags.outgoing);
+    firstMaxId = graph.maxId;
+    return graph.census();
   }
-  return { census, total };
-}
-
-/** Counts objects allocated since the first snapshot by the closures they point to. */
-// deno-lint-ignore no-explicit-any
-function outgoing(snap: any, where: Map<number, string>, match: string): void {
-  const fields: string[] = snap.snapshot.meta.node_fields;
-  const nf = fields.length;
-  const ef: string[] = snap.snapshot.meta.edge_fields;
-  const types: string[] = snap.snapshot.meta.node_types[0];
-  const nodes: number[] = snap.nodes,
-    edges: number[] = snap.edges,
-    strings: string[] = snap.strings;
-  const [iType, iName, iId, iEc] = ["type", "name", "id", "edge_count"].map((f) =>
-    fields.indexOf(f)
-  );
-  const eTo = ef.indexOf("to_node");
-  const counts = new Map<string, number>();
-  let e = 0;
-  for (let i = 0; i < nodes.length; i += nf) {
-    const n = nodes[i + iEc];
-    const t = types[nodes[i + iType]];
-    const key = `${t}:${strings[nodes[i + iName]]}`;
-    if (nodes[i + iId] > firstMaxId && key.includes(match)) {
-      const names: string[] = [];
-      for (let k = 0; k < n; k++) {
-        const to = edges[e + k * ef.length + eTo];
-        if (types[nodes[to + iType]] === "closure") {
-          names.push(strings[nodes[to + iName]] + (where.get(to) ?? ""));
-        }
-      }
-      const label = names.join(" + ") || "(none)";
-      counts.set(label, (counts.get(label) ?? 0) + 1);
-    }
-    e += n * ef.length;
-  }
-  console.log(`${match} by the closures they point to:`);
-  for (const [k, v] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
-    console.log(`  ${(v / N).toFixed(2)} ×  ${k}`);
-  }
-}
-
-/** Prints the retainer paths of three objects allocated since the first snapshot. */
-// deno-lint-ignore no-explicit-any
-function retainers(snap: any, where: Map<number, string>, match: string): void {
-  const fields: string[] = snap.snapshot.meta.node_fields;
-  const nf = fields.length;
-  const ef: string[] = snap.snapshot.meta.edge_fields;
-  const eTypes: string[] = snap.snapshot.meta.edge_types[0];
-  const types: string[] = snap.snapshot.meta.node_types[0];
-  const nodes: number[] = snap.nodes,
-    edges: number[] = snap.edges,
-    strings: string[] = snap.strings;
-  const [iType, iName, iId, iEc] = ["type", "name", "id", "edge_count"].map((f) =>
-    fields.indexOf(f)
-  );
-  const [eType, eName, eTo] = ["type", "name_or_index", "to_node"].map((f) => ef.indexOf(f));
-  const by = new Map<number, [number, string][]>();
-  let e = 0;
-  for (let i = 0; i < nodes.length; i += nf) {
-    for (let k = 0; k < nodes[i + iEc]; k++, e += ef.length) {
-      const t = eTypes[edges[e + eType]];
-      if (t === "weak") continue;
-      const label = t === "element" || t === "hidden"
-        ? `[${edges[e + eName]}]`
-        : strings[edges[e + eName]];
-      const to = edges[e + eTo];
-      let list = by.get(to);
-      if (!list) by.set(to, list = []);
-      list.push([i, `${t}:${label}`]);
-    }
-  }
-  const name = (i: number) => {
-    const t = types[nodes[i + iType]];
-    const n = strings[nodes[i + iName]].slice(0, 50);
-    return `${t}:${t === "closure" ? n + (where.get(i) ?? "") : n}`;
+  const per = (rows: [string, number][], unit: (v: number) => string) => {
+    for (const [k, v] of rows.slice(0, Number(flags.top))) console.log(`${unit(v)}  ${k}`);
   };
-  let shown = 0;
-  for (let i = 0; i < nodes.length && shown < 3; i += nf) {
-    if (nodes[i + iId] <= firstMaxId || !name(i).includes(match)) continue;
-    shown++;
-    console.log(`retainers of ${name(i)}:`);
-    const seen = new Set<number>([i]);
-    let frontier = [i];
-    for (let depth = 0; depth < 8 && frontier.length; depth++) {
-      const next: number[] = [];
-      for (const n of frontier) {
-        for (
-          const [from, edge] of (by.get(n) ?? []).slice(0, Number(Deno.env.get("FANOUT") ?? 4))
-        ) {
-          if (seen.has(from)) continue;
-          seen.add(from);
-          next.push(from);
-          console.log(`${"  ".repeat(depth + 1)}<- ${edge} of ${name(from)}`);
-        }
+  const times = (v: number) => `${(v / N).toFixed(2).padStart(7)} ×`;
+  if (flags.retainers) {
+    const depth = Number(flags["retainer-depth"]);
+    if (depth > 0) {
+      console.log(`${flags.retainers} by their first ${depth} retainers:`);
+      per(graph.retainerChains(flags.retainers, depth), times);
+    } else {
+      for (const line of graph.retainerPaths(flags.retainers, Number(flags.fanout))) {
+        console.log(line);
       }
-      frontier = next.slice(0, 6);
     }
   }
+  if (flags.outgoing) {
+    console.log(`${flags.outgoing} by the closures they point to:`);
+    per(graph.closuresOf(flags.outgoing), times);
+  }
+  if (flags.holders) {
+    console.log("bytes per stream of new objects, by the structure that holds them:");
+    per(graph.bytesByHolder(), (v) => `${(v / N).toFixed(0).padStart(7)} B`);
+  }
+  return graph.census();
 }
 
 /** Memory of the process (KB): V8's view and the kernel's. */
