@@ -27,7 +27,7 @@ function emptyStream(): ReadableStream<Uint8Array> {
 }
 
 /**
- * One {@link UpstreamTransport.openStream} exchange until its first body byte: the deadline,
+ * One `UpstreamTransport.openStream` exchange until its first body byte: the deadline,
  * the request's abort and the caller's `signal`, in one object (its own abort listener, its
  * timer's argument), not a set of closures over a suspended frame: a start holds all of it for
  * as long as the service takes to answer.
