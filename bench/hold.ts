@@ -160,6 +160,8 @@ export interface Holds {
   gateway: HoldResult;
   floor?: HoldResult;
   peer?: HoldResult;
+  /** The gateway and the floor again, V8's young generation capped at `youngMb` MB. */
+  capped?: { youngMb: number; gateway: HoldResult; floor?: HoldResult };
 }
 
 /** The table's rows for the holds of one run: the gateway beside the peer and the floor. */
@@ -175,7 +177,21 @@ export function holdRows(h: Holds, o: HoldOptions): string[] {
   const rss = (when: string, pick: (r: HoldResult) => number) =>
     `| ${label} | RSS per idle stream, ${when} (KB) | ${cells((r) => f(pick(r), 1), true)} | ` +
     `≤ floor + 20 KB | ${mark(h.floor && pick(g) <= pick(h.floor) + 20)} |`;
-  const rows = [rss(`${o.holdMs / 1000} s after the opening burst`, (r) => r.rssPerStreamKb)];
+  const after = `${o.holdMs / 1000} s after the opening burst`;
+  const rows = [rss(after, (r) => r.rssPerStreamKb)];
+  const c = h.capped;
+  if (c) {
+    const kb = (r: HoldResult | undefined) => r ? f(r.rssPerStreamKb, 1) : "–";
+    rows.push(
+      `| ${label} | RSS per idle stream, ${after}, V8's young generation capped at ${c.youngMb} ` +
+        `MB (\`DENO_V8_FLAGS=--max-semi-space-size=${c.youngMb}\`, floor and gateway alike) ` +
+        `(KB) | n/a | n/a | – | ${kb(c.floor)} | n/a | ${
+          kb(c.gateway)
+        } | the goal, read with both capped (not V8's defaults) | ${
+          mark(c.floor && c.gateway.rssPerStreamKb <= c.floor.rssPerStreamKb + 20)
+        } |`,
+    );
+  }
   if (!Number.isNaN(g.settledRssPerStreamKb)) {
     const from = Math.max(o.settleS - SETTLE_WINDOW_S, o.holdMs / 1000);
     rows.push(rss(`held (median of ${from}-${o.settleS} s)`, (r) => r.settledRssPerStreamKb));

@@ -68,6 +68,7 @@ const { values: flags } = parseArgs({
     "hold-seconds": { type: "string", default: "5" },
     "hold-settle-seconds": { type: "string", default: "90" },
     "hold-heartbeat-ms": { type: "string", default: "1000" },
+    "hold-young-mb": { type: "string", default: "4" },
     "start-runs": { type: "string", default: "5" },
     only: { type: "string", default: "s1,s2,s3,hold,start,js" },
     "kv-dir": { type: "string" },
@@ -458,17 +459,22 @@ async function main(): Promise<void> {
     if (only.has("hold")) {
       log("hold: opening streams");
       const hb = num("hold-heartbeat-ms");
-      const spawned = (entry: string) => async (): Promise<HoldTarget> => {
-        const gw = await spawnGateway(
-          { ...gatewayEnv(fake, dir), HEARTBEAT_MS: String(hb) },
-          entry,
-        );
-        return { url: gw.url, pids: [gw.pid], stop: gw.stop };
-      };
-      const opts = (target: Target, open: () => Promise<HoldTarget>): HoldOptions => ({
+      const spawned =
+        (entry: string, env: Record<string, string> = {}) => async (): Promise<HoldTarget> => {
+          const gw = await spawnGateway(
+            { ...gatewayEnv(fake, dir), HEARTBEAT_MS: String(hb), ...env },
+            entry,
+          );
+          return { url: gw.url, pids: [gw.pid], stop: gw.stop };
+        };
+      const opts = (
+        target: Target,
+        open: () => Promise<HoldTarget>,
+        settleS = num("hold-settle-seconds"),
+      ): HoldOptions => ({
         streams: num("hold-streams"),
         holdMs: num("hold-seconds") * 1000,
-        settleS: num("hold-settle-seconds"),
+        settleS,
         heartbeatMs: hb,
         open,
         warm: (t) =>
@@ -498,6 +504,18 @@ async function main(): Promise<void> {
             })))
           : undefined,
       };
+      const youngMb = num("hold-young-mb");
+      if (youngMb > 0) {
+        // The same hold, the gateway and the floor alike, with V8's young generation capped:
+        // how much of the 5 s reading is V8 growing it. A setting of the process, read before
+        // any code runs (docs/performance.md): the 5 s reading only.
+        const env = { DENO_V8_FLAGS: `--max-semi-space-size=${youngMb}` };
+        holds.capped = {
+          youngMb,
+          gateway: await hold(opts("gateway", spawned("main.ts", env), 0)),
+          floor: FLOOR ? await hold(opts("floor", spawned(FLOOR_ENTRY, env), 0)) : undefined,
+        };
+      }
       rows.push(...holdRows(holds, gatewayOpts));
     }
     if (only.has("start")) {
