@@ -5,17 +5,17 @@
  * run log; client connections never read the upstream, they subscribe to the log. That one rule
  * gives resume (replay after `Last-Event-ID`), many viewers per run, approvals handled by another
  * process, and no duplicate launches (a run id names one log, created atomically once). This
- * class only coordinates: the pump, the lease, decisions and aborts live in their own modules.
+ * class only coordinates: starts, the pump, the lease, decisions and aborts live in their own
+ * modules.
  * @module
  */
-import { digestStartInput, newRunSummary, type StartInput } from "./start_input.ts";
-import { ERROR_CODES, type RunSummary, type StoredEvent } from "../events.ts";
+import type { RunSummary, StoredEvent } from "../events.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { RunStore } from "../runs/store.ts";
 import { abortRun } from "./abort.ts";
 import { type DecideResult, type DecisionInput, Decisions } from "./decisions.ts";
-import { asUpstreamError, GatewayError, shuttingDown, upstreamRefused } from "./errors.ts";
+import { shuttingDown } from "./errors.ts";
 import { pump } from "./pump.ts";
 import { Records } from "./records.ts";
 import { RelayLease } from "./relay_lease.ts";
@@ -24,7 +24,9 @@ import { RunBatches } from "./run_batches.ts";
 import { type ResumePoint, Takeover } from "./takeover.ts";
 import type { Upstream } from "./upstream.ts";
 import { GraphCatalog } from "./graph_catalog.ts";
-import { DEFAULT_MAX_STARTING_RUNS, StartGate } from "./start_gate.ts";
+import { DEFAULT_MAX_STARTING_RUNS } from "./start_gate.ts";
+import { RunStarts, type Started } from "./run_start.ts";
+import type { StartInput } from "./start_input.ts";
 import type { BodyReader } from "./upstream_body.ts";
 import { sleep } from "../async.ts";
 
@@ -58,13 +60,10 @@ export class Gateway {
   readonly #readers = new Map<string, BodyReader>();
   /** Runs between their claim and the start of their pump (waiting for `/execute`). */
   readonly #starting = new Set<string>();
-  /** Starts in progress at once (the rest wait their turn). */
-  readonly #starts: StartGate;
-  readonly #leaveStart = () => this.#starts.leave();
+  /** Admits, creates and launches new runs. */
+  readonly #starts: RunStarts;
   /** Aborts upstream calls still waiting for an answer when the process shuts down. */
   readonly #stop = new AbortController();
-  /** The workflow service's graph list, checked by every start. */
-  readonly #graphs: GraphCatalog;
   #closing = false;
 
   /** A gateway over `deps`; the takeover sweep starts only when asked to. */
@@ -74,8 +73,6 @@ export class Gateway {
     this.#metrics = deps.metrics;
     this.#log = deps.logger;
     this.#now = deps.now ?? Date.now;
-    this.#graphs = new GraphCatalog(this.#upstream, this.#now);
-    this.#starts = new StartGate(deps.maxStartingRuns ?? DEFAULT_MAX_STARTING_RUNS);
     this.#records = new Records(deps.store, deps.metrics, this.#now);
     const recordError = this.#records.recordError.bind(this.#records);
     const stopUpstream = (runId: string, log: Logger) =>
@@ -103,6 +100,13 @@ export class Gateway {
       signal: this.#stop.signal,
       starting: (runId) => this.#markStarting(runId),
     };
+    this.#starts = new RunStarts({
+      ...parts,
+      graphs: new GraphCatalog(deps.upstream, this.#now),
+      records: this.#records,
+      maxStartingRuns: deps.maxStartingRuns ?? DEFAULT_MAX_STARTING_RUNS,
+      launch: (runId, graph, body, log) => this.#launch(runId, graph, body, log),
+    });
     this.#takeover = new Takeover({
       ...parts,
       onRelayLost: deps.onRelayLost ?? "leave",
@@ -163,122 +167,13 @@ export class Gateway {
    * `maxStartingRuns` starts are in progress at once; the others wait their turn.
    * @throws {GatewayError} `shutting_down`, `unknown_graph`, `conflict`, `upstream_refused`.
    */
-  start(input: StartInput): Promise<{ run: RunSummary; created: boolean }> {
-    if (this.#closing) return Promise.reject(shuttingDown());
-    const turn = this.#starts.enter();
-    return turn === undefined ? this.#admitted(input) : turn.then(() => this.#admitted(input));
+  start(input: StartInput): Promise<Started> {
+    return this.#starts.start(input);
   }
 
   /** Runs starts waiting for their turn (for `/metrics`). */
   get startsWaiting(): number {
     return this.#starts.waiting;
-  }
-
-  /** A start that has its place; gives it back however the start ends. */
-  #admitted(input: StartInput): Promise<{ run: RunSummary; created: boolean }> {
-    let started: Promise<{ run: RunSummary; created: boolean }>;
-    try {
-      started = this.#begin(input);
-    } catch (err) {
-      started = Promise.reject(err);
-    }
-    return started.finally(this.#leaveStart);
-  }
-
-  async #begin(input: StartInput): Promise<{ run: RunSummary; created: boolean }> {
-    if (this.#closing) throw shuttingDown();
-    const runId = input.runId ?? crypto.randomUUID();
-    // No read first: the create refuses an id in use (the run is read and attached to then), so
-    // a new run's first byte waits for one KV round trip less.
-    try {
-      await this.#graphs.check(input.graph);
-    } catch (err) {
-      // A retry of a run whose graph the service no longer lists still attaches to the run.
-      const existing = input.runId === undefined ? null : await this.#store.get(runId);
-      if (existing) return { run: existing, created: false };
-      throw err;
-    }
-    // The lease must exist before the run names this process as its relay.
-    await this.#lease.ensureAlive();
-    const summary = newRunSummary(
-      input,
-      runId,
-      this.#now(),
-      digestStartInput(input.initialState),
-      this.#lease.claim(),
-    );
-    if (!(await this.#store.create(summary))) {
-      // Lost a race with a concurrent start of the same id: attach to the winner's run.
-      const run = await this.#store.get(runId);
-      if (run) return { run, created: false };
-      throw new GatewayError("The run was created and removed concurrently", {
-        type: "conflict",
-        runId,
-      });
-    }
-    // Marked in the same tick as the create resolves: no watchdog can look in between and
-    // take the run for one without a relay.
-    this.#starting.add(runId);
-    this.#metrics.runsStarted.inc({ graph: input.graph });
-    // Returned, not awaited: this frame (and what it holds) ends here instead of staying
-    // suspended for as long as the workflow service takes to answer.
-    return this.#execute(runId, input.graph, input.initialState).then(() => {
-      this.#starting.delete(runId);
-      return { run: summary, created: true };
-    }, (err) => {
-      this.#starting.delete(runId);
-      throw err;
-    });
-  }
-
-  /**
-   * Calls the upstream's `/execute` for a new run and starts its pump. A promise chain, not an
-   * async function: what waits on the service is the run id and graph, not a suspended frame
-   * with the start's input; the run's logger is made once the service answered.
-   */
-  #execute(runId: string, graph: string, initialState: Record<string, unknown>): Promise<void> {
-    let answer: Promise<ReadableStream<Uint8Array>>;
-    try {
-      answer = this.#upstream.execute({
-        graph_name: graph,
-        initial_state: initialState,
-        thread_id: runId,
-      }, this.#stop.signal);
-    } catch (err) {
-      answer = Promise.reject(err);
-    }
-    return answer.then(
-      (body) => this.#launch(runId, graph, body, this.#runLog(runId, graph)),
-      (err) => this.#refused(runId, graph, err),
-    );
-  }
-
-  /** The logger of one run relayed here. */
-  #runLog(runId: string, graph: string): Logger {
-    return this.#log.child({ run_id: runId, graph });
-  }
-
-  /** `/execute` failed: the run's `workflow_error`, then the error for the caller. */
-  async #refused(runId: string, graph: string, err: unknown): Promise<never> {
-    const log = this.#runLog(runId, graph);
-    if (this.#stop.signal.aborted) {
-      log.warn("shutdown while the workflow service was starting the run");
-      await this.#records.recordError(runId, graph, log, {
-        code: ERROR_CODES.shutdown,
-        message: "The gateway shut down while the workflow service was starting the run",
-      });
-      await this.#upstream.abort(runId).catch(() => {});
-      throw shuttingDown();
-    }
-    const e = asUpstreamError(err);
-    this.#metrics.upstreamErrors.inc({ code: e.code });
-    log.error("upstream refused the run", { code: e.code, error: e.message, body: e.body });
-    // The run log (and through it clients and pages) gets the generic words only.
-    await this.#records.recordError(runId, graph, log, {
-      code: e.code,
-      message: e.publicMessage,
-    });
-    throw upstreamRefused(e, runId);
   }
 
   /**
