@@ -37,7 +37,7 @@ import { RunTurns } from "./run_turns.ts";
 import { type AppendSink, AppendWrite, endsEarly, writeParts } from "./kv_append.ts";
 import { backoff, commit } from "./kv_atomic.ts";
 import { TAIL_CHARS, tailText } from "./kv_tail.ts";
-import type { HeadState } from "./live_tail.ts";
+import type { HeadState } from "./tail_source.ts";
 import type { AppendOptions, NewEvent, SummaryPatch, UpdateOptions } from "./store.ts";
 
 /** Tries of a write that lost a version check (another writer won), with jittered backoff. */

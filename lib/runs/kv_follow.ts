@@ -15,7 +15,7 @@
 import type { Logger } from "../log.ts";
 import { type HeadValue, keys } from "./kv_codec.ts";
 import { headState } from "./kv_head.ts";
-import type { HeadState } from "./live_tail.ts";
+import type { HeadState } from "./tail_source.ts";
 
 /** Least time between two moves of a process's append clock (ms): a poll learns later by this. */
 export const DEFAULT_CLOCK_EVERY_MS = 100;

@@ -9,7 +9,7 @@
 import type { RunSummary } from "../events.ts";
 import { RunNotFoundError } from "./errors.ts";
 import { type HeadValue, keys, type RunRecord } from "./kv_codec.ts";
-import type { HeadState } from "./live_tail.ts";
+import type { HeadState } from "./tail_source.ts";
 import type { SummaryPatch } from "./store.ts";
 
 /** What the writer of a run keeps between appends: head, summary and their versionstamps. */

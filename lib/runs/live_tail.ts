@@ -13,31 +13,9 @@
  */
 import type { StoredEvent } from "../events.ts";
 import { Channel, type Host, Subscription } from "./live_tail_subscription.ts";
+import type { HeadState, TailSource } from "./tail_source.ts";
 
-/** A run's head: the last seq written and whether that event ended the run. */
-export interface HeadState {
-  /** The last seq (0 before the first event). */
-  seq: number;
-  /** True once the run's terminal event is written. */
-  done: boolean;
-}
-
-/** What a {@link LiveTail} needs from the storage. */
-export interface TailSource {
-  /** The run's current head, or null when the run does not exist. */
-  readHead(id: string): Promise<HeadState | null>;
-  /**
-   * Events with seq > `afterSeq`, ascending, at most `limit`; `untilSeq` is the head the tail
-   * has seen (the events it reads toward).
-   */
-  read(id: string, afterSeq: number, limit: number, untilSeq: number): Promise<StoredEvent[]>;
-  /**
-   * Called when a run gets its first subscriber in this process: start following the run's
-   * head for writes from elsewhere (feeding {@link LiveTail.advance}). Returns the stopper,
-   * called when the last subscriber leaves.
-   */
-  open?(id: string): () => Promise<void>;
-}
+export type { HeadState, TailSource } from "./tail_source.ts";
 
 /** Tuning of a {@link LiveTail}. */
 export interface LiveTailOptions {

@@ -9,7 +9,7 @@
 import type { StoredEvent } from "../events.ts";
 import { isTerminalType } from "../event_names.ts";
 import { RunNotFoundError } from "./errors.ts";
-import type { HeadState, TailSource } from "./live_tail.ts";
+import type { HeadState, TailSource } from "./tail_source.ts";
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 const noop = () => {};
