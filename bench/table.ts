@@ -48,6 +48,18 @@ export interface Goal {
   met: boolean | undefined;
 }
 
+/** The goals a streaming scenario's rows can carry (each row without one shows "–"). */
+export interface ScenarioGoals {
+  /** On the throughput row. */
+  throughput?: Goal;
+  /** On the added latency row. */
+  latency?: Goal;
+  /** On the CPU per event row. */
+  cpu?: Goal;
+  /** On the time to first byte row. */
+  ttfb?: Goal;
+}
+
 /** The columns, in order, with their headers. */
 export const COLUMNS: readonly [Target, string][] = [
   ["direct", "direct"],
@@ -120,7 +132,7 @@ export function all(...parts: (boolean | undefined)[]): boolean | undefined {
 export function scenarioRows(
   label: string,
   s: Summary,
-  goals: { throughput?: Goal; latency?: Goal; cpu?: Goal; ttfb?: Goal },
+  goals: ScenarioGoals,
 ): string[] {
   const d = s.get("direct")!;
   return [
