@@ -15,7 +15,7 @@
  *
  * Flags: `--rounds=3 --s1-events=100000 --s2-streams=200 --s2-rate=100 --s2-seconds=5
  * --s3-streams=50 --s3-rate=20 --s3-seconds=5 --hold-streams=2000 --hold-seconds=5
- * --hold-settle-seconds=90 --hold-heartbeat-ms=1000 --start-runs=5
+ * --hold-settle-seconds=90 --hold-heartbeat-ms=1000 --hold-young-mb=4 --start-runs=5
  * --only=s1,s2,s3,hold,start,js --floor=true --durable=true --peer=true --nginx=true --kv-dir=DIR
  * --baseline=DIR`. `--baseline` names another checkout of this repository whose gateway runs in
  * the same rounds, right before this one, and is logged per round (not in the table): a

@@ -6,6 +6,8 @@
  * pages, thread stacks and other allocator arenas), `files` mapped files (the KV file's shared
  * memory among them). `--seconds` holds longer before the diff; `--every=S` also prints the total
  * every S seconds of the hold (the heap V8 gives back in its memory reducer's GC, ~25-30 s in).
+ * With `BENCH_GATEWAY_FLAGS=--preload=bench/settle_gc.ts` the target collects once after the
+ * burst, and the line it reports is printed with the diff.
  *
  * `deno run -A bench/rss_where.ts [--streams=2000] [--entry=main.ts|bench/floor_relay.ts]
  * [--seconds=5] [--every=0]`
@@ -99,6 +101,10 @@ try {
     if (Math.abs(kb) >= 0.1) console.log(`${ENTRY}: ${kind} ${kb.toFixed(1)} KB per idle stream`);
   }
   console.log(`${ENTRY}: total ${sum.toFixed(1)} KB per idle stream`);
+  // What a preloaded experiment (`settle_gc.ts`) reported.
+  for (const line of gw.stderrTail().split("\n")) {
+    if (line.startsWith("settle_gc:")) console.log(`${ENTRY}: ${line}`);
+  }
   const res = await fetch(`${fake.url}/release?spread=100`, { method: "POST" });
   await res.body?.cancel();
   await Promise.all(tasks);
