@@ -25,8 +25,9 @@ export interface StreamResult {
   heartbeats: number;
   /** Latency (ms) of each received step event, in arrival order. */
   latencies: Float64Array;
-  /** Send time of the first step event, receive time of the last frame (wall ms). */
+  /** Send time of the first step event (wall ms, as the fake stamped it). */
   firstSend: number;
+  /** Receive time of the stream's last bytes (wall ms). */
   lastRecv: number;
   /** When the request was made (wall ms). */
   requested: number;
@@ -42,16 +43,26 @@ export class FrameChecker {
   readonly #seen: Uint8Array;
   #buf = "";
   #lat: Float64Array;
+  /** Distinct step events received so far. */
   received = 0;
+  /** Step events seen again, plus events whose `id:` did not increase. */
   duplicated = 0;
+  /** Frames not of the expected shape, and an unfinished frame left at the end. */
   malformed = 0;
+  /** `: heartbeat` comments received. */
   heartbeats = 0;
+  /** True once `workflow_complete` arrived. */
   terminal = false;
+  /** Send time of the first step event received (wall ms, as the fake stamped it); 0 before. */
   firstSend = 0;
+  /** Receive time of the last text fed (wall ms); 0 before. */
   lastRecv = 0;
   #lastId = -1;
 
-  /** @param expected how many step events (n = 0 … expected − 1) the stream should carry */
+  /**
+   * A checker with nothing seen yet.
+   * @param expected how many step events (n = 0 … expected − 1) the stream should carry
+   */
   constructor(expected: number) {
     this.#expected = expected;
     this.#seen = new Uint8Array(expected);

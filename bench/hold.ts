@@ -12,6 +12,7 @@ import { f, mark } from "./table.ts";
 
 /** A target the hold runs against: where it listens and the processes its memory is. */
 export interface HoldTarget {
+  /** Base URL (`http://127.0.0.1:<port>`); the streams POST to its `/agui`. */
   url: string;
   /** Processes whose RSS and CPU are counted (the peer's Node process and its Redis). */
   pids: number[];
@@ -43,8 +44,11 @@ export interface HoldOptions {
 
 /** What one hold measured. */
 export interface HoldResult {
+  /** Idle streams opened. */
   streams: number;
+  /** ms from the first stream's request until every stream had its response headers. */
   openMs: number;
+  /** RSS growth per stream (KiB) from the baseline to `holdMs` after the last stream opened. */
   rssPerStreamKb: number;
   /**
    * RSS per stream once held: the median of one sample a second over the last
@@ -53,13 +57,21 @@ export interface HoldResult {
   settledRssPerStreamKb: number;
   /** Growth of the V8 heap per stream (from the gateway's /metrics), the JS share of the RSS. */
   heapPerStreamKb: number;
+  /** RSS (KiB) of the target's processes after the warm-up, before the first stream opened. */
   baseRssKb: number;
+  /** RSS (KiB) of the target's processes `holdMs` after the last stream opened. */
   heldRssKb: number;
+  /** Heartbeat comments received per stream, on average, over the whole stream. */
   heartbeatsPerStream: number;
+  /** CPU time (µs) of the target's processes per stream per second of the `holdMs` window. */
   cpuUsPerStreamSecond: number;
+  /** Step events lost, summed over all streams. */
   lost: number;
+  /** Duplicates (as `StreamResult` counts them), summed over all streams. */
   duplicated: number;
+  /** Malformed frames, summed over all streams. */
   malformed: number;
+  /** Streams that failed or ended without their terminal event. */
   errors: number;
 }
 
@@ -157,8 +169,11 @@ export async function hold(o: HoldOptions): Promise<HoldResult> {
 
 /** The holds of one run, by target (each absent when not measured). */
 export interface Holds {
+  /** This gateway's hold (always measured). */
   gateway: HoldResult;
+  /** The floor relay's (bare Deno relay) hold. */
   floor?: HoldResult;
+  /** The peer's (`resumable-stream` on Redis) hold. */
   peer?: HoldResult;
   /** The gateway and the floor again, V8's young generation capped at `youngMb` MB. */
   capped?: { youngMb: number; gateway: HoldResult; floor?: HoldResult };

@@ -12,6 +12,7 @@ const ROOT = new URL("../", import.meta.url).pathname;
 export interface Child {
   /** Base URL (`http://127.0.0.1:<port>`). */
   url: string;
+  /** Its process id (for the `/proc/<pid>` readings). */
   pid: number;
   /** The last lines it wrote on stderr (for error reports). */
   stderrTail(): string;

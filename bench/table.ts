@@ -22,18 +22,23 @@ export interface Round {
   events: number;
   /** Step events per second over the round. */
   throughput: number;
-  /** Latency percentiles (ms) of the step events, send → receive. */
+  /** Median latency (ms) of the step events, send → receive. */
   p50: number;
+  /** 99th percentile latency (ms) of the step events, send → receive. */
   p99: number;
   /** Median time (ms) from a stream's request to its first body byte. */
   ttfb: number;
+  /** Step events expected but never received, summed over the streams (and rounds). */
   lost: number;
+  /** Duplicates (as `StreamResult` counts them), summed over the streams (and rounds). */
   duplicated: number;
+  /** Malformed frames, summed over the streams (and rounds). */
   malformed: number;
   /** Streams that failed or ended without their terminal event. */
   errors: number;
   /** CPU (µs) the target's processes spent per frame; NaN for direct. */
   cpuUsPerEvent: number;
+  /** Highest RSS (KiB) of the target's main process, sampled every 100 ms; NaN for direct. */
   peakRssKb: number;
 }
 

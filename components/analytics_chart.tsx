@@ -4,8 +4,9 @@ import type { SeriesBucket } from "../lib/analytics.ts";
 export interface RunsChartProps {
   /** The slices to draw, oldest first. */
   series: SeriesBucket[];
-  /** Chart size in SVG user units (it scales with its container). */
+  /** Chart width in SVG user units, 720 by default (it scales with its container). */
   width?: number;
+  /** Chart height in SVG user units, 180 by default. */
   height?: number;
 }
 

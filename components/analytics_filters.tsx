@@ -5,8 +5,11 @@ import { RUN_STATUSES, type RunStatus } from "../lib/event_names.ts";
 export interface AnalyticsFiltersProps {
   /** Graph names to offer. */
   graphs: string[];
+  /** The graph selected (absent: all). */
   graph?: string;
+  /** The run status selected (absent: all). */
   status?: RunStatus;
+  /** The time range selected. */
   range: RangeKey;
 }
 

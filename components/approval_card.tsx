@@ -2,6 +2,7 @@ import type { ApprovalView } from "../lib/console/run_state.ts";
 
 /** Props of {@link ApprovalCard}. */
 export interface ApprovalCardProps {
+  /** The gate to show: its step, question and, once recorded, the decision and comment. */
   approval: ApprovalView;
   /** Sends a decision; without it the card only shows what was decided (the run page). */
   onDecide?: (decision: "approve" | "reject", comment: string) => void;

@@ -4,6 +4,7 @@ import { Component, type ComponentChildren } from "preact";
 export interface ErrorBoundaryProps {
   /** What is rendered inside, for the fallback text ("the invoice document"). */
   what: string;
+  /** The renderer it guards. */
   children: ComponentChildren;
 }
 

@@ -3,6 +3,7 @@ import type { ConsoleEvent } from "../lib/console/run_state.ts";
 
 /** Props of {@link EventRow}. */
 export interface EventRowProps {
+  /** The event to show. */
   event: ConsoleEvent;
   /** Step titles for the text. */
   titleOf: TitleOf;

@@ -10,6 +10,7 @@ import { StepTimeline } from "./step_timeline.tsx";
 
 /** Props of {@link WorkflowStreamPanel}. */
 export interface WorkflowStreamPanelProps {
+  /** The run as its events so far tell it. */
   view: RunView;
   /** The status line's text (`streaming`, `reconnecting 1/3`, …). */
   status: string;

@@ -12,14 +12,19 @@ import { WorkflowStreamPanel } from "../components/workflow_stream_panel.tsx";
 
 /** A graph the picker offers. */
 export interface ConsoleGraph {
+  /** Its id, sent as `graph_name`. */
   name: string;
+  /** What the picker shows. */
   title: string;
+  /** Its domain (`hospitality`, …): sent as `app_context.appType`; picks the summary. */
   domain: string;
 }
 
 /** An example prompt and the graph it is meant for. */
 export interface ConsoleExample {
+  /** The graph's name; clicking the chip picks it. */
   graph: string;
+  /** The prompt's text, the chip's label; clicking it fills the prompt box. */
   prompt: string;
 }
 
@@ -65,6 +70,7 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
   /** Where focus goes once that element exists: the button pressed is disabled or gone. */
   #focus = "";
 
+  /** Starts with the first graph picked, an empty prompt and no run. */
   constructor(props: ConsoleProps) {
     super(props);
     this.state = {
@@ -156,6 +162,10 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
     history.replaceState(null, "", `?run=${encodeURIComponent(r.runId)}`);
   }
 
+  /**
+   * Sends `what` (`approve`, `reject` or `abort`) through `send` for the current run: busy
+   * meanwhile, focus then on the decision or the status line, the gateway's refusal shown.
+   */
   async act(
     what: string,
     send: (r: StreamRun) => Promise<{ ok: boolean; message?: string }>,
@@ -172,6 +182,7 @@ export default class Console extends Component<ConsoleProps, ConsoleState> {
     if (!res.ok) this.setState({ problem: res.message ?? "The gateway did not accept that." });
   }
 
+  /** The composer (graph picker, prompt box, example chips), its notes and the run's panel. */
   override render() {
     const { graphs, examples } = this.props;
     const { graph, prompt, view: v, conn, signedOut, busy, problem, ready, left } = this.state;
