@@ -19,6 +19,7 @@
 
 import type { FrameParser, FrameParserOptions, SseFrame } from "./parse_types.ts";
 import { DEFAULT_MAX_FRAME_CHARS, ParseError } from "./parse_types.ts";
+import { splitCharStart } from "./utf8_split.ts";
 
 export { DEFAULT_MAX_FRAME_CHARS, ParseError } from "./parse_types.ts";
 export type { FrameParser, FrameParserOptions, ParseErrorType, SseFrame } from "./parse_types.ts";
@@ -30,26 +31,6 @@ const BOM = 0xfeff;
 
 /** Not decoding statefully: each stream keeps its split character's bytes itself. */
 const UTF8 = new TextDecoder("utf-8", { ignoreBOM: true });
-
-/** Where a valid but unfinished UTF-8 sequence starts at the end of `b`, else `b.length`. */
-function splitCharStart(b: Uint8Array): number {
-  const n = b.length;
-  if (n === 0 || b[n - 1] < 0x80) return n;
-  let i = n - 1;
-  while (i > n - 4 && i > 0 && (b[i] & 0xc0) === 0x80) i--;
-  const lead = b[i];
-  const need = lead >= 0xf0 ? (lead <= 0xf4 ? 4 : 0) : lead >= 0xe0 ? 3 : lead >= 0xc2 ? 2 : 0;
-  if (n - i >= need) return n; // complete, or invalid: the decoder writes U+FFFD for it now
-  if (n - i >= 2) {
-    // The second byte's range depends on the lead (no overlongs, surrogates, > U+10FFFF).
-    const b1 = b[i + 1];
-    if (
-      (lead === 0xe0 && b1 < 0xa0) || (lead === 0xed && b1 > 0x9f) ||
-      (lead === 0xf0 && b1 < 0x90) || (lead === 0xf4 && b1 > 0x8f)
-    ) return n;
-  }
-  return i;
-}
 
 /** Whether an unfinished line can still become a field the parser acts on (first 6 chars). */
 function mayMatter(line: string, comments: boolean): boolean {
