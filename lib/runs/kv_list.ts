@@ -6,7 +6,8 @@
  */
 import type { RunSummary } from "../events.ts";
 import { InvalidCursorError } from "./errors.ts";
-import { decodeCursor, encodeCursor, type HeadValue, keys, type RunRecord } from "./kv_codec.ts";
+import { type HeadValue, keys, type RunRecord } from "./kv_codec.ts";
+import { decodeCursor, encodeCursor } from "./kv_cursor.ts";
 import { commit } from "./kv_atomic.ts";
 import { withHead, type WriterCache } from "./kv_head.ts";
 import type { RunListPage, RunListQuery } from "./store.ts";

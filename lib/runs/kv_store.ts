@@ -9,7 +9,7 @@
  * - `kv_commit.ts`: creating, appending (pages and parts), patching; `kv_atomic.ts` its retries;
  * - `kv_tail.ts`: the newest events kept in the head until they make a page;
  * - `kv_read.ts`: reading events back (pages, then the head's);
- * - `kv_list.ts`: the run list, its cursors, and clearing expired runs;
+ * - `kv_list.ts`: the run list and clearing expired runs; `kv_cursor.ts` its cursors;
  * - `kv_follow.ts`: following runs other processes write (`kv.watch` and the clock poll);
  * - `live_tail.ts`: waking this process's subscribers.
  * @module
