@@ -177,6 +177,12 @@ export interface Holds {
   peer?: HoldResult;
   /** The gateway and the floor again, V8's young generation capped at `youngMb` MB. */
   capped?: { youngMb: number; gateway: HoldResult; floor?: HoldResult };
+  /**
+   * The gateway and the floor again at fewer streams (`--hold-small-streams`), read 5 s after
+   * the burst only: where V8's young generation, a cost of the process, has reached its
+   * maximum in the gateway and not yet in the floor.
+   */
+  small?: { gateway: HoldResult; floor?: HoldResult };
 }
 
 /** The table's rows for the holds of one run: the gateway beside the peer and the floor. */
@@ -205,6 +211,17 @@ export function holdRows(h: Holds, o: HoldOptions): string[] {
         } | the goal, read with both capped (not V8's defaults) | ${
           mark(c.floor && c.gateway.rssPerStreamKb <= c.floor.rssPerStreamKb + 20)
         } |`,
+    );
+  }
+  const sm = h.small;
+  if (sm) {
+    const smallLabel = label.replace(`Hold ${g.streams} `, `Hold ${sm.gateway.streams} `);
+    rows.push(
+      `| ${smallLabel} | RSS per idle stream, ${after} (KB) | n/a | n/a | – | ${
+        sm.floor ? f(sm.floor.rssPerStreamKb, 1) : "–"
+      } | n/a | ${f(sm.gateway.rssPerStreamKb, 1)} | ≤ floor + 20 KB | ${
+        mark(sm.floor && sm.gateway.rssPerStreamKb <= sm.floor.rssPerStreamKb + 20)
+      } |`,
     );
   }
   if (!Number.isNaN(g.settledRssPerStreamKb)) {

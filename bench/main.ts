@@ -10,16 +10,16 @@
  * client. Each round sends the same plan through every target in turn (direct, nginx, peer,
  * floor, durable floor, gateway); the table reports medians over rounds. Scenarios: S1 one
  * stream at full speed, S2 200 streams × 100 events/s, S3 50 streams × 20 events/s, a hold of
- * 2,000 idle streams with heartbeats; then process start → first `/health` 200 and the
- * JavaScript on `/`.
+ * 4,000 idle streams with heartbeats (and a 5 s reading at 2,000); then process start → first
+ * `/health` 200 and the JavaScript on `/`.
  *
  * Flags: `--rounds=3 --s1-events=100000 --s2-streams=200 --s2-rate=100 --s2-seconds=5
- * --s3-streams=50 --s3-rate=20 --s3-seconds=5 --hold-streams=2000 --hold-seconds=5
- * --hold-settle-seconds=90 --hold-heartbeat-ms=1000 --hold-young-mb=4 --start-runs=5
- * --only=s1,s2,s3,hold,start,js --floor=true --durable=true --peer=true --nginx=true --kv-dir=DIR
- * --baseline=DIR`. `--baseline` names another checkout of this repository whose gateway runs in
- * the same rounds, right before this one, and is logged per round (not in the table): a
- * before/after of a change on a noisy box. The hold reads RSS 5 s after its streams opened and
+ * --s3-streams=50 --s3-rate=20 --s3-seconds=5 --hold-streams=4000 --hold-small-streams=2000
+ * --hold-seconds=5 --hold-settle-seconds=90 --hold-heartbeat-ms=1000 --hold-young-mb=4
+ * --start-runs=5 --only=s1,s2,s3,hold,start,js --floor=true --durable=true --peer=true
+ * --nginx=true --kv-dir=DIR --baseline=DIR`. `--baseline` names another checkout of this
+ * repository whose gateway runs in the same rounds, right before this one, and is logged per
+ * round (not in the table): a before/after of a change on a noisy box. The hold reads RSS 5 s after its streams opened and
  * again held (the median over the last 30 s of `--hold-settle-seconds`).
  * @module
  */
