@@ -147,6 +147,12 @@ export function headState(value: HeadValue | null, now: number): HeadState | nul
   return { seq: value.seq, done: value.done };
 }
 
+/** A cached run's state and when it was last remembered (see `WriterCache`). */
+interface WriterSlot {
+  st: WriterState;
+  used: number;
+}
+
 /** Runs a process keeps cached at most (least recently written dropped first). */
 const MAX_WRITERS = 1024;
 
@@ -158,7 +164,14 @@ const MAX_WRITERS = 1024;
 export class WriterCache {
   readonly #kv: Deno.Kv;
   readonly #now: () => number;
-  readonly #writers = new Map<string, WriterState>();
+  /**
+   * Each run's slot, updated in place by {@link remember}: a Map that took a delete and a set on
+   * every append rebuilt its hash table every few hundred appends, and those tables lived long
+   * enough to be promoted to the old generation (S3: mark-compacts during the rounds).
+   */
+  readonly #writers = new Map<string, WriterSlot>();
+  /** Counts {@link remember}s; a slot's `used` is the count at its last one (lowest goes first). */
+  #uses = 0;
 
   /** A cache over `kv`; `now` decides what has expired. */
   constructor(kv: Deno.Kv, now: () => number) {
@@ -168,7 +181,7 @@ export class WriterCache {
 
   /** The cached state of run `id`, if any. */
   peek(id: string): WriterState | undefined {
-    return this.#writers.get(id);
+    return this.#writers.get(id)?.st;
   }
 
   /** True when run `id` is cached. */
@@ -178,7 +191,7 @@ export class WriterCache {
 
   /** The cached state of run `id`, or what is stored (throws when missing or expired). */
   async get(id: string): Promise<WriterState> {
-    return this.#writers.get(id) ?? await this.load(id);
+    return this.#writers.get(id)?.st ?? await this.load(id);
   }
 
   /** Reads a run's head and summary for writing. */
@@ -201,10 +214,25 @@ export class WriterCache {
 
   /** Caches what a write just stored, as the most recently used. */
   remember(id: string, st: WriterState): void {
-    this.#writers.delete(id);
-    this.#writers.set(id, st);
+    const used = ++this.#uses;
+    const slot = this.#writers.get(id);
+    if (slot) {
+      slot.st = st;
+      slot.used = used;
+      return;
+    }
+    this.#writers.set(id, { st, used });
     if (this.#writers.size > MAX_WRITERS) {
-      this.#writers.delete(this.#writers.keys().next().value!);
+      // The least recently remembered goes: a scan, only when a new run passes the bound.
+      let oldest: string | undefined;
+      let least = Infinity;
+      for (const [key, s] of this.#writers) {
+        if (s.used < least) {
+          least = s.used;
+          oldest = key;
+        }
+      }
+      this.#writers.delete(oldest!);
     }
   }
 
