@@ -19,8 +19,9 @@
  * --start-runs=5 --only=s1,s2,s3,hold,start,js --floor=true --durable=true --peer=true
  * --nginx=true --kv-dir=DIR --baseline=DIR`. `--baseline` names another checkout of this
  * repository whose gateway runs in the same rounds, right before this one, and is logged per
- * round (not in the table): a before/after of a change on a noisy box. The hold reads RSS 5 s after its streams opened and
- * again held (the median over the last 30 s of `--hold-settle-seconds`).
+ * round (not in the table): a before/after of a change on a noisy box. The hold reads RSS 5 s
+ * after its streams opened and again held (the median over the last 30 s of
+ * `--hold-settle-seconds`).
  * @module
  */
 import { pageJsRow, s2Goals, s3Goals, startRow } from "./goals.ts";
