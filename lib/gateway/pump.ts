@@ -84,14 +84,23 @@ export interface PumpDeps {
 /** What a reconnect found: the stream after the last id, or the failure to end the run with. */
 export type Reconnected = { body: ReadableStream<Uint8Array> } | { failure: Failure };
 
+/** The upstream client's own reader when it opened `body` (no stream machinery per read). */
+function readerOf(body: ReadableStream<Uint8Array>): BodyReader {
+  return directReader(body) ?? body.getReader();
+}
+
 /** One stream to pump. */
 export interface PumpJob {
   /** The run the stream belongs to. */
   runId: string;
   /** The run's graph (metrics labels, gateway-made events). */
   graph: string;
-  /** The upstream SSE body to read. */
-  body: ReadableStream<Uint8Array>;
+  /**
+   * The upstream SSE body to read. The pump takes its reader and clears this field: a stream
+   * read through the upstream client's own reader is not read again, and an idle run should not
+   * keep it (with its controller and queues) for as long as it waits.
+   */
+  body: ReadableStream<Uint8Array> | null;
   /** Where the pump logs, bound to the run. */
   log: Logger;
   /**
@@ -243,9 +252,9 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
     writing = next() ?? null;
   };
 
-  let body = job.body;
-  // The upstream client's own reader when it opened the stream: no stream machinery per read.
-  let reader: BodyReader = directReader(body) ?? body.getReader();
+  if (job.body === null) throw new TypeError("the pump's body was taken already");
+  let reader = readerOf(job.body);
+  job.body = null;
   let failure: Failure | null = null;
   for (;;) {
     job.onReader?.(reader);
@@ -325,8 +334,7 @@ export async function pump(deps: PumpDeps, job: PumpJob): Promise<PumpOutcome> {
       failure = next.failure;
       break;
     }
-    body = next.body;
-    reader = directReader(body) ?? body.getReader();
+    reader = readerOf(next.body);
   }
   while (writing) await writing;
   kick();

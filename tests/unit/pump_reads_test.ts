@@ -143,6 +143,28 @@ describe("pump reads", () => {
     }
   });
 
+  it("lets the job's body go once it holds the reader", async () => {
+    const real = await openRun();
+    try {
+      const { store, release } = heldAppends(real);
+      const up = upstream();
+      const job = { runId: RUN, graph: "g", body: up.body, log: createLogger("silent") };
+      const done = pump(pumpDeps(store, new Metrics()), job);
+      await turns(20);
+      // Mid-run, waiting on its write: an idle run keeps its reader, not the stream object.
+      assert.equal(up.pulls(), 1);
+      assert.equal(job.body, null);
+      for (let i = 0; i <= STEPS; i++) {
+        release();
+        await turns(20);
+      }
+      assert.equal(await done, "finished");
+      assert.equal((await real.read(RUN, 0)).length, STEPS + 1);
+    } finally {
+      await real.close();
+    }
+  });
+
   it("reads on while writing when the service sends in bulk", async () => {
     const real = await openRun();
     try {
