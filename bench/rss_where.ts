@@ -7,7 +7,9 @@
  * memory among them). `--seconds` holds longer before the diff; `--every=S` also prints the total
  * every S seconds of the hold (the heap V8 gives back in its memory reducer's GC, ~25-30 s in).
  * With `BENCH_GATEWAY_FLAGS=--preload=bench/settle_gc.ts` the target collects once after the
- * burst, and the line it reports is printed with the diff.
+ * burst, and the line it reports is printed with the diff. It also prints when every 100th
+ * stream opened (ms after the target's spawn), which `young_gen.ts` lines up with V8's
+ * `--trace-gc-nvp` lines from the target's stdout.
  *
  * `deno run -A bench/rss_where.ts [--streams=2000] [--entry=main.ts|bench/floor_relay.ts]
  * [--seconds=5] [--every=0]`
@@ -48,6 +50,7 @@ function residentByKind(pid: number): Map<string, number> {
 
 const dir = await Deno.makeTempDir({ prefix: "rss_where_" });
 const fake = await spawnFake();
+const spawnedAt = performance.now();
 const gw = await spawnGateway({
   WORKFLOW_SERVICE_URL: fake.url,
   KV_PATH: `${dir}/runs.kv`,
@@ -75,14 +78,20 @@ try {
   let allOpen!: () => void;
   const open = new Promise<void>((r) => allOpen = r);
   const tasks = [];
+  const opens = [Math.round(performance.now() - spawnedAt)];
   for (let i = 0; i < N; i++) {
     const state = { count: 1, rate: 1, startAt: Date.now() + 1e9 };
     tasks.push(run(`h${i}-${Date.now()}`, state, 1, () => {
-      if (++opened === N) allOpen();
+      if (++opened % 100 === 0 || opened === N) {
+        opens.push(Math.round(performance.now() - spawnedAt));
+      }
+      if (opened === N) allOpen();
     }));
     if (i % 100 === 99) await new Promise((r) => setTimeout(r, 20));
   }
   await open;
+  // The burst's clock, from the first request: `young_gen.ts` reads this line.
+  console.log(`${ENTRY}: ${N} streams opened, every 100th at (ms after spawn): ${opens.join(",")}`);
   const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
   const every = Number(values.every);
   const trail: string[] = [];
