@@ -365,6 +365,17 @@ export function cpuNsByThread(pid: number): Map<string, number> {
   return out;
 }
 
+/**
+ * What `pid` has written (`/proc/<pid>/io`): `bytes` sent to the block layer (Deno KV's WAL
+ * frames and checkpoints; the page cache's writeback is charged to whoever dirtied the page)
+ * and `calls`, its write system calls of any kind (sockets too).
+ */
+export function ioOf(pid: number): { bytes: number; calls: number } {
+  const text = Deno.readTextFileSync(`/proc/${pid}/io`);
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, "m").exec(text)?.[1]);
+  return { bytes: field("write_bytes"), calls: field("syscw") };
+}
+
 /** Resident memory of `pid` in KiB (`VmRSS`). */
 export function rssKb(pid: number): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);

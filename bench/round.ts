@@ -7,7 +7,7 @@
  */
 import { readStream, type StreamResult } from "./client.ts";
 import { BENCH_GRAPH, wallNow } from "./fake_upstream.ts";
-import { cpuNs, cpuNsByThread, rssKb } from "./proc.ts";
+import { cpuNs, cpuNsByThread, ioOf, rssKb } from "./proc.ts";
 import { concat, median, percentile } from "./stats.ts";
 import type { Round, Target } from "./table.ts";
 
@@ -93,6 +93,25 @@ function logCounters(who: string, before: Map<string, number>, after: Map<string
   );
 }
 
+/**
+ * The disk writes of a Deno target's round: with KV on a disk, what its commits and SQLite's
+ * WAL checkpoints wrote (the durable floor against the gateway: bytes per event set how often
+ * a checkpoint stalls a commit).
+ */
+function logWrites(
+  who: string,
+  before: { bytes: number; calls: number },
+  after: { bytes: number; calls: number },
+  results: StreamResult[],
+): void {
+  const events = results.reduce((s, r) => s + r.received, 0);
+  const kb = (after.bytes - before.bytes) / 1024;
+  log(
+    `  ${who} wrote ${kb.toFixed(0)} KB to disk (${(kb * 1024 / events).toFixed(0)} B per ` +
+      `event), ${after.calls - before.calls} write calls`,
+  );
+}
+
 /** Sends `plan` through `ep` (all its streams at once) and measures the round. */
 export async function round(ep: Endpoint, plan: Plan): Promise<Round> {
   // Paced streams start together a moment from now, phases spread over one interval.
@@ -104,6 +123,7 @@ export async function round(ep: Endpoint, plan: Plan): Promise<Round> {
   const gatewayLike = ep.target === "gateway" || ep.target === "baseline";
   const denoTarget = gatewayLike || ep.target === "floor" || ep.target === "durable";
   const threads0 = THREADS && denoTarget ? cpuNsByThread(pids[0]) : undefined;
+  const io0 = threads0 ? ioOf(pids[0]) : undefined;
   const counters0 = THREADS && gatewayLike ? await gatewayCounters(ep.url) : undefined;
   const cpu0 = cpuOf();
   const rssPid = ep.rssPid;
@@ -131,6 +151,7 @@ export async function round(ep: Endpoint, plan: Plan): Promise<Round> {
   clearInterval(sampler);
   const cpu = cpuOf() - cpu0;
   if (threads0) logThreads(ep.target, threads0, cpuNsByThread(pids[0]));
+  if (io0) logWrites(ep.target, io0, ioOf(pids[0]), results);
   if (counters0) logCounters(ep.target, counters0, await gatewayCounters(ep.url));
   const lat = concat(results.map((r) => r.latencies));
   const events = results.reduce((s, r) => s + r.received, 0);
