@@ -8,8 +8,8 @@
  * (SHA-256 of canonical JSON, the prompt apart so a conflict can name it), never the input.
  * @module
  */
-import { createHash } from "node:crypto";
 import type { RunSummary } from "../events.ts";
+import { sha256Hex as sha256 } from "../sha256.ts";
 import { GatewayError } from "./errors.ts";
 
 /** Input of `Gateway.start`. */
@@ -40,12 +40,6 @@ export function canonicalJson(value: unknown): string {
     return `{${entries.join(",")}}`;
   }
   return JSON.stringify(value) ?? "null";
-}
-
-// Synchronous (node:crypto, native): WebCrypto's digest is a round trip through a worker thread
-// per call, and a start waits for it before its create (a burst of 200 starts paid 200 hops).
-function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
 }
 
 /** The digest of a start's `initial_state`: the prompt, and everything else. */
