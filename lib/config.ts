@@ -13,6 +13,8 @@ export const DEFAULT_MAX_HEADER_BYTES = 16_384;
 /** The product's version, reported by `/health`. */
 export const VERSION = "0.1.0";
 
+// The schemas are built when the configuration is read and dropped after: kept at module level
+// they would stay in the heap (~0.5 MB of zod objects) that every major GC marks, for one use.
 const int = (min: number, max: number) =>
   z.string().trim().regex(/^\d+$/, "an integer").transform(Number).pipe(
     z.number().int().min(min, `an integer from ${min} to ${max}`).max(
@@ -28,18 +30,19 @@ const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
 /** One `ALLOWED_HOSTS` entry: a host name or IP, `.suffix` for its subdomains, or `*`. */
 const HOST_PATTERN_RE = /^(\*|\.?[a-z0-9.-]+|\[[0-9a-f:.]+\])$/;
 
-const httpUrl = z.string().trim().refine((u) => {
-  try {
-    return /^https?:$/.test(new URL(u).protocol);
-  } catch {
-    return false;
-  }
-}, "an http(s) URL");
+const httpUrl = () =>
+  z.string().trim().refine((u) => {
+    try {
+      return /^https?:$/.test(new URL(u).protocol);
+    } catch {
+      return false;
+    }
+  }, "an http(s) URL");
 
-const shape = {
+const configShape = () => ({
   PORT: int(0, 65535).default(8000),
   WORKFLOW_PORT: int(0, 65535).default(8001),
-  WORKFLOW_SERVICE_URL: httpUrl.optional(),
+  WORKFLOW_SERVICE_URL: httpUrl().optional(),
   WORKFLOW_SERVICE_TOKEN: z.string().min(1).optional(),
   WORKFLOW_SERVICE_PROTOCOL: oneOf(["execute", "langgraph", "agui"]).default("execute"),
   WORKFLOW_STEP_DELAY_MS: int(0, 60_000).default(400),
@@ -51,7 +54,7 @@ const shape = {
     (v ?? "").split(",").map((s) => s.trim()).filter(Boolean)
   ).pipe(
     z.array(
-      z.union([z.literal("*"), httpUrl.transform((u) => new URL(u).origin)], {
+      z.union([z.literal("*"), httpUrl().transform((u) => new URL(u).origin)], {
         message: "comma-separated http(s) origins, or *",
       }),
     ),
@@ -89,24 +92,27 @@ const shape = {
   WORKFLOW_HOST: z.string().trim().min(1).default("127.0.0.1"),
   DEFAULT_GRAPH: z.string().regex(GRAPH_NAME_RE, "lower snake case").default("hotel_o2c"),
   LOG_LEVEL: oneOf(["debug", "info", "warn", "error", "silent"]).default("info"),
-};
-
-const schema = z.object(shape).superRefine((c, ctx) => {
-  // Only the built-in service speaks `execute` in-process; the others need an address.
-  if (c.WORKFLOW_SERVICE_PROTOCOL !== "execute" && c.WORKFLOW_SERVICE_URL === undefined) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["WORKFLOW_SERVICE_PROTOCOL"],
-      message: `WORKFLOW_SERVICE_URL to be set with ${c.WORKFLOW_SERVICE_PROTOCOL}`,
-    });
-  }
 });
 
+const configSchema = () =>
+  z.object(configShape()).superRefine((c, ctx) => {
+    // Only the built-in service speaks `execute` in-process; the others need an address.
+    if (c.WORKFLOW_SERVICE_PROTOCOL !== "execute" && c.WORKFLOW_SERVICE_URL === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["WORKFLOW_SERVICE_PROTOCOL"],
+        message: `WORKFLOW_SERVICE_URL to be set with ${c.WORKFLOW_SERVICE_PROTOCOL}`,
+      });
+    }
+  });
+
 /** Every environment variable the configuration reads. */
-export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(shape));
+export function configVariables(): readonly string[] {
+  return Object.keys(configShape());
+}
 
 /** The validated configuration. */
-export type Config = z.output<typeof schema> & {
+export type Config = z.output<ReturnType<typeof configSchema>> & {
   /** `built-in` when `WORKFLOW_SERVICE_URL` is unset (LangGraph runs in-process). */
   mode: "built-in" | "external";
 };
@@ -133,8 +139,9 @@ export class ConfigError extends Error {
  * @throws {ConfigError} naming every invalid variable and the expected form.
  */
 export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
+  const schema = configSchema();
   const input: Record<string, string> = {};
-  for (const key of Object.keys(shape)) {
+  for (const key of Object.keys(schema.shape)) {
     const v = env[key];
     if (v !== undefined && v.trim() !== "") input[key] = v;
   }

@@ -3,7 +3,7 @@
  * `.env` names the app does not read or Deno Deploy refuses, and `loadConfig`'s verdict.
  * @module
  */
-import { type Config, CONFIG_VARIABLES, ConfigError, loadConfig } from "../lib/config.ts";
+import { type Config, ConfigError, configVariables, loadConfig } from "../lib/config.ts";
 import { describeError, type Report } from "./doctor_check.ts";
 
 /** Deploy refuses these prefixes for environment variables. */
@@ -28,7 +28,7 @@ export function parseDotEnv(text: string): Record<string, string> {
 
 /** Keys `loadConfig` reads (README "Configuration", `.env.example`), from the config schema itself. */
 export function knownKeys(): Set<string> {
-  return new Set(CONFIG_VARIABLES);
+  return new Set(configVariables());
 }
 
 /** A configuration that loaded, and the environment (with `.env` merged in) it came from. */
