@@ -95,8 +95,7 @@ function logCounters(who: string, before: Map<string, number>, after: Map<string
 
 /**
  * The disk writes of a Deno target's round: with KV on a disk, what its commits and SQLite's
- * WAL checkpoints wrote (the durable floor against the gateway: bytes per event set how often
- * a checkpoint stalls a commit).
+ * WAL checkpoints wrote, per event (the gateway's layout beside the durable floor's).
  */
 function logWrites(
   who: string,
