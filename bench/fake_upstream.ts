@@ -201,6 +201,9 @@ async function handle(req: Request): Promise<Response> {
       initial_state?: Record<string, unknown>;
     };
     const id = String(body.thread_id ?? crypto.randomUUID());
+    // A service slow to answer a start (`heap_per_stream.ts --waiting`): no answer for this long.
+    const hangMs = Number(body.initial_state?.hangMs ?? 0);
+    if (hangMs > 0) await new Promise((r) => setTimeout(r, hangMs));
     const stream = execute(id, parsePlan(body.initial_state ?? {}));
     return new Response(stream, {
       headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },

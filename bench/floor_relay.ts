@@ -9,8 +9,11 @@
  *
  * With `FLOOR_DURABLE=1` it is the **durable floor**: the same relay that also writes each
  * upstream read to Deno KV (`KV_PATH`, a temp file) and forwards the read only once that write is
- * committed. Reads of every stream that arrive while a commit is in flight share the next one
- * (group commit, as the gateway does), with no head, no check and no parsing: the least a relay
+ * committed, and that starts a run only once its record (the request's body, under a check that
+ * the run id is free) is committed: what a run that outlives its process and is never launched
+ * twice needs before the upstream call. Reads and starts of every stream that arrive while a
+ * commit is in flight share the next one (group commit, as the gateway does), with no head, no
+ * check of a read's commit and no parsing: the least a relay
  * on Deno that logs before it delivers pays here (on disk, each commit's fsync). Its layout is
  * the cheapest known here, the gateway's: a stream's newest reads are rewritten in place in one
  * small row (`["tail", run]`), and move to a row of their own (`["ev", run, n]`) only when the
@@ -35,6 +38,8 @@ const EXPIRE = { expireIn: 3_600_000 };
 
 /** A read waiting for its commit: the rows it writes. */
 interface Pending {
+  /** Keys that must not exist yet (a start's run key). */
+  absent?: Deno.KvKey[];
   sets: Array<[Deno.KvKey, Uint8Array]>;
   bytes: number;
   done: () => void;
@@ -68,8 +73,22 @@ function logRead(db: Deno.Kv, log: StreamLog, value: Uint8Array): Promise<void> 
     }
   }
   sets.push([["tail", log.runId], log.tail]);
+  return submit(db, { sets, bytes: value.byteLength + log.tail.byteLength });
+}
+
+/**
+ * Resolves once run `runId`'s record (the start's request body) is committed, refused if the
+ * run exists: what a durable start needs before it calls the upstream (a retry attaches
+ * instead of launching the run twice; another process can find and rejoin it).
+ */
+function logStart(db: Deno.Kv, runId: string, request: Uint8Array): Promise<void> {
+  const key = ["run", runId];
+  return submit(db, { absent: [key], sets: [[key, request]], bytes: request.byteLength });
+}
+
+function submit(db: Deno.Kv, p: Pick<Pending, "absent" | "sets" | "bytes">): Promise<void> {
   return new Promise((done, fail) => {
-    pending.push({ sets, bytes: value.byteLength + log.tail.byteLength, done, fail });
+    pending.push({ ...p, done, fail });
     if (!committing) flush(db);
   });
 }
@@ -77,18 +96,27 @@ function logRead(db: Deno.Kv, log: StreamLog, value: Uint8Array): Promise<void> 
 async function flush(db: Deno.Kv): Promise<void> {
   committing = true;
   while (pending.length > 0) {
-    // Deno KV's limits on one operation: 1000 mutations, 800 KB.
+    // Deno KV's limits on one operation: 1000 mutations, 100 checks, 800 KB.
     let bytes = 0;
+    let checks = 0;
     let n = 0;
-    while (n < pending.length && n < 300 && bytes + pending[n].bytes < 700_000) {
+    while (
+      n < pending.length && n < 300 && bytes + pending[n].bytes < 700_000 &&
+      checks + (pending[n].absent?.length ?? 0) <= 100
+    ) {
+      checks += pending[n].absent?.length ?? 0;
       bytes += pending[n++].bytes;
     }
     const batch = pending.slice(0, Math.max(1, n));
     pending = pending.slice(batch.length);
     const op = db.atomic();
-    for (const p of batch) for (const [key, value] of p.sets) op.set(key, value, EXPIRE);
+    for (const p of batch) {
+      for (const key of p.absent ?? []) op.check({ key, versionstamp: null });
+      for (const [key, value] of p.sets) op.set(key, value, EXPIRE);
+    }
     try {
-      await op.commit();
+      const res = await op.commit();
+      if (!res.ok) throw new Error("a run id in use");
       for (const p of batch) p.done();
     } catch (err) {
       for (const p of batch) p.fail(err);
@@ -98,7 +126,13 @@ async function flush(db: Deno.Kv): Promise<void> {
 }
 
 async function relay(req: Request): Promise<Response> {
-  const body = await req.json() as { graph_name: string; initial_state: unknown; run_id: string };
+  const raw = new Uint8Array(await req.arrayBuffer());
+  const body = JSON.parse(new TextDecoder().decode(raw)) as {
+    graph_name: string;
+    initial_state: unknown;
+    run_id: string;
+  };
+  if (kv) await logStart(kv, body.run_id, raw);
   const res = await http1Fetch(`${upstream}/execute`, {
     method: "POST",
     headers: { "content-type": "application/json", accept: "text/event-stream" },

@@ -13,6 +13,11 @@
  * all streams are open): bytes per stream by allocating function, and by the nearest frame of
  * this project's code (lib/, routes/, main.ts), so the start path's garbage can be read by site.
  *
+ * `--waiting` instead diffs the heap around N starts that wait for their turn: the gateway gets
+ * `MAX_STARTING_RUNS=1` and the fake upstream holds its answer to every start for ten minutes, so
+ * one start is in progress and the N others wait (what a burst of starts keeps alive per start
+ * while it queues; `--hold-ms` after the last request was sent).
+ *
  * What holds the objects the streams added (`heap_snapshot.ts`): `--holders` charges their bytes
  * to the nearest structure that holds them; `--retainers=<kind>` prints the retainer paths of a
  * few objects of that kind, or with `--retainer-depth=N` counts all of them by their first N
@@ -52,6 +57,8 @@ const { values: flags } = parseArgs({
     "alloc-promoted": { type: "boolean", default: false },
     /** Sampling interval of `--alloc` (bytes). */
     "alloc-interval": { type: "string", default: "512" },
+    /** Diff the heap around N starts waiting for their turn instead of N idle streams. */
+    waiting: { type: "boolean", default: false },
   },
 });
 const N = Number(flags.streams);
@@ -253,8 +260,10 @@ async function diffSnapshots(insp: Inspector): Promise<void> {
   insp.close();
   await new Promise((r) => setTimeout(r, 200));
   const rss0 = rssKb(gw.pid);
-  const { opened } = await open(N, wallNow() + 1e9);
-  await opened;
+  if (flags.waiting) {
+    // One start takes the only place and waits on the service; the N after it queue.
+    await open(N + 1, wallNow() + 1e9, true);
+  } else await (await open(N, wallNow() + 1e9)).opened;
   await new Promise((r) => setTimeout(r, Number(flags["hold-ms"])));
   const rss1 = rssKb(gw.pid);
   insp = await Inspector.connect(inspectPort);
@@ -274,7 +283,9 @@ async function diffSnapshots(insp: Inspector): Promise<void> {
     );
   }
   console.log(
-    `${flags.entry}: ${N} idle streams: RSS ${((rss1 - rss0) / N).toFixed(1)} KB per stream ` +
+    `${flags.entry}: ${N} ${flags.waiting ? "waiting starts" : "idle streams"}: RSS ${
+      ((rss1 - rss0) / N).toFixed(1)
+    } KB per stream ` +
       `(held, like the bench's hold); V8 heap ${((b.total - a.total) / 1024 / N).toFixed(2)} KB ` +
       "per stream after GC",
   );
@@ -303,12 +314,14 @@ const gw = await spawnGateway({
   RATE_LIMIT_EVENTS_PER_MINUTE: "0",
   RATE_LIMIT_ACTIONS_PER_MINUTE: "0",
   MAX_STREAMS_PER_CLIENT: "0",
+  ...(flags.waiting ? { MAX_STARTING_RUNS: "1", UPSTREAM_TIMEOUT_MS: "600000" } : {}),
 }, flags.entry);
 const ac = new AbortController();
 let counter = 0;
 async function open(
   n: number,
   startAt: number,
+  hang = false,
 ): Promise<{ opened: Promise<void>; done: Promise<unknown> }> {
   let opened = 0;
   let all!: () => void;
@@ -321,7 +334,7 @@ async function open(
       url: `${gw.url}/agui`,
       body: {
         graph_name: BENCH_GRAPH,
-        initial_state: { count: 1, rate: 1, startAt },
+        initial_state: { count: 1, rate: 1, startAt, ...(hang ? { hangMs: 600_000 } : {}) },
         run_id: `hs${Date.now().toString(36)}-${counter++}`,
       },
       expected: 1,

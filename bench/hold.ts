@@ -180,9 +180,10 @@ export interface Holds {
   /**
    * The gateway and the floor again at fewer streams (`--hold-small-streams`), read 5 s after
    * the burst only: where V8's young generation, a cost of the process, has reached its
-   * maximum in the gateway and not yet in the floor.
+   * maximum in the gateway and not yet in the floor. The durable floor too: what its durable
+   * start (a KV commit of the run's record before the upstream call) adds to the floor's.
    */
-  small?: { gateway: HoldResult; floor?: HoldResult };
+  small?: { gateway: HoldResult; floor?: HoldResult; durable?: HoldResult };
 }
 
 /** The table's rows for the holds of one run: the gateway beside the peer and the floor. */
@@ -219,7 +220,9 @@ export function holdRows(h: Holds, o: HoldOptions): string[] {
     rows.push(
       `| ${smallLabel} | RSS per idle stream, ${after} (KB) | n/a | n/a | – | ${
         sm.floor ? f(sm.floor.rssPerStreamKb, 1) : "–"
-      } | n/a | ${f(sm.gateway.rssPerStreamKb, 1)} | ≤ floor + 20 KB | ${
+      } | ${sm.durable ? f(sm.durable.rssPerStreamKb, 1) : "–"} | ${
+        f(sm.gateway.rssPerStreamKb, 1)
+      } | ≤ floor + 20 KB | ${
         mark(sm.floor && sm.gateway.rssPerStreamKb <= sm.floor.rssPerStreamKb + 20)
       } |`,
     );

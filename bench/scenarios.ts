@@ -189,10 +189,14 @@ export async function holds(b: Bench): Promise<string[]> {
     // Fewer streams, V8's defaults, the 5 s reading only: the gateway reaches V8's largest
     // young generation (a cost of the process, ~53 MB here) by ~1,000 streams, the floor
     // only by ~4,000, so below that the per-stream figure charges it to the gateway alone.
+    // The durable floor beside them: whether a durable start (one commit) accounts for it.
     const small = (o: HoldOptions): HoldOptions => ({ ...o, streams: smallN });
     out.small = {
       gateway: await hold(small(opts("gateway", spawned("main.ts"), 0))),
       floor: flags.floor ? await hold(small(opts("floor", spawned(FLOOR_ENTRY), 0))) : undefined,
+      durable: flags.durable
+        ? await hold(small(opts("durable", spawned(FLOOR_ENTRY, { FLOOR_DURABLE: "1" }), 0)))
+        : undefined,
     };
   }
   return holdRows(out, gatewayOpts);
