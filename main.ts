@@ -5,7 +5,7 @@
  * a few seconds (Deno Deploy evicts with SIGINT and kills 5 s later).
  * @module
  */
-import { createApp } from "./lib/app.ts";
+import { createApp, servedHandler } from "./lib/app.ts";
 import { settledWithin } from "./lib/async.ts";
 import { ConfigError, loadConfig } from "./lib/config.ts";
 import { trackInflight } from "./lib/http/inflight.ts";
@@ -32,7 +32,8 @@ const logger = createLogger(config.LOG_LEVEL);
 const services = await createServices(config, { logger });
 const app = createApp({ services, logger });
 // Counts responses still being sent, which is all a shutdown can wait on under `deno serve`.
-const inflight = trackInflight(app.handler());
+const served = servedHandler(app, services);
+const inflight = trackInflight(served);
 let servedByDenoServe = false;
 let server: Deno.HttpServer | null = null;
 let stopping = false;
@@ -93,6 +94,6 @@ if (import.meta.main) {
     // second server there even if it does not call onListen.
     const onDeploy = Deno.env.get("DENO_DEPLOYMENT_ID") !== undefined;
     if (servedByDenoServe || onDeploy || stopping) return;
-    server = app.listen({ port: config.PORT, onListen });
+    server = Deno.serve({ port: config.PORT, onListen }, served);
   }, 0);
 }

@@ -7,6 +7,8 @@
 import { App, type BuildInfo, type ErrorLogger, type Manifest, staticFiles } from "fresh";
 import manifest from "../fresh.gen.ts";
 import type { State } from "./define.ts";
+import { admitStarts } from "./http/start_admission.ts";
+import type { ServeHandler } from "./http/inflight.ts";
 import type { Services } from "./services.ts";
 
 /** Options of `createApp`. */
@@ -47,4 +49,13 @@ export function createApp(opts: CreateAppOptions = {}): App<State> {
   app.fsRoutes(opts.manifest ?? manifest);
   app.use(staticFiles());
   return app;
+}
+
+/**
+ * The handler to serve: `app`'s, behind the start admission (`lib/http/start_admission.ts`):
+ * at most `MAX_STARTING_RUNS` run starts are in the app at once; the others wait, before any
+ * middleware runs, holding only their request and body.
+ */
+export function servedHandler(app: App<State>, services: Services): ServeHandler {
+  return admitStarts(app.handler(), { gate: services.gateway.startGate, config: services.config });
 }

@@ -24,7 +24,7 @@ import { RunBatches } from "./run_batches.ts";
 import { type ResumePoint, Takeover } from "./takeover.ts";
 import type { Upstream } from "./upstream.ts";
 import { GraphCatalog } from "./graph_catalog.ts";
-import { DEFAULT_MAX_STARTING_RUNS } from "./start_gate.ts";
+import { DEFAULT_MAX_STARTING_RUNS, StartGate } from "./start_gate.ts";
 import { RunStarts, type Started } from "./run_start.ts";
 import type { StartInput } from "./start_input.ts";
 import type { BodyReader } from "./upstream_body.ts";
@@ -62,6 +62,7 @@ export class Gateway {
   readonly #starting = new Set<string>();
   /** Admits, creates and launches new runs. */
   readonly #starts: RunStarts;
+  readonly #gate: StartGate;
   /** Aborts upstream calls still waiting for an answer when the process shuts down. */
   readonly #stop = new AbortController();
   #closing = false;
@@ -100,11 +101,11 @@ export class Gateway {
       signal: this.#stop.signal,
       starting: (runId) => this.#markStarting(runId),
     };
+    this.#gate = new StartGate(deps.maxStartingRuns ?? DEFAULT_MAX_STARTING_RUNS);
     this.#starts = new RunStarts({
       ...parts,
       graphs: new GraphCatalog(deps.upstream, this.#now),
       records: this.#records,
-      maxStartingRuns: deps.maxStartingRuns ?? DEFAULT_MAX_STARTING_RUNS,
       launch: (runId, graph, body, log) => this.#launch(runId, graph, body, log),
     });
     this.#takeover = new Takeover({
@@ -163,17 +164,25 @@ export class Gateway {
 
   /**
    * Starts a run, or attaches to it when `runId` names an existing run (never a second launch).
-   * A failure after the run was created is also logged as the run's `workflow_error`. At most
-   * `maxStartingRuns` starts are in progress at once; the others wait their turn.
+   * A failure after the run was created is also logged as the run's `workflow_error`. How many
+   * are in progress at once is the caller's to bound, with {@link startGate}.
    * @throws {GatewayError} `shutting_down`, `unknown_graph`, `conflict`, `upstream_refused`.
    */
   start(input: StartInput): Promise<Started> {
     return this.#starts.start(input);
   }
 
+  /**
+   * The places of starts in progress (`maxStartingRuns`), taken by the HTTP layer's start
+   * admission before the app works on a start; shutdown closes it.
+   */
+  get startGate(): StartGate {
+    return this.#gate;
+  }
+
   /** Runs starts waiting for their turn (for `/metrics`). */
   get startsWaiting(): number {
-    return this.#starts.waiting;
+    return this.#gate.waiting;
   }
 
   /**
@@ -232,7 +241,7 @@ export class Gateway {
    */
   async shutdown(opts: { keepLease?: boolean } = {}): Promise<void> {
     this.#closing = true;
-    this.#starts.close(shuttingDown());
+    this.#gate.close(shuttingDown());
     this.#stop.abort(new Error("The gateway is shutting down"));
     await this.#takeover.stop();
     for (const reader of this.#readers.values()) reader.cancel("shutdown").catch(() => {});

@@ -60,8 +60,8 @@ export interface GatewayDeps {
   /** `RELAY_SWEEP_MS`: how often to look for runs to take over (default 1000; 0 = never). */
   sweepMs?: number;
   /**
-   * `MAX_STARTING_RUNS`: run starts in progress at once, from the create to the service's
-   * answer; more wait their turn (default 32, `start_gate.ts`).
+   * `MAX_STARTING_RUNS`: places of the gateway's start gate (default 32), which the
+   * HTTP layer's start admission takes for each start request until it is answered.
    */
   maxStartingRuns?: number;
   /** `ON_RELAY_LOST`: stop a thread the gateway cannot rejoin at the service? (default leave) */

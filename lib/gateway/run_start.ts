@@ -1,6 +1,5 @@
 /**
- * Starting a run: admission (at most `maxStartingRuns` starts at once, `start_gate.ts`), the
- * run's creation in the log (a retry of a run id attaches to it, never launches it twice), the
+ * Starting a run: the run's creation in the log (a retry of a run id attaches to it, never launches it twice), the
  * workflow service's `/execute`, and the run's `workflow_error` when the service refuses. The
  * answered stream goes to the relay's pump through `launch`.
  * @module
@@ -11,7 +10,6 @@ import { asUpstreamError, GatewayError, shuttingDown, upstreamRefused } from "./
 import type { GraphCatalog } from "./graph_catalog.ts";
 import type { Records } from "./records.ts";
 import type { RelayParts } from "./relay_parts.ts";
-import { StartGate } from "./start_gate.ts";
 import { digestStartInput, newRunSummary, type StartInput } from "./start_input.ts";
 
 /** A start's outcome: the run, and whether this call created it (false: attached to it). */
@@ -28,33 +26,17 @@ export interface RunStartDeps extends RelayParts {
   graphs: GraphCatalog;
   /** Writes a run's terminal error when the service refuses it. */
   records: Records;
-  /** Starts in progress at once; more wait their turn. */
-  maxStartingRuns: number;
   /** Hands the service's answer to the relay's pump. */
   launch: (runId: string, graph: string, body: ReadableStream<Uint8Array>, log: Logger) => void;
 }
 
-/** Admits, creates and launches new runs for the relay. */
+/** Creates and launches new runs for the relay. */
 export class RunStarts {
   readonly #deps: RunStartDeps;
-  /** Starts in progress at once (the rest wait their turn). */
-  readonly #gate: StartGate;
-  readonly #leave = () => this.#gate.leave();
 
   /** Starts runs with `deps`. */
   constructor(deps: RunStartDeps) {
     this.#deps = deps;
-    this.#gate = new StartGate(deps.maxStartingRuns);
-  }
-
-  /** Runs starts waiting for their turn. */
-  get waiting(): number {
-    return this.#gate.waiting;
-  }
-
-  /** Refuses starts from now on; those waiting for their turn reject with `reason`. */
-  close(reason: unknown): void {
-    this.#gate.close(reason);
   }
 
   /**
@@ -63,19 +45,11 @@ export class RunStarts {
    */
   start(input: StartInput): Promise<Started> {
     if (this.#deps.closing()) return Promise.reject(shuttingDown());
-    const turn = this.#gate.enter();
-    return turn === undefined ? this.#admitted(input) : turn.then(() => this.#admitted(input));
-  }
-
-  /** A start that has its place; gives it back however the start ends. */
-  #admitted(input: StartInput): Promise<Started> {
-    let started: Promise<Started>;
     try {
-      started = this.#begin(input);
+      return this.#begin(input);
     } catch (err) {
-      started = Promise.reject(err);
+      return Promise.reject(err);
     }
-    return started.finally(this.#leave);
   }
 
   async #begin(input: StartInput): Promise<Started> {

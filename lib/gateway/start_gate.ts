@@ -5,7 +5,9 @@
  * every other's share of the main thread and of the commits. Let through a few dozen at a time,
  * the first ones reach their first event while the later ones are still queued: a burst of 200
  * starts got its median first byte about a quarter sooner (docs/performance.md). The workflow
- * service also sees at most this many calls of a burst at once.
+ * service also sees at most this many calls of a burst at once. The gateway owns the gate (its
+ * shutdown closes it); the HTTP layer's start admission (`lib/http/start_admission.ts`) takes
+ * the places, before the app does any work on a start.
  * @module
  */
 
@@ -33,6 +35,11 @@ export class StartGate {
   /** Starts waiting for a place now. */
   get waiting(): number {
     return this.#queue.length;
+  }
+
+  /** Places free now ({@link enter} takes one without waiting); none once closed. */
+  get free(): number {
+    return this.#closed ? 0 : this.#free;
   }
 
   /**

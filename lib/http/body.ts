@@ -66,11 +66,33 @@ class BodyDeadline {
   }
 }
 
+/** Bodies read before the app handles their request (see {@link readAhead}). */
+const readAheads = new WeakMap<Request, Promise<Uint8Array>>();
+const yes = () => true;
+const no = () => false;
+
+/**
+ * Reads `req`'s body now, within `limits`, and keeps the bytes (or the failure: 413, 408, 400)
+ * for the request's later {@link readBodyBytes}, which then reads nothing. For the start
+ * admission (`start_admission.ts`): a start waits for its place only once its body is here, so a
+ * body still arriving never holds one. Resolves once the read ended: true when it read the body.
+ */
+export function readAhead(req: Request, limits: BodyLimits): Promise<boolean> {
+  const bytes = readBodyBytes(req, limits);
+  readAheads.set(req, bytes);
+  return bytes.then(yes, no);
+}
+
 /**
  * Reads at most `MAX_BODY_BYTES` of `req`'s body; throws 413 past it, and 408 `body_timeout` when
  * the whole body has not arrived within `BODY_TIMEOUT_MS`.
  */
 export async function readBodyBytes(req: Request, limits: BodyLimits): Promise<Uint8Array> {
+  const ahead = readAheads.get(req);
+  if (ahead !== undefined) {
+    readAheads.delete(req);
+    return await ahead;
+  }
   const { maxBytes, timeoutMs } = limitsOf(limits);
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > maxBytes) {
