@@ -15,15 +15,24 @@
  * @module
  */
 import type { Config } from "../config.ts";
-import type { StartGate } from "../gateway/start_gate.ts";
 import { credentialOf } from "./access.ts";
 import { isJsonContentType, readAhead } from "./body.ts";
 import type { ServeHandler } from "./inflight.ts";
 
+/** Places taken in arrival order (the gateway's `StartGate`). */
+export interface Places {
+  /** Places free now (none once closed). */
+  readonly free: number;
+  /** Takes a place: undefined when one was free, else a promise of one (rejects once closed). */
+  enter(): Promise<void> | undefined;
+  /** Gives a place back. */
+  leave(): void;
+}
+
 /** What the admission needs: the places, and the limits of a start's credential and body. */
 export interface StartAdmissionDeps {
   /** The places (`MAX_STARTING_RUNS`); closed at shutdown. */
-  gate: StartGate;
+  gate: Places;
   /** The token check and the body limits, as the app applies them. */
   config: Pick<Config, "GATEWAY_TOKEN" | "MAX_BODY_BYTES" | "BODY_TIMEOUT_MS">;
 }
