@@ -60,8 +60,9 @@ export class Gateway {
   readonly #readers = new Map<string, BodyReader>();
   /** Runs between their claim and the start of their pump (waiting for `/execute`). */
   readonly #starting = new Set<string>();
-  /** Admits, creates and launches new runs. */
+  /** Creates and launches new runs. */
   readonly #starts: RunStarts;
+  /** The places of starts in progress, taken by the HTTP layer (see {@link startGate}). */
   readonly #gate: StartGate;
   /** Aborts upstream calls still waiting for an answer when the process shuts down. */
   readonly #stop = new AbortController();

@@ -1,7 +1,8 @@
 /**
- * Starting a run: the run's creation in the log (a retry of a run id attaches to it, never launches it twice), the
- * workflow service's `/execute`, and the run's `workflow_error` when the service refuses. The
- * answered stream goes to the relay's pump through `launch`.
+ * Starting a run: the run's creation in the log (a retry of a run id attaches to it, never
+ * launches it twice), the workflow service's `/execute`, and the run's `workflow_error` when the
+ * service refuses. The answered stream goes to the relay's pump through `launch`. How many start
+ * at once is bounded in front of the app (`lib/http/start_admission.ts`).
  * @module
  */
 import { ERROR_CODES, type RunSummary } from "../events.ts";
@@ -45,11 +46,7 @@ export class RunStarts {
    */
   start(input: StartInput): Promise<Started> {
     if (this.#deps.closing()) return Promise.reject(shuttingDown());
-    try {
-      return this.#begin(input);
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return this.#begin(input);
   }
 
   async #begin(input: StartInput): Promise<Started> {

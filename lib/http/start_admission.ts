@@ -11,7 +11,8 @@
  * here (read within `MAX_BODY_BYTES` and `BODY_TIMEOUT_MS`, then handed to the app's own read).
  * A start the app refuses without a place goes to it at once: one whose body failed (the app's
  * read answers the 413 or 408), and, unread, one it would refuse before reading its body (not
- * JSON; with `GATEWAY_TOKEN` set, no valid credential). After shutdown, waiting starts go to the app, which refuses them (503).
+ * JSON; with `GATEWAY_TOKEN` set, no valid credential). After shutdown, waiting starts go to the
+ * app, which refuses them (503).
  * @module
  */
 import type { Config } from "../config.ts";
@@ -21,8 +22,6 @@ import type { ServeHandler } from "./inflight.ts";
 
 /** Places taken in arrival order (the gateway's `StartGate`). */
 export interface Places {
-  /** Places free now (none once closed). */
-  readonly free: number;
   /** Takes a place: undefined when one was free, else a promise of one (rejects once closed). */
   enter(): Promise<void> | undefined;
   /** Gives a place back. */
