@@ -13,8 +13,8 @@
  * the run id is free) is committed: what a run that outlives its process and is never launched
  * twice needs before the upstream call. Reads and starts of every stream that arrive while a
  * commit is in flight share the next one (group commit, as the gateway does), with no head, no
- * check of a read's commit and no parsing: the least a relay
- * on Deno that logs before it delivers pays here (on disk, each commit's fsync). Its layout is
+ * check of a read's commit and no parsing: the least a relay on Deno that logs before it
+ * delivers pays here (on disk, each commit's fsync). Its layout is
  * the cheapest known here, the gateway's: a stream's newest reads are rewritten in place in one
  * small row (`["tail", run]`), and move to a row of their own (`["ev", run, n]`) only when the
  * next read does not fit beside them (a rewrite changes one B-tree cell; a new row inserts two
