@@ -107,4 +107,67 @@ describe("readBodyBytes", () => {
     assert.equal(err.status, 400);
     assert.equal(err.code, "bad_request");
   });
+
+  describe("a body of declared length", () => {
+    /** A request whose body stream must never be made: its `body` getter throws. */
+    class NoStream extends Request {
+      override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
+        throw new Error("the body's stream was made");
+      }
+    }
+    const declared = (body: BodyInit, length: number) =>
+      new NoStream("http://localhost/agui", {
+        method: "POST",
+        headers: { "content-type": "application/json", "content-length": String(length) },
+        body,
+      });
+
+    it("is read whole without making its stream (an open stream would keep it)", async () => {
+      const text = '{"graph_name":"hotel_o2c"}';
+      const bytes = await readBodyBytes(declared(text, text.length), {
+        MAX_BODY_BYTES: 1000,
+        BODY_TIMEOUT_MS: 5_000,
+      });
+      assert.equal(new TextDecoder().decode(bytes), text);
+      assert.deepEqual(await readJson(declared(text, text.length), 1000), {
+        graph_name: "hotel_o2c",
+      });
+    });
+
+    it("answers 413 when the declared length passes MAX_BODY_BYTES, reading nothing", async () => {
+      let pulled = false;
+      const body = new ReadableStream<Uint8Array>({
+        pull() {
+          pulled = true;
+        },
+      }, { highWaterMark: 0 });
+      const err = await apiError(readBodyBytes(declared(body, 101), 100));
+      assert.equal(err.status, 413);
+      assert.equal(err.code, "payload_too_large");
+      assert.equal(pulled, false);
+    });
+
+    it("answers 408 body_timeout (connection: close) when it stalls", async () => {
+      const body = new ReadableStream<Uint8Array>({
+        pull: () => new Promise<void>(() => {}),
+      }, { highWaterMark: 0 });
+      const err = await apiError(
+        readBodyBytes(declared(body, 50), { MAX_BODY_BYTES: 1000, BODY_TIMEOUT_MS: 30 }),
+      );
+      assert.equal(err.status, 408);
+      assert.equal(err.code, "body_timeout");
+      assert.equal(err.headers?.connection, "close");
+    });
+
+    it("answers 400 bad_request when the read fails", async () => {
+      const body = new ReadableStream<Uint8Array>({
+        pull(c) {
+          c.error(new Error("reset"));
+        },
+      });
+      const err = await apiError(readBodyBytes(declared(body, 50), 1000));
+      assert.equal(err.status, 400);
+      assert.equal(err.code, "bad_request");
+    });
+  });
 });
