@@ -46,33 +46,55 @@ export function isAguiInput(body: unknown): body is Record<string, unknown> {
   return "threadId" in body || "runId" in body || "messages" in body;
 }
 
-/**
- * Encodes log events through an AG-UI translator. With `ids`, the last frame made from each log
- * event carries that event's sequence number as its SSE `id:` (AG-UI clients read only `data:`
- * lines; a client that reconnects with `Last-Event-ID` resumes after that log event).
- */
-export function aguiEncoder(tr: AguiTranslator, ids = false, follow = false): EventEncoder {
-  // Following a run across its gates (the events endpoint): an AG-UI run that ended on an
-  // interrupt is not the end of the stream; the next event (the decision) opens the next one.
-  const paused = () => follow && tr.done && tr.state.status === "waiting_approval";
-  const join = (evs: ReturnType<AguiTranslator["push"]>, seq?: number) => {
+/** See {@link aguiEncoder}. A class: every open AG-UI stream holds one (no closures per stream). */
+class AguiEncoder implements EventEncoder {
+  readonly #tr: AguiTranslator;
+  readonly #ids: boolean;
+  readonly #follow: boolean;
+  constructor(tr: AguiTranslator, ids: boolean, follow: boolean) {
+    this.#tr = tr;
+    this.#ids = ids;
+    this.#follow = follow;
+  }
+
+  /**
+   * Following a run across its gates (the events endpoint): an AG-UI run that ended on an
+   * interrupt is not the end of the stream; the next event (the decision) opens the next one.
+   */
+  #paused(): boolean {
+    return this.#follow && this.#tr.done && this.#tr.state.status === "waiting_approval";
+  }
+
+  #join(evs: ReturnType<AguiTranslator["push"]>, seq?: number): string {
     let out = "";
     for (let i = 0; i < evs.length; i++) {
       if (seq !== undefined && i === evs.length - 1) out += "id: " + seq + "\n";
       out += encodeAguiEvent(evs[i]);
     }
     return out;
-  };
-  return {
-    encode: (ev: StoredEvent) => {
-      if (paused() && !UPSTREAM_HEARTBEAT_TYPES.has(ev.type)) tr.reopen();
-      return join(tr.push(ev), ids ? ev.seq : undefined);
-    },
-    get done() {
-      return tr.done && !paused();
-    },
-    finish: () => join(tr.finish()),
-  };
+  }
+
+  encode(ev: StoredEvent): string {
+    if (this.#paused() && !UPSTREAM_HEARTBEAT_TYPES.has(ev.type)) this.#tr.reopen();
+    return this.#join(this.#tr.push(ev), this.#ids ? ev.seq : undefined);
+  }
+
+  get done(): boolean {
+    return this.#tr.done && !this.#paused();
+  }
+
+  finish(): string {
+    return this.#join(this.#tr.finish());
+  }
+}
+
+/**
+ * Encodes log events through an AG-UI translator. With `ids`, the last frame made from each log
+ * event carries that event's sequence number as its SSE `id:` (AG-UI clients read only `data:`
+ * lines; a client that reconnects with `Last-Event-ID` resumes after that log event).
+ */
+export function aguiEncoder(tr: AguiTranslator, ids = false, follow = false): EventEncoder {
+  return new AguiEncoder(tr, ids, follow);
 }
 
 function checkRunId(id: string): string {
