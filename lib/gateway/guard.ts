@@ -131,7 +131,9 @@ export async function guardApi(
     } else if (req.method === "POST" && ACTION_PATH.test(url.pathname)) {
       limited(services.actionsLimiter, client, "approvals and aborts");
     }
-    if (opensStream && info.completed) {
+    // With the cap off, `completed` is not touched: asking for it makes the server keep a
+    // promise and its reactions for as long as each stream is open.
+    if (opensStream && services.clientStreams.capped && info.completed) {
       const release = services.clientStreams.take(client);
       if (!release) {
         throw new ApiError(

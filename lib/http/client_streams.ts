@@ -15,6 +15,11 @@ export class ClientStreams {
     this.#max = max;
   }
 
+  /** False when the cap is off (`max` 0): then nothing needs to know when a stream ends. */
+  get capped(): boolean {
+    return this.#max > 0;
+  }
+
   /** Streams `key` holds now. */
   count(key: string): number {
     return this.#open.get(key) ?? 0;

@@ -7,5 +7,6 @@ import { guardApi } from "../../lib/gateway/guard.ts";
  * right status.
  */
 export const handler = define.middleware((ctx) =>
-  guardApi(ctx.req, ctx.state, () => ctx.next(), { completed: ctx.info?.completed })
+  // The info itself, not a copy of its `completed`: the guard asks for that only when it needs it.
+  guardApi(ctx.req, ctx.state, () => ctx.next(), ctx.info)
 );

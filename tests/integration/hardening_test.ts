@@ -380,6 +380,36 @@ describe("hardening", () => {
     });
   });
 
+  describe("per-client stream cap off (MAX_STREAMS_PER_CLIENT=0)", () => {
+    it("never asks when a stream's response completes (nothing held per stream for it)", async () => {
+      let asked = 0;
+      const gw = await startGateway(
+        { WORKFLOW_SERVICE_URL: fake.url, MAX_STREAMS_PER_CLIENT: "0" },
+        {},
+        (info) => ({
+          remoteAddr: info.remoteAddr,
+          get completed() {
+            asked++;
+            return info.completed;
+          },
+        }),
+      );
+      try {
+        const start = await postJson(`${gw.url}/agui`, { ...BODY, run_id: "cap-off" });
+        assert.equal(start.status, 200);
+        const reader = start.body!.getReader();
+        assert.equal((await reader.read()).done, false);
+        const events = await fetch(`${gw.url}/agui/runs/cap-off/events`);
+        assert.equal(events.status, 200);
+        await events.body?.cancel();
+        await reader.cancel();
+        assert.equal(asked, 0);
+      } finally {
+        await gw.close();
+      }
+    });
+  });
+
   describe("rate limit on opening event streams", () => {
     it("answers 429 once a client opened RATE_LIMIT_EVENTS_PER_MINUTE's burst", async () => {
       const gw = await startGateway({
