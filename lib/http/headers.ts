@@ -12,7 +12,10 @@ import { errorResponse } from "./errors.ts";
  */
 export function requestHeaderBytes(headers: Headers): number {
   let n = 0;
-  for (const [name, value] of headers) n += name.length + value.length + 4;
+  // forEach, not for-of: no iterator result and no [name, value] array per header.
+  headers.forEach((value, name) => {
+    n += name.length + value.length + 4;
+  });
   return n;
 }
 
